@@ -1,0 +1,368 @@
+#include "context_loop.h"
+
+#include "log.h"
+#include "vn/server/protocol/seqpacket.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+
+#include <array>
+#include <cstring>
+
+namespace vn::server {
+
+using protocol::ContextOp;
+using protocol::FdType;
+using protocol::UniqueFd;
+
+namespace {
+
+// The executor does not exist yet; every device-memory blob is refused, non-fatally, as
+// virglrenderer does for an unknown blob_id.
+class NoDeviceMemoryExporter final : public DeviceMemoryExporter {
+  public:
+    std::optional<ExportedBlob> export_blob(std::uint64_t blob_id, std::uint64_t,
+                                            std::uint32_t) override {
+        spdlog::info("device-memory blob {} requested; no executor to export it", blob_id);
+        return std::nullopt;
+    }
+};
+
+} // namespace
+
+const ContextLoop::Table& ContextLoop::table() {
+    namespace p = protocol;
+    static const Table kTable({{
+        {ContextOp::Nop, sizeof(p::ContextNopRequest), 0, &ContextLoop::handle_nop, "NOP"},
+        {ContextOp::Init, sizeof(p::ContextInitRequest), 2, &ContextLoop::handle_init, "INIT"},
+        {ContextOp::CreateResource, sizeof(p::ContextCreateResourceRequest), 0,
+         &ContextLoop::handle_create_resource, "CREATE_RESOURCE"},
+        {ContextOp::ImportResource, sizeof(p::ContextImportResourceRequest), 1,
+         &ContextLoop::handle_import_resource, "IMPORT_RESOURCE"},
+        {ContextOp::DestroyResource, sizeof(p::ContextDestroyResourceRequest), 0,
+         &ContextLoop::handle_destroy_resource, "DESTROY_RESOURCE"},
+        {ContextOp::SubmitCmd, sizeof(p::v1::ContextSubmitCmdRequest), 0,
+         &ContextLoop::handle_submit_cmd, "SUBMIT_CMD"},
+        {ContextOp::SubmitFence, sizeof(p::ContextSubmitFenceRequest), 0,
+         &ContextLoop::handle_submit_fence, "SUBMIT_FENCE"},
+    }});
+    return kTable;
+}
+
+ContextLoop::ContextLoop(UniqueFd socket, ContextConfig config)
+    : m_socket(std::move(socket)), m_config(std::move(config)),
+      m_sink(make_command_sink(m_config.ctx_id)),
+      m_exporter(std::make_unique<NoDeviceMemoryExporter>()),
+      m_scheduler(std::make_unique<InlineRingScheduler>()) {}
+
+ContextLoop::~ContextLoop() = default;
+
+bool ContextLoop::fail(std::string reason) {
+    m_fatal_reason = std::move(reason);
+    return false;
+}
+
+int ContextLoop::run() {
+    spdlog::debug("context {} ({}): worker serving", m_config.ctx_id, printable(m_config.name));
+    std::array<std::byte, protocol::v1::kContextRequestMaxSize> buffer;
+    for (;;) {
+        auto received = protocol::recv_message(m_socket.get(), buffer);
+        switch (received.status) {
+        case protocol::RecvStatus::Ok:
+            break;
+        case protocol::RecvStatus::Closed:
+            spdlog::debug("context {}: peer closed, worker exits", m_config.ctx_id);
+            return 0;
+        case protocol::RecvStatus::Truncated:
+            m_fatal_reason = "truncated or oversized request";
+            break;
+        case protocol::RecvStatus::BadControl:
+            m_fatal_reason = "unexpected control message";
+            break;
+        case protocol::RecvStatus::Error:
+            m_fatal_reason = std::string("receive failed: ") + std::strerror(errno);
+            break;
+        }
+        if (!m_fatal_reason.empty())
+            break;
+
+        const std::span<const std::byte> request(buffer.data(), received.size);
+        std::string error;
+        const auto* row = table().check(request, received.fds.size(), error);
+        if (!row) {
+            m_fatal_reason = std::move(error);
+            break;
+        }
+        // Everything but NOP needs the context initialized (shmem mapped, sink created).
+        if (!m_timelines && row->op != ContextOp::Nop && row->op != ContextOp::Init) {
+            m_fatal_reason = std::string(row->name) + " before INIT";
+            break;
+        }
+        if (!(this->*(row->handler))(request, received.fds)) {
+            if (m_fatal_reason.empty())
+                m_fatal_reason = std::string(row->name) + " failed";
+            m_fatal_reason = std::string(row->name) + ": " + m_fatal_reason;
+            break;
+        }
+        // fds a handler did not take are closed here by the vector's destructor.
+    }
+    spdlog::error("context {} ({}): fatal: {}; worker exits", m_config.ctx_id,
+                  printable(m_config.name), m_fatal_reason);
+    return 1;
+}
+
+bool ContextLoop::handle_nop(std::span<const std::byte>, std::vector<UniqueFd>&) {
+    return true;
+}
+
+bool ContextLoop::handle_init(std::span<const std::byte> bytes, std::vector<UniqueFd>& fds) {
+    const auto req = request_as<protocol::ContextInitRequest>(bytes);
+    if (m_timelines)
+        return fail("context already initialized");
+    if (fds.size() != 1 && fds.size() != 2)
+        return fail("expected a shmem fd and an optional eventfd, got " +
+                    std::to_string(fds.size()) + " fds");
+    if ((req.flags & protocol::kContextCapsetIdMask) != protocol::kCapsetVenus)
+        return fail("capset " + std::to_string(req.flags & protocol::kContextCapsetIdMask) +
+                    " is not Venus");
+    if (req.shmem_size < sizeof(std::uint32_t) || req.shmem_size % sizeof(std::uint32_t) != 0 ||
+        req.shmem_size > kMaxFenceShmemSize)
+        return fail("bad shmem size " + std::to_string(req.shmem_size));
+
+    const int shmem_fd = fds[0].get();
+    const auto file_size = protocol::regular_file_size(shmem_fd);
+    if (!file_size)
+        return fail("shmem fd is not a regular file");
+    if (*file_size < req.shmem_size)
+        return fail("shmem fd holds " + std::to_string(*file_size) + " bytes, less than " +
+                    std::to_string(req.shmem_size));
+    // A VMM that can shrink the file under our mapping could make every fence store a SIGBUS.
+    const int seals = protocol::file_seals(shmem_fd);
+    if (seals < 0 || !(seals & F_SEAL_SHRINK))
+        return fail("shmem fd is not sealed against shrinking");
+    if (fds.size() == 2 && !protocol::is_eventfd(fds[1].get()))
+        return fail("second fd is not an eventfd");
+
+    auto mapping = protocol::MappedRegion::map(shmem_fd, static_cast<std::size_t>(req.shmem_size),
+                                               PROT_READ | PROT_WRITE);
+    if (!mapping)
+        return fail(std::string("cannot map shmem: ") + std::strerror(errno));
+    UniqueFd eventfd = fds.size() == 2 ? std::move(fds[1]) : UniqueFd();
+    m_timelines = std::make_unique<FenceTimelines>(std::move(*mapping), std::move(eventfd));
+    spdlog::debug("context {}: initialized with {} rings{}", m_config.ctx_id,
+                  m_timelines->ring_count(), fds.size() == 2 ? " and an eventfd" : "");
+    return true;
+}
+
+std::optional<ContextLoop::Resource> ContextLoop::create_shm_blob(std::uint64_t size) {
+    UniqueFd fd(::memfd_create("vn-shmem", MFD_CLOEXEC | MFD_ALLOW_SEALING));
+    if (!fd || ::ftruncate(fd.get(), static_cast<off_t>(size)) != 0)
+        return std::nullopt;
+    // F_SEAL_SEAL is left for the proxy to add: virglrenderer's proxy adds SEAL|SHRINK|GROW and
+    // rejects the fd if it cannot.
+    if (::fcntl(fd.get(), F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW) != 0)
+        return std::nullopt;
+    auto mapping = protocol::MappedRegion::map(fd.get(), static_cast<std::size_t>(size),
+                                               PROT_READ | PROT_WRITE);
+    if (!mapping)
+        return std::nullopt;
+    Resource res;
+    res.type = FdType::Shm;
+    res.size = size;
+    res.fd = std::move(fd);
+    res.mapping = std::move(*mapping);
+    return res;
+}
+
+bool ContextLoop::send_create_reply(const ExportedBlob& blob) {
+    protocol::v1::ContextCreateResourceReply reply{};
+    reply.fd_type = blob.fd_type;
+    reply.map_info = blob.map_info;
+    reply.vulkan_info = blob.vulkan_info;
+    const int fd = blob.fd.get();
+    const bool ok =
+        blob.fd_type == FdType::Invalid
+            ? protocol::send_struct(m_socket.get(), reply)
+            : protocol::send_struct(m_socket.get(), reply, std::span<const int>(&fd, 1));
+    if (!ok)
+        return fail(std::string("cannot send reply: ") + std::strerror(errno));
+    return true;
+}
+
+bool ContextLoop::handle_create_resource(std::span<const std::byte> bytes, std::vector<UniqueFd>&) {
+    const auto req = request_as<protocol::ContextCreateResourceRequest>(bytes);
+    const ExportedBlob refused;
+    // Failures here are the guest's to handle (it gets fd_type INVALID), as in virglrenderer.
+    if (req.res_id == 0 || m_resources.contains(req.res_id)) {
+        spdlog::warn("context {}: CREATE_RESOURCE: res_id {} is {}", m_config.ctx_id, req.res_id,
+                     req.res_id == 0 ? "reserved" : "in use");
+        return send_create_reply(refused);
+    }
+    if (m_resources.size() >= kMaxResources) {
+        spdlog::warn("context {}: CREATE_RESOURCE: too many resources", m_config.ctx_id);
+        return send_create_reply(refused);
+    }
+    if (req.blob_size == 0) {
+        spdlog::warn("context {}: CREATE_RESOURCE {}: empty blob", m_config.ctx_id, req.res_id);
+        return send_create_reply(refused);
+    }
+
+    if (req.blob_id == 0 && req.blob_flags == protocol::kBlobFlagMappable) {
+        if (req.blob_size > kMaxShmBlobSize || m_mapped_bytes + req.blob_size > kMaxMappedBytes) {
+            spdlog::warn("context {}: CREATE_RESOURCE {}: {} bytes exceed the shm budget",
+                         m_config.ctx_id, req.res_id, req.blob_size);
+            return send_create_reply(refused);
+        }
+        auto res = create_shm_blob(req.blob_size);
+        if (!res) {
+            spdlog::warn("context {}: CREATE_RESOURCE {}: shm allocation failed: {}",
+                         m_config.ctx_id, req.res_id, std::strerror(errno));
+            return send_create_reply(refused);
+        }
+        ExportedBlob blob;
+        blob.fd_type = FdType::Shm;
+        blob.map_info = protocol::kMapCacheCached;
+        blob.fd = UniqueFd(::fcntl(res->fd.get(), F_DUPFD_CLOEXEC, 0));
+        if (!blob.fd)
+            return send_create_reply(refused);
+        m_mapped_bytes += req.blob_size;
+        m_resources.emplace(req.res_id, std::move(*res));
+        return send_create_reply(blob);
+    }
+
+    auto blob = m_exporter->export_blob(req.blob_id, req.blob_size, req.blob_flags);
+    if (!blob || !blob->fd) {
+        spdlog::info("context {}: CREATE_RESOURCE {}: blob {} cannot be exported", m_config.ctx_id,
+                     req.res_id, req.blob_id);
+        return send_create_reply(refused);
+    }
+    Resource res;
+    res.type = blob->fd_type;
+    res.size = req.blob_size;
+    res.fd = UniqueFd(::fcntl(blob->fd.get(), F_DUPFD_CLOEXEC, 0));
+    m_resources.emplace(req.res_id, std::move(res));
+    return send_create_reply(*blob);
+}
+
+bool ContextLoop::handle_import_resource(std::span<const std::byte> bytes,
+                                         std::vector<UniqueFd>& fds) {
+    const auto req = request_as<protocol::ContextImportResourceRequest>(bytes);
+    if (fds.size() != 1)
+        return fail("expected 1 fd, got " + std::to_string(fds.size()));
+    if (req.res_id == 0)
+        return fail("res_id 0 is reserved");
+    if (m_resources.contains(req.res_id))
+        return fail("res_id " + std::to_string(req.res_id) + " is in use");
+    if (m_resources.size() >= kMaxResources)
+        return fail("too many resources");
+    if (req.size == 0)
+        return fail("empty resource");
+
+    Resource res;
+    res.type = req.fd_type;
+    res.size = req.size;
+    const int fd = fds[0].get();
+    switch (req.fd_type) {
+    case FdType::Shm: {
+        const auto file_size = protocol::regular_file_size(fd);
+        if (!file_size)
+            return fail("SHM resource fd is not a regular file");
+        if (req.size > *file_size)
+            return fail("SHM resource claims " + std::to_string(req.size) + " bytes, fd holds " +
+                        std::to_string(*file_size));
+        const int seals = protocol::file_seals(fd);
+        if (seals < 0 || !(seals & F_SEAL_SHRINK))
+            return fail("SHM resource fd is not sealed against shrinking");
+        if (req.size > kMaxShmBlobSize || m_mapped_bytes + req.size > kMaxMappedBytes)
+            return fail("SHM resource exceeds the mapping budget");
+        auto mapping = protocol::MappedRegion::map(fd, static_cast<std::size_t>(req.size),
+                                                   PROT_READ | PROT_WRITE);
+        if (!mapping)
+            return fail(std::string("cannot map SHM resource: ") + std::strerror(errno));
+        res.mapping = std::move(*mapping);
+        m_mapped_bytes += req.size;
+        break;
+    }
+    case FdType::DmaBuf: {
+        if (!protocol::is_dmabuf(fd))
+            return fail("DMABUF resource fd is not a dma-buf");
+        const auto size = protocol::seek_size(fd);
+        if (!size || req.size > *size)
+            return fail("DMABUF resource claims more than the dma-buf holds");
+        break;
+    }
+    case FdType::Opaque:
+        // Only the driver can judge an opaque fd; it is kept for the executor to import.
+        break;
+    default:
+        return fail("fd type " + std::to_string(static_cast<int>(req.fd_type)) +
+                    " cannot be imported");
+    }
+    res.fd = std::move(fds[0]);
+    m_resources.emplace(req.res_id, std::move(res));
+    return true;
+}
+
+bool ContextLoop::handle_destroy_resource(std::span<const std::byte> bytes,
+                                          std::vector<UniqueFd>&) {
+    const auto req = request_as<protocol::ContextDestroyResourceRequest>(bytes);
+    const auto it = m_resources.find(req.res_id);
+    // Unknown ids are ignored, as in virglrenderer: the VMM destroys resources it never attached.
+    if (it == m_resources.end())
+        return true;
+    if (it->second.mapping.valid())
+        m_mapped_bytes -= it->second.size;
+    m_resources.erase(it);
+    return true;
+}
+
+bool ContextLoop::handle_submit_cmd(std::span<const std::byte> bytes, std::vector<UniqueFd>&) {
+    const auto req = request_as<protocol::v1::ContextSubmitCmdRequest>(bytes);
+    if (req.size > kMaxSubmitSize)
+        return fail("submit of " + std::to_string(req.size) + " bytes exceeds the limit");
+
+    std::vector<std::byte> large;
+    std::span<const std::byte> stream;
+    if (req.size <= protocol::kSubmitInlineSize) {
+        stream = std::span<const std::byte>(reinterpret_cast<const std::byte*>(req.cmd), req.size);
+    } else {
+        const std::size_t remain = req.size - protocol::kSubmitInlineSize;
+        large.resize(req.size);
+        std::memcpy(large.data(), req.cmd, protocol::kSubmitInlineSize);
+        const std::span<std::byte> tail(large.data() + protocol::kSubmitInlineSize, remain);
+        auto received = protocol::recv_message(m_socket.get(), tail);
+        if (received.status != protocol::RecvStatus::Ok)
+            return fail("split payload: receive failed or truncated");
+        if (!received.fds.empty())
+            return fail("split payload carries fds");
+        if (received.size != remain)
+            return fail("split payload of " + std::to_string(received.size) + " bytes, expected " +
+                        std::to_string(remain));
+        stream = large;
+    }
+    if (!m_sink->submit(stream))
+        return fail("command stream rejected: " + m_sink->fatal_reason());
+    return true;
+}
+
+bool ContextLoop::handle_submit_fence(std::span<const std::byte> bytes, std::vector<UniqueFd>&) {
+    const auto req = request_as<protocol::ContextSubmitFenceRequest>(bytes);
+    if (req.flags & ~protocol::kFenceFlagMergeable)
+        return fail("unknown fence flags " + std::to_string(req.flags));
+    if (req.ring_index >= m_timelines->ring_count())
+        return fail("ring " + std::to_string(req.ring_index) + " out of " +
+                    std::to_string(m_timelines->ring_count()));
+    FenceTimelines* timelines = m_timelines.get();
+    const std::uint32_t ring = req.ring_index;
+    const std::uint32_t seqno = req.seqno;
+    if (ring == 0) {
+        // The CPU timeline: nothing to wait for.
+        timelines->retire(ring, seqno);
+        return true;
+    }
+    m_scheduler->submit_fence(ring, seqno,
+                              [timelines, ring, seqno] { timelines->retire(ring, seqno); });
+    return true;
+}
+
+} // namespace vn::server

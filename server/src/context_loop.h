@@ -1,0 +1,92 @@
+#pragma once
+// A worker's whole life: serve the context ops of one context on one SEQPACKET socket until the
+// peer hangs up or the context turns fatal. Runs in a forked worker process, in a thread
+// (--worker=thread), or in the foreground (`worker --single-context`).
+#include "command_sink.h"
+#include "dispatcher.h"
+#include "ring_timelines.h"
+#include "vn/server/protocol/fd_checks.h"
+#include "vn/server/protocol/render_protocol.h"
+#include "vn/server/protocol/unique_fd.h"
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+namespace vn::server {
+
+struct ContextConfig {
+    std::uint32_t ctx_id = 0;
+    std::string name;
+    std::uint32_t init_flags = 0; // from the client INIT op
+};
+
+// What CREATE_RESOURCE with a non-zero blob_id exports. The executor owns device memory; until it
+// exists nothing can be exported and such requests get fd_type INVALID.
+struct ExportedBlob {
+    protocol::FdType fd_type = protocol::FdType::Invalid;
+    std::uint32_t map_info = protocol::kMapCacheNone;
+    protocol::VulkanInfo vulkan_info{};
+    protocol::UniqueFd fd;
+};
+
+class DeviceMemoryExporter {
+  public:
+    virtual ~DeviceMemoryExporter() = default;
+    virtual std::optional<ExportedBlob> export_blob(std::uint64_t blob_id, std::uint64_t size,
+                                                    std::uint32_t blob_flags) = 0;
+};
+
+class ContextLoop {
+  public:
+    // Caps on what one guest may make this worker hold.
+    static constexpr std::uint64_t kMaxShmBlobSize = 1ull << 30;
+    static constexpr std::uint64_t kMaxMappedBytes = 4ull << 30;
+    static constexpr std::size_t kMaxResources = 1u << 16;
+    static constexpr std::uint64_t kMaxFenceShmemSize = 64 * 1024;
+    static constexpr std::uint32_t kMaxSubmitSize = 16u << 20;
+
+    ContextLoop(protocol::UniqueFd socket, ContextConfig config);
+    ~ContextLoop();
+
+    // 0 when the peer closed the socket, 1 when the context became fatal.
+    int run();
+
+  private:
+    struct Resource {
+        protocol::FdType type = protocol::FdType::Invalid;
+        std::uint64_t size = 0;
+        protocol::UniqueFd fd;
+        protocol::MappedRegion mapping;
+    };
+
+    bool handle_nop(std::span<const std::byte>, std::vector<protocol::UniqueFd>&);
+    bool handle_init(std::span<const std::byte>, std::vector<protocol::UniqueFd>&);
+    bool handle_create_resource(std::span<const std::byte>, std::vector<protocol::UniqueFd>&);
+    bool handle_import_resource(std::span<const std::byte>, std::vector<protocol::UniqueFd>&);
+    bool handle_destroy_resource(std::span<const std::byte>, std::vector<protocol::UniqueFd>&);
+    bool handle_submit_cmd(std::span<const std::byte>, std::vector<protocol::UniqueFd>&);
+    bool handle_submit_fence(std::span<const std::byte>, std::vector<protocol::UniqueFd>&);
+
+    bool fail(std::string reason);
+    bool send_create_reply(const ExportedBlob& blob);
+    std::optional<Resource> create_shm_blob(std::uint64_t size);
+
+    using Table = Dispatcher<protocol::ContextOp, ContextLoop,
+                             static_cast<std::size_t>(protocol::ContextOp::Count)>;
+    static const Table& table();
+
+    protocol::UniqueFd m_socket;
+    ContextConfig m_config;
+    std::unique_ptr<CommandSink> m_sink;
+    std::unique_ptr<DeviceMemoryExporter> m_exporter;
+    std::unique_ptr<RingScheduler> m_scheduler;
+    std::unique_ptr<FenceTimelines> m_timelines;
+    std::unordered_map<std::uint32_t, Resource> m_resources;
+    std::uint64_t m_mapped_bytes = 0;
+    std::string m_fatal_reason;
+};
+
+} // namespace vn::server

@@ -1,0 +1,139 @@
+#include "server.h"
+
+#include "log.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <csignal>
+#include <cstring>
+
+namespace vn::server {
+
+using protocol::UniqueFd;
+
+Server::Server(WorkerLauncher& launcher) : m_launcher(launcher) {}
+
+Server::~Server() = default;
+
+bool Server::init() {
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGCHLD);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    // The default disposition, not an inherited SIG_IGN: with SIGCHLD ignored the kernel reaps
+    // workers itself and we could not report which context was lost.
+    ::signal(SIGCHLD, SIG_DFL);
+    if (::pthread_sigmask(SIG_BLOCK, &mask, nullptr) != 0)
+        return false;
+    m_signalfd.reset(::signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK));
+    if (!m_signalfd) {
+        spdlog::critical("signalfd: {}", std::strerror(errno));
+        return false;
+    }
+    return true;
+}
+
+void Server::add_client(UniqueFd socket, std::string description) {
+    m_clients.push_back(
+        std::make_unique<ClientConnection>(std::move(socket), m_launcher, std::move(description)));
+}
+
+void Server::add_listener(UniqueFd socket) {
+    m_listeners.push_back(std::move(socket));
+}
+
+void Server::accept_clients(int listener) {
+    for (;;) {
+        UniqueFd conn(::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
+        if (!conn) {
+            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+                spdlog::warn("accept: {}", std::strerror(errno));
+            return;
+        }
+        // Replies are sent blocking, as on a --socket-fd connection.
+        const int flags = ::fcntl(conn.get(), F_GETFL);
+        ::fcntl(conn.get(), F_SETFL, flags & ~O_NONBLOCK);
+        std::string description = "client " + std::to_string(m_next_client++);
+        ucred cred{};
+        socklen_t len = sizeof(cred);
+        if (::getsockopt(conn.get(), SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0)
+            description +=
+                " (pid " + std::to_string(cred.pid) + ", uid " + std::to_string(cred.uid) + ")";
+        add_client(std::move(conn), std::move(description));
+    }
+}
+
+void Server::reap_all() {
+    for (auto& client : m_clients)
+        client->reap_workers();
+}
+
+bool Server::drain_signals() {
+    bool stop = false;
+    signalfd_siginfo info;
+    while (::read(m_signalfd.get(), &info, sizeof(info)) == static_cast<ssize_t>(sizeof(info))) {
+        if (info.ssi_signo == SIGTERM || info.ssi_signo == SIGINT) {
+            spdlog::info("signal {}: shutting down", info.ssi_signo);
+            stop = true;
+        }
+    }
+    // SIGCHLD coalesces, so every worker is checked, whichever signal woke us.
+    reap_all();
+    return !stop;
+}
+
+int Server::run() {
+    std::vector<pollfd> fds;
+    for (;;) {
+        if (m_listeners.empty() && m_clients.empty())
+            return 0;
+        fds.clear();
+        fds.push_back({m_signalfd.get(), POLLIN, 0});
+        for (const auto& l : m_listeners)
+            fds.push_back({l.get(), POLLIN, 0});
+        for (const auto& c : m_clients)
+            fds.push_back({c->fd(), POLLIN, 0});
+
+        const int n = ::poll(fds.data(), fds.size(), -1);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            spdlog::critical("poll: {}", std::strerror(errno));
+            return 1;
+        }
+        if (fds[0].revents && !drain_signals())
+            return 0;
+
+        const std::size_t listener_count = m_listeners.size();
+        for (std::size_t i = 0; i < listener_count; ++i) {
+            if (fds[1 + i].revents & POLLIN)
+                accept_clients(fds[1 + i].fd);
+        }
+        // Iterate over the snapshot: accepted clients were appended after it.
+        for (std::size_t i = 1 + listener_count; i < fds.size(); ++i) {
+            if (!fds[i].revents)
+                continue;
+            auto it = std::find_if(m_clients.begin(), m_clients.end(),
+                                   [&](const auto& c) { return c->fd() == fds[i].fd; });
+            if (it == m_clients.end())
+                continue;
+            bool alive = true;
+            if (fds[i].revents & POLLIN)
+                alive = (*it)->on_readable();
+            else if (fds[i].revents & (POLLHUP | POLLERR | POLLNVAL))
+                alive = false;
+            if (!alive) {
+                spdlog::info("{}: closed with {} contexts", (*it)->description(),
+                             (*it)->context_count());
+                m_clients.erase(it);
+            }
+        }
+    }
+}
+
+} // namespace vn::server

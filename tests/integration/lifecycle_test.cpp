@@ -1,0 +1,205 @@
+// The happy paths, driven through libvenus-proxy against the real server binary. Each runs against
+// our server (1.x layout) and, where installed, Debian's virgl_render_server (0.10 layout).
+#include "harness.h"
+
+#include <catch2/catch.hpp>
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cstring>
+
+using namespace vn::test;
+
+namespace {
+
+void context_lifecycle(const Backend& backend) {
+    const int fds_before = count_open_fds();
+    {
+        auto server = spawn(backend);
+        for (std::uint32_t round = 0; round < 3; ++round) {
+            auto ctx = create_context(server.get(), 1);
+            const auto stream = empty_stream();
+            CHECK(vn_proxy_context_submit_cmd(ctx.get(), stream.data(), stream.size()) ==
+                  VN_PROXY_OK);
+            CHECK(fence_round_trip(ctx.get()) == VN_PROXY_OK);
+            CHECK(vn_proxy_context_check(ctx.get()) == VN_PROXY_OK);
+        }
+    }
+    CHECK(count_open_fds() == fds_before);
+}
+
+void many_contexts(const Backend& backend) {
+    const int fds_before = count_open_fds();
+    {
+        auto server = spawn(backend);
+        constexpr std::uint32_t kCount = 16;
+        std::vector<ContextPtr> contexts;
+        for (std::uint32_t id = 1; id <= kCount; ++id)
+            contexts.push_back(create_context(server.get(), id * 7));
+        // Interleave work so that a mixed-up context socket would show as a wrong seqno.
+        for (int round = 0; round < 3; ++round) {
+            for (auto& ctx : contexts) {
+                const auto stream = trivial_stream(1);
+                REQUIRE(vn_proxy_context_submit_cmd(ctx.get(), stream.data(), stream.size()) ==
+                        VN_PROXY_OK);
+                REQUIRE(fence_round_trip(ctx.get()) == VN_PROXY_OK);
+            }
+        }
+        for (auto& ctx : contexts) {
+            std::uint32_t seqno = 0;
+            REQUIRE(vn_proxy_context_retired_seqno(ctx.get(), 0, &seqno) == VN_PROXY_OK);
+            CHECK(seqno == 3);
+        }
+        // Destroying half leaves the others working.
+        for (std::size_t i = 0; i < contexts.size(); i += 2)
+            contexts[i].reset();
+        for (std::size_t i = 1; i < contexts.size(); i += 2)
+            CHECK(fence_round_trip(contexts[i].get()) == VN_PROXY_OK);
+    }
+    CHECK(count_open_fds() == fds_before);
+}
+
+void fences(const Backend& backend) {
+    auto server = spawn(backend);
+    SECTION("eventfd is signalled and the seqno lands in shared memory") {
+        auto ctx = create_context(server.get(), 1, true);
+        const int efd = vn_proxy_context_fence_fd(ctx.get());
+        REQUIRE(efd >= 0);
+        std::uint32_t seqno = 0;
+        REQUIRE(vn_proxy_context_submit_fence(ctx.get(), 0, &seqno) == VN_PROXY_OK);
+        CHECK(seqno == 1);
+        pollfd pfd{efd, POLLIN, 0};
+        REQUIRE(::poll(&pfd, 1, 5000) == 1);
+        std::uint64_t count = 0;
+        REQUIRE(::read(efd, &count, sizeof(count)) == sizeof(count));
+        CHECK(count >= 1);
+        std::uint32_t retired = 0;
+        REQUIRE(vn_proxy_context_retired_seqno(ctx.get(), 0, &retired) == VN_PROXY_OK);
+        CHECK(retired == 1);
+        for (std::uint32_t i = 2; i <= 50; ++i) {
+            REQUIRE(vn_proxy_context_submit_fence(ctx.get(), 0, &seqno) == VN_PROXY_OK);
+            CHECK(seqno == i);
+        }
+        CHECK(vn_proxy_context_wait_fence(ctx.get(), 0, 50, 5000) == VN_PROXY_OK);
+        REQUIRE(vn_proxy_context_retired_seqno(ctx.get(), 0, &retired) == VN_PROXY_OK);
+        CHECK(retired == 50);
+    }
+    SECTION("without an eventfd the seqno is polled") {
+        auto ctx = create_context(server.get(), 2, false);
+        CHECK(vn_proxy_context_fence_fd(ctx.get()) == -1);
+        CHECK(fence_round_trip(ctx.get()) == VN_PROXY_OK);
+        CHECK(fence_round_trip(ctx.get()) == VN_PROXY_OK);
+        std::uint32_t retired = 0;
+        REQUIRE(vn_proxy_context_retired_seqno(ctx.get(), 0, &retired) == VN_PROXY_OK);
+        CHECK(retired == 2);
+    }
+    SECTION("a fence not yet submitted times out") {
+        auto ctx = create_context(server.get(), 3, true);
+        CHECK(vn_proxy_context_wait_fence(ctx.get(), 0, 5, 50) == VN_PROXY_ERROR_TIMEOUT);
+    }
+}
+
+void split_submits(const Backend& backend) {
+    auto server = spawn(backend);
+    auto ctx = create_context(server.get(), 1);
+    // 16 bytes per command: 16 fits inline exactly, 17 spills one command into a second datagram.
+    for (const std::size_t commands : {16u, 17u, 64u, 1024u, 8000u}) {
+        const auto stream = trivial_stream(commands);
+        INFO("stream of " << stream.size() << " bytes");
+        REQUIRE(vn_proxy_context_submit_cmd(ctx.get(), stream.data(), stream.size()) ==
+                VN_PROXY_OK);
+        REQUIRE(fence_round_trip(ctx.get()) == VN_PROXY_OK);
+    }
+    CHECK(vn_proxy_context_check(ctx.get()) == VN_PROXY_OK);
+}
+
+void shm_resources(const Backend& backend) {
+    const int fds_before = count_open_fds();
+    {
+        auto server = spawn(backend);
+        auto ctx = create_context(server.get(), 1);
+        auto other = create_context(server.get(), 2);
+
+        constexpr std::uint64_t kSize = 64 * 1024;
+        vn_proxy_blob blob{};
+        REQUIRE(vn_proxy_context_create_resource(
+                    ctx.get(), 10, 0, kSize, VN_PROXY_BLOB_FLAG_MAPPABLE, &blob) == VN_PROXY_OK);
+        UniqueFd blob_fd(blob.fd);
+        CHECK(blob.fd_type == VN_PROXY_FD_SHM);
+        CHECK((blob.map_info & 0xf) == 1); // CACHED
+        // The proxy sealed it: the VMM can rely on the size.
+        const int seals = ::fcntl(blob_fd.get(), F_GET_SEALS);
+        CHECK((seals & (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)) ==
+              (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL));
+        CHECK(::lseek(blob_fd.get(), 0, SEEK_END) == static_cast<off_t>(kSize));
+
+        void* map = ::mmap(nullptr, kSize, PROT_READ | PROT_WRITE, MAP_SHARED, blob_fd.get(), 0);
+        REQUIRE(map != MAP_FAILED);
+        std::memset(map, 0xa5, kSize);
+        CHECK(static_cast<unsigned char*>(map)[kSize - 1] == 0xa5);
+        ::munmap(map, kSize);
+
+        // The same memory, imported into a second context, as a VMM shares a guest blob.
+        CHECK(vn_proxy_context_import_resource(other.get(), 10, VN_PROXY_FD_SHM, blob_fd.get(),
+                                               kSize) == VN_PROXY_OK);
+        // Import is fire-and-forget: a fence round trip proves the worker accepted it.
+        CHECK(fence_round_trip(other.get()) == VN_PROXY_OK);
+
+        // Several more, then destroy them in another order.
+        std::vector<UniqueFd> more;
+        for (std::uint32_t id = 11; id < 16; ++id) {
+            vn_proxy_blob b{};
+            REQUIRE(vn_proxy_context_create_resource(ctx.get(), id, 0, 4096 * id,
+                                                     VN_PROXY_BLOB_FLAG_MAPPABLE,
+                                                     &b) == VN_PROXY_OK);
+            more.emplace_back(b.fd);
+        }
+        for (std::uint32_t id = 15; id >= 10; --id)
+            CHECK(vn_proxy_context_destroy_resource(ctx.get(), id) == VN_PROXY_OK);
+        CHECK(vn_proxy_context_destroy_resource(other.get(), 10) == VN_PROXY_OK);
+        // Unknown ids are ignored, not fatal.
+        CHECK(vn_proxy_context_destroy_resource(ctx.get(), 999) == VN_PROXY_OK);
+        CHECK(fence_round_trip(ctx.get()) == VN_PROXY_OK);
+        CHECK(fence_round_trip(other.get()) == VN_PROXY_OK);
+
+        // A freed id can be reused.
+        vn_proxy_blob again{};
+        REQUIRE(vn_proxy_context_create_resource(
+                    ctx.get(), 10, 0, 4096, VN_PROXY_BLOB_FLAG_MAPPABLE, &again) == VN_PROXY_OK);
+        UniqueFd again_fd(again.fd);
+    }
+    CHECK(count_open_fds() == fds_before);
+}
+
+void resource_refusals(const Backend& backend) {
+    auto server = spawn(backend);
+    auto ctx = create_context(server.get(), 1);
+    vn_proxy_blob blob{};
+    REQUIRE(vn_proxy_context_create_resource(ctx.get(), 1, 0, 4096, VN_PROXY_BLOB_FLAG_MAPPABLE,
+                                             &blob) == VN_PROXY_OK);
+    UniqueFd blob_fd(blob.fd);
+    SECTION("a res_id in use is refused, and the context lives on") {
+        vn_proxy_blob dup{};
+        CHECK(vn_proxy_context_create_resource(ctx.get(), 1, 0, 4096, VN_PROXY_BLOB_FLAG_MAPPABLE,
+                                               &dup) == VN_PROXY_ERROR_REFUSED);
+    }
+    SECTION("a device-memory blob id that does not exist is refused") {
+        vn_proxy_blob dev{};
+        CHECK(vn_proxy_context_create_resource(ctx.get(), 2, 0x1234, 4096,
+                                               VN_PROXY_BLOB_FLAG_MAPPABLE |
+                                                   VN_PROXY_BLOB_FLAG_SHAREABLE,
+                                               &dev) == VN_PROXY_ERROR_REFUSED);
+    }
+    CHECK(fence_round_trip(ctx.get()) == VN_PROXY_OK);
+}
+
+} // namespace
+
+PROTOCOL_TEST("context lifecycle", "[lifecycle]", context_lifecycle)
+PROTOCOL_TEST("many contexts at once", "[lifecycle]", many_contexts)
+PROTOCOL_TEST("fences on the CPU ring", "[fence]", fences)
+PROTOCOL_TEST("split submits", "[submit]", split_submits)
+PROTOCOL_TEST("shm resources", "[resource]", shm_resources)
+PROTOCOL_TEST("resource refusals", "[resource]", resource_refusals)
