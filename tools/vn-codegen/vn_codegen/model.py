@@ -1,0 +1,611 @@
+"""The generator's model: what is in scope, and how every field travels on the wire.
+
+The model knows the Venus wire rules; the templates only know C++. Every decision about a field
+(scalar width, array or pointer, which count, input or output) is made here and stored as plain
+attributes, so that the golden tests and pytest can check the rules without reading C++.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from . import registry as reg
+from .cdecl import Decl, parse_decl
+from .protocol import Protocol
+
+# Scalar types and the Reader/Writer operation that moves them.
+SCALARS = {
+    "uint8_t": "slot", "int8_t": "slot", "uint16_t": "slot", "int16_t": "slot", "char": "slot",
+    "uint32_t": "u32", "int32_t": "i32", "float": "f32", "VkBool32": "u32", "VkSampleMask": "u32",
+    "VkFlags": "u32", "uint64_t": "u64", "int64_t": "i64", "double": "f64", "VkDeviceSize": "u64",
+    "VkDeviceAddress": "u64", "VkFlags64": "u64", "size_t": "size",
+}
+WIDTH = {"slot": 4, "u32": 4, "i32": 4, "f32": 4, "u64": 8, "i64": 8, "f64": 8, "size": 8, "enum": 4}
+BYTE_TYPES = {"uint8_t", "char", "void"}
+
+
+class ModelError(ValueError):
+    pass
+
+
+class Unsupported(Exception):
+    """A type or field the wire format cannot carry (function pointers, host pointers, ...)."""
+
+
+@dataclass
+class Elem:
+    """What one element of a field is: 'scalar', 'bytes', 'struct', 'union', 'handle', 'string'."""
+    cat: str
+    type: str
+    op: str | None = None            # scalar op (u32, i32, slot, u64, i64, f32, f64, size, enum)
+    objtype: str | None = None       # handle: VK_OBJECT_TYPE_*
+
+    @property
+    def width(self) -> int:
+        return WIDTH[self.op] if self.op else 0
+
+
+@dataclass
+class Field:
+    name: str
+    kind: str                        # stype pnext allocator scalar handle struct union fixed ptr array string strings
+    elem: Elem | None
+    ctype: str                       # declared C++ type of the member / Args field
+    required: bool = False
+    output: bool = False             # command param written by the host (non-const pointer)
+    len_expr: str | None = None      # C++ count expression with {o} standing for the owner ("v." / "a.")
+    fixed: str | None = None         # fixed array size (constant name or number)
+    count_for: list[str] = field(default_factory=list)   # arrays whose length is this scalar
+    in_partial: bool = True          # part of the request encoding of an output struct
+    len_deps: list[str] = field(default_factory=list)    # fields the count expression reads
+    len_simple: str | None = None    # count is exactly this scalar member/param
+    len_arrow: list[str] | None = None   # count is a member of a struct param: [param, member]
+
+
+@dataclass
+class Struct:
+    name: str
+    is_union: bool
+    fields: list[Field]
+    stype: str | None = None
+    extensions: list[str] = field(default_factory=list)
+    private: bool = False
+    returnedonly: bool = False
+    partial: bool = False            # reachable as an output: partial variants are generated
+    default_tag: int = 0
+    min_wire: int = 0
+    min_wire_partial: int = 0
+
+    @property
+    def has_pnext(self) -> bool:
+        return any(f.kind == "pnext" for f in self.fields)
+
+
+@dataclass
+class Command:
+    id: int
+    name: str                        # the name used in code (the first name the registry has)
+    names: list[str]
+    params: list[Field]
+    result: str                      # C type, "void" for none
+    private: bool = False
+    blocked: bool = False
+    paths: str = "both"
+
+    @property
+    def short(self) -> str:
+        return self.name[2:]
+
+
+@dataclass
+class Extension:
+    name: str
+    number: int
+    spec_version: int
+    host: bool
+    in_registry: bool
+    registry_spec_version: int | None
+
+
+@dataclass
+class Coverage:
+    ids: int = 0
+    commands_generated: int = 0
+    commands_blocked: int = 0
+    commands_missing: list[str] = field(default_factory=list)       # id whose names vk.xml lacks
+    commands_unsupported: dict[str, str] = field(default_factory=dict)
+    structs_generated: int = 0
+    structs_unsupported: dict[str, str] = field(default_factory=dict)
+    extensions_in_registry: int = 0
+    extensions_missing: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Model:
+    registry: reg.Registry
+    protocol: Protocol
+    structs: dict[str, Struct]
+    commands: list[Command]
+    extensions: list[Extension]
+    handles: dict[str, reg.Type]
+    private_structs: list[str]
+    coverage: Coverage
+    vk_xml_version: tuple[int, int, int]
+    max_pnext: int
+
+    @property
+    def struct_list(self) -> list[Struct]:
+        return [self.structs[n] for n in sorted(self.structs)]
+
+
+# --------------------------------------------------------------------------------------------
+
+
+class Builder:
+    def __init__(self, r: reg.Registry, p: Protocol):
+        self.r = r
+        self.p = p
+        self.cov = Coverage()
+        self.ignorable = set(p.ignorable_members)
+        self._check_exception_names()
+        self._add_private_types()
+
+    # -- private additions are merged into the registry view ---------------------------------
+    def _add_private_types(self) -> None:
+        r, p = self.r, self.p
+        base = 1000000000 + (p.mesa_extension_number - 1) * 1000
+        self.private_stype_values = {k: base + v for k, v in p.private_stypes.items()}
+        for name, basetype in p.private_bitmasks.items():
+            r.types[name] = reg.Type(name=name, category="bitmask", base=basetype, private=True)
+        for name, spec in p.private_structs.items():
+            members = []
+            for text in spec["members"]:
+                d = parse_decl(text)
+                m = reg.Member(decl=d)
+                if "len" in d.attrs:
+                    m.len = [d.attrs["len"]]
+                if "optional" in d.attrs:
+                    m.optional = [True]
+                if d.name == "sType":
+                    m.values = spec.get("stype")
+                members.append(m)
+            if spec.get("stype") and spec["stype"] not in self.private_stype_values:
+                raise ModelError(f"{name}: unknown private sType {spec['stype']}")
+            r.types[name] = reg.Type(name=name, category="struct", members=members, private=True,
+                                     returnedonly=bool(spec.get("returnedonly")),
+                                     structextends=list(spec.get("extends", [])))
+        for name, spec in p.private_commands.items():
+            params = []
+            for text in spec["params"]:
+                d = parse_decl(text)
+                m = reg.Member(decl=d)
+                if "len" in d.attrs:
+                    m.len = [d.attrs["len"]]
+                if "optional" in d.attrs:
+                    m.optional = [True]
+                params.append(m)
+            if name in r.commands:
+                raise ModelError(f"private command {name} is also in vk.xml")
+            r.commands[name] = reg.Command(name=name, result=spec.get("result", "void"),
+                                           params=params, private=True)
+
+    def _check_exception_names(self) -> None:
+        known = {n for names in self.p.command_ids.values() for n in names}
+        for c in self.p.blocked_commands:
+            if c not in known:
+                raise ModelError(f"blocked command {c} has no command id")
+        for entry in self.p.ignorable_members:
+            if "." not in entry:
+                raise ModelError(f"ignorable member {entry!r} is not Struct.member")
+
+    # -- scope ----------------------------------------------------------------------------------
+    def scope(self) -> tuple[set[str], set[str], list[Extension]]:
+        r, p = self.r, self.p
+        exts: list[Extension] = []
+        in_scope_ext: set[str] = set()
+        by_number = {e.number: e for e in r.extensions.values()}
+        for pe in p.extensions:
+            re_ = r.extensions.get(pe.name)
+            other = by_number.get(pe.number)
+            if other and other.name != pe.name and "disabled" not in other.supported:
+                raise ModelError(f"extension {pe.number} is {other.name} in vk.xml, "
+                                 f"{pe.name} in venus-protocol.toml")
+            ok = re_ is not None and reg.API in re_.supported
+            if re_ is not None and re_.number != pe.number:
+                raise ModelError(f"{pe.name}: number {pe.number} in venus-protocol.toml, "
+                                 f"{re_.number} in vk.xml")
+            exts.append(Extension(pe.name, pe.number, pe.spec_version, pe.host, ok,
+                                  re_.spec_version if re_ else None))
+            if ok:
+                in_scope_ext.add(pe.name)
+        versions = {f.name for f in r.features if f.name in
+                    ("VK_VERSION_1_0", "VK_VERSION_1_1", "VK_VERSION_1_2", "VK_VERSION_1_3")}
+
+        def satisfied(dep: str | None) -> bool:
+            if not dep:
+                return True
+            # depends expressions: ',' = or, '+' = and, parentheses for grouping.
+            expr = re.sub(r"[A-Za-z0-9_]+", lambda m: str(m.group(0) in versions or
+                                                          m.group(0) in in_scope_ext), dep)
+            expr = expr.replace(",", " or ").replace("+", " and ")
+            return bool(eval(expr, {"__builtins__": {}}, {}))  # noqa: S307 - expression of bools
+
+        types: set[str] = set()
+        commands: set[str] = set()
+        sources = [f for f in r.features if f.name in versions]
+        sources += [r.extensions[n] for n in sorted(in_scope_ext)]
+        for src in sources:
+            for req in src.requires:
+                if not satisfied(req.depends):
+                    continue
+                types.update(req.types)
+                commands.update(req.commands)
+        types.update(self.p.private_structs)
+        commands.update(self.p.private_commands)
+        self.cov.extensions_in_registry = len(in_scope_ext)
+        self.cov.extensions_missing = [e.name for e in exts if not e.in_registry]
+        return types, commands, exts
+
+    # -- classification --------------------------------------------------------------------------
+    def elem_of(self, tname: str) -> Elem:
+        r = self.r
+        tname = r.canonical_type(tname)
+        if tname in SCALARS:
+            return Elem("scalar", tname, SCALARS[tname])
+        t = r.types.get(tname)
+        if t is None:
+            raise Unsupported(f"type {tname} is not defined by this vk.xml")
+        if t.category == "enum":
+            return Elem("scalar", tname, "enum")
+        if t.category == "bitmask":
+            base = t.base or "VkFlags"
+            return Elem("scalar", tname, "u64" if base == "VkFlags64" else "u32")
+        if t.category == "basetype":
+            if t.base in SCALARS and tname in SCALARS:
+                return Elem("scalar", tname, SCALARS[tname])
+            raise Unsupported(f"{tname} is a platform or opaque type")
+        if t.category == "handle":
+            if not t.objtypeenum:
+                raise Unsupported(f"handle {tname} has no object type")
+            return Elem("handle", tname, objtype=t.objtypeenum)
+        if t.category == "struct":
+            return Elem("struct", tname)
+        if t.category == "union":
+            return Elem("union", tname)
+        if t.category == "funcpointer":
+            raise Unsupported(f"{tname} is a function pointer")
+        raise Unsupported(f"{tname} ({t.category or 'external'}) cannot be serialized")
+
+    def len_expr(self, spec: str, siblings: dict[str, Decl], owner_kind: str) -> tuple[str, list[str]]:
+        """C++ count expression for a len attribute. {o} is the owner ("v." or "a.")."""
+        deps: list[str] = []
+
+        def sub(m: re.Match) -> str:
+            tok = m.group(0)
+            if tok in siblings:
+                deps.append(tok)
+                d = siblings[tok]
+                if d.ptr:
+                    return f"({{o}}{tok} ? *{{o}}{tok} : 0)"
+                return "{o}" + tok
+            if tok in self.r.constants:
+                return tok
+            raise ModelError(f"count expression {spec!r} names unknown {tok}")
+
+        m = re.fullmatch(r"(\w+)->(\w+)", spec)
+        if m:
+            if m.group(1) not in siblings:
+                raise ModelError(f"count expression {spec!r} names unknown {m.group(1)}")
+            deps.append(m.group(1))
+            return f"({{o}}{m.group(1)} ? {{o}}{m.group(1)}->{m.group(2)} : 0)", deps
+        if re.search(r"[^\w\s+\-*/()]", spec):
+            raise Unsupported(f"count expression {spec!r}")
+        return re.sub(r"\b[A-Za-z_]\w*\b", sub, spec), deps
+
+    def field_of(self, owner: str, m: reg.Member, siblings: dict[str, Decl], is_param: bool,
+                 first_param: bool = False) -> Field:
+        d = m.decl
+        optional0 = bool(m.optional and m.optional[0])
+        optional_ptr = optional0 or m.noautovalidity or f"{owner}.{d.name}" in self.ignorable
+        if d.bitfield is not None:
+            raise Unsupported(f"{owner}.{d.name} is a bitfield")
+        if d.name == "sType" and d.type == "VkStructureType" and not is_param:
+            return Field(d.name, "stype", None, "VkStructureType")
+        if d.name == "pNext" and d.type == "void":
+            return Field(d.name, "pnext", None, ("const void*" if d.const else "void*"))
+        if d.type == "VkAllocationCallbacks" and d.ptr == 1:
+            return Field(d.name, "allocator", None, "const VkAllocationCallbacks*")
+        output = is_param and d.ptr > 0 and not d.const
+        ctype = self.ctype_of(d)
+        if d.dims:
+            if len(d.dims) > 1:
+                raise Unsupported(f"{owner}.{d.name} is a multi-dimensional array")
+            e = Elem("bytes", d.type) if d.type == "char" or d.type == "uint8_t" else self.elem_of(d.type)
+            if e.cat == "scalar" and e.op == "slot":
+                raise Unsupported(f"{owner}.{d.name}: array of {d.type}")
+            return Field(d.name, "fixed", e, ctype, fixed=d.dims[0])
+        if d.ptr == 0:
+            e = self.elem_of(d.type)
+            if e.cat == "handle":
+                req = is_param and not optional0
+                return Field(d.name, "handle", e, ctype, required=req)
+            if e.cat in ("struct", "union"):
+                return Field(d.name, e.cat, e, ctype)
+            return Field(d.name, "scalar", e, ctype)
+        if d.type == "char" and d.ptr == 1 and m.len and m.len[0] == "null-terminated":
+            return Field(d.name, "string", Elem("string", "char"), ctype, required=not optional0)
+        if d.type == "char" and d.ptr == 2 and len(m.len) == 2 and m.len[1] == "null-terminated":
+            f = Field(d.name, "strings", Elem("string", "char"), ctype, required=not optional_ptr)
+            f.len_expr, f.len_deps = self.len_expr(m.len[0], siblings, owner)
+            f.len_simple = m.len[0] if m.len[0] in siblings else None
+            return f
+        if d.ptr > 1:
+            raise Unsupported(f"{owner}.{d.name} is a pointer to pointers")
+        spec = m.altlen or (m.len[0] if m.len else None)
+        if d.type == "void":
+            if not spec:
+                raise Unsupported(f"{owner}.{d.name} is a host pointer")
+            e = Elem("bytes", "void")
+        elif d.type == "uint8_t" and spec:
+            e = Elem("bytes", "uint8_t")
+        else:
+            e = self.elem_of(d.type)
+            if e.cat == "scalar" and e.op == "slot" and spec:
+                raise Unsupported(f"{owner}.{d.name}: array of {d.type}")
+        if spec:
+            if len(m.len) > 1:
+                raise Unsupported(f"{owner}.{d.name}: multi-dimensional count {m.len}")
+            f = Field(d.name, "array", e, ctype, output=output, required=not optional_ptr)
+            f.len_expr, f.len_deps = self.len_expr(spec, siblings, owner)
+            f.len_simple = spec if spec in siblings else None
+            arrow = re.fullmatch(r"(\w+)->(\w+)", spec)
+            f.len_arrow = [arrow.group(1), arrow.group(2)] if arrow else None
+            return f
+        req = not optional0 if is_param else not optional_ptr
+        return Field(d.name, "ptr", e, ctype, output=output, required=req)
+
+    def ctype_of(self, d: Decl) -> str:
+        t = d.type
+        if d.dims:
+            return t
+        if d.ptr == 0:
+            return t
+        inner = ("const " if d.const else "") + t + "*"
+        if d.ptr == 2:
+            inner += (" const*" if d.const_ptr else "*")
+        return inner
+
+    # -- structs -----------------------------------------------------------------------------------
+    def build_struct(self, t: reg.Type) -> Struct:
+        siblings = {m.decl.name: m.decl for m in t.members}
+        if t.category == "union":
+            # A union member the wire cannot carry (a host pointer beside a device address) only
+            # removes that tag; the union stays usable through the others.
+            fields = []
+            for m in t.members:
+                try:
+                    fields.append(self.field_of(t.name, m, siblings, is_param=False))
+                except Unsupported:
+                    fields.append(Field(m.decl.name, "unsupported", None, m.decl.type))
+            if all(f.kind == "unsupported" for f in fields):
+                raise Unsupported(f"{t.name} has no member the wire can carry")
+        else:
+            fields = [self.field_of(t.name, m, siblings, is_param=False) for m in t.members]
+        by_name = {f.name: f for f in fields}
+        for f in fields:
+            if f.len_simple and f.len_simple in by_name:
+                by_name[f.len_simple].count_for.append(f.name)
+        stype = None
+        if fields and fields[0].kind == "stype":
+            stype = t.members[0].values
+            if stype is None:
+                raise Unsupported(f"{t.name} has no sType value")
+        s = Struct(name=t.name, is_union=(t.category == "union"), fields=fields, stype=stype,
+                   private=t.private, returnedonly=t.returnedonly)
+        for f in fields:
+            f.in_partial = self.in_partial(f)
+        if s.is_union:
+            tag_member = self.p.union_tags.get(t.name)
+            names = [f.name for f in fields]
+            if tag_member is not None:
+                if tag_member not in names:
+                    raise ModelError(f"union_tags: {t.name} has no member {tag_member}")
+                s.default_tag = names.index(tag_member)
+            if fields[s.default_tag].kind == "unsupported":
+                raise ModelError(f"union_tags: {t.name} needs a default member the wire can carry")
+        return s
+
+    @staticmethod
+    def in_partial(f: Field) -> bool:
+        if f.kind in ("stype", "pnext", "handle", "struct"):
+            return True
+        if f.kind == "scalar":
+            return bool(f.count_for)
+        if f.kind == "fixed":
+            return f.elem.cat in ("struct", "handle")
+        if f.kind in ("array", "ptr"):
+            return True
+        return False  # unions, strings
+
+    # -- the whole model -----------------------------------------------------------------------------
+    def build(self) -> Model:
+        r, p = self.r, self.p
+        scope_types, scope_commands, exts = self.scope()
+
+        # Every command with an id: resolve the name the registry has.
+        commands: list[Command] = []
+        wanted_types: set[str] = set()
+        for cid in sorted(p.command_ids):
+            names = p.command_ids[cid]
+            found = None
+            for n in names:
+                if n in r.commands:
+                    found = n
+                    break
+            self.cov.ids += 1
+            if found is None:
+                self.cov.commands_missing.append(names[0])
+                continue
+            canon = r.canonical_command(found)
+            # A command is in scope when the registry name or its canonical name is required.
+            aliases = {found, canon} | {n for n, c in r.commands.items() if c.alias == canon}
+            if not (aliases & scope_commands):
+                self.cov.commands_unsupported[names[0]] = "not required by any in-scope version or extension"
+                continue
+            rc = r.commands[canon]
+            blocked = any(n in p.blocked_commands for n in names)
+            try:
+                siblings = {m.decl.name: m.decl for m in rc.params}
+                params = [self.field_of(found, m, siblings, is_param=True, first_param=(i == 0))
+                          for i, m in enumerate(rc.params)]
+                if rc.result not in ("void", "VkResult", "uint32_t", "uint64_t", "VkDeviceAddress",
+                                     "VkDeviceSize", "VkBool32"):
+                    raise Unsupported(f"returns {rc.result}")
+            except Unsupported as e:
+                if blocked:
+                    params, blocked_reason = [], str(e)
+                else:
+                    self.cov.commands_unsupported[names[0]] = str(e)
+                    continue
+            by_name = {f.name: f for f in params}
+            for f in params:
+                if f.len_simple and f.len_simple in by_name:
+                    by_name[f.len_simple].count_for.append(f.name)
+            cmd = Command(id=cid, name=found, names=names, params=params, result=rc.result or "void",
+                          private=rc.private, blocked=blocked,
+                          paths=p.private_commands.get(canon, {}).get("paths", "both"))
+            commands.append(cmd)
+            for f in params:
+                if f.elem and f.elem.cat in ("struct", "union"):
+                    wanted_types.add(f.elem.type)
+
+        # Structs: everything the in-scope versions and extensions require, plus what commands use.
+        structs: dict[str, Struct] = {}
+        pending = {r.canonical_type(t) for t in scope_types | wanted_types}
+        failed: dict[str, str] = {}
+        while pending:
+            name = pending.pop()
+            t = r.types.get(name)
+            if t is None or t.category not in ("struct", "union") or name in structs or name in failed:
+                continue
+            try:
+                s = self.build_struct(t)
+            except Unsupported as e:
+                failed[name] = str(e)
+                continue
+            structs[name] = s
+            for f in s.fields:
+                if f.elem and f.elem.cat in ("struct", "union"):
+                    pending.add(r.canonical_type(f.elem.type))
+
+        # Unsupported propagates: a struct holding an unsupported struct cannot be encoded either.
+        changed = True
+        while changed:
+            changed = False
+            for name in list(structs):
+                for f in structs[name].fields:
+                    if f.elem and f.elem.cat in ("struct", "union"):
+                        inner = r.canonical_type(f.elem.type)
+                        if inner not in structs and structs[name].is_union:
+                            f.kind, f.elem = "unsupported", None
+                            continue
+                        if inner not in structs:
+                            failed[name] = f"uses {inner}: " + failed.get(inner, "not in scope")
+                            del structs[name]
+                            changed = True
+                            break
+        kept = []
+        for c in commands:
+            bad = None
+            for f in c.params:
+                if f.elem and f.elem.cat in ("struct", "union") and \
+                        r.canonical_type(f.elem.type) not in structs:
+                    bad = f"uses {f.elem.type}: " + failed.get(r.canonical_type(f.elem.type), "not in scope")
+            if bad and not c.blocked:
+                self.cov.commands_unsupported[c.names[0]] = bad
+                continue
+            if bad:
+                c.params = []
+            kept.append(c)
+        commands = kept
+
+        # pNext extension sets (only structs we can encode are accepted in a chain).
+        for s in structs.values():
+            if not s.has_pnext:
+                continue
+            exts_of = []
+            for o in structs.values():
+                t = r.types[o.name]
+                targets = {r.canonical_type(x) for x in t.structextends}
+                if s.name in targets and o.stype:
+                    exts_of.append(o.name)
+            s.extensions = sorted(exts_of)
+
+        # Partial (output) variants: closure from the output params of commands.
+        pending_out = []
+        for c in commands:
+            for f in c.params:
+                if f.output and f.elem and f.elem.cat in ("struct", "union"):
+                    pending_out.append(r.canonical_type(f.elem.type))
+        while pending_out:
+            name = pending_out.pop()
+            s = structs.get(name)
+            if s is None or s.partial:
+                continue
+            s.partial = True
+            pending_out.extend(s.extensions)
+            for f in s.fields:
+                if f.elem and f.elem.cat in ("struct", "union"):
+                    pending_out.append(r.canonical_type(f.elem.type))
+
+        # Minimum wire sizes (for refusing counts the stream cannot back).
+        memo: dict[tuple[str, bool], int] = {}
+
+        def min_size(name: str, partial: bool) -> int:
+            key = (name, partial)
+            if key in memo:
+                return memo[key]
+            memo[key] = 0
+            s = structs[name]
+            if s.is_union:
+                total = 0 if partial else 4 + min(field_min(f, False) for f in s.fields
+                                                  if f.kind != "unsupported")
+            else:
+                total = sum(field_min(f, partial) for f in s.fields if not partial or f.in_partial)
+            memo[key] = total
+            return total
+
+        def field_min(f: Field, partial: bool) -> int:
+            if f.kind == "stype":
+                return 4
+            if f.kind in ("pnext", "allocator", "ptr", "array", "string", "strings"):
+                return 8
+            if f.kind == "handle":
+                return 8
+            if f.kind == "scalar":
+                return f.elem.width
+            if f.kind in ("struct", "union"):
+                return min_size(r.canonical_type(f.elem.type), partial)
+            if f.kind == "fixed":
+                return 8
+            return 0
+
+        for s in structs.values():
+            s.min_wire = min_size(s.name, False)
+            s.min_wire_partial = min_size(s.name, True) if s.partial else 0
+
+        self.cov.commands_generated = sum(1 for c in commands if not c.blocked)
+        self.cov.commands_blocked = sum(1 for c in commands if c.blocked)
+        self.cov.structs_generated = len(structs)
+        self.cov.structs_unsupported = {k: v for k, v in sorted(failed.items())
+                                        if k in scope_types or k in wanted_types}
+        handles = {n: t for n, t in r.types.items()
+                   if t.category == "handle" and not t.alias and t.objtypeenum}
+        max_pnext = max([len(s.extensions) for s in structs.values()] + [1])
+        return Model(r, p, structs, commands, exts, handles,
+                     sorted(n for n in p.private_structs if n in structs), self.cov,
+                     r.header_version_complete, max_pnext)
+
+
+def build(r: reg.Registry, p: Protocol) -> Model:
+    return Builder(r, p).build()

@@ -1,0 +1,93 @@
+"""Turns the model into C++ files with Jinja2 templates."""
+from __future__ import annotations
+
+import os
+
+import jinja2
+
+from .cdecl import parse_decl
+from .model import Model
+
+STRUCT_PARTS = 6  # struct codecs are split so two cores can compile them in parallel
+
+
+def outputs() -> list[str]:
+    files = ["vn_protocol.gen.h", "vn_structs_internal.gen.h", "vn_commands.gen.cpp",
+             "vn_info.gen.cpp", "vn_fill.gen.h", "vn_fill.gen.cpp", "vn_dispatch.gen.h",
+             "vn_dispatch.gen.cpp", "vn_coverage.txt"]
+    files += [f"vn_structs_{i}.gen.cpp" for i in range(STRUCT_PARTS)]
+    return files
+
+
+def _env() -> jinja2.Environment:
+    here = os.path.join(os.path.dirname(__file__), "templates")
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(here), undefined=jinja2.StrictUndefined,
+                              keep_trailing_newline=True, trim_blocks=False, lstrip_blocks=False)
+
+
+def _private_members(model: Model) -> dict[str, list[str]]:
+    out = {}
+    for name in model.private_structs:
+        members = []
+        for text in model.protocol.private_structs[name]["members"]:
+            d = parse_decl(text)
+            t = ("const " if d.const else "") + d.type + "*" * d.ptr
+            members.append(f"{t} {d.name}")
+        out[name] = members
+    return out
+
+
+def coverage_text(model: Model) -> str:
+    c = model.coverage
+    lines = [
+        f"vk.xml: Vulkan {'.'.join(map(str, model.vk_xml_version))}",
+        f"command ids: {c.ids}",
+        f"commands generated: {c.commands_generated} (+{c.commands_blocked} blocked: decoded as fatal)",
+        f"commands not in this vk.xml: {len(c.commands_missing)}",
+        f"commands not serializable: {len(c.commands_unsupported)}",
+        f"structs and unions generated: {c.structs_generated} "
+        f"({sum(1 for s in model.structs.values() if s.partial)} with output variants)",
+        f"structs not serializable: {len(c.structs_unsupported)}",
+        f"protocol extensions covered: {c.extensions_in_registry} of {len(model.extensions)}",
+        "",
+        "not in this vk.xml: " + ", ".join(c.commands_missing),
+        "",
+        "commands not serializable:",
+    ]
+    lines += [f"  {k}: {v}" for k, v in sorted(c.commands_unsupported.items())]
+    lines += ["", "structs not serializable:"]
+    lines += [f"  {k}: {v}" for k, v in sorted(c.structs_unsupported.items())]
+    lines += ["", "extensions the vk.xml does not define: " + ", ".join(c.extensions_missing)]
+    return "\n".join(lines) + "\n"
+
+
+def render(model: Model, vk_xml_name: str) -> dict[str, str]:
+    env = _env()
+    structs = model.struct_list
+    ctx = dict(model=model, protocol=model.protocol, cov=model.coverage, vk_xml_name=vk_xml_name,
+               private_stypes=_private_stype_values(model),
+               private_struct_order=model.private_structs,
+               private_members=_private_members(model),
+               id_count=max(model.protocol.command_ids) + 1,
+               commands_by_id={c.id: c for c in model.commands})
+    out = {
+        "vn_protocol.gen.h": env.get_template("vn_protocol.gen.h.j2").render(**ctx),
+        "vn_structs_internal.gen.h": env.get_template("vn_structs_internal.gen.h.j2").render(**ctx),
+        "vn_commands.gen.cpp": env.get_template("vn_commands.gen.cpp.j2").render(**ctx),
+        "vn_info.gen.cpp": env.get_template("vn_info.gen.cpp.j2").render(**ctx),
+        "vn_fill.gen.h": env.get_template("vn_fill.gen.h.j2").render(**ctx),
+        "vn_fill.gen.cpp": env.get_template("vn_fill.gen.cpp.j2").render(**ctx),
+        "vn_dispatch.gen.h": env.get_template("vn_dispatch.gen.h.j2").render(**ctx),
+        "vn_dispatch.gen.cpp": env.get_template("vn_dispatch.gen.cpp.j2").render(**ctx),
+        "vn_coverage.txt": coverage_text(model),
+    }
+    tpl = env.get_template("vn_structs.gen.cpp.j2")
+    for i in range(STRUCT_PARTS):
+        part = structs[i::STRUCT_PARTS]
+        out[f"vn_structs_{i}.gen.cpp"] = tpl.render(structs=part, part=i + 1, parts=STRUCT_PARTS, **ctx)
+    return out
+
+
+def _private_stype_values(model: Model) -> dict[str, int]:
+    base = 1000000000 + (model.protocol.mesa_extension_number - 1) * 1000
+    return {k: base + v for k, v in model.protocol.private_stypes.items()}

@@ -1,0 +1,117 @@
+#pragma once
+// What generated decode functions receive: the bounded reader, the per-command arena, and the
+// resolver that turns guest object ids into host handles. Without a resolver (driver side, tests,
+// fuzzing) ids are kept as they are.
+#include "vn/protocol/arena.h"
+#include "vn/protocol/handles.h"
+#include "vn/protocol/reader.h"
+
+#include <cstdint>
+#include <vulkan/vulkan_core.h>
+
+namespace vn::protocol {
+
+class ObjectResolver {
+public:
+    virtual ~ObjectResolver() = default;
+    // `id` is non-zero. Fatal when the id is unknown or names an object of another type.
+    virtual DecodeResult resolve(VkObjectType type, std::uint64_t id, std::uint64_t& host) = 0;
+};
+
+struct Decoder {
+    Reader& in;
+    Arena& arena;
+    ObjectResolver* resolver = nullptr;
+
+    // Space for `count` decoded elements, each of which needs at least `min_wire_size` bytes of
+    // the remaining stream. The wire check comes first: a count the stream cannot back is refused
+    // before it can size an allocation.
+    template <typename T>
+    DecodeResult alloc(T*& out, std::uint64_t count, std::size_t min_wire_size) {
+        VN_TRY(in.reserve(count, min_wire_size));
+        return alloc_unbacked(out, count);
+    }
+    // Output arrays (reply storage) have no wire bytes behind them; only the arena cap bounds them.
+    template <typename T>
+    DecodeResult alloc_unbacked(T*& out, std::uint64_t count) {
+        if (count == 0) {
+            out = nullptr;
+            return DecodeResult::Ok;
+        }
+        out = arena.allocate_array<T>(count);
+        if (!out) [[unlikely]]
+            return alloc_failed(count, sizeof(T));
+        return DecodeResult::Ok;
+    }
+
+    // An input handle: 0 is VK_NULL_HANDLE, anything else must resolve to a live object of `type`.
+    template <typename H>
+    DecodeResult handle(H& out, VkObjectType type) {
+        std::uint64_t id;
+        VN_TRY(in.u64(id));
+        if (id == 0 || !resolver) {
+            out = handle_from_u64<H>(id);
+            return DecodeResult::Ok;
+        }
+        std::uint64_t host;
+        VN_TRY(resolver->resolve(type, id, host));
+        out = handle_from_u64<H>(host);
+        return DecodeResult::Ok;
+    }
+    // A handle the guest is naming for a new object (or an id echoed in a reply): kept raw.
+    template <typename H>
+    DecodeResult object_id(H& out) {
+        std::uint64_t id;
+        VN_TRY(in.u64(id));
+        out = handle_from_u64<H>(id);
+        return DecodeResult::Ok;
+    }
+
+    // A top-level handle parameter: keeps the guest id next to the host handle. `required` names
+    // the parameter when VK_NULL_HANDLE is not acceptable there (nullptr when it is).
+    template <typename H>
+    DecodeResult ref(Ref<H>& out, VkObjectType type, const char* required) {
+        VN_TRY(in.u64(out.id));
+        if (out.id == 0) {
+            out.handle = H{};
+            if (required) [[unlikely]]
+                return null_handle(required);
+            return DecodeResult::Ok;
+        }
+        return resolve_into(out.id, out.handle, type);
+    }
+    // One element of a top-level input handle array: id and host handle side by side.
+    template <typename H>
+    DecodeResult ref_into(std::uint64_t& id, H& handle, VkObjectType type) {
+        VN_TRY(in.u64(id));
+        if (id == 0) {
+            handle = H{};
+            return DecodeResult::Ok;
+        }
+        return resolve_into(id, handle, type);
+    }
+
+    // `const char*`: u64 size including the NUL, then the bytes padded to 4. Size 0 is NULL. A
+    // string whose last byte is not NUL is fatal, so none can run past its allocation.
+    DecodeResult string(const char*& out);
+    // `char name[N]`: u64 count that must equal N, then N bytes padded; must hold a NUL.
+    DecodeResult char_array(char* dst, std::size_t n);
+
+    DecodeResult alloc_failed(std::uint64_t count, std::size_t elem_size) const;
+    DecodeResult null_handle(const char* what) const;
+
+private:
+    template <typename H>
+    DecodeResult resolve_into(std::uint64_t id, H& handle, VkObjectType type) {
+        if (!resolver) {
+            handle = handle_from_u64<H>(id);
+            return DecodeResult::Ok;
+        }
+        std::uint64_t host;
+        VN_TRY(resolver->resolve(type, id, host));
+        handle = handle_from_u64<H>(host);
+        return DecodeResult::Ok;
+    }
+};
+
+} // namespace vn::protocol

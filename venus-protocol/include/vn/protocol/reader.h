@@ -1,0 +1,135 @@
+#pragma once
+// The only code that touches guest-controlled command bytes. Every read shrinks the remaining
+// span first and fails (Fatal, with one reason) instead of reading past the end. Shared memory is
+// `const volatile` so that each field is loaded exactly once: decoded values are copies, and a
+// guest rewriting the ring behind our back cannot make us see two different values.
+#include "vn/protocol/decode_result.h"
+
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <type_traits>
+
+namespace vn::protocol {
+
+static_assert(std::endian::native == std::endian::little,
+              "the Venus wire format is little endian and so are all supported hosts");
+
+class Reader {
+public:
+    Reader(const volatile std::byte* data, std::size_t size, FatalState& fatal)
+        : m_begin(data), m_cur(data), m_remaining(size), m_fatal(&fatal) {}
+
+    std::size_t remaining() const { return m_remaining; }
+    bool empty() const { return m_remaining == 0; }
+    std::size_t offset() const { return static_cast<std::size_t>(m_cur - m_begin); }
+    FatalState& fatal() const { return *m_fatal; }
+
+    DecodeResult fail(std::string_view reason) const;
+
+    DecodeResult u32(std::uint32_t& v) {
+        VN_TRY(need(4));
+        v = load_u32(m_cur);
+        advance(4);
+        return DecodeResult::Ok;
+    }
+    DecodeResult i32(std::int32_t& v) {
+        std::uint32_t u;
+        VN_TRY(u32(u));
+        v = static_cast<std::int32_t>(u);
+        return DecodeResult::Ok;
+    }
+    DecodeResult f32(float& v) {
+        std::uint32_t u;
+        VN_TRY(u32(u));
+        v = std::bit_cast<float>(u);
+        return DecodeResult::Ok;
+    }
+    DecodeResult u64(std::uint64_t& v) {
+        VN_TRY(need(8));
+        v = load_u64(m_cur);
+        advance(8);
+        return DecodeResult::Ok;
+    }
+    DecodeResult i64(std::int64_t& v) {
+        std::uint64_t u;
+        VN_TRY(u64(u));
+        v = static_cast<std::int64_t>(u);
+        return DecodeResult::Ok;
+    }
+    DecodeResult f64(double& v) {
+        std::uint64_t u;
+        VN_TRY(u64(u));
+        v = std::bit_cast<double>(u);
+        return DecodeResult::Ok;
+    }
+    // 8/16-bit integers and enums travel in a 4-byte slot (zero-extended / int32).
+    template <typename T>
+    DecodeResult slot32(T& v) {
+        static_assert(sizeof(T) <= 4);
+        std::uint32_t u;
+        VN_TRY(u32(u));
+        if constexpr (std::is_enum_v<T>)
+            v = static_cast<T>(static_cast<std::int32_t>(u));
+        else
+            v = static_cast<T>(u);
+        return DecodeResult::Ok;
+    }
+
+    // Looks at the next u64 without consuming it (array sizes decide which branch decodes).
+    DecodeResult peek_u64(std::uint64_t& v) const {
+        VN_TRY(need(8));
+        v = load_u64(m_cur);
+        return DecodeResult::Ok;
+    }
+
+    // An array's wire length must equal the count the struct or command declares.
+    DecodeResult array_size(std::uint64_t expected);
+    DecodeResult array_size_unchecked(std::uint64_t& n) { return u64(n); }
+
+    // Fails unless `count` elements of at least `min_wire_size` bytes each can still follow.
+    // Called before anything is allocated for them, so a lying count costs nothing.
+    DecodeResult reserve(std::uint64_t count, std::size_t min_wire_size);
+
+    // Copies n bytes and consumes n rounded up to 4 (opaque blobs, u8 and char arrays).
+    DecodeResult bytes(void* dst, std::size_t n);
+    // Packed arrays of 4- and 8-byte scalars.
+    DecodeResult words32(void* dst, std::size_t count);
+    DecodeResult words64(void* dst, std::size_t count);
+
+private:
+    DecodeResult need(std::size_t n) const {
+        if (n > m_remaining) [[unlikely]]
+            return fail_truncated(n);
+        return DecodeResult::Ok;
+    }
+    DecodeResult fail_truncated(std::size_t n) const;
+    void advance(std::size_t n) {
+        m_cur += n;
+        m_remaining -= n;
+    }
+
+    // Shared memory may be written concurrently by the guest: one volatile load per field. Type
+    // punning through a volatile pointer is how READ_ONCE-style accessors are written; alignment
+    // is checked because a Venus stream is only guaranteed 4-byte granular, not aligned in memory.
+    static std::uint32_t load_u32(const volatile std::byte* p) {
+        if ((reinterpret_cast<std::uintptr_t>(p) & 3u) == 0) [[likely]]
+            return *reinterpret_cast<const volatile std::uint32_t*>(p);
+        std::uint32_t v = 0;
+        for (unsigned i = 0; i < 4; ++i)
+            v |= std::uint32_t(std::to_integer<std::uint8_t>(p[i])) << (8 * i);
+        return v;
+    }
+    static std::uint64_t load_u64(const volatile std::byte* p) {
+        return std::uint64_t(load_u32(p)) | (std::uint64_t(load_u32(p + 4)) << 32);
+    }
+
+    const volatile std::byte* m_begin;
+    const volatile std::byte* m_cur;
+    std::size_t m_remaining;
+    FatalState* m_fatal;
+};
+
+} // namespace vn::protocol

@@ -1,0 +1,55 @@
+#include "vn/protocol/arena.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace vn::protocol {
+
+Arena::Arena(std::size_t cap, std::size_t chunk_size) : m_cap(cap), m_chunk_size(chunk_size) {}
+
+void* Arena::allocate(std::size_t size, std::size_t alignment) {
+    if (size == 0)
+        size = 1;
+    auto cur = reinterpret_cast<std::uintptr_t>(m_cur);
+    std::size_t pad = (alignment - (cur & (alignment - 1))) & (alignment - 1);
+    if (m_cur && size <= static_cast<std::size_t>(m_end - m_cur) &&
+        pad <= static_cast<std::size_t>(m_end - m_cur) - size) [[likely]] {
+        if (size + pad > m_cap - std::min(m_cap, m_used))
+            return nullptr;
+        std::byte* p = m_cur + pad;
+        m_cur = p + size;
+        m_used += size + pad;
+        std::memset(p, 0, size);
+        return p;
+    }
+    // New chunk: big requests get a chunk of their own size. The cap counts what was asked for,
+    // so a guest cannot exceed it by making us round up.
+    if (size > m_cap - std::min(m_cap, m_used) || size > SIZE_MAX - alignment)
+        return nullptr;
+    const std::size_t chunk = std::max(m_chunk_size, size + alignment);
+    auto data = std::unique_ptr<std::byte[]>(new (std::nothrow) std::byte[chunk]);
+    if (!data)
+        return nullptr;
+    m_cur = data.get();
+    m_end = m_cur + chunk;
+    m_chunks.push_back({std::move(data), chunk});
+    cur = reinterpret_cast<std::uintptr_t>(m_cur);
+    pad = (alignment - (cur & (alignment - 1))) & (alignment - 1);
+    std::byte* p = m_cur + pad;
+    m_cur = p + size;
+    m_used += size + pad;
+    std::memset(p, 0, size);
+    return p;
+}
+
+void Arena::reset() {
+    if (m_chunks.size() > 1)
+        m_chunks.resize(1);
+    if (!m_chunks.empty()) {
+        m_cur = m_chunks.front().data.get();
+        m_end = m_cur + m_chunks.front().size;
+    }
+    m_used = 0;
+}
+
+} // namespace vn::protocol
