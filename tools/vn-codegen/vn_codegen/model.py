@@ -91,6 +91,12 @@ class Command:
     private: bool = False
     blocked: bool = False
     paths: str = "both"
+    # Object lifetime, for the validating/tracking dispatch: output handles this command names
+    # (new ids for vkCreate*/vkAllocate*, existing-or-new for queries such as
+    # vkEnumeratePhysicalDevices) and the handle parameter a vkDestroy*/vkFree* retires.
+    creates: list[Field] = field(default_factory=list)
+    creates_new: bool = False
+    destroys: Field | None = None
 
     @property
     def short(self) -> str:
@@ -474,6 +480,12 @@ class Builder:
             cmd = Command(id=cid, name=found, names=names, params=params, result=rc.result or "void",
                           private=rc.private, blocked=blocked,
                           paths=p.private_commands.get(canon, {}).get("paths", "both"))
+            cmd.creates = [f for f in params if f.output and f.elem and f.elem.cat == "handle"]
+            short = canon[2:]
+            cmd.creates_new = short.startswith(("Create", "Allocate"))
+            if short.startswith(("Destroy", "Free")):
+                handles = [f for f in params if f.elem and f.elem.cat == "handle" and not f.output]
+                cmd.destroys = handles[-1] if handles else None
             commands.append(cmd)
             for f in params:
                 if f.elem and f.elem.cat in ("struct", "union"):
