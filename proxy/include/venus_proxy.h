@@ -99,6 +99,8 @@ int vn_proxy_server_spawn(const char* path, vn_proxy_layout layout, uint32_t ini
  * Takes ownership of fd in every case. */
 int vn_proxy_server_connect(int fd, vn_proxy_layout layout, uint32_t init_flags,
                             vn_proxy_server** out);
+/* Closes the connection; a spawned server is reaped. Contexts of this server may still be
+ * destroyed afterwards (they report VN_PROXY_ERROR_CONTEXT_LOST once their workers are gone). */
 void vn_proxy_server_destroy(vn_proxy_server* server);
 /* pid of a spawned server, -1 for an adopted one. */
 int vn_proxy_server_pid(const vn_proxy_server* server);

@@ -17,7 +17,7 @@
 #endif
 
 struct vn_proxy_server {
-    std::unique_ptr<vn::proxy::ProxyServer> impl;
+    std::shared_ptr<vn::proxy::ProxyServer> impl;
 };
 
 struct vn_proxy_context {
@@ -45,7 +45,7 @@ bool valid_layout(vn_proxy_layout layout) {
 
 int make_server(UniqueFd fd, vn_proxy_layout layout, std::uint32_t init_flags,
                 vn::proxy::ServerProcess process, vn_proxy_server** out) {
-    auto impl = std::make_unique<vn::proxy::ProxyServer>(std::move(fd), layout, std::move(process));
+    auto impl = std::make_shared<vn::proxy::ProxyServer>(std::move(fd), layout, std::move(process));
     const int result = impl->init(init_flags);
     if (result != VN_PROXY_OK)
         return result;
@@ -53,11 +53,11 @@ int make_server(UniqueFd fd, vn_proxy_layout layout, std::uint32_t init_flags,
     return VN_PROXY_OK;
 }
 
-int make_context(vn::proxy::ProxyServer* server, std::uint32_t ctx_id, UniqueFd fd,
+int make_context(std::shared_ptr<vn::proxy::ProxyServer> server, std::uint32_t ctx_id, UniqueFd fd,
                  vn_proxy_layout layout, int timeout_ms, std::uint32_t ctx_flags,
                  bool fence_eventfd, vn_proxy_context** out) {
-    auto impl = std::make_unique<vn::proxy::ProxyContext>(server, ctx_id, std::move(fd), layout,
-                                                          timeout_ms);
+    auto impl = std::make_unique<vn::proxy::ProxyContext>(std::move(server), ctx_id, std::move(fd),
+                                                          layout, timeout_ms);
     const int result = impl->init(ctx_flags, fence_eventfd);
     if (result != VN_PROXY_OK)
         return result;
@@ -161,6 +161,9 @@ int vn_proxy_server_connect(int fd, vn_proxy_layout layout, uint32_t init_flags,
 }
 
 void vn_proxy_server_destroy(vn_proxy_server* server) {
+    if (!server)
+        return;
+    server->impl->shutdown();
     delete server;
 }
 
@@ -182,7 +185,7 @@ int vn_proxy_context_create(vn_proxy_server* server, uint32_t ctx_id, const char
         const int result = server->impl->create_context(ctx_id, name, fd);
         if (result != VN_PROXY_OK)
             return result;
-        return make_context(server->impl.get(), ctx_id, std::move(fd), server->impl->layout(),
+        return make_context(server->impl, ctx_id, std::move(fd), server->impl->layout(),
                             server->impl->reply_timeout_ms(), ctx_flags, fence_eventfd, out);
     });
 }

@@ -23,9 +23,9 @@ constexpr std::uint32_t kMaxSubmitSize = 16u << 20;
 constexpr std::size_t kShmemSize = VN_PROXY_RING_COUNT * sizeof(std::uint32_t);
 } // namespace
 
-ProxyContext::ProxyContext(ProxyServer* server, std::uint32_t ctx_id, UniqueFd socket,
-                           vn_proxy_layout layout, int timeout_ms)
-    : m_server(server), m_ctx_id(ctx_id), m_socket(std::move(socket)), m_layout(layout),
+ProxyContext::ProxyContext(std::shared_ptr<ProxyServer> server, std::uint32_t ctx_id,
+                           UniqueFd socket, vn_proxy_layout layout, int timeout_ms)
+    : m_server(std::move(server)), m_ctx_id(ctx_id), m_socket(std::move(socket)), m_layout(layout),
       m_timeout_ms(timeout_ms) {
     m_next_seqno.fill(1);
 }

@@ -43,6 +43,10 @@ class ProxyServer {
     ProxyServer(UniqueFd socket, vn_proxy_layout layout, ServerProcess process);
     ~ProxyServer();
 
+    // Closes the connection (the server stops its workers and exits) and reaps a spawned server.
+    // Contexts may outlive this: they hold the object, and their destroy becomes a no-op.
+    void shutdown();
+
     int init(std::uint32_t init_flags);
     // On success `out` is the context socket.
     int create_context(std::uint32_t ctx_id, const char* name, UniqueFd& out);
@@ -67,8 +71,8 @@ class ProxyServer {
 class ProxyContext {
   public:
     // server is null for a context adopted straight from a worker.
-    ProxyContext(ProxyServer* server, std::uint32_t ctx_id, UniqueFd socket, vn_proxy_layout layout,
-                 int timeout_ms);
+    ProxyContext(std::shared_ptr<ProxyServer> server, std::uint32_t ctx_id, UniqueFd socket,
+                 vn_proxy_layout layout, int timeout_ms);
     ~ProxyContext();
 
     int init(std::uint32_t ctx_flags, bool fence_eventfd);
@@ -105,7 +109,7 @@ class ProxyContext {
                       std::uint32_t map_info, int fd);
 
     std::mutex m_mutex;
-    ProxyServer* m_server;
+    std::shared_ptr<ProxyServer> m_server;
     std::uint32_t m_ctx_id;
     UniqueFd m_socket;
     vn_proxy_layout m_layout;

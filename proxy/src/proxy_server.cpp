@@ -58,6 +58,12 @@ ProxyServer::ProxyServer(UniqueFd socket, vn_proxy_layout layout, ServerProcess 
     : m_socket(std::move(socket)), m_layout(layout), m_process(std::move(process)) {}
 
 ProxyServer::~ProxyServer() {
+    shutdown();
+}
+
+void ProxyServer::shutdown() {
+    std::lock_guard lock(m_mutex);
+    m_lost = true;
     // Closing the socket is the server's signal to stop its workers and exit.
     m_socket.reset();
     m_process.stop(2000);
@@ -74,6 +80,8 @@ int ProxyServer::lost(const char* why) {
 
 int ProxyServer::init(std::uint32_t init_flags) {
     std::lock_guard lock(m_mutex);
+    if (m_lost)
+        return VN_PROXY_ERROR_SERVER_LOST;
     if (!protocol::is_seqpacket_socket(m_socket.get()))
         return lost("server fd is not a SOCK_SEQPACKET unix socket");
     protocol::ClientInitRequest req{};

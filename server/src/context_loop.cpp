@@ -5,6 +5,7 @@
 
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 
 #include <array>
 #include <cstring>
@@ -108,6 +109,9 @@ int ContextLoop::run() {
     }
     spdlog::error("context {} ({}): fatal: {}; worker exits", m_config.ctx_id,
                   printable(m_config.name), m_fatal_reason);
+    // Other handles on this socket (a thread worker's wakeup dup) must not keep it open: the VMM
+    // learns that the context is lost from the hangup.
+    ::shutdown(m_socket.get(), SHUT_RDWR);
     return 1;
 }
 
