@@ -84,7 +84,7 @@ void ClientConnection::reap_workers() {
             // A clean exit is the worker seeing the VMM close the context socket; anything else
             // lost the context under the VMM's feet.
             const bool clean = *status == describe_wait_status(CLD_EXITED, 0);
-            spdlog::log(clean ? spdlog::level::info : spdlog::level::warn,
+            spdlog::log(clean ? spdlog::level::debug : spdlog::level::warn,
                         "{}: context {} {}: worker {} {}", m_description, it->first,
                         clean ? "ended" : "lost", it->second->pid(), *status);
             it = m_contexts.erase(it);
@@ -156,8 +156,8 @@ bool ClientConnection::handle_create_context(std::span<const std::byte> bytes,
     auto worker = m_launcher.launch(config, std::move(worker_end));
     if (!worker)
         return reply_create_context(false, -1);
-    spdlog::info("{}: context {} ({}) created, worker {}", m_description, req.ctx_id,
-                 printable(config.name), worker->pid());
+    spdlog::debug("{}: context {} ({}) created, worker {}", m_description, req.ctx_id,
+                  printable(config.name), worker->pid());
     m_contexts.emplace(req.ctx_id, std::move(worker));
     return reply_create_context(true, client_end.get());
 }
@@ -172,7 +172,7 @@ bool ClientConnection::handle_destroy_context(std::span<const std::byte> bytes,
         return true;
     }
     m_contexts.erase(it);
-    spdlog::info("{}: context {} destroyed", m_description, req.ctx_id);
+    spdlog::debug("{}: context {} destroyed", m_description, req.ctx_id);
     return true;
 }
 
