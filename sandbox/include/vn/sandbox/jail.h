@@ -1,0 +1,120 @@
+#pragma once
+// The worker jail: one template, built once in the server, applied to each forked worker in two
+// stages.
+//
+//   Jail jail(config);           // server, before any fork: filters loaded, nothing applied
+//   ... fork() ...
+//   jail.setup();                // child, stage 1: no_new_privs, fds, environment, rlimits,
+//                                //   namespaces, capabilities. May fork once more (see below).
+//   ... open what must be open before narrowing ...
+//   jail.narrow();               // stage 2: the seccomp filter; irreversible.
+//
+// PID namespace: a process cannot move itself into a new PID namespace, and after
+// unshare(CLONE_NEWPID) it may no longer create threads (clone(CLONE_THREAD) fails with EINVAL),
+// which every Vulkan driver needs. So setup() unshares the PID namespace and forks: the child
+// becomes PID 1 of the new namespace and returns as the worker; the parent stays behind as a
+// minimal reaper (no capabilities, its own tiny seccomp filter) that waits for the worker and then
+// dies the same way (same exit status, or same signal), so whoever forked it sees the worker's
+// fate. Killing the reaper kills the worker (PR_SET_PDEATHSIG).
+#include "vn/sandbox/bpf_program.h"
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace vn::sandbox {
+
+enum class LogLevel { Debug, Info, Warn, Error };
+using LogFunction = std::function<void(LogLevel, std::string_view)>;
+
+enum class SeccompMode {
+    Off,
+    // The filter's own default action (KILL_PROCESS for ours; a user's .bpf decides for itself).
+    Enforce,
+    // As Enforce, plus a SIGSYS handler that logs the blocked syscall's name to stderr and makes
+    // the call fail with ENOSYS. For filters compiled with DefaultAction::Trap.
+    Log,
+};
+
+struct JailConfig {
+    // fds that survive stage 1 besides stderr, which is kept for logging. stdin becomes /dev/null
+    // and stdout a copy of stderr, so that a driver's printf can never land in a reused fd.
+    std::vector<int> keep_fds;
+
+    // Environment variables that survive: exact names, or prefixes written as "MESA_*".
+    std::vector<std::string> env_allow = default_env_allowlist();
+
+    // Namespaces (user, mount, PID, IPC, network). Where the kernel or a container refuses
+    // unprivileged user namespaces the jail logs it and goes on without them, unless required.
+    bool namespaces = true;
+    bool require_namespaces = false;
+
+    // rlimits; 0 leaves the inherited value. RLIMIT_CORE is always 0 (a worker's memory holds
+    // guest data) and RLIMIT_NOFILE is capped at the inherited hard limit.
+    std::uint64_t rlimit_nofile = 1u << 17; // ContextLoop allows 65536 resources, each an fd
+    std::uint64_t rlimit_as = 0;            // off: drivers reserve huge address ranges
+    std::uint64_t rlimit_data = 0;
+    std::uint64_t rlimit_nproc = 0; // per user, not per worker: see systemd TasksMax
+
+    // Reconnect syslog(3) before narrowing: the filter forbids creating sockets, and glibc would
+    // otherwise reconnect lazily on the first message after the inherited connection was closed.
+    bool reopen_syslog = false;
+
+    SeccompMode seccomp = SeccompMode::Enforce;
+    std::optional<BpfProgram> filter; // with Enforce/Log: nullopt means default_worker_filter()
+
+    LogFunction log; // empty: stderr
+
+    static std::vector<std::string> default_env_allowlist();
+};
+
+struct NamespaceSupport {
+    bool user = false;   // unprivileged user namespace (or root)
+    bool others = false; // mount, IPC, network
+    bool pid = false;
+    std::string detail; // why not, for the log
+};
+
+class Jail {
+  public:
+    explicit Jail(JailConfig config);
+    ~Jail();
+    Jail(const Jail&) = delete;
+    Jail& operator=(const Jail&) = delete;
+    Jail(Jail&&) noexcept;
+    Jail& operator=(Jail&&) noexcept;
+
+    // Forks a throwaway child that tries the namespaces; cheap enough to run once at start-up so
+    // the server logs what its workers will get.
+    static NamespaceSupport probe_namespaces();
+
+    // Stage 1, in a freshly forked, single-threaded child. On false the caller must _exit().
+    // Returns only in the process that goes on as the worker (see the PID namespace note above).
+    [[nodiscard]] bool setup();
+    // Stage 2: installs the seccomp filter (nothing with SeccompMode::Off).
+    [[nodiscard]] bool narrow();
+
+    const JailConfig& config() const { return m_config; }
+    // The filter narrow() will install, if any.
+    const BpfProgram* filter() const;
+
+  private:
+    void log(LogLevel level, std::string_view message) const;
+    bool close_inherited_fds();
+    bool apply_rlimits();
+    void filter_environment();
+    bool enter_namespaces();
+    bool drop_capabilities();
+    [[noreturn]] void run_reaper(pid_t worker);
+
+    JailConfig m_config;
+    std::optional<BpfProgram> m_reaper_filter;
+    bool m_in_mount_ns = false;
+};
+
+} // namespace vn::sandbox

@@ -1,0 +1,473 @@
+#include "vn/sandbox/jail.h"
+
+#include "vn/sandbox/policy.h"
+#include "vn/sandbox/unique_fd.h"
+
+#include <fcntl.h>
+#include <linux/close_range.h>
+#include <sched.h>
+#include <seccomp.h>
+#include <sys/capability.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <syslog.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+
+extern char** environ;
+
+namespace vn::sandbox {
+
+namespace {
+
+// The reaper only waits for the worker and then dies the same way.
+constexpr std::string_view kReaperPolicy = R"(
+wait4: 1
+waitid: 1
+rt_sigaction: 1
+rt_sigprocmask: 1
+rt_sigreturn: 1
+restart_syscall: 1
+getpid: 1
+gettid: 1
+tgkill: 1
+write: 1
+exit: 1
+exit_group: 1
+)";
+
+// ---- SIGSYS logging for SeccompMode::Log. The handler may run inside malloc (a trapped brk or
+// mmap), so it only reads this table, filled before the filter goes in, and calls write(2).
+constexpr int kMaxSyscallNr = 640;
+constexpr std::size_t kNameSize = 32;
+char g_syscall_names[kMaxSyscallNr][kNameSize];
+
+void append(char* buf, std::size_t& len, std::size_t cap, std::string_view text) {
+    for (const char c : text) {
+        if (len + 1 >= cap)
+            return;
+        buf[len++] = c;
+    }
+}
+
+void sigsys_handler(int, siginfo_t* info, void* context) {
+    char buf[160];
+    std::size_t len = 0;
+    append(buf, len, sizeof(buf), "venus-render-server worker: seccomp blocked syscall ");
+    const int nr = info->si_syscall;
+    if (nr >= 0 && nr < kMaxSyscallNr && g_syscall_names[nr][0] != '\0')
+        append(buf, len, sizeof(buf), g_syscall_names[nr]);
+    else
+        append(buf, len, sizeof(buf), "?");
+    char digits[16];
+    int n = 0;
+    unsigned value = static_cast<unsigned>(nr);
+    do {
+        digits[n++] = static_cast<char>('0' + value % 10);
+        value /= 10;
+    } while (value != 0 && n < 15);
+    append(buf, len, sizeof(buf), " (");
+    while (n > 0)
+        append(buf, len, sizeof(buf), std::string_view(&digits[--n], 1));
+    append(buf, len, sizeof(buf), "), failing it with ENOSYS\n");
+    (void)!::write(STDERR_FILENO, buf, len);
+    // Let the caller see an ordinary failure so that one run finds every missing syscall.
+    auto* uc = static_cast<ucontext_t*>(context);
+#if defined(__x86_64__)
+    uc->uc_mcontext.gregs[REG_RAX] = -ENOSYS;
+#elif defined(__aarch64__)
+    uc->uc_mcontext.regs[0] = static_cast<unsigned long long>(-ENOSYS);
+#endif
+}
+
+bool install_sigsys_logger() {
+    for (int nr = 0; nr < kMaxSyscallNr; ++nr) {
+        char* name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, nr);
+        if (name) {
+            std::strncpy(g_syscall_names[nr], name, kNameSize - 1);
+            std::free(name);
+        }
+    }
+    struct sigaction action {};
+    action.sa_sigaction = sigsys_handler;
+    action.sa_flags = SA_SIGINFO;
+    sigemptyset(&action.sa_mask);
+    sigset_t sigsys;
+    sigemptyset(&sigsys);
+    sigaddset(&sigsys, SIGSYS);
+    return ::sigaction(SIGSYS, &action, nullptr) == 0 &&
+           ::sigprocmask(SIG_UNBLOCK, &sigsys, nullptr) == 0;
+}
+
+bool write_file(const char* path, std::string_view content) {
+    UniqueFd fd(::open(path, O_WRONLY | O_CLOEXEC));
+    return fd && ::write(fd.get(), content.data(), content.size()) ==
+                     static_cast<ssize_t>(content.size());
+}
+
+std::string errno_text(std::string_view what) {
+    return std::string(what) + ": " + std::strerror(errno);
+}
+
+struct CapDeleter {
+    void operator()(cap_t caps) const { cap_free(caps); }
+};
+using CapHandle = std::unique_ptr<std::remove_pointer_t<cap_t>, CapDeleter>;
+
+bool has_effective(cap_value_t cap) {
+    CapHandle caps(cap_get_proc());
+    cap_flag_value_t value = CAP_CLEAR;
+    return caps && cap_get_flag(caps.get(), cap, CAP_EFFECTIVE, &value) == 0 && value == CAP_SET;
+}
+
+// A user namespace in which this process keeps its own uid and gid: drivers and the shader cache
+// see the same owner on files as outside, and nothing maps to root.
+bool enter_user_namespace(std::string& why) {
+    const uid_t uid = ::geteuid();
+    const gid_t gid = ::getegid();
+    if (::unshare(CLONE_NEWUSER) != 0) {
+        why = errno_text("unshare(CLONE_NEWUSER)");
+        return false;
+    }
+    const std::string uid_map = std::to_string(uid) + " " + std::to_string(uid) + " 1";
+    const std::string gid_map = std::to_string(gid) + " " + std::to_string(gid) + " 1";
+    // setgroups must be denied before an unprivileged gid_map write; supplementary groups (render,
+    // video) stay in force for permission checks.
+    if (!write_file("/proc/self/setgroups", "deny") || !write_file("/proc/self/uid_map", uid_map) ||
+        !write_file("/proc/self/gid_map", gid_map)) {
+        why = errno_text("writing the user namespace id maps");
+        return false;
+    }
+    return true;
+}
+
+} // namespace
+
+std::vector<std::string> JailConfig::default_env_allowlist() {
+    return {
+        // Vulkan loader: which ICD to load. Layer variables (VK_LAYER_PATH, VK_INSTANCE_LAYERS)
+        // are left out on purpose: they load extra code into a guest-driven process.
+        "VK_ICD_FILENAMES", "VK_DRIVER_FILES", "VK_ADD_DRIVER_FILES", "VK_LOADER_DEBUG",
+        "VK_LOADER_DRIVERS_SELECT", "VK_LOADER_DRIVERS_DISABLE",
+        // Mesa (driconf overrides, shader cache, device selection) and its drivers.
+        "MESA_*", "LP_*", "GALLIUM_*", "RADV_*", "ACO_*", "ANV_*", "INTEL_*", "TU_*", "NVK_*",
+        "LIBGL_*",
+        // NVIDIA's driver knobs (shader disk cache path, threaded optimisations...).
+        "__GL_*", "__NV_*",
+        // Shader caches: Mesa and NVIDIA use $XDG_CACHE_HOME, else $HOME/.cache.
+        "XDG_CACHE_HOME", "HOME",
+        // LD_LIBRARY_PATH is dropped: ld.so read it when the server started, and the worker is
+        // forked, not executed, so dlopen already searches the server's paths.
+    };
+}
+
+Jail::Jail(JailConfig config) : m_config(std::move(config)) {
+    if (m_config.seccomp == SeccompMode::Off)
+        return;
+    if (!m_config.filter)
+        m_config.filter = default_worker_filter(m_config.seccomp == SeccompMode::Log);
+    std::string error;
+    auto policy = Policy::parse(kReaperPolicy, error);
+    if (policy)
+        m_reaper_filter = policy->compile(native_arch(), DefaultAction::KillProcess, error);
+    if (!m_reaper_filter)
+        log(LogLevel::Warn, "reaper filter: " + error);
+}
+
+Jail::~Jail() = default;
+Jail::Jail(Jail&&) noexcept = default;
+Jail& Jail::operator=(Jail&&) noexcept = default;
+
+const BpfProgram* Jail::filter() const {
+    return m_config.seccomp == SeccompMode::Off || !m_config.filter ? nullptr : &*m_config.filter;
+}
+
+void Jail::log(LogLevel level, std::string_view message) const {
+    if (m_config.log) {
+        m_config.log(level, message);
+        return;
+    }
+    std::string line = "venus-render-server sandbox: ";
+    line.append(message).push_back('\n');
+    (void)!::write(STDERR_FILENO, line.data(), line.size());
+}
+
+bool Jail::close_inherited_fds() {
+    UniqueFd null(::open("/dev/null", O_RDWR | O_CLOEXEC));
+    if (!null) {
+        log(LogLevel::Error, errno_text("open /dev/null"));
+        return false;
+    }
+    if (::fcntl(STDERR_FILENO, F_GETFD) < 0 && ::dup2(null.get(), STDERR_FILENO) < 0)
+        return false;
+    if (::dup2(null.get(), STDIN_FILENO) < 0 || ::dup2(STDERR_FILENO, STDOUT_FILENO) < 0) {
+        log(LogLevel::Error, errno_text("dup2"));
+        return false;
+    }
+    null.reset();
+
+    std::vector<int> keep;
+    for (const int fd : m_config.keep_fds) {
+        if (fd > STDERR_FILENO)
+            keep.push_back(fd);
+    }
+    std::sort(keep.begin(), keep.end());
+    keep.erase(std::unique(keep.begin(), keep.end()), keep.end());
+    unsigned next = STDERR_FILENO + 1;
+    for (const int fd : keep) {
+        if (static_cast<unsigned>(fd) > next &&
+            ::syscall(SYS_close_range, next, static_cast<unsigned>(fd) - 1, 0) != 0)
+            return false;
+        next = static_cast<unsigned>(fd) + 1;
+    }
+    if (::syscall(SYS_close_range, next, ~0u, 0) != 0) {
+        log(LogLevel::Error, errno_text("close_range"));
+        return false;
+    }
+    return true;
+}
+
+void Jail::filter_environment() {
+    auto allowed = [this](std::string_view name) {
+        return std::any_of(m_config.env_allow.begin(), m_config.env_allow.end(),
+                           [name](std::string_view pattern) {
+                               if (!pattern.empty() && pattern.back() == '*')
+                                   return name.substr(0, pattern.size() - 1) ==
+                                          pattern.substr(0, pattern.size() - 1);
+                               return name == pattern;
+                           });
+    };
+    std::vector<std::pair<std::string, std::string>> keep;
+    for (char** entry = environ; entry && *entry; ++entry) {
+        const std::string_view text(*entry);
+        const std::size_t eq = text.find('=');
+        if (eq == std::string_view::npos)
+            continue;
+        if (allowed(text.substr(0, eq)))
+            keep.emplace_back(text.substr(0, eq), text.substr(eq + 1));
+    }
+    ::clearenv();
+    for (const auto& [name, value] : keep)
+        ::setenv(name.c_str(), value.c_str(), 1);
+}
+
+bool Jail::apply_rlimits() {
+    auto set = [this](int resource, const char* name, std::uint64_t value) {
+        rlimit current{};
+        if (::getrlimit(resource, &current) != 0)
+            return false;
+        // Without CAP_SYS_RESOURCE the hard limit only goes down.
+        const rlim_t wanted = std::min<rlim_t>(static_cast<rlim_t>(value), current.rlim_max);
+        const rlimit limit{wanted, wanted};
+        if (::setrlimit(resource, &limit) != 0) {
+            log(LogLevel::Error, errno_text(std::string("setrlimit ") + name));
+            return false;
+        }
+        return true;
+    };
+    bool ok = set(RLIMIT_CORE, "RLIMIT_CORE", 0);
+    if (m_config.rlimit_nofile)
+        ok = ok && set(RLIMIT_NOFILE, "RLIMIT_NOFILE", m_config.rlimit_nofile);
+    if (m_config.rlimit_as)
+        ok = ok && set(RLIMIT_AS, "RLIMIT_AS", m_config.rlimit_as);
+    if (m_config.rlimit_data)
+        ok = ok && set(RLIMIT_DATA, "RLIMIT_DATA", m_config.rlimit_data);
+    if (m_config.rlimit_nproc)
+        ok = ok && set(RLIMIT_NPROC, "RLIMIT_NPROC", m_config.rlimit_nproc);
+    return ok;
+}
+
+bool Jail::enter_namespaces() {
+    std::string why;
+    const bool user = enter_user_namespace(why);
+    if (!user) {
+        // Containers (Docker's default seccomp profile, nested user namespace limits) and
+        // kernel.unprivileged_userns_clone=0 land here. The other namespaces then need
+        // CAP_SYS_ADMIN, which only a root server has.
+        log(m_config.require_namespaces ? LogLevel::Error : LogLevel::Debug,
+            why + "; the worker runs without a user namespace");
+        if (m_config.require_namespaces)
+            return false;
+    }
+    if (::unshare(CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWNET) == 0) {
+        m_in_mount_ns = true;
+        // Nothing this worker mounts may propagate back, and nothing later mounted on the host
+        // (a USB stick, a FUSE fs) propagates in.
+        if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
+            log(LogLevel::Debug, errno_text("making mounts private"));
+    } else {
+        log(m_config.require_namespaces ? LogLevel::Error : LogLevel::Debug,
+            errno_text("unshare(mount, IPC, network)") + "; going on without them");
+        if (m_config.require_namespaces)
+            return false;
+    }
+    if (::unshare(CLONE_NEWPID) != 0) {
+        log(m_config.require_namespaces ? LogLevel::Error : LogLevel::Debug,
+            errno_text("unshare(CLONE_NEWPID)") + "; going on without a PID namespace");
+        return !m_config.require_namespaces;
+    }
+    const pid_t worker = ::fork();
+    if (worker < 0) {
+        log(LogLevel::Error, errno_text("fork into the PID namespace"));
+        return false;
+    }
+    if (worker > 0)
+        run_reaper(worker);
+    // PID 1 of the new namespace from here on. If the reaper is killed, so are we.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (m_in_mount_ns &&
+        ::mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0) {
+        // A container that masks parts of /proc forbids a fresh proc mount; the outer /proc then
+        // stays, and PR_SET_DUMPABLE=0 still keeps sibling workers out of our /proc/<pid>.
+        log(LogLevel::Debug, errno_text("mounting a private /proc"));
+    }
+    return true;
+}
+
+bool Jail::drop_capabilities() {
+    // The bounding set can only shrink with CAP_SETPCAP: always ours in a fresh user namespace,
+    // never for an unprivileged server without one (which has nothing to drop anyway).
+    if (has_effective(CAP_SETPCAP)) {
+        for (cap_value_t cap = 0; cap < static_cast<cap_value_t>(cap_max_bits()); ++cap) {
+            if (cap_drop_bound(cap) != 0 && errno != EINVAL) {
+                log(LogLevel::Error, errno_text("dropping the capability bounding set"));
+                return false;
+            }
+        }
+    }
+    (void)cap_reset_ambient(); // fails only where the kernel has no ambient set
+    CapHandle empty(cap_init());
+    if (!empty || cap_set_proc(empty.get()) != 0) {
+        log(LogLevel::Error, errno_text("cap_set_proc(empty)"));
+        return false;
+    }
+    CapHandle now(cap_get_proc());
+    if (!now || cap_compare(now.get(), empty.get()) != 0) {
+        log(LogLevel::Error, "capabilities are still set after dropping them");
+        return false;
+    }
+    return true;
+}
+
+void Jail::run_reaper(pid_t worker) {
+    // Hold nothing the worker has: its socket must hang up when the worker dies.
+    ::syscall(SYS_close_range, STDERR_FILENO + 1, ~0u, 0);
+    if (!drop_capabilities())
+        ::_exit(1);
+    ::prctl(PR_SET_DUMPABLE, 0);
+    std::string error;
+    if (m_reaper_filter && !m_reaper_filter->install(error))
+        ::_exit(1);
+    int status = 0;
+    while (::waitpid(worker, &status, 0) < 0) {
+        if (errno != EINTR)
+            ::_exit(1);
+    }
+    if (WIFEXITED(status))
+        ::_exit(WEXITSTATUS(status));
+    const int sig = WTERMSIG(status);
+    ::signal(sig, SIG_DFL);
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, sig);
+    ::sigprocmask(SIG_UNBLOCK, &set, nullptr);
+    ::raise(sig);
+    ::_exit(128 + sig); // a signal whose default is not to terminate
+}
+
+bool Jail::setup() {
+    if (m_config.reopen_syslog)
+        ::closelog(); // before fds move: glibc keeps the socket's number, see narrow()
+    if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
+        log(LogLevel::Error, errno_text("PR_SET_NO_NEW_PRIVS"));
+        return false;
+    }
+    if (!close_inherited_fds())
+        return false;
+    filter_environment();
+    if (!apply_rlimits())
+        return false;
+    if (m_config.namespaces && !enter_namespaces())
+        return false;
+    if (!drop_capabilities())
+        return false;
+    // Keeps other processes of our uid (sibling workers) out of /proc/<pid>/mem and ptrace.
+    if (::prctl(PR_SET_DUMPABLE, 0) != 0) {
+        log(LogLevel::Error, errno_text("PR_SET_DUMPABLE"));
+        return false;
+    }
+    return true;
+}
+
+bool Jail::narrow() {
+    if (m_config.reopen_syslog)
+        ::openlog(nullptr, LOG_PID | LOG_NDELAY, 0);
+    const BpfProgram* program = filter();
+    if (!program)
+        return true;
+    if (m_config.seccomp == SeccompMode::Log && !install_sigsys_logger()) {
+        log(LogLevel::Error, errno_text("installing the SIGSYS logger"));
+        return false;
+    }
+    std::string error;
+    if (!program->install(error)) {
+        log(LogLevel::Error, error);
+        return false;
+    }
+    return true;
+}
+
+NamespaceSupport Jail::probe_namespaces() {
+    NamespaceSupport support;
+    UniqueFd pipe_read, pipe_write;
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) {
+        support.detail = errno_text("pipe2");
+        return support;
+    }
+    pipe_read.reset(fds[0]);
+    pipe_write.reset(fds[1]);
+    const pid_t child = ::fork();
+    if (child < 0) {
+        support.detail = errno_text("fork");
+        return support;
+    }
+    if (child == 0) {
+        std::string why;
+        char result[128] = {};
+        result[0] = enter_user_namespace(why) ? 'u' : '-';
+        result[1] = ::unshare(CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWNET) == 0 ? 'o' : '-';
+        result[2] = ::unshare(CLONE_NEWPID) == 0 ? 'p' : '-';
+        std::strncpy(result + 3, why.c_str(), sizeof(result) - 4);
+        (void)!::write(pipe_write.get(), result, sizeof(result));
+        ::_exit(0);
+    }
+    pipe_write.reset();
+    char result[128] = {};
+    const ssize_t n = ::read(pipe_read.get(), result, sizeof(result));
+    int status = 0;
+    while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (n != static_cast<ssize_t>(sizeof(result))) {
+        support.detail = "namespace probe failed";
+        return support;
+    }
+    support.user = result[0] == 'u';
+    support.others = result[1] == 'o';
+    support.pid = result[2] == 'p';
+    result[sizeof(result) - 1] = '\0';
+    support.detail = result + 3;
+    return support;
+}
+
+} // namespace vn::sandbox
