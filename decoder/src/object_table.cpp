@@ -56,6 +56,7 @@ DecodeResult ObjectTables::remove(VkObjectType type, std::uint64_t id) {
     if (!erased) [[unlikely]]
         return fail_lookup(type, id);
     m_types.erase(id);
+    forget(id);
     return DecodeResult::Ok;
 }
 
@@ -71,6 +72,7 @@ DecodeResult ObjectTables::resolve(VkObjectType type, std::uint64_t id, std::uin
         return fail_untracked(type, id);
     if (!found) [[unlikely]]
         return fail_lookup(type, id);
+    remember(type, id, host);
     return DecodeResult::Ok;
 }
 

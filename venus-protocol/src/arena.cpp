@@ -7,7 +7,7 @@ namespace vn::protocol {
 
 Arena::Arena(std::size_t cap, std::size_t chunk_size) : m_cap(cap), m_chunk_size(chunk_size) {}
 
-void* Arena::allocate(std::size_t size, std::size_t alignment) {
+void* Arena::allocate_slow(std::size_t size, std::size_t alignment) {
     if (size == 0)
         size = 1;
     auto cur = reinterpret_cast<std::uintptr_t>(m_cur);
@@ -42,7 +42,7 @@ void* Arena::allocate(std::size_t size, std::size_t alignment) {
     return p;
 }
 
-void Arena::reset() {
+void Arena::reset_slow() {
     if (m_chunks.size() > 1)
         m_chunks.resize(1);
     if (!m_chunks.empty()) {

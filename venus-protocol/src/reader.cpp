@@ -18,27 +18,18 @@ DecodeResult Reader::fail_truncated(std::size_t n) const {
     return fail(msg);
 }
 
-DecodeResult Reader::array_size(std::uint64_t expected) {
-    std::uint64_t n;
-    VN_TRY(u64(n));
-    if (n != expected) [[unlikely]] {
-        char msg[96];
-        std::snprintf(msg, sizeof(msg), "array size %llu does not match its count %llu",
-                      static_cast<unsigned long long>(n), static_cast<unsigned long long>(expected));
-        return fail(msg);
-    }
-    return DecodeResult::Ok;
+DecodeResult Reader::fail_array_size(std::uint64_t n, std::uint64_t expected) const {
+    char msg[96];
+    std::snprintf(msg, sizeof(msg), "array size %llu does not match its count %llu",
+                  static_cast<unsigned long long>(n), static_cast<unsigned long long>(expected));
+    return fail(msg);
 }
 
-DecodeResult Reader::reserve(std::uint64_t count, std::size_t min_wire_size) {
-    // count * size computed without overflow: compare against remaining / size instead.
-    if (min_wire_size != 0 && count > m_remaining / min_wire_size) [[unlikely]] {
-        char msg[128];
-        std::snprintf(msg, sizeof(msg), "count %llu of %zu-byte elements exceeds the %zu bytes left",
-                      static_cast<unsigned long long>(count), min_wire_size, m_remaining);
-        return fail(msg);
-    }
-    return DecodeResult::Ok;
+DecodeResult Reader::fail_reserve(std::uint64_t count, std::size_t min_wire_size) const {
+    char msg[128];
+    std::snprintf(msg, sizeof(msg), "count %llu of %zu-byte elements exceeds the %zu bytes left",
+                  static_cast<unsigned long long>(count), min_wire_size, m_remaining);
+    return fail(msg);
 }
 
 DecodeResult Reader::bytes(void* dst, std::size_t n) {

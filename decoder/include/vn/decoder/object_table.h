@@ -140,6 +140,7 @@ class ObjectTables final : public protocol::ObjectResolver {
         if (!table<H>().erase(id)) [[unlikely]]
             return fail_lookup(HandleTraits<H>::object_type, id);
         m_types.erase(id);
+        forget(id);
         return DecodeResult::Ok;
     }
 
@@ -194,6 +195,7 @@ class ObjectTables final : public protocol::ObjectResolver {
     DecodeResult claim(VkObjectType type, std::uint64_t id);
     DecodeResult fail_lookup(VkObjectType expected, std::uint64_t id) const;
     DecodeResult fail_untracked(VkObjectType type, std::uint64_t id) const;
+
 
     protocol::FatalState* m_fatal;
     // id -> type for every live object, so an id is unique across all tables.

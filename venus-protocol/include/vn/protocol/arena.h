@@ -4,6 +4,7 @@
 // a guest can make us allocate with one command (Venus uses 1 GiB).
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <vector>
 
@@ -19,7 +20,20 @@ public:
 
     // nullptr when the request (rounded) would take the arena past its cap. Memory is zeroed so a
     // partially decoded struct never exposes stale data from an earlier command.
-    void* allocate(std::size_t size, std::size_t alignment);
+    [[gnu::always_inline]] void* allocate(std::size_t size, std::size_t alignment) {
+        // Fast path: small requests that fit the current chunk (nearly every decoded struct).
+        const auto cur = reinterpret_cast<std::uintptr_t>(m_cur);
+        const std::size_t pad = (alignment - (cur & (alignment - 1))) & (alignment - 1);
+        if (size != 0 && size <= 4096 && m_cur && pad + size <= static_cast<std::size_t>(m_end - m_cur) &&
+            m_used + pad + size <= m_cap) [[likely]] {
+            std::byte* p = m_cur + pad;
+            m_cur = p + size;
+            m_used += pad + size;
+            std::memset(p, 0, size);
+            return p;
+        }
+        return allocate_slow(size, alignment);
+    }
 
     // Overflow-checked count * sizeof(T); nullptr on overflow or cap.
     template <typename T>
@@ -31,12 +45,22 @@ public:
 
     // Frees everything from this command. The first chunk is kept so that the common case (small
     // commands) never touches the system allocator.
-    void reset();
+    [[gnu::always_inline]] void reset() {
+        if (m_chunks.size() == 1) [[likely]] {
+            m_cur = m_chunks.front().data.get();
+            m_used = 0;
+            return;
+        }
+        reset_slow();
+    }
 
     std::size_t used() const { return m_used; }
     std::size_t cap() const { return m_cap; }
 
 private:
+    void* allocate_slow(std::size_t size, std::size_t alignment);
+    void reset_slow();
+
     struct Chunk {
         std::unique_ptr<std::byte[]> data;
         std::size_t size;

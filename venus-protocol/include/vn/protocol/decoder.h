@@ -16,6 +16,44 @@ public:
     virtual ~ObjectResolver() = default;
     // `id` is non-zero. Fatal when the id is unknown or names an object of another type.
     virtual DecodeResult resolve(VkObjectType type, std::uint64_t id, std::uint64_t& host) = 0;
+
+    // The decoder's entry point: a hit in the small cache of recent lookups costs no call.
+    // Command streams name the same few objects over and over (the command buffer being recorded,
+    // its pipeline and layout), so most lookups end here.
+    [[gnu::always_inline]] DecodeResult lookup(VkObjectType type, std::uint64_t id,
+                                               std::uint64_t& host) {
+        const CachedLookup& c = m_cache[cache_slot(id)];
+        if (c.id == id && c.type == type) [[likely]] {
+            host = c.host;
+            return DecodeResult::Ok;
+        }
+        return resolve(type, id, host);
+    }
+
+protected:
+    // Implementations call remember() after a successful resolve and forget() when an object
+    // is destroyed, so only live objects are ever cached.
+    void remember(VkObjectType type, std::uint64_t id, std::uint64_t host) {
+        m_cache[cache_slot(id)] = CachedLookup{id, host, type};
+    }
+    void forget(std::uint64_t id) {
+        CachedLookup& c = m_cache[cache_slot(id)];
+        if (c.id == id)
+            c = CachedLookup{};
+    }
+
+private:
+    struct CachedLookup {
+        std::uint64_t id = 0; // 0 never matches: id 0 is resolved before a lookup
+        std::uint64_t host = 0;
+        VkObjectType type = VK_OBJECT_TYPE_UNKNOWN;
+    };
+    static constexpr std::size_t cache_slots = 64;
+    static std::size_t cache_slot(std::uint64_t id) {
+        // Fibonacci hashing: guest ids are aligned addresses or small counters; both spread.
+        return static_cast<std::size_t>((id * 0x9e3779b97f4a7c15ull) >> 58);
+    }
+    CachedLookup m_cache[cache_slots]{};
 };
 
 struct Decoder {
@@ -54,7 +92,7 @@ struct Decoder {
             return DecodeResult::Ok;
         }
         std::uint64_t host;
-        VN_TRY(resolver->resolve(type, id, host));
+        VN_TRY(resolver->lookup(type, id, host));
         out = handle_from_u64<H>(host);
         return DecodeResult::Ok;
     }
@@ -108,7 +146,7 @@ private:
             return DecodeResult::Ok;
         }
         std::uint64_t host;
-        VN_TRY(resolver->resolve(type, id, host));
+        VN_TRY(resolver->lookup(type, id, host));
         handle = handle_from_u64<H>(host);
         return DecodeResult::Ok;
     }

@@ -29,7 +29,7 @@ public:
 
     DecodeResult fail(std::string_view reason) const;
 
-    DecodeResult u32(std::uint32_t& v) {
+    [[gnu::always_inline]] DecodeResult u32(std::uint32_t& v) {
         VN_TRY(need(4));
         v = load_u32(m_cur);
         advance(4);
@@ -47,7 +47,7 @@ public:
         v = std::bit_cast<float>(u);
         return DecodeResult::Ok;
     }
-    DecodeResult u64(std::uint64_t& v) {
+    [[gnu::always_inline]] DecodeResult u64(std::uint64_t& v) {
         VN_TRY(need(8));
         v = load_u64(m_cur);
         advance(8);
@@ -79,19 +79,30 @@ public:
     }
 
     // Looks at the next u64 without consuming it (array sizes decide which branch decodes).
-    DecodeResult peek_u64(std::uint64_t& v) const {
+    [[gnu::always_inline]] DecodeResult peek_u64(std::uint64_t& v) const {
         VN_TRY(need(8));
         v = load_u64(m_cur);
         return DecodeResult::Ok;
     }
 
     // An array's wire length must equal the count the struct or command declares.
-    DecodeResult array_size(std::uint64_t expected);
+    [[gnu::always_inline]] DecodeResult array_size(std::uint64_t expected) {
+        std::uint64_t n;
+        VN_TRY(u64(n));
+        if (n != expected) [[unlikely]]
+            return fail_array_size(n, expected);
+        return DecodeResult::Ok;
+    }
     DecodeResult array_size_unchecked(std::uint64_t& n) { return u64(n); }
 
     // Fails unless `count` elements of at least `min_wire_size` bytes each can still follow.
     // Called before anything is allocated for them, so a lying count costs nothing.
-    DecodeResult reserve(std::uint64_t count, std::size_t min_wire_size);
+    [[gnu::always_inline]] DecodeResult reserve(std::uint64_t count, std::size_t min_wire_size) {
+        // count * size without overflow: compare against remaining / size instead.
+        if (min_wire_size != 0 && count > m_remaining / min_wire_size) [[unlikely]]
+            return fail_reserve(count, min_wire_size);
+        return DecodeResult::Ok;
+    }
 
     // Copies n bytes and consumes n rounded up to 4 (opaque blobs, u8 and char arrays).
     DecodeResult bytes(void* dst, std::size_t n);
@@ -100,12 +111,16 @@ public:
     DecodeResult words64(void* dst, std::size_t count);
 
 private:
-    DecodeResult need(std::size_t n) const {
+    [[gnu::always_inline]] DecodeResult need(std::size_t n) const {
         if (n > m_remaining) [[unlikely]]
             return fail_truncated(n);
         return DecodeResult::Ok;
     }
-    DecodeResult fail_truncated(std::size_t n) const;
+    [[gnu::cold, gnu::noinline]] DecodeResult fail_truncated(std::size_t n) const;
+    [[gnu::cold, gnu::noinline]] DecodeResult fail_array_size(std::uint64_t n,
+                                                              std::uint64_t expected) const;
+    [[gnu::cold, gnu::noinline]] DecodeResult fail_reserve(std::uint64_t count,
+                                                           std::size_t min_wire_size) const;
     void advance(std::size_t n) {
         m_cur += n;
         m_remaining -= n;
@@ -114,7 +129,7 @@ private:
     // Shared memory may be written concurrently by the guest: one volatile load per field. Type
     // punning through a volatile pointer is how READ_ONCE-style accessors are written; alignment
     // is checked because a Venus stream is only guaranteed 4-byte granular, not aligned in memory.
-    static std::uint32_t load_u32(const volatile std::byte* p) {
+    [[gnu::always_inline]] static std::uint32_t load_u32(const volatile std::byte* p) {
         if ((reinterpret_cast<std::uintptr_t>(p) & 3u) == 0) [[likely]]
             return *reinterpret_cast<const volatile std::uint32_t*>(p);
         std::uint32_t v = 0;
@@ -122,7 +137,7 @@ private:
             v |= std::uint32_t(std::to_integer<std::uint8_t>(p[i])) << (8 * i);
         return v;
     }
-    static std::uint64_t load_u64(const volatile std::byte* p) {
+    [[gnu::always_inline]] static std::uint64_t load_u64(const volatile std::byte* p) {
         return std::uint64_t(load_u32(p)) | (std::uint64_t(load_u32(p + 4)) << 32);
     }
 
