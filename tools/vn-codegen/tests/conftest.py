@@ -26,3 +26,7 @@ def proto():
 @pytest.fixture(scope="session")
 def built():
     return model.build(registry.load(VK_XML), protocol.load(TOML))
+
+
+def pytest_addoption(parser):
+    parser.addoption("--update-golden", action="store_true", help="rewrite tests/codegen/golden")

@@ -61,6 +61,39 @@ def coverage_text(model: Model) -> str:
     return "\n".join(lines) + "\n"
 
 
+def reindent(text: str) -> str:
+    """Indents generated C++ by brace depth and drops repeated blank lines. Templates then need
+    not track indentation across macro calls, and the output reads like hand-written code."""
+    out: list[str] = []
+    depth = 0
+    in_macro = False
+    blank = False
+    for raw in text.split("\n"):
+        line = raw.strip()
+        if not line:
+            if not blank and out:
+                out.append("")
+            blank = True
+            continue
+        blank = False
+        if in_macro or line.startswith("#"):
+            out.append(raw.rstrip())
+            in_macro = line.endswith("\\")
+            continue
+        if line.startswith("}"):
+            depth = max(0, depth - 1)
+        is_label = line.startswith(("case ", "default:")) or line in ("public:", "protected:", "private:")
+        indent = max(0, depth - 1) if is_label else depth
+        out.append("    " * indent + line)
+        opened = line.count("{") - line.count("}")
+        if line.startswith("}"):
+            opened += 1
+        if line.startswith("namespace ") or line.startswith("} // namespace"):
+            opened = 0  # namespace bodies are not indented
+        depth = max(0, depth + opened)
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
 def render(model: Model, vk_xml_name: str) -> dict[str, str]:
     env = _env()
     structs = model.struct_list
@@ -85,7 +118,7 @@ def render(model: Model, vk_xml_name: str) -> dict[str, str]:
     for i in range(STRUCT_PARTS):
         part = structs[i::STRUCT_PARTS]
         out[f"vn_structs_{i}.gen.cpp"] = tpl.render(structs=part, part=i + 1, parts=STRUCT_PARTS, **ctx)
-    return out
+    return {name: (reindent(text) if ".gen." in name else text) for name, text in out.items()}
 
 
 def _private_stype_values(model: Model) -> dict[str, int]:
