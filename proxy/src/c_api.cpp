@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -117,7 +118,10 @@ int vn_proxy_server_spawn(const char* path, vn_proxy_layout layout, uint32_t ini
 
         // Everything the child needs is prepared before fork: after it, only async-signal-safe
         // calls, because the VMM may be multithreaded.
-        const std::string fd_arg = std::to_string(theirs.get());
+        // In the child the socket becomes fd 3 and the status pipe fd 4; everything above closes.
+        constexpr int kServerFd = 3;
+        constexpr int kStatusFd = 4;
+        const std::string fd_arg = std::to_string(kServerFd);
         char* const argv[] = {exec_path.data(), const_cast<char*>("--socket-fd"),
                               const_cast<char*>(fd_arg.c_str()), nullptr};
         const pid_t pid = ::fork();
@@ -126,10 +130,18 @@ int vn_proxy_server_spawn(const char* path, vn_proxy_layout layout, uint32_t ini
         if (pid == 0) {
             // Own process group: a ^C aimed at the VMM must not kill the server underneath it.
             ::setpgid(0, 0);
-            ::fcntl(theirs.get(), F_SETFD, 0);
+            // The server gets its socket and stdio only, never fds the VMM forgot to mark
+            // close-on-exec. Both fds go above the targets first so that neither clobbers the
+            // other.
+            const int socket_tmp = ::fcntl(theirs.get(), F_DUPFD, kStatusFd + 1);
+            const int status_tmp = ::fcntl(status_write.get(), F_DUPFD_CLOEXEC, kStatusFd + 1);
+            if (socket_tmp < 0 || status_tmp < 0 || ::dup2(socket_tmp, kServerFd) < 0 ||
+                ::dup3(status_tmp, kStatusFd, O_CLOEXEC) < 0)
+                ::_exit(127);
+            ::syscall(SYS_close_range, kStatusFd + 1, ~0u, 0);
             ::execv(argv[0], argv);
             const int err = errno;
-            (void)!::write(status_write.get(), &err, sizeof(err));
+            (void)!::write(kStatusFd, &err, sizeof(err));
             ::_exit(127);
         }
         vn::proxy::ServerProcess process(pid);

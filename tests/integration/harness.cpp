@@ -71,8 +71,13 @@ std::vector<std::byte> invalid_stream() {
 }
 
 int count_open_fds() {
+    return count_process_fds(::getpid());
+}
+
+int count_process_fds(pid_t pid) {
     int count = 0;
-    DIR* dir = ::opendir("/proc/self/fd");
+    const std::string path = "/proc/" + std::to_string(pid) + "/fd";
+    DIR* dir = ::opendir(path.c_str());
     if (!dir)
         return -1;
     while (dirent* entry = ::readdir(dir)) {
@@ -80,7 +85,8 @@ int count_open_fds() {
             ++count;
     }
     ::closedir(dir);
-    return count - 1; // the directory's own fd
+    // Reading our own fd directory costs one fd of its own.
+    return pid == ::getpid() ? count - 1 : count;
 }
 
 std::vector<pid_t> child_pids(pid_t parent) {

@@ -41,6 +41,8 @@ std::vector<std::byte> invalid_stream();
 
 // ---- Process and fd helpers ----
 int count_open_fds();
+// Open fds of another process (ours or a child), -1 when unreadable.
+int count_process_fds(pid_t pid);
 std::vector<pid_t> child_pids(pid_t parent);
 bool process_alive(pid_t pid);
 

@@ -8,16 +8,33 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
 using namespace vn::test;
 
 namespace {
 
+// A server closes a destroyed context's fds asynchronously; wait until the count holds still.
+int settled_fd_count(pid_t pid) {
+    int last = count_process_fds(pid);
+    for (int stable = 0, i = 0; stable < 10 && i < 400; ++i) {
+        ::usleep(2000);
+        const int now = count_process_fds(pid);
+        stable = now == last ? stable + 1 : 0;
+        last = now;
+    }
+    return last;
+}
+
 void context_lifecycle(const Backend& backend) {
     const int fds_before = count_open_fds();
     {
         auto server = spawn(backend);
+        const pid_t server_pid = vn_proxy_server_pid(server.get());
+        // Warm up once: a server may open lasting fds (driver, log) on its first context.
+        create_context(server.get(), 99).reset();
+        const int server_fds = settled_fd_count(server_pid);
         for (std::uint32_t round = 0; round < 3; ++round) {
             auto ctx = create_context(server.get(), 1);
             const auto stream = empty_stream();
@@ -26,6 +43,8 @@ void context_lifecycle(const Backend& backend) {
             CHECK(fence_round_trip(ctx.get()) == VN_PROXY_OK);
             CHECK(vn_proxy_context_check(ctx.get()) == VN_PROXY_OK);
         }
+        // The server keeps no fd of a destroyed context.
+        CHECK(settled_fd_count(server_pid) == server_fds);
     }
     CHECK(count_open_fds() == fds_before);
 }
@@ -203,3 +222,21 @@ PROTOCOL_TEST("fences on the CPU ring", "[fence]", fences)
 PROTOCOL_TEST("split submits", "[submit]", split_submits)
 PROTOCOL_TEST("shm resources", "[resource]", shm_resources)
 PROTOCOL_TEST("resource refusals", "[resource]", resource_refusals)
+
+TEST_CASE("a worker holds only its own context's fds", "[lifecycle][ours]") {
+    auto server = spawn(ours());
+    const pid_t server_pid = vn_proxy_server_pid(server.get());
+    auto first = create_context(server.get(), 1);
+    const auto before = child_pids(server_pid);
+    auto second = create_context(server.get(), 2);
+    REQUIRE(fence_round_trip(second.get()) == VN_PROXY_OK);
+    pid_t worker = -1;
+    for (const pid_t pid : child_pids(server_pid)) {
+        if (std::find(before.begin(), before.end(), pid) == before.end())
+            worker = pid;
+    }
+    REQUIRE(worker > 0);
+    // stdin, stdout, stderr, its context socket and its eventfd: no sibling's socket, no shmem fd
+    // (the mapping is enough), nothing of the server's.
+    CHECK(count_process_fds(worker) == 5);
+}

@@ -390,3 +390,13 @@ TEST_CASE("proxy refuses bad arguments without sending", "[proxy]") {
           VN_PROXY_ERROR_INVALID_ARGUMENT);
     CHECK(fence_round_trip(ctx.get()) == VN_PROXY_OK);
 }
+
+TEST_CASE("a spawned server inherits only its socket and stdio", "[proxy]") {
+    int p[2];
+    REQUIRE(::pipe(p) == 0); // deliberately not close-on-exec, as a careless VMM might
+    UniqueFd r(p[0]), w(p[1]);
+    auto server = spawn(ours());
+    auto ctx = create_context(server.get(), 1); // the server is up and serving
+    // stdin, stdout, stderr, the socket and the server's own signalfd.
+    CHECK(count_process_fds(vn_proxy_server_pid(server.get())) == 5);
+}
