@@ -79,10 +79,34 @@ void sigsys_handler(int, siginfo_t* info, void* context) {
     append(buf, len, sizeof(buf), " (");
     while (n > 0)
         append(buf, len, sizeof(buf), std::string_view(&digits[--n], 1));
-    append(buf, len, sizeof(buf), "), failing it with ENOSYS\n");
+    append(buf, len, sizeof(buf), ") args");
+    auto* uc = static_cast<ucontext_t*>(context);
+    // The first three arguments are still in their registers: enough to write an ioctl or
+    // madvise rule.
+#if defined(__x86_64__)
+    const unsigned long long args[3] = {
+        static_cast<unsigned long long>(uc->uc_mcontext.gregs[REG_RDI]),
+        static_cast<unsigned long long>(uc->uc_mcontext.gregs[REG_RSI]),
+        static_cast<unsigned long long>(uc->uc_mcontext.gregs[REG_RDX])};
+#elif defined(__aarch64__)
+    const unsigned long long args[3] = {uc->uc_mcontext.regs[0], uc->uc_mcontext.regs[1],
+                                        uc->uc_mcontext.regs[2]};
+#endif
+    for (const unsigned long long arg : args) {
+        append(buf, len, sizeof(buf), " 0x");
+        char hex[17];
+        int digits_count = 0;
+        unsigned long long rest = arg;
+        do {
+            hex[digits_count++] = "0123456789abcdef"[rest & 0xf];
+            rest >>= 4;
+        } while (rest != 0 && digits_count < 16);
+        while (digits_count > 0)
+            append(buf, len, sizeof(buf), std::string_view(&hex[--digits_count], 1));
+    }
+    append(buf, len, sizeof(buf), ", failing it with ENOSYS\n");
     (void)!::write(STDERR_FILENO, buf, len);
     // Let the caller see an ordinary failure so that one run finds every missing syscall.
-    auto* uc = static_cast<ucontext_t*>(context);
 #if defined(__x86_64__)
     uc->uc_mcontext.gregs[REG_RAX] = -ENOSYS;
 #elif defined(__aarch64__)

@@ -1,0 +1,80 @@
+#pragma once
+// Runs a function in a forked child inside the worker jail and brings back what it reported and
+// how it ended. The child only writes to `report` (a pipe the jail is told to keep) and stderr; the
+// Catch2 assertions all run in the parent.
+#include "vn/sandbox/jail.h"
+
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <functional>
+#include <string>
+
+namespace vn::sandbox::test {
+
+struct ChildResult {
+    bool exited = false;
+    int exit_code = -1;
+    int signal = 0;
+    std::string report;
+    std::string stderr_text;
+};
+
+inline void report(int fd, const std::string& text) {
+    std::size_t done = 0;
+    while (done < text.size()) {
+        const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+        if (n <= 0)
+            return;
+        done += static_cast<std::size_t>(n);
+    }
+}
+
+inline std::string read_all(int fd) {
+    std::string out;
+    char buf[4096];
+    for (;;) {
+        const ssize_t n = ::read(fd, buf, sizeof(buf));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return out;
+        out.append(buf, static_cast<std::size_t>(n));
+    }
+}
+
+// body(report_fd) runs after setup() and narrow(); its return value is the exit status.
+inline ChildResult run_jailed(JailConfig config, const std::function<int(int)>& body) {
+    int report_pipe[2];
+    int err_pipe[2];
+    if (::pipe2(report_pipe, O_CLOEXEC) != 0 || ::pipe2(err_pipe, O_CLOEXEC) != 0)
+        return {};
+    config.keep_fds.push_back(report_pipe[1]);
+    Jail jail(std::move(config));
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+        ::dup2(err_pipe[1], STDERR_FILENO);
+        // The pipe2 fds are O_CLOEXEC but still open here: the jail must close the read ends and
+        // err_pipe[1] (stderr is its copy) on its own.
+        if (!jail.setup() || !jail.narrow())
+            ::_exit(120);
+        ::_exit(body(report_pipe[1]));
+    }
+    ::close(report_pipe[1]);
+    ::close(err_pipe[1]);
+    ChildResult result;
+    result.report = read_all(report_pipe[0]);
+    result.stderr_text = read_all(err_pipe[0]);
+    ::close(report_pipe[0]);
+    ::close(err_pipe[0]);
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    result.exited = WIFEXITED(status);
+    result.exit_code = result.exited ? WEXITSTATUS(status) : -1;
+    result.signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+    return result;
+}
+
+} // namespace vn::sandbox::test
