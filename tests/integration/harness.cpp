@@ -126,6 +126,17 @@ bool process_alive(pid_t pid) {
     return close != std::string::npos && line.size() > close + 2 && line[close + 2] != 'Z';
 }
 
+int settled_fd_count(pid_t pid) {
+    int last = count_process_fds(pid);
+    for (int stable = 0, i = 0; stable < 10 && i < 400; ++i) {
+        ::usleep(2000);
+        const int now = count_process_fds(pid);
+        stable = now == last ? stable + 1 : 0;
+        last = now;
+    }
+    return last;
+}
+
 ServerPtr spawn(const Backend& backend) {
     vn_proxy_server* server = nullptr;
     const int result = vn_proxy_server_spawn(backend.path.c_str(), backend.layout, 0, &server);

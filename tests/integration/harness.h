@@ -43,6 +43,8 @@ std::vector<std::byte> invalid_stream();
 int count_open_fds();
 // Open fds of another process (ours or a child), -1 when unreadable.
 int count_process_fds(pid_t pid);
+// The same, once it held still for a while: servers close fds just after they reply.
+int settled_fd_count(pid_t pid);
 std::vector<pid_t> child_pids(pid_t parent);
 bool process_alive(pid_t pid);
 

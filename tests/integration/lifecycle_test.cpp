@@ -15,18 +15,6 @@ using namespace vn::test;
 
 namespace {
 
-// A server closes a destroyed context's fds asynchronously; wait until the count holds still.
-int settled_fd_count(pid_t pid) {
-    int last = count_process_fds(pid);
-    for (int stable = 0, i = 0; stable < 10 && i < 400; ++i) {
-        ::usleep(2000);
-        const int now = count_process_fds(pid);
-        stable = now == last ? stable + 1 : 0;
-        last = now;
-    }
-    return last;
-}
-
 void context_lifecycle(const Backend& backend) {
     const int fds_before = count_open_fds();
     {
@@ -238,5 +226,5 @@ TEST_CASE("a worker holds only its own context's fds", "[lifecycle][ours]") {
     REQUIRE(worker > 0);
     // stdin, stdout, stderr, its context socket and its eventfd: no sibling's socket, no shmem fd
     // (the mapping is enough), nothing of the server's.
-    CHECK(count_process_fds(worker) == 5);
+    CHECK(settled_fd_count(worker) == 5);
 }

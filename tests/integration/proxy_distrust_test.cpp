@@ -398,5 +398,16 @@ TEST_CASE("a spawned server inherits only its socket and stdio", "[proxy]") {
     auto server = spawn(ours());
     auto ctx = create_context(server.get(), 1); // the server is up and serving
     // stdin, stdout, stderr, the socket and the server's own signalfd.
-    CHECK(count_process_fds(vn_proxy_server_pid(server.get())) == 5);
+    const pid_t pid = vn_proxy_server_pid(server.get());
+    INFO("server fds: " << [&] {
+        std::string out;
+        for (int fd = 0; fd < 300; ++fd) {
+            char target[256] = {};
+            const std::string link = "/proc/" + std::to_string(pid) + "/fd/" + std::to_string(fd);
+            if (::readlink(link.c_str(), target, sizeof(target) - 1) > 0)
+                out += std::to_string(fd) + "->" + target + " ";
+        }
+        return out;
+    }());
+    CHECK(settled_fd_count(pid) == 5);
 }
