@@ -226,7 +226,7 @@ void Jail::log(LogLevel level, std::string_view message) const {
     (void)!::write(STDERR_FILENO, line.data(), line.size());
 }
 
-bool Jail::close_inherited_fds() {
+bool Jail::close_inherited_fds(std::span<const int> extra_keep_fds) {
     UniqueFd null(::open("/dev/null", O_RDWR | O_CLOEXEC));
     if (!null) {
         log(LogLevel::Error, errno_text("open /dev/null"));
@@ -241,9 +241,11 @@ bool Jail::close_inherited_fds() {
     null.reset();
 
     std::vector<int> keep;
-    for (const int fd : m_config.keep_fds) {
-        if (fd > STDERR_FILENO)
-            keep.push_back(fd);
+    for (const auto& list : {std::span<const int>(m_config.keep_fds), extra_keep_fds}) {
+        for (const int fd : list) {
+            if (fd > STDERR_FILENO)
+                keep.push_back(fd);
+        }
     }
     std::sort(keep.begin(), keep.end());
     keep.erase(std::unique(keep.begin(), keep.end()), keep.end());
@@ -409,14 +411,12 @@ void Jail::run_reaper(pid_t worker) {
     ::_exit(128 + sig); // a signal whose default is not to terminate
 }
 
-bool Jail::setup() {
-    if (m_config.reopen_syslog)
-        ::closelog(); // before fds move: glibc keeps the socket's number, see narrow()
+bool Jail::setup(std::span<const int> extra_keep_fds) {
     if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
         log(LogLevel::Error, errno_text("PR_SET_NO_NEW_PRIVS"));
         return false;
     }
-    if (!close_inherited_fds())
+    if (!close_inherited_fds(extra_keep_fds))
         return false;
     filter_environment();
     if (!apply_rlimits())

@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -61,8 +62,9 @@ struct JailConfig {
     std::uint64_t rlimit_data = 0;
     std::uint64_t rlimit_nproc = 0; // per user, not per worker: see systemd TasksMax
 
-    // Reconnect syslog(3) before narrowing: the filter forbids creating sockets, and glibc would
-    // otherwise reconnect lazily on the first message after the inherited connection was closed.
+    // Connect syslog(3) before narrowing (openlog with LOG_NDELAY): the filter refuses new sockets,
+    // so glibc could not connect lazily later. The caller must closelog() before it moves or closes
+    // fds, since glibc remembers the old socket's number (the jail cannot know that number).
     bool reopen_syslog = false;
 
     SeccompMode seccomp = SeccompMode::Enforce;
@@ -95,7 +97,8 @@ class Jail {
 
     // Stage 1, in a freshly forked, single-threaded child. On false the caller must _exit().
     // Returns only in the process that goes on as the worker (see the PID namespace note above).
-    [[nodiscard]] bool setup();
+    // extra_keep_fds join config().keep_fds (a worker's socket, known only after the fork).
+    [[nodiscard]] bool setup(std::span<const int> extra_keep_fds = {});
     // Stage 2: installs the seccomp filter (nothing with SeccompMode::Off).
     [[nodiscard]] bool narrow();
 
@@ -105,7 +108,7 @@ class Jail {
 
   private:
     void log(LogLevel level, std::string_view message) const;
-    bool close_inherited_fds();
+    bool close_inherited_fds(std::span<const int> extra_keep_fds);
     bool apply_rlimits();
     void filter_environment();
     bool enter_namespaces();
