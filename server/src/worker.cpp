@@ -95,7 +95,7 @@ namespace {
     std::snprintf(name, sizeof(name), "vn-ctx-%u", config.ctx_id);
     ::prctl(PR_SET_NAME, name);
 
-    if (!jail.enter(config.ctx_id)) {
+    if (!jail.setup(config.ctx_id, kSocketFd) || !jail.narrow(config.ctx_id)) {
         spdlog::error("context {}: cannot enter the worker jail", config.ctx_id);
         ::_exit(1);
     }

@@ -16,18 +16,21 @@
 
 namespace vn::server {
 
-// Runs in the forked worker after every inherited fd but its context socket and stderr was
-// closed, before the first request is read. The sandbox issue implements this (no_new_privs,
-// namespaces, seccomp); a hook that fails makes the worker exit without serving.
+// The sandbox seam, applied in the forked worker in two stages (vn::sandbox::Jail's setup() and
+// narrow()): setup runs after every inherited fd but the context socket and stderr was closed;
+// narrow runs right before the first request is read, after which the worker only needs what its
+// seccomp filter allows. Either returning false makes the worker exit without serving.
 class JailHook {
   public:
     virtual ~JailHook() = default;
-    virtual bool enter(std::uint32_t ctx_id) = 0;
+    virtual bool setup(std::uint32_t ctx_id, int socket_fd) = 0;
+    virtual bool narrow(std::uint32_t ctx_id) = 0;
 };
 
 class NoJail final : public JailHook {
   public:
-    bool enter(std::uint32_t) override { return true; }
+    bool setup(std::uint32_t, int) override { return true; }
+    bool narrow(std::uint32_t) override { return true; }
 };
 
 class Worker {
