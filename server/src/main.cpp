@@ -4,6 +4,8 @@
 #include "context_loop.h"
 #include "log.h"
 #include "server.h"
+#include "vn/sandbox/jail.h"
+#include "vn/sandbox/policy.h"
 #include "vn/server/protocol/seqpacket.h"
 #include "worker.h"
 
@@ -11,16 +13,19 @@
 #include <getopt.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include <charconv>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 
 #ifndef VN_SERVER_VERSION
 #define VN_SERVER_VERSION "unknown"
@@ -49,10 +54,19 @@ void print_usage(std::FILE* out) {
              "Workers:\n"
              "  --worker=process|thread  one forked process per context (default), or one\n"
              "                         thread per context (debugging only: no isolation)\n"
-             "  --worker-seccomp-bpf PATH, --worker-seccomp-minijail-policy PATH,\n"
+             "  --sandbox=on|log|off   jail each worker (default on); log: blocked syscalls are\n"
+             "                         logged and fail with ENOSYS instead of killing; off:\n"
+             "                         no jail (debugging only)\n"
+             "  --worker-seccomp-bpf PATH\n"
+             "                         load this raw seccomp BPF program (struct sock_filter[])\n"
+             "                         instead of the built-in worker filter\n"
+             "  --worker-seccomp-minijail-policy PATH\n"
+             "                         compile this policy (our minijail-like format, see\n"
+             "                         venus-render-server-worker.policy) instead\n"
              "  --worker-seccomp-minijail-log\n"
-             "                         accepted for compatibility, but refused: the worker\n"
-             "                         sandbox is not implemented yet\n"
+             "                         with a policy: log blocked syscalls instead of killing\n"
+             "  --worker-rlimit-as=BYTES, --worker-rlimit-data=BYTES\n"
+             "                         cap each worker's address space or data segment\n"
              "Logging:\n"
              "  --log-level=LEVEL      trace, debug, info (default), warn, error, off\n"
              "  --log-target=TARGET    stderr (default) or syslog (journald reads it)\n"
@@ -63,6 +77,55 @@ void print_usage(std::FILE* out) {
              "  worker --single-context --socket-fd N      serve context ops on fd N\n"
              "  worker --single-context --socket-path PATH accept one connection on PATH\n"
              "         [--ctx-id N] [--ctx-name NAME] [--log-level=LEVEL]\n");
+}
+
+// The worker jail (vn::sandbox) behind the launcher's seam. One template for all workers.
+class SandboxJail final : public JailHook {
+  public:
+    SandboxJail(vn::sandbox::JailConfig config, std::optional<std::uint32_t> violation_ctx)
+        : m_jail(std::move(config)), m_violation_ctx(violation_ctx) {}
+
+    bool setup(std::uint32_t, int socket_fd) override { return m_jail.setup({&socket_fd, 1}); }
+
+    bool narrow(std::uint32_t ctx_id) override {
+        if (!m_jail.narrow())
+            return false;
+        if (m_violation_ctx == ctx_id) {
+            // Test only (--test-worker-seccomp-violation): a forbidden syscall once the context has
+            // had time to serve, so that tests see a running context die and get reported lost.
+            std::thread([] {
+                std::this_thread::sleep_for(std::chrono::milliseconds(200));
+                ::syscall(SYS_ptrace, 0, 0, 0, 0);
+            }).detach();
+        }
+        return true;
+    }
+
+  private:
+    vn::sandbox::Jail m_jail;
+    std::optional<std::uint32_t> m_violation_ctx;
+};
+
+std::optional<std::uint64_t> parse_u64(std::string_view text) {
+    std::uint64_t value = 0;
+    const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec != std::errc() || ptr != text.data() + text.size())
+        return std::nullopt;
+    return value;
+}
+
+std::optional<std::string> read_text_file(const std::string& path) {
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd)
+        return std::nullopt;
+    std::string text;
+    char buf[4096];
+    for (ssize_t n; (n = ::read(fd.get(), buf, sizeof(buf))) != 0;) {
+        if (n < 0)
+            return std::nullopt;
+        text.append(buf, static_cast<std::size_t>(n));
+    }
+    return text;
 }
 
 std::optional<int> parse_int(std::string_view text) {
@@ -243,6 +306,10 @@ int main(int argc, char** argv) {
         kSeccompBpf,
         kSeccompPolicy,
         kSeccompLog,
+        kSandbox,
+        kRlimitAs,
+        kRlimitData,
+        kTestViolation,
         kListen,
         kWorker,
         kLogLevel,
@@ -255,6 +322,10 @@ int main(int argc, char** argv) {
         {"worker-seccomp-bpf", required_argument, nullptr, kSeccompBpf},
         {"worker-seccomp-minijail-policy", required_argument, nullptr, kSeccompPolicy},
         {"worker-seccomp-minijail-log", no_argument, nullptr, kSeccompLog},
+        {"sandbox", required_argument, nullptr, kSandbox},
+        {"worker-rlimit-as", required_argument, nullptr, kRlimitAs},
+        {"worker-rlimit-data", required_argument, nullptr, kRlimitData},
+        {"test-worker-seccomp-violation", required_argument, nullptr, kTestViolation},
         {"listen", required_argument, nullptr, kListen},
         {"worker", required_argument, nullptr, kWorker},
         {"log-level", required_argument, nullptr, kLogLevel},
@@ -266,7 +337,12 @@ int main(int argc, char** argv) {
 
     std::optional<int> socket_fd;
     std::string listen_path;
-    std::vector<std::string> seccomp_options;
+    std::string seccomp_bpf;
+    std::string seccomp_policy;
+    bool seccomp_log = false;
+    std::string sandbox = "on";
+    vn::sandbox::JailConfig jail_config;
+    std::optional<std::uint32_t> violation_ctx;
     bool thread_workers = false;
     auto level = spdlog::level::info;
     auto target = LogTarget::Stderr;
@@ -281,14 +357,40 @@ int main(int argc, char** argv) {
             }
             break;
         case kSeccompBpf:
-            seccomp_options.emplace_back("--worker-seccomp-bpf");
+            seccomp_bpf = optarg;
             break;
         case kSeccompPolicy:
-            seccomp_options.emplace_back("--worker-seccomp-minijail-policy");
+            seccomp_policy = optarg;
             break;
         case kSeccompLog:
-            seccomp_options.emplace_back("--worker-seccomp-minijail-log");
+            seccomp_log = true;
             break;
+        case kSandbox:
+            sandbox = optarg;
+            if (sandbox != "on" && sandbox != "log" && sandbox != "off") {
+                std::fprintf(stderr, "venus-render-server: --sandbox must be on, log or off\n");
+                return kExitUsage;
+            }
+            break;
+        case kRlimitAs:
+        case kRlimitData: {
+            const auto bytes = parse_u64(optarg);
+            if (!bytes || *bytes == 0) {
+                std::fprintf(stderr, "venus-render-server: bad rlimit '%s'\n", optarg);
+                return kExitUsage;
+            }
+            (opt == kRlimitAs ? jail_config.rlimit_as : jail_config.rlimit_data) = *bytes;
+            break;
+        }
+        case kTestViolation: {
+            const auto id = parse_int(optarg);
+            if (!id) {
+                std::fprintf(stderr, "venus-render-server: bad context id '%s'\n", optarg);
+                return kExitUsage;
+            }
+            violation_ctx = static_cast<std::uint32_t>(*id);
+            break;
+        }
         case kListen:
             listen_path = optarg;
             break;
@@ -338,14 +440,49 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "venus-render-server: unexpected argument '%s'\n", argv[optind]);
         return kExitUsage;
     }
-    if (!seccomp_options.empty()) {
+    // virgl_render_server's precedence: policy with log, else the BPF file, else the policy.
+    if (sandbox == "off" && (!seccomp_bpf.empty() || !seccomp_policy.empty() || seccomp_log)) {
         // Running workers unconfined when the VMM asked for a seccomp filter would be a silent
-        // security downgrade; refuse instead, as virgl_render_server does without minijail.
-        std::fprintf(stderr,
-                     "venus-render-server: %s: worker seccomp filtering is not implemented yet; "
-                     "refusing to run workers without the requested sandbox\n",
-                     seccomp_options.front().c_str());
-        return 1;
+        // security downgrade.
+        std::fprintf(stderr, "venus-render-server: --sandbox=off contradicts --worker-seccomp-*\n");
+        return kExitUsage;
+    }
+    jail_config.seccomp = sandbox == "off"   ? vn::sandbox::SeccompMode::Off
+                          : sandbox == "log" ? vn::sandbox::SeccompMode::Log
+                                             : vn::sandbox::SeccompMode::Enforce;
+    if (!seccomp_policy.empty() && (seccomp_log || seccomp_bpf.empty())) {
+        const auto text = read_text_file(seccomp_policy);
+        std::string error = "cannot read it";
+        auto policy = text ? vn::sandbox::Policy::parse(*text, error) : std::nullopt;
+        if (policy && policy->allowed_syscall_count() == 0) {
+            error = "the policy allows no syscalls";
+            policy.reset();
+        }
+        if (policy) {
+            jail_config.filter =
+                policy->compile(vn::sandbox::native_arch(),
+                                seccomp_log ? vn::sandbox::DefaultAction::Trap
+                                            : vn::sandbox::DefaultAction::KillProcess,
+                                error);
+        }
+        if (!jail_config.filter) {
+            std::fprintf(stderr, "venus-render-server: %s: %s\n", seccomp_policy.c_str(),
+                         error.c_str());
+            return 1;
+        }
+        if (seccomp_log)
+            jail_config.seccomp = vn::sandbox::SeccompMode::Log;
+    } else if (!seccomp_bpf.empty()) {
+        std::string error;
+        jail_config.filter = vn::sandbox::BpfProgram::from_file(seccomp_bpf, error);
+        if (!jail_config.filter) {
+            std::fprintf(stderr, "venus-render-server: --worker-seccomp-bpf: %s\n", error.c_str());
+            return 1;
+        }
+    } else if (seccomp_log) {
+        std::fprintf(stderr, "venus-render-server: --worker-seccomp-minijail-log needs "
+                             "--worker-seccomp-minijail-policy (or use --sandbox=log)\n");
+        return kExitUsage;
     }
     if (socket_fd && !listen_path.empty()) {
         std::fprintf(stderr, "venus-render-server: --socket-fd and --listen are exclusive\n");
@@ -353,7 +490,39 @@ int main(int argc, char** argv) {
     }
 
     setup_logging(level, target);
-    NoJail jail;
+    jail_config.log = [](vn::sandbox::LogLevel log_level, std::string_view message) {
+        switch (log_level) {
+        case vn::sandbox::LogLevel::Debug:
+            spdlog::debug("sandbox: {}", message);
+            break;
+        case vn::sandbox::LogLevel::Info:
+            spdlog::info("sandbox: {}", message);
+            break;
+        case vn::sandbox::LogLevel::Warn:
+            spdlog::warn("sandbox: {}", message);
+            break;
+        case vn::sandbox::LogLevel::Error:
+            spdlog::error("sandbox: {}", message);
+            break;
+        }
+    };
+    NoJail no_jail;
+    std::optional<SandboxJail> sandbox_jail;
+    if (sandbox != "off" && !thread_workers) {
+        const auto ns = vn::sandbox::Jail::probe_namespaces();
+        if (ns.user && ns.others && ns.pid) {
+            spdlog::info("sandbox: workers get user, mount, PID, IPC and network namespaces");
+        } else {
+            spdlog::warn("sandbox: workers run without {}{}{}namespaces ({}); they still get "
+                         "no_new_privs, no capabilities, rlimits and the seccomp filter",
+                         ns.user ? "" : "user ", ns.others ? "" : "mount/IPC/network ",
+                         ns.pid ? "" : "PID ", ns.detail.empty() ? "not permitted" : ns.detail);
+        }
+        sandbox_jail.emplace(std::move(jail_config), violation_ctx);
+    } else if (!thread_workers) {
+        spdlog::warn("--sandbox=off: workers run without a jail");
+    }
+    JailHook& jail = sandbox_jail ? static_cast<JailHook&>(*sandbox_jail) : no_jail;
     ProcessLauncher process_launcher(jail);
     ThreadLauncher thread_launcher;
     WorkerLauncher& launcher =

@@ -1,0 +1,219 @@
+// The jail as the real server applies it: a worker of venus-render-server shows NoNewPrivs 1,
+// Seccomp 2 and CapEff 0 and holds only its expected fds; a worker that makes a forbidden syscall
+// dies, its context is reported lost, and the server and the other contexts keep going.
+#include "venus_proxy.h"
+
+#include <catch2/catch.hpp>
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+struct ServerProcess {
+    pid_t pid = -1;
+    vn_proxy_server* proxy = nullptr;
+    int stderr_fd = -1;
+
+    ServerProcess(const ServerProcess&) = delete;
+    ServerProcess& operator=(const ServerProcess&) = delete;
+    explicit ServerProcess(const std::vector<std::string>& extra_args) {
+        int sv[2];
+        int err[2];
+        REQUIRE(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == 0);
+        REQUIRE(::pipe2(err, O_CLOEXEC) == 0);
+        pid = ::fork();
+        REQUIRE(pid >= 0);
+        if (pid == 0) {
+            ::dup2(err[1], STDERR_FILENO);
+            ::fcntl(sv[1], F_SETFD, 0);
+            std::vector<std::string> args = {VN_TEST_SERVER_PATH, "--socket-fd",
+                                             std::to_string(sv[1]), "--log-level=debug"};
+            args.insert(args.end(), extra_args.begin(), extra_args.end());
+            std::vector<char*> argv;
+            for (auto& a : args)
+                argv.push_back(a.data());
+            argv.push_back(nullptr);
+            ::execv(argv[0], argv.data());
+            ::_exit(127);
+        }
+        ::close(sv[1]);
+        ::close(err[1]);
+        stderr_fd = err[0];
+        ::fcntl(stderr_fd, F_SETFL, O_NONBLOCK);
+        REQUIRE(vn_proxy_server_connect(sv[0], VN_PROXY_LAYOUT_V1, 0, &proxy) == VN_PROXY_OK);
+    }
+    ~ServerProcess() {
+        if (proxy)
+            vn_proxy_server_destroy(proxy);
+        if (pid > 0) {
+            ::kill(pid, SIGTERM);
+            int status;
+            ::waitpid(pid, &status, 0);
+        }
+        if (stderr_fd >= 0)
+            ::close(stderr_fd);
+    }
+    bool alive() const { return ::kill(pid, 0) == 0; }
+    std::string log() {
+        std::string out;
+        char buf[4096];
+        for (ssize_t n; (n = ::read(stderr_fd, buf, sizeof(buf))) > 0;)
+            out.append(buf, static_cast<std::size_t>(n));
+        return out;
+    }
+};
+
+struct ContextDeleter {
+    void operator()(vn_proxy_context* c) const { vn_proxy_context_destroy(c); }
+};
+using Context = std::unique_ptr<vn_proxy_context, ContextDeleter>;
+
+Context create_context(vn_proxy_server* server, std::uint32_t id) {
+    vn_proxy_context* ctx = nullptr;
+    const int rc =
+        vn_proxy_context_create(server, id, "sandbox-test", VN_PROXY_CAPSET_VENUS, true, &ctx);
+    INFO("vn_proxy_context_create: " << vn_proxy_result_string(rc));
+    REQUIRE(rc == VN_PROXY_OK);
+    return Context(ctx);
+}
+
+int fence_round_trip(vn_proxy_context* ctx) {
+    std::uint32_t seqno = 0;
+    const int rc = vn_proxy_context_submit_fence(ctx, 0, &seqno);
+    return rc != VN_PROXY_OK ? rc : vn_proxy_context_wait_fence(ctx, 0, seqno, 5000);
+}
+
+std::vector<pid_t> children(pid_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/children");
+    std::vector<pid_t> out;
+    for (pid_t child; in >> child;)
+        out.push_back(child);
+    return out;
+}
+
+std::string status_field(pid_t pid, const std::string& name) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+    std::string line;
+    while (std::getline(in, line)) {
+        if (line.rfind(name + ":", 0) == 0) {
+            std::string value = line.substr(name.size() + 1);
+            value.erase(0, value.find_first_not_of(" \t"));
+            return value;
+        }
+    }
+    return "<missing>";
+}
+
+// The server's child is the jail's reaper; the worker is its only child (PID 1 of its own PID
+// namespace), or the child itself where the kernel gave no PID namespace.
+pid_t worker_of(pid_t server) {
+    for (int attempt = 0; attempt < 500; ++attempt) {
+        const auto direct = children(server);
+        if (!direct.empty()) {
+            const auto grand = children(direct.back());
+            if (!grand.empty())
+                return grand.back();
+            if (attempt > 50)
+                return direct.back();
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    return -1;
+}
+
+} // namespace
+
+TEST_CASE("workers of the real server run jailed", "[server][jail]") {
+    ServerProcess server({});
+    auto ctx = create_context(server.proxy, 1);
+    REQUIRE(fence_round_trip(ctx.get()) == VN_PROXY_OK);
+    const auto reapers = children(server.pid);
+    REQUIRE(reapers.size() == 1);
+    const pid_t worker = worker_of(server.pid);
+    REQUIRE(worker > 0);
+    for (const pid_t pid : {reapers[0], worker}) {
+        INFO("pid " << pid << (pid == worker ? " (worker)" : " (reaper)"));
+        CHECK(status_field(pid, "NoNewPrivs") == "1");
+        CHECK(status_field(pid, "Seccomp") == "2");
+        CHECK(status_field(pid, "CapEff") == "0000000000000000");
+        CHECK(status_field(pid, "CapPrm") == "0000000000000000");
+    }
+
+    // The worker's fd table: stdio, its context socket (fd 3), and what INIT gave it (the fence
+    // eventfd); never another client's or context's socket.
+    const std::string fd_dir = "/proc/" + std::to_string(worker) + "/fd";
+    DIR* dir = ::opendir(fd_dir.c_str());
+    if (!dir) {
+        WARN("cannot read " << fd_dir << " (needs CAP_SYS_PTRACE: workers are not dumpable)");
+        return;
+    }
+    std::vector<std::string> unexpected;
+    int sockets = 0;
+    while (dirent* entry = ::readdir(dir)) {
+        if (entry->d_name[0] == '.')
+            continue;
+        char target[256] = {};
+        const std::string link = fd_dir + "/" + entry->d_name;
+        ::readlink(link.c_str(), target, sizeof(target) - 1);
+        const std::string fd = entry->d_name;
+        const std::string what = target;
+        if (fd == "0") {
+            CHECK(what == "/dev/null");
+        } else if (fd == "1" || fd == "2") {
+            // stderr and its copy: the pipe this test reads
+        } else if (what.rfind("socket:", 0) == 0) {
+            ++sockets;
+            CHECK(fd == "3");
+        } else if (what != "anon_inode:[eventfd]" && what.rfind("/memfd:", 0) != 0) {
+            unexpected.push_back(fd + " -> " + what);
+        }
+    }
+    ::closedir(dir);
+    CHECK(sockets == 1);
+    CHECK(unexpected.empty());
+    INFO(server.log());
+}
+
+TEST_CASE("a worker killed by seccomp is reported lost; the server and other contexts go on",
+          "[server][seccomp]") {
+    // Test-only server option: the worker of context 7 calls ptrace() shortly after it started
+    // serving.
+    ServerProcess server({"--test-worker-seccomp-violation=7"});
+    auto bystander = create_context(server.proxy, 1);
+    REQUIRE(fence_round_trip(bystander.get()) == VN_PROXY_OK);
+    auto victim = create_context(server.proxy, 7);
+    bool lost = false;
+    for (int i = 0; i < 500 && !lost; ++i) {
+        lost = vn_proxy_context_check(victim.get()) == VN_PROXY_ERROR_CONTEXT_LOST ||
+               fence_round_trip(victim.get()) == VN_PROXY_ERROR_CONTEXT_LOST;
+        if (!lost)
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    CHECK(lost);
+    CHECK(vn_proxy_context_is_lost(victim.get()));
+    CHECK(server.alive());
+    CHECK(fence_round_trip(bystander.get()) == VN_PROXY_OK);
+    victim.reset();
+    auto replacement = create_context(server.proxy, 8);
+    CHECK(fence_round_trip(replacement.get()) == VN_PROXY_OK);
+    CHECK(fence_round_trip(bystander.get()) == VN_PROXY_OK);
+    // The server saw why: its log names the signal.
+    std::string log;
+    for (int i = 0; i < 100 && log.find("SYS") == std::string::npos; ++i) {
+        log += server.log();
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    INFO(log);
+    CHECK(log.find("killed by signal SYS") != std::string::npos);
+}
