@@ -97,6 +97,7 @@ class Command:
     creates: list[Field] = field(default_factory=list)
     creates_new: bool = False
     destroys: Field | None = None
+    level: str = "global"            # which dispatch table calls it: global, instance, device
 
     @property
     def short(self) -> str:
@@ -480,6 +481,9 @@ class Builder:
             cmd = Command(id=cid, name=found, names=names, params=params, result=rc.result or "void",
                           private=rc.private, blocked=blocked,
                           paths=p.private_commands.get(canon, {}).get("paths", "both"))
+            first = params[0].elem.type if params and params[0].kind == "handle" else None
+            cmd.level = ("instance" if first in ("VkInstance", "VkPhysicalDevice") else
+                         "device" if first in ("VkDevice", "VkQueue", "VkCommandBuffer") else "global")
             cmd.creates = [f for f in params if f.output and f.elem and f.elem.cat == "handle"]
             short = canon[2:]
             cmd.creates_new = short.startswith(("Create", "Allocate"))
