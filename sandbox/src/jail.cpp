@@ -5,6 +5,7 @@
 
 #include <fcntl.h>
 #include <linux/close_range.h>
+#include <poll.h>
 #include <sched.h>
 #include <seccomp.h>
 #include <sys/capability.h>
@@ -42,6 +43,7 @@ getpid: 1
 gettid: 1
 tgkill: 1
 write: 1
+close: 1
 exit: 1
 exit_group: 1
 )";
@@ -342,15 +344,47 @@ bool Jail::enter_namespaces() {
             errno_text("unshare(CLONE_NEWPID)") + "; going on without a PID namespace");
         return !m_config.require_namespaces;
     }
+    // The worker waits until the reaper has shed its privileges, so that nobody (a test reading
+    // /proc, an attacker racing the first request) ever finds a serving worker beside a privileged
+    // reaper.
+    int ready[2];
+    if (::pipe2(ready, O_CLOEXEC) != 0) {
+        log(LogLevel::Error, errno_text("pipe2"));
+        return false;
+    }
+    UniqueFd ready_read(ready[0]), ready_write(ready[1]);
+    // Lets the worker see whether the reaper died before PR_SET_PDEATHSIG was armed (a server
+    // killing a context right after creating it); getppid() is 0 across the PID namespace.
+    UniqueFd reaper_pidfd(static_cast<int>(::syscall(SYS_pidfd_open, ::getpid(), 0)));
     const pid_t worker = ::fork();
     if (worker < 0) {
         log(LogLevel::Error, errno_text("fork into the PID namespace"));
         return false;
     }
-    if (worker > 0)
-        run_reaper(worker);
+    if (worker > 0) {
+        ready_read.reset();
+        run_reaper(worker, ready_write.release());
+    }
     // PID 1 of the new namespace from here on. If the reaper is killed, so are we.
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (reaper_pidfd) {
+        pollfd reaper{reaper_pidfd.get(), POLLIN, 0};
+        if (::poll(&reaper, 1, 0) != 0) {
+            log(LogLevel::Debug, "the jail's reaper is gone; the worker exits");
+            return false;
+        }
+        reaper_pidfd.reset();
+    }
+    ready_write.reset();
+    char byte = 0;
+    ssize_t n;
+    while ((n = ::read(ready_read.get(), &byte, 1)) < 0 && errno == EINTR) {
+    }
+    if (n != 1) {
+        log(LogLevel::Error, "the jail's reaper died before it was ready");
+        return false;
+    }
+    ready_read.reset();
     if (m_in_mount_ns &&
         ::mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0) {
         // A container that masks parts of /proc forbids a fresh proc mount; the outer /proc then
@@ -385,15 +419,23 @@ bool Jail::drop_capabilities() {
     return true;
 }
 
-void Jail::run_reaper(pid_t worker) {
+void Jail::run_reaper(pid_t worker, int ready_fd) {
     // Hold nothing the worker has: its socket must hang up when the worker dies.
-    ::syscall(SYS_close_range, STDERR_FILENO + 1, ~0u, 0);
+    const auto fd = static_cast<unsigned>(ready_fd);
+    if (fd > STDERR_FILENO + 1)
+        ::syscall(SYS_close_range, STDERR_FILENO + 1, fd - 1, 0);
+    ::syscall(SYS_close_range, fd + 1, ~0u, 0);
     if (!drop_capabilities())
         ::_exit(1);
     ::prctl(PR_SET_DUMPABLE, 0);
     std::string error;
     if (m_reaper_filter && !m_reaper_filter->install(error))
         ::_exit(1);
+    UniqueFd ready(ready_fd);
+    const char byte = 1;
+    if (::write(ready.get(), &byte, 1) != 1)
+        ::_exit(1);
+    ready.reset();
     int status = 0;
     while (::waitpid(worker, &status, 0) < 0) {
         if (errno != EINTR)

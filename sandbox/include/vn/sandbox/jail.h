@@ -113,7 +113,7 @@ class Jail {
     void filter_environment();
     bool enter_namespaces();
     bool drop_capabilities();
-    [[noreturn]] void run_reaper(pid_t worker);
+    [[noreturn]] void run_reaper(pid_t worker, int ready_fd);
 
     JailConfig m_config;
     std::optional<BpfProgram> m_reaper_filter;
