@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <tuple>
 #include <vector>
 
@@ -40,6 +41,32 @@ using AllTracked =
                VkPipeline, VkDescriptorSetLayout, VkSampler, VkDescriptorPool, VkDescriptorSet,
                VkFramebuffer, VkCommandPool, VkSamplerYcbcrConversion, VkDescriptorUpdateTemplate,
                VkPrivateDataSlot, VkAccelerationStructureKHR, VkDeferredOperationKHR>;
+
+// The typed API of one handle type behind plain function pointers, so the checks over all types
+// are written (and compiled) once instead of once per type.
+struct TypedOps {
+    const char* name;
+    VkObjectType type;
+    std::optional<std::uint64_t> (*find)(ObjectTables&, std::uint64_t);
+    DecodeResult (*add)(ObjectTables&, std::uint64_t, std::uint64_t);
+    DecodeResult (*remove)(ObjectTables&, std::uint64_t);
+};
+
+template <typename H>
+TypedOps typed_ops() {
+    return {
+        HandleTraits<H>::name,
+        HandleTraits<H>::object_type,
+        [](ObjectTables& t, std::uint64_t id) -> std::optional<std::uint64_t> {
+            const auto* entry = t.find<H>(id);
+            if (!entry)
+                return std::nullopt;
+            return handle_to_u64(entry->handle);
+        },
+        [](ObjectTables& t, std::uint64_t id, std::uint64_t h) { return t.add<H>(id, host<H>(h)); },
+        [](ObjectTables& t, std::uint64_t id) { return t.remove<H>(id); },
+    };
+}
 
 } // namespace
 
@@ -155,6 +182,11 @@ TEST_CASE("ObjectTables: destroy removes, and the id can be reused", "[objects]"
     FatalState fatal;
     ObjectTables tables(fatal);
     REQUIRE(tables.add<VkFence>(0x20, host<VkFence>(0xf)) == DecodeResult::Ok);
+    // Resolved once before the destroy, so that nothing remembered from this lookup may outlive
+    // the object.
+    std::uint64_t before = 0;
+    REQUIRE(tables.resolve(VK_OBJECT_TYPE_FENCE, 0x20, before) == DecodeResult::Ok);
+    CHECK(before == 0xf);
     const bool by_object_type = GENERATE(false, true);
     if (by_object_type)
         REQUIRE(tables.remove(VK_OBJECT_TYPE_FENCE, 0x20) == DecodeResult::Ok);
@@ -169,6 +201,12 @@ TEST_CASE("ObjectTables: destroy removes, and the id can be reused", "[objects]"
         CHECK(tables.resolve(VK_OBJECT_TYPE_FENCE, 0x20, h) == DecodeResult::Fatal);
         CHECK(fatal.reason() == "unknown VkFence id 0x20");
     }
+    SECTION("a destroyed id may name a new object of the same type") {
+        REQUIRE(tables.add<VkFence>(0x20, host<VkFence>(0xe)) == DecodeResult::Ok);
+        std::uint64_t h = 0;
+        REQUIRE(tables.resolve(VK_OBJECT_TYPE_FENCE, 0x20, h) == DecodeResult::Ok);
+        CHECK(h == 0xe);
+    }
     SECTION("a destroyed id may name a new object of another type") {
         // Mesa uses object addresses as ids, and the allocator hands addresses out again.
         REQUIRE(tables.add<VkSemaphore>(0x20, host<VkSemaphore>(0x5)) == DecodeResult::Ok);
@@ -176,6 +214,8 @@ TEST_CASE("ObjectTables: destroy removes, and the id can be reused", "[objects]"
         REQUIRE(tables.resolve(VK_OBJECT_TYPE_SEMAPHORE, 0x20, h) == DecodeResult::Ok);
         CHECK(h == 0x5);
         CHECK_FALSE(fatal.is_fatal());
+        CHECK(tables.resolve(VK_OBJECT_TYPE_FENCE, 0x20, h) == DecodeResult::Fatal);
+        CHECK(fatal.reason() == "object id 0x20 is a VkSemaphore, not a VkFence");
     }
     SECTION("destroying twice is fatal") {
         CHECK(tables.remove<VkFence>(0x20) == DecodeResult::Fatal);
@@ -270,31 +310,32 @@ TEST_CASE("ObjectTables: entries stay put while other objects come and go", "[ob
 
 TEST_CASE("ObjectTables: every tracked type round-trips through both APIs", "[objects]") {
     STATIC_REQUIRE(std::tuple_size_v<AllTracked> == vn::decoder::tracked_handle_type_count);
+    const auto all =
+        std::apply([](auto... tag) { return std::vector<TypedOps>{typed_ops<decltype(tag)>()...}; },
+                   AllTracked{});
     FatalState fatal;
     ObjectTables tables(fatal);
-    std::uint64_t next_id = 0x100;
-    auto check_one = [&]<typename H>(H*) {
-        constexpr VkObjectType type = HandleTraits<H>::object_type;
-        INFO(HandleTraits<H>::name);
-        CHECK(vn::decoder::object_type_name(type) == HandleTraits<H>::name);
-        CHECK(vn::decoder::is_tracked_object_type(type));
+    std::uint64_t id = 0x100;
+    for (const TypedOps& ops : all) {
+        INFO(ops.name);
+        CHECK(vn::decoder::object_type_name(ops.type) == ops.name);
+        CHECK(vn::decoder::is_tracked_object_type(ops.type));
         // Added by object type, found through the typed table: the X-macro rows agree.
-        const std::uint64_t id = next_id++;
-        REQUIRE(tables.add(type, id, id * 16) == DecodeResult::Ok);
-        auto* entry = tables.find<H>(id);
-        REQUIRE(entry != nullptr);
-        CHECK(handle_to_u64(entry->handle) == id * 16);
+        REQUIRE(tables.add(ops.type, id, id * 16) == DecodeResult::Ok);
+        CHECK(ops.find(tables, id) == id * 16);
         std::uint64_t h = 0;
-        REQUIRE(tables.resolve(type, id, h) == DecodeResult::Ok);
+        REQUIRE(tables.resolve(ops.type, id, h) == DecodeResult::Ok);
         CHECK(h == id * 16);
-        REQUIRE(tables.remove<H>(id) == DecodeResult::Ok);
+        REQUIRE(ops.remove(tables, id) == DecodeResult::Ok);
         CHECK(tables.type_of(id) == std::nullopt);
+        CHECK(ops.find(tables, id) == std::nullopt);
         // And the typed add is found by object type.
-        REQUIRE(tables.add<H>(id, host<H>(id * 32)) == DecodeResult::Ok);
-        REQUIRE(tables.resolve(type, id, h) == DecodeResult::Ok);
+        REQUIRE(ops.add(tables, id, id * 32) == DecodeResult::Ok);
+        REQUIRE(tables.resolve(ops.type, id, h) == DecodeResult::Ok);
         CHECK(h == id * 32);
-    };
-    std::apply([&](auto... tag) { (check_one(&tag), ...); }, AllTracked{});
+        CHECK(tables.type_of(id) == ops.type);
+        ++id;
+    }
     CHECK(tables.size() == std::tuple_size_v<AllTracked>);
     CHECK_FALSE(fatal.is_fatal());
 }
