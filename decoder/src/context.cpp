@@ -9,7 +9,7 @@
 namespace vn::decoder {
 
 class ContextImpl {
-public:
+  public:
     protocol::FatalState fatal;
     protocol::Arena arena;
     ObjectTables objects{fatal};
@@ -35,8 +35,12 @@ bool Context::submit(std::span<const std::byte> stream) {
     return true;
 }
 
-bool Context::is_fatal() const { return m_impl->fatal.is_fatal(); }
+bool Context::is_fatal() const {
+    return m_impl->fatal.is_fatal();
+}
 
-const std::string& Context::fatal_reason() const { return m_impl->fatal.reason(); }
+const std::string& Context::fatal_reason() const {
+    return m_impl->fatal.reason();
+}
 
 } // namespace vn::decoder

@@ -23,7 +23,8 @@ DecodeResult ValidatingHandler::object_created(protocol::Decoder& d, VkObjectTyp
             return DecodeResult::Ok;
         if (auto known = m_objects.type_of(id)) {
             if (*known != type)
-                return d.in.fail("object id " + std::to_string(id) + " is already in use by another type");
+                return d.in.fail("object id " + std::to_string(id) +
+                                 " is already in use by another type");
             return DecodeResult::Ok;
         }
     }

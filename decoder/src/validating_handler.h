@@ -10,7 +10,7 @@
 namespace vn::decoder {
 
 class ValidatingHandler final : public gen::TrackingHandler {
-public:
+  public:
     explicit ValidatingHandler(ObjectTables& objects) : m_objects(objects) {}
 
     protocol::DecodeResult begin_reply(protocol::Decoder& d, protocol::Writer*& out) override;
@@ -20,7 +20,7 @@ public:
     protocol::DecodeResult object_destroyed(protocol::Decoder& d, VkObjectType type,
                                             std::uint64_t id) override;
 
-private:
+  private:
     ObjectTables& m_objects;
     // Replies are encoded (so their encoders run) and then dropped: nothing reads them yet.
     std::vector<std::byte> m_reply;

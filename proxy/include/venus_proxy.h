@@ -4,8 +4,9 @@
  * A VMM (crosvm, QEMU, libkrun) uses this to start or adopt a render server, create one context per
  * guest Venus context, forward command streams, fences and resources, and receive resource fds.
  * The library distrusts the server and its workers: every reply and every fd they send is checked
- * (size, fd count, fd type, memfd seals, dma-buf size) before the VMM sees it, and a worker that dies
- * or misbehaves turns its context into VN_PROXY_ERROR_CONTEXT_LOST, never into a crash of the VMM.
+ * (size, fd count, fd type, memfd seals, dma-buf size) before the VMM sees it, and a worker that
+ * dies or misbehaves turns its context into VN_PROXY_ERROR_CONTEXT_LOST, never into a crash of the
+ * VMM.
  *
  * It speaks two layouts of virglrenderer's private render protocol, chosen at run time: 1.x (our
  * venus-render-server and virglrenderer >= 1.0) and 0.10.x (e.g. Debian 12's virgl_render_server).
@@ -78,9 +79,9 @@ typedef struct vn_proxy_vulkan_info {
 } vn_proxy_vulkan_info;
 
 typedef struct vn_proxy_blob {
-    int fd;              /* owned by the caller; -1 never happens on success */
+    int fd; /* owned by the caller; -1 never happens on success */
     vn_proxy_fd_type fd_type;
-    uint32_t map_info;   /* VIRGL_RENDERER_MAP_CACHE_* */
+    uint32_t map_info;                /* VIRGL_RENDERER_MAP_CACHE_* */
     vn_proxy_vulkan_info vulkan_info; /* meaningful for VN_PROXY_FD_OPAQUE (1.x layout only) */
 } vn_proxy_blob;
 

@@ -1,6 +1,6 @@
 // Every class of bad input named by the codec's contract is a fatal decode with a reason, never a
-// crash, never an allocation beyond the arena cap, and never a call into the handler (the layer that
-// reaches Vulkan).
+// crash, never an allocation beyond the arena cap, and never a call into the handler (the layer
+// that reaches Vulkan).
 #include "vn_dispatch.gen.h"
 
 #include <catch2/catch.hpp>
@@ -15,7 +15,7 @@ namespace {
 
 // Ids known to this test: a stand-in for the object tables, which have their own tests.
 class MapResolver : public protocol::ObjectResolver {
-public:
+  public:
     explicit MapResolver(protocol::FatalState& fatal) : m_fatal(fatal) {}
     std::map<std::uint64_t, VkObjectType> objects;
 
@@ -29,13 +29,13 @@ public:
         return DecodeResult::Ok;
     }
 
-private:
+  private:
     protocol::FatalState& m_fatal;
 };
 
 // Records what reached it; replies go to a growable buffer.
 class RecordingHandler : public gen::CommandHandler {
-public:
+  public:
     int calls = 0;
     std::vector<std::byte> reply;
     protocol::Writer writer{reply};
@@ -44,7 +44,9 @@ public:
         out = &writer;
         return DecodeResult::Ok;
     }
-    DecodeResult end_reply(protocol::Decoder&, protocol::Writer&) override { return DecodeResult::Ok; }
+    DecodeResult end_reply(protocol::Decoder&, protocol::Writer&) override {
+        return DecodeResult::Ok;
+    }
     DecodeResult unimplemented(protocol::Decoder&, gen::CommandType) override {
         ++calls;
         return DecodeResult::Ok;
@@ -139,8 +141,8 @@ TEST_CASE("a NULL required handle is fatal") {
 }
 
 TEST_CASE("counts that overflow or exceed the stream are refused before allocating") {
-    const std::uint64_t count = GENERATE(std::uint64_t{1} << 62, std::uint64_t{1} << 40, 4096ull,
-                                         0xffffffffffffffffull);
+    const std::uint64_t count =
+        GENERATE(std::uint64_t{1} << 62, std::uint64_t{1} << 40, 4096ull, 0xffffffffffffffffull);
     Run run;
     run.resolver.objects[0x77] = VK_OBJECT_TYPE_COMMAND_BUFFER;
     run.resolver.objects[0x88] = VK_OBJECT_TYPE_PIPELINE_LAYOUT;
@@ -255,18 +257,18 @@ TEST_CASE("strings without a terminator are fatal") {
     header(s, 0); // vkCreateInstance
     s.w.u64(1);
     s.w.i32(VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO);
-    s.w.u64(0);      // pNext
-    s.w.u32(0);      // flags
-    s.w.u64(0);      // pApplicationInfo
-    s.w.u32(0);      // enabledLayerCount
+    s.w.u64(0); // pNext
+    s.w.u32(0); // flags
+    s.w.u64(0); // pApplicationInfo
+    s.w.u32(0); // enabledLayerCount
     s.w.u64(0);
-    s.w.u32(1);      // enabledExtensionCount
-    s.w.u64(1);      // one string
-    s.w.u64(4);      // 4 bytes, no NUL among them
+    s.w.u32(1); // enabledExtensionCount
+    s.w.u64(1); // one string
+    s.w.u64(4); // 4 bytes, no NUL among them
     s.w.bytes("abcd", 4);
-    s.w.u64(0);      // pAllocator
+    s.w.u64(0); // pAllocator
     s.w.u64(1);
-    s.w.u64(0x1);    // pInstance id
+    s.w.u64(0x1); // pInstance id
     CHECK(run.dispatch(s.bytes) == DecodeResult::Fatal);
     CHECK(run.fatal.reason().find("NUL") != std::string::npos);
     CHECK(run.handler.calls == 0);

@@ -16,28 +16,30 @@ std::vector<std::byte> bytes(std::initializer_list<unsigned> values) {
     return out;
 }
 
+// clang-format off: one wire field per line, as in the spec table
 const std::vector<std::byte> create_buffer_request = bytes({
-    0x32, 0, 0, 0, 0x01, 0, 0, 0,                   // command 50, GENERATE_REPLY
-    0x02, 0, 0, 0, 0, 0, 0, 0,                      // device id 2
-    0x01, 0, 0, 0, 0, 0, 0, 0,                      // pCreateInfo present
-    0x0c, 0, 0, 0,                                  // sType BUFFER_CREATE_INFO
-    0, 0, 0, 0, 0, 0, 0, 0,                         // pNext: end of chain
-    0, 0, 0, 0,                                     // flags
-    0, 0, 0x01, 0, 0, 0, 0, 0,                      // size 65536
-    0x82, 0, 0, 0,                                  // usage
-    0, 0, 0, 0,                                     // sharingMode
-    0x01, 0, 0, 0,                                  // queueFamilyIndexCount
-    0x01, 0, 0, 0, 0, 0, 0, 0,                      // array size 1
-    0, 0, 0, 0,                                     // index 0
-    0, 0, 0, 0, 0, 0, 0, 0,                         // pAllocator NULL
-    0x01, 0, 0, 0, 0, 0, 0, 0,                      // pBuffer present
-    0x10, 0, 0, 0, 0, 0, 0, 0,                      // buffer id 0x10
+    0x32, 0, 0,    0, 0x01, 0, 0, 0, // command 50, GENERATE_REPLY
+    0x02, 0, 0,    0, 0,    0, 0, 0, // device id 2
+    0x01, 0, 0,    0, 0,    0, 0, 0, // pCreateInfo present
+    0x0c, 0, 0,    0,                // sType BUFFER_CREATE_INFO
+    0,    0, 0,    0, 0,    0, 0, 0, // pNext: end of chain
+    0,    0, 0,    0,                // flags
+    0,    0, 0x01, 0, 0,    0, 0, 0, // size 65536
+    0x82, 0, 0,    0,                // usage
+    0,    0, 0,    0,                // sharingMode
+    0x01, 0, 0,    0,                // queueFamilyIndexCount
+    0x01, 0, 0,    0, 0,    0, 0, 0, // array size 1
+    0,    0, 0,    0,                // index 0
+    0,    0, 0,    0, 0,    0, 0, 0, // pAllocator NULL
+    0x01, 0, 0,    0, 0,    0, 0, 0, // pBuffer present
+    0x10, 0, 0,    0, 0,    0, 0, 0, // buffer id 0x10
 });
 
 const std::vector<std::byte> create_buffer_reply = bytes({
-    0x32, 0, 0, 0, 0, 0, 0, 0,                      // command 50, VK_SUCCESS
+    0x32, 0, 0, 0, 0, 0, 0, 0, // command 50, VK_SUCCESS
     0x01, 0, 0, 0, 0, 0, 0, 0, 0x10, 0, 0, 0, 0, 0, 0, 0,
 });
+// clang-format on
 } // namespace
 
 TEST_CASE("vkCreateBuffer request encodes to the spec's 96 bytes") {

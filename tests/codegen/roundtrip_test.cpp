@@ -104,7 +104,8 @@ TEST_CASE("every prefix of an encoded command is a fatal decode, never a crash")
         gen::encode_args(w, 0, a);
         for (std::size_t len = 8; len < full.size(); ++len) {
             // A copy of exactly `len` bytes, so a read past the end is an ASan error.
-            std::vector<std::byte> cut(full.begin(), full.begin() + static_cast<std::ptrdiff_t>(len));
+            std::vector<std::byte> cut(full.begin(),
+                                       full.begin() + static_cast<std::ptrdiff_t>(len));
             protocol::FatalState fatal;
             protocol::Reader in(cut.data(), cut.size(), fatal);
             protocol::Arena decode_arena;

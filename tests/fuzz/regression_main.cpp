@@ -16,7 +16,8 @@ int main(int argc, char** argv) {
             if (!entry.is_regular_file())
                 continue;
             std::ifstream f(entry.path(), std::ios::binary);
-            std::vector<char> data((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+            std::vector<char> data((std::istreambuf_iterator<char>(f)),
+                                   std::istreambuf_iterator<char>());
             LLVMFuzzerTestOneInput(reinterpret_cast<const std::uint8_t*>(data.data()), data.size());
             ++inputs;
         }

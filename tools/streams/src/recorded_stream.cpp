@@ -17,7 +17,7 @@ protocol::Ref<H> ref(std::uint64_t v) {
 }
 
 class Recorder {
-public:
+  public:
     RecordedStream out;
 
     template <typename Args>
@@ -48,8 +48,8 @@ enum : std::uint64_t {
 RecordedStream record_command_buffer_stream(std::size_t batches) {
     Recorder r;
 
-    VkApplicationInfo app{VK_STRUCTURE_TYPE_APPLICATION_INFO, nullptr, "bench", 1, "venus", 1,
-                          VK_API_VERSION_1_3};
+    VkApplicationInfo app{
+        VK_STRUCTURE_TYPE_APPLICATION_INFO, nullptr, "bench", 1, "venus", 1, VK_API_VERSION_1_3};
     VkInstanceCreateInfo ici{};
     ici.sType = VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO;
     ici.pApplicationInfo = &app;
@@ -68,7 +68,8 @@ RecordedStream record_command_buffer_stream(std::size_t batches) {
     r.emit(enumerate, VK_COMMAND_GENERATE_REPLY_BIT_EXT);
 
     const float priority = 1.0f;
-    VkDeviceQueueCreateInfo qci{VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO, nullptr, 0, 0, 1, &priority};
+    VkDeviceQueueCreateInfo qci{
+        VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO, nullptr, 0, 0, 1, &priority};
     VkDeviceCreateInfo dci{};
     dci.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO;
     dci.queueCreateInfoCount = 1;
@@ -109,8 +110,8 @@ RecordedStream record_command_buffer_stream(std::size_t batches) {
     r.emit(create_dsl);
 
     VkPushConstantRange range{VK_SHADER_STAGE_COMPUTE_BIT, 0, 16};
-    VkPipelineLayoutCreateInfo plci{VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO, nullptr, 0, 1,
-                                    &set_layout, 1, &range};
+    VkPipelineLayoutCreateInfo plci{
+        VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO, nullptr, 0, 1, &set_layout, 1, &range};
     VkPipelineLayout layout = id<VkPipelineLayout>(layout_id);
     gen::CreatePipelineLayoutArgs create_layout;
     create_layout.device = ref<VkDevice>(device_id);
@@ -130,8 +131,13 @@ RecordedStream record_command_buffer_stream(std::size_t batches) {
 
     VkComputePipelineCreateInfo cpci{};
     cpci.sType = VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO;
-    cpci.stage = {VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO, nullptr, 0,
-                  VK_SHADER_STAGE_COMPUTE_BIT, shader, "main", nullptr};
+    cpci.stage = {VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO,
+                  nullptr,
+                  0,
+                  VK_SHADER_STAGE_COMPUTE_BIT,
+                  shader,
+                  "main",
+                  nullptr};
     cpci.layout = layout;
     VkPipeline pipeline = id<VkPipeline>(pipeline_id);
     gen::CreateComputePipelinesArgs create_pipeline;
@@ -141,9 +147,14 @@ RecordedStream record_command_buffer_stream(std::size_t batches) {
     create_pipeline.pPipelines = &pipeline;
     r.emit(create_pipeline);
 
-    VkBufferCreateInfo bci{VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO, nullptr, 0, 1 << 20,
+    VkBufferCreateInfo bci{VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO,
+                           nullptr,
+                           0,
+                           1 << 20,
                            VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_VERTEX_BUFFER_BIT,
-                           VK_SHARING_MODE_EXCLUSIVE, 0, nullptr};
+                           VK_SHARING_MODE_EXCLUSIVE,
+                           0,
+                           nullptr};
     VkBuffer buffer = id<VkBuffer>(buffer_id);
     gen::CreateBufferArgs create_buffer;
     create_buffer.device = ref<VkDevice>(device_id);
@@ -152,8 +163,8 @@ RecordedStream record_command_buffer_stream(std::size_t batches) {
     r.emit(create_buffer);
 
     VkDescriptorPoolSize pool_size{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 4};
-    VkDescriptorPoolCreateInfo dpci{VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO, nullptr, 0, 4, 1,
-                                    &pool_size};
+    VkDescriptorPoolCreateInfo dpci{
+        VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO, nullptr, 0, 4, 1, &pool_size};
     VkDescriptorPool desc_pool = id<VkDescriptorPool>(desc_pool_id);
     gen::CreateDescriptorPoolArgs create_dpool;
     create_dpool.device = ref<VkDevice>(device_id);
@@ -220,9 +231,14 @@ RecordedStream record_command_buffer_stream(std::size_t batches) {
     dispatch.groupCountY = 1;
     dispatch.groupCountZ = 1;
 
-    VkBufferMemoryBarrier barrier{VK_STRUCTURE_TYPE_BUFFER_MEMORY_BARRIER, nullptr,
-                                  VK_ACCESS_SHADER_WRITE_BIT, VK_ACCESS_SHADER_READ_BIT,
-                                  VK_QUEUE_FAMILY_IGNORED, VK_QUEUE_FAMILY_IGNORED, buffer, 0,
+    VkBufferMemoryBarrier barrier{VK_STRUCTURE_TYPE_BUFFER_MEMORY_BARRIER,
+                                  nullptr,
+                                  VK_ACCESS_SHADER_WRITE_BIT,
+                                  VK_ACCESS_SHADER_READ_BIT,
+                                  VK_QUEUE_FAMILY_IGNORED,
+                                  VK_QUEUE_FAMILY_IGNORED,
+                                  buffer,
+                                  0,
                                   VK_WHOLE_SIZE};
     gen::CmdPipelineBarrierArgs pipeline_barrier;
     pipeline_barrier.commandBuffer = ref<VkCommandBuffer>(cmd_id);

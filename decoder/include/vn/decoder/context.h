@@ -11,7 +11,7 @@ namespace vn::decoder {
 class ContextImpl;
 
 class Context {
-public:
+  public:
     Context();
     ~Context();
     Context(const Context&) = delete;
@@ -25,7 +25,7 @@ public:
     // The first fatal error, one line, empty while the context is healthy.
     const std::string& fatal_reason() const;
 
-private:
+  private:
     std::unique_ptr<ContextImpl> m_impl;
 };
 

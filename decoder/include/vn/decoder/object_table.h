@@ -196,7 +196,6 @@ class ObjectTables final : public protocol::ObjectResolver {
     DecodeResult fail_lookup(VkObjectType expected, std::uint64_t id) const;
     DecodeResult fail_untracked(VkObjectType type, std::uint64_t id) const;
 
-
     protocol::FatalState* m_fatal;
     // id -> type for every live object, so an id is unique across all tables.
     std::unordered_map<std::uint64_t, VkObjectType> m_types;

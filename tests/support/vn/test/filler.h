@@ -11,7 +11,7 @@
 namespace vn::test {
 
 class Filler {
-public:
+  public:
     Filler(std::uint64_t seed, protocol::Arena& arena) : m_rng(seed), m_arena(arena) {}
 
     std::uint64_t below(std::uint64_t n) { return n ? m_rng() % n : 0; }
@@ -61,7 +61,7 @@ public:
     }
     void leave() { --m_depth; }
 
-private:
+  private:
     std::mt19937_64 m_rng;
     protocol::Arena& m_arena;
     int m_depth = 0;

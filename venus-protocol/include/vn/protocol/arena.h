@@ -11,7 +11,7 @@
 namespace vn::protocol {
 
 class Arena {
-public:
+  public:
     static constexpr std::size_t default_cap = std::size_t{1} << 30;
 
     explicit Arena(std::size_t cap = default_cap, std::size_t chunk_size = 64 * 1024);
@@ -24,8 +24,9 @@ public:
         // Fast path: small requests that fit the current chunk (nearly every decoded struct).
         const auto cur = reinterpret_cast<std::uintptr_t>(m_cur);
         const std::size_t pad = (alignment - (cur & (alignment - 1))) & (alignment - 1);
-        if (size != 0 && size <= 4096 && m_cur && pad + size <= static_cast<std::size_t>(m_end - m_cur) &&
-            m_used + pad + size <= m_cap) [[likely]] {
+        if (size != 0 && size <= 4096 && m_cur &&
+            pad + size <= static_cast<std::size_t>(m_end - m_cur) && m_used + pad + size <= m_cap)
+            [[likely]] {
             std::byte* p = m_cur + pad;
             m_cur = p + size;
             m_used += pad + size;
@@ -57,7 +58,7 @@ public:
     std::size_t used() const { return m_used; }
     std::size_t cap() const { return m_cap; }
 
-private:
+  private:
     void* allocate_slow(std::size_t size, std::size_t alignment);
     void reset_slow();
 

@@ -54,7 +54,7 @@ inline void enc_string(Writer& w, const char* s) {
 // The sTypes seen in one pNext chain: a repeated sType is fatal (a driver would read only one of
 // them, and the chain length stays bounded by the number of distinct extensions).
 class PnextSeen {
-public:
+  public:
     DecodeResult add(Decoder& d, std::int32_t stype, const char* owner) {
         for (std::size_t i = 0; i < m_count; ++i) {
             if (m_types[i] == stype) [[unlikely]]
@@ -67,7 +67,7 @@ public:
         return DecodeResult::Ok;
     }
 
-private:
+  private:
     static constexpr std::size_t max_chain = 256;
     std::int32_t m_types[max_chain];
     std::size_t m_count = 0;

@@ -8,11 +8,13 @@
 
 namespace vn::protocol {
 
+// clang-format off (clang-format 14 drops the space before the brace after an attribute)
 enum class [[nodiscard]] DecodeResult : std::uint8_t { Ok, Fatal };
+// clang-format on
 
 // Sticky per-context fatal state. Only the first reason is kept: later failures are consequences.
 class FatalState {
-public:
+  public:
     bool is_fatal() const { return m_fatal; }
     const std::string& reason() const { return m_reason; }
 
@@ -24,7 +26,7 @@ public:
         return DecodeResult::Fatal;
     }
 
-private:
+  private:
     bool m_fatal = false;
     std::string m_reason;
 };
@@ -32,15 +34,15 @@ private:
 } // namespace vn::protocol
 
 // Propagates a Fatal result. A macro, because a function cannot return from its caller.
-#define VN_TRY(expr)                                                                              \
-    do {                                                                                          \
-        if ((expr) != ::vn::protocol::DecodeResult::Ok) [[unlikely]]                              \
-            return ::vn::protocol::DecodeResult::Fatal;                                           \
+#define VN_TRY(expr)                                                                               \
+    do {                                                                                           \
+        if ((expr) != ::vn::protocol::DecodeResult::Ok) [[unlikely]]                               \
+            return ::vn::protocol::DecodeResult::Fatal;                                            \
     } while (0)
 
 // Always-on check for conditions that guest input can reach; survives NDEBUG builds.
-#define VN_CHECK(cond, fatal_state, reason)                                                       \
-    do {                                                                                          \
-        if (!(cond)) [[unlikely]]                                                                 \
-            return (fatal_state).fail(reason);                                                    \
+#define VN_CHECK(cond, fatal_state, reason)                                                        \
+    do {                                                                                           \
+        if (!(cond)) [[unlikely]]                                                                  \
+            return (fatal_state).fail(reason);                                                     \
     } while (0)

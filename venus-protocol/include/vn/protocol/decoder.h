@@ -12,7 +12,7 @@
 namespace vn::protocol {
 
 class ObjectResolver {
-public:
+  public:
     virtual ~ObjectResolver() = default;
     // `id` is non-zero. Fatal when the id is unknown or names an object of another type.
     virtual DecodeResult resolve(VkObjectType type, std::uint64_t id, std::uint64_t& host) = 0;
@@ -30,7 +30,7 @@ public:
         return resolve(type, id, host);
     }
 
-protected:
+  protected:
     // Implementations call remember() after a successful resolve and forget() when an object
     // is destroyed, so only live objects are ever cached.
     void remember(VkObjectType type, std::uint64_t id, std::uint64_t host) {
@@ -42,7 +42,7 @@ protected:
             c = CachedLookup{};
     }
 
-private:
+  private:
     struct CachedLookup {
         std::uint64_t id = 0; // 0 never matches: id 0 is resolved before a lookup
         std::uint64_t host = 0;
@@ -138,7 +138,7 @@ struct Decoder {
     DecodeResult alloc_failed(std::uint64_t count, std::size_t elem_size) const;
     DecodeResult null_handle(const char* what) const;
 
-private:
+  private:
     template <typename H>
     DecodeResult resolve_into(std::uint64_t id, H& handle, VkObjectType type) {
         if (!resolver) {

@@ -18,7 +18,7 @@ static_assert(std::endian::native == std::endian::little,
               "the Venus wire format is little endian and so are all supported hosts");
 
 class Reader {
-public:
+  public:
     Reader(const volatile std::byte* data, std::size_t size, FatalState& fatal)
         : m_begin(data), m_cur(data), m_remaining(size), m_fatal(&fatal) {}
 
@@ -110,7 +110,7 @@ public:
     DecodeResult words32(void* dst, std::size_t count);
     DecodeResult words64(void* dst, std::size_t count);
 
-private:
+  private:
     [[gnu::always_inline]] DecodeResult need(std::size_t n) const {
         if (n > m_remaining) [[unlikely]]
             return fail_truncated(n);

@@ -12,7 +12,7 @@
 namespace vn::protocol {
 
 class Writer {
-public:
+  public:
     explicit Writer(std::vector<std::byte>& out) : m_vec(&out) {}
     Writer(std::byte* data, std::size_t size) : m_data(data), m_capacity(size) {}
 
@@ -43,7 +43,7 @@ public:
     void words32(const void* src, std::size_t count) { put(src, count * 4); }
     void words64(const void* src, std::size_t count) { put(src, count * 8); }
 
-private:
+  private:
     void put(const void* src, std::size_t n) {
         std::byte* dst = reserve(n);
         if (dst && n)
