@@ -16,7 +16,8 @@ std::vector<std::byte> bytes(std::initializer_list<unsigned> values) {
     return out;
 }
 
-// clang-format off: one wire field per line, as in the spec table
+// One wire field per line, as in the spec table.
+// clang-format off
 const std::vector<std::byte> create_buffer_request = bytes({
     0x32, 0, 0,    0, 0x01, 0, 0, 0, // command 50, GENERATE_REPLY
     0x02, 0, 0,    0, 0,    0, 0, 0, // device id 2

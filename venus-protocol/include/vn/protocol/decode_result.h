@@ -8,7 +8,8 @@
 
 namespace vn::protocol {
 
-// clang-format off (clang-format 14 drops the space before the brace after an attribute)
+// clang-format 14 drops the space before the brace of an enum with an attribute.
+// clang-format off
 enum class [[nodiscard]] DecodeResult : std::uint8_t { Ok, Fatal };
 // clang-format on
 
