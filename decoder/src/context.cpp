@@ -10,13 +10,15 @@ namespace vn::decoder {
 
 class ContextImpl {
   public:
+    explicit ContextImpl(std::size_t arena_cap) : arena(arena_cap) {}
+
     protocol::FatalState fatal;
     protocol::Arena arena;
     ObjectTables objects{fatal};
     ValidatingHandler handler{objects};
 };
 
-Context::Context() : m_impl(std::make_unique<ContextImpl>()) {}
+Context::Context(std::size_t arena_cap) : m_impl(std::make_unique<ContextImpl>(arena_cap)) {}
 Context::~Context() = default;
 
 bool Context::submit(std::span<const std::byte> stream) {

@@ -273,3 +273,17 @@ TEST_CASE("strings without a terminator are fatal") {
     CHECK(run.fatal.reason().find("NUL") != std::string::npos);
     CHECK(run.handler.calls == 0);
 }
+
+TEST_CASE("enum values outside the enum's range are fatal") {
+    Run run;
+    run.resolver.objects[0x77] = VK_OBJECT_TYPE_COMMAND_BUFFER;
+    run.resolver.objects[0x99] = VK_OBJECT_TYPE_PIPELINE;
+    Stream s;
+    header(s, 93); // vkCmdBindPipeline(cb, pipelineBindPoint, pipeline)
+    s.w.u64(0x77);
+    s.w.u32(0x80000001u); // VkPipelineBindPoint has no negative values
+    s.w.u64(0x99);
+    CHECK(run.dispatch(s.bytes) == DecodeResult::Fatal);
+    CHECK(run.fatal.reason().find("enum value") != std::string::npos);
+    CHECK(run.handler.calls == 0);
+}

@@ -18,6 +18,12 @@ DecodeResult Reader::fail_truncated(std::size_t n) const {
     return fail(msg);
 }
 
+DecodeResult Reader::fail_enum(std::uint32_t value) const {
+    char msg[80];
+    std::snprintf(msg, sizeof(msg), "enum value %u is out of range", value);
+    return fail(msg);
+}
+
 DecodeResult Reader::fail_array_size(std::uint64_t n, std::uint64_t expected) const {
     char msg[96];
     std::snprintf(msg, sizeof(msg), "array size %llu does not match its count %llu",

@@ -20,7 +20,8 @@ SCALARS = {
     "VkFlags": "u32", "uint64_t": "u64", "int64_t": "i64", "double": "f64", "VkDeviceSize": "u64",
     "VkDeviceAddress": "u64", "VkFlags64": "u64", "size_t": "size",
 }
-WIDTH = {"slot": 4, "u32": 4, "i32": 4, "f32": 4, "u64": 8, "i64": 8, "f64": 8, "size": 8, "enum": 4}
+WIDTH = {"slot": 4, "u32": 4, "i32": 4, "f32": 4, "u64": 8, "i64": 8, "f64": 8, "size": 8, "enum": 4,
+         "uenum": 4}
 BYTE_TYPES = {"uint8_t", "char", "void"}
 
 
@@ -263,7 +264,7 @@ class Builder:
         if t is None:
             raise Unsupported(f"type {tname} is not defined by this vk.xml")
         if t.category == "enum":
-            return Elem("scalar", tname, "enum")
+            return Elem("scalar", tname, "enum" if tname in r.signed_enums else "uenum")
         if t.category == "bitmask":
             base = t.base or "VkFlags"
             return Elem("scalar", tname, "u64" if base == "VkFlags64" else "u32")

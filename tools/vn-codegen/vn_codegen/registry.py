@@ -97,6 +97,7 @@ class Registry:
     extensions: dict[str, Feature]
     header_version: int
     header_version_complete: tuple[int, int, int]
+    signed_enums: set[str] = field(default_factory=set)   # enums with a negative value
 
     def canonical_type(self, name: str) -> str:
         seen = set()
@@ -224,4 +225,16 @@ def load(path: str) -> Registry:
             supported=(e.get("supported") or "").split(","), requires=_requires(e),
             spec_version=spec_version)
 
-    return Registry(types, commands, constants, features, extensions, header_version, complete)
+    # C++ gives an enum without a fixed underlying type only the range of its enumerators; a
+    # negative value in an enum with none is undefined behaviour, so the codec must know which
+    # enums have negative values at all.
+    signed_enums: set[str] = set()
+    for enums in root.findall("enums"):
+        for e in enums.findall("enum"):
+            if (e.get("value") or "").startswith("-"):
+                signed_enums.add(enums.get("name"))
+    for e in root.iter("enum"):
+        if e.get("dir") == "-" and e.get("extends"):
+            signed_enums.add(e.get("extends"))
+    return Registry(types, commands, constants, features, extensions, header_version, complete,
+                    signed_enums)

@@ -12,7 +12,8 @@ class ContextImpl;
 
 class Context {
   public:
-    Context();
+    // `arena_cap` bounds what one command may make the decoder allocate (Venus: 1 GiB).
+    explicit Context(std::size_t arena_cap = std::size_t{1} << 30);
     ~Context();
     Context(const Context&) = delete;
     Context& operator=(const Context&) = delete;

@@ -33,6 +33,13 @@ class Filler {
         }
     }
 
+    // An enum with no negative value: any value in its C++ range (0..2^31-1).
+    template <typename T>
+    void enum_value(T& out) {
+        static_assert(std::is_enum_v<T> && sizeof(T) == 4);
+        out = static_cast<T>(static_cast<std::uint32_t>(m_rng()) & 0x7fffffffu);
+    }
+
     template <typename T>
     T* alloc(std::uint64_t n) {
         return m_arena.allocate_array<T>(n);

@@ -78,6 +78,31 @@ class Reader {
         return DecodeResult::Ok;
     }
 
+    // An enum none of whose values is negative. C++ gives such an enum only the range 0..2^31-1, so
+    // a negative (high-bit) value could not even be stored without undefined behaviour: fatal.
+    template <typename T>
+    DecodeResult uenum32(T& v) {
+        static_assert(std::is_enum_v<T> && sizeof(T) == 4);
+        std::uint32_t u;
+        VN_TRY(u32(u));
+        if (u > 0x7fffffffu) [[unlikely]]
+            return fail_enum(u);
+        v = static_cast<T>(u);
+        return DecodeResult::Ok;
+    }
+    template <typename T>
+    DecodeResult uenum32_array(T* dst, std::size_t count) {
+        static_assert(std::is_enum_v<T> && sizeof(T) == 4);
+        VN_TRY(words32(dst, count));
+        for (std::size_t i = 0; i < count; ++i) {
+            std::uint32_t u;
+            std::memcpy(&u, reinterpret_cast<const std::byte*>(dst) + 4 * i, 4);
+            if (u > 0x7fffffffu) [[unlikely]]
+                return fail_enum(u);
+        }
+        return DecodeResult::Ok;
+    }
+
     // Looks at the next u64 without consuming it (array sizes decide which branch decodes).
     [[gnu::always_inline]] DecodeResult peek_u64(std::uint64_t& v) const {
         VN_TRY(need(8));
@@ -117,6 +142,7 @@ class Reader {
         return DecodeResult::Ok;
     }
     [[gnu::cold, gnu::noinline]] DecodeResult fail_truncated(std::size_t n) const;
+    [[gnu::cold, gnu::noinline]] DecodeResult fail_enum(std::uint32_t value) const;
     [[gnu::cold, gnu::noinline]] DecodeResult fail_array_size(std::uint64_t n,
                                                               std::uint64_t expected) const;
     [[gnu::cold, gnu::noinline]] DecodeResult fail_reserve(std::uint64_t count,
