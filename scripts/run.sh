@@ -17,7 +17,7 @@ fi
 
 cat <<MSG
 
-venus-render-server is listening on $socket (SOCK_SEQPACKET).
+Starting venus-render-server, listening on $socket (SOCK_SEQPACKET).
 A VMM connects with libvenus-proxy (build/proxy/libvenus-proxy.so, header proxy/include/venus_proxy.h):
 connect a SOCK_SEQPACKET unix socket to $socket and pass it to vn_proxy_server_connect().
 Without a listening server, vn_proxy_server_spawn() starts one per VMM instead
