@@ -23,7 +23,7 @@ class ObjectResolver {
     [[gnu::always_inline]] DecodeResult lookup(VkObjectType type, std::uint64_t id,
                                                std::uint64_t& host) {
         const CachedLookup& c = m_cache[cache_slot(id)];
-        if (c.id == id && c.type == type) [[likely]] {
+        if (c.id == id && id != 0 && c.type == type) [[likely]] {
             host = c.host;
             return DecodeResult::Ok;
         }
