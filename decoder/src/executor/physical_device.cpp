@@ -1,0 +1,133 @@
+// Physical-device queries: passed to the host driver, then trimmed to what Venus can carry.
+#include "executor.h"
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+namespace vn::decoder {
+
+using protocol::DecodeResult;
+
+namespace {
+void cap_api_version(VkPhysicalDeviceProperties& p) {
+    p.apiVersion = std::min(p.apiVersion, Executor::max_api_version);
+}
+} // namespace
+
+#define VN_INSTANCE_DISPATCH(a, inst)                                                              \
+    const InstanceState* inst = nullptr;                                                           \
+    VN_TRY(instance_of(d, (a).physicalDevice.id, inst))
+
+DecodeResult Executor::on_vkGetPhysicalDeviceProperties(protocol::Decoder& d,
+                                                        gen::GetPhysicalDevicePropertiesArgs& a) {
+    VN_INSTANCE_DISPATCH(a, inst);
+    if (!a.pProperties)
+        return d.in.fail("vkGetPhysicalDeviceProperties without pProperties");
+    inst->dispatch.GetPhysicalDeviceProperties(a.physicalDevice.handle, a.pProperties);
+    cap_api_version(*a.pProperties);
+    return DecodeResult::Ok;
+}
+
+DecodeResult Executor::on_vkGetPhysicalDeviceProperties2(protocol::Decoder& d,
+                                                         gen::GetPhysicalDeviceProperties2Args& a) {
+    VN_INSTANCE_DISPATCH(a, inst);
+    if (!a.pProperties)
+        return d.in.fail("vkGetPhysicalDeviceProperties2 without pProperties");
+    // The decoder rebuilt the guest's pNext chain (only structs Venus knows), so the driver fills
+    // exactly what the reply will carry.
+    inst->dispatch.GetPhysicalDeviceProperties2(a.physicalDevice.handle, a.pProperties);
+    cap_api_version(a.pProperties->properties);
+    return DecodeResult::Ok;
+}
+
+DecodeResult Executor::on_vkGetPhysicalDeviceFeatures2(protocol::Decoder& d,
+                                                       gen::GetPhysicalDeviceFeatures2Args& a) {
+    VN_INSTANCE_DISPATCH(a, inst);
+    if (!a.pFeatures)
+        return d.in.fail("vkGetPhysicalDeviceFeatures2 without pFeatures");
+    inst->dispatch.GetPhysicalDeviceFeatures2(a.physicalDevice.handle, a.pFeatures);
+    return DecodeResult::Ok;
+}
+
+DecodeResult Executor::on_vkGetPhysicalDeviceQueueFamilyProperties2(
+    protocol::Decoder& d, gen::GetPhysicalDeviceQueueFamilyProperties2Args& a) {
+    VN_INSTANCE_DISPATCH(a, inst);
+    if (!a.pQueueFamilyPropertyCount)
+        return d.in.fail("vkGetPhysicalDeviceQueueFamilyProperties2 without a count");
+    inst->dispatch.GetPhysicalDeviceQueueFamilyProperties2(
+        a.physicalDevice.handle, a.pQueueFamilyPropertyCount, a.pQueueFamilyProperties);
+    return DecodeResult::Ok;
+}
+
+DecodeResult
+Executor::on_vkGetPhysicalDeviceMemoryProperties2(protocol::Decoder& d,
+                                                  gen::GetPhysicalDeviceMemoryProperties2Args& a) {
+    VN_INSTANCE_DISPATCH(a, inst);
+    if (!a.pMemoryProperties)
+        return d.in.fail("vkGetPhysicalDeviceMemoryProperties2 without pMemoryProperties");
+    inst->dispatch.GetPhysicalDeviceMemoryProperties2(a.physicalDevice.handle, a.pMemoryProperties);
+    return DecodeResult::Ok;
+}
+
+DecodeResult
+Executor::on_vkGetPhysicalDeviceFormatProperties2(protocol::Decoder& d,
+                                                  gen::GetPhysicalDeviceFormatProperties2Args& a) {
+    VN_INSTANCE_DISPATCH(a, inst);
+    if (!a.pFormatProperties)
+        return d.in.fail("vkGetPhysicalDeviceFormatProperties2 without pFormatProperties");
+    inst->dispatch.GetPhysicalDeviceFormatProperties2(a.physicalDevice.handle, a.format,
+                                                      a.pFormatProperties);
+    return DecodeResult::Ok;
+}
+
+DecodeResult
+Executor::on_vkEnumerateDeviceExtensionProperties(protocol::Decoder& d,
+                                                  gen::EnumerateDeviceExtensionPropertiesArgs& a) {
+    VN_INSTANCE_DISPATCH(a, inst);
+    if (!a.pPropertyCount)
+        return d.in.fail("vkEnumerateDeviceExtensionProperties without pPropertyCount");
+    if (a.pLayerName) {
+        a.ret = VK_ERROR_LAYER_NOT_PRESENT;
+        return DecodeResult::Ok;
+    }
+    std::uint32_t count = 0;
+    a.ret = inst->dispatch.EnumerateDeviceExtensionProperties(a.physicalDevice.handle, nullptr,
+                                                              &count, nullptr);
+    if (a.ret != VK_SUCCESS)
+        return DecodeResult::Ok;
+    std::vector<VkExtensionProperties> host(count);
+    a.ret = inst->dispatch.EnumerateDeviceExtensionProperties(a.physicalDevice.handle, nullptr,
+                                                              &count, host.data());
+    if (a.ret < 0)
+        return DecodeResult::Ok;
+    host.resize(count);
+    // Exposed: what the host offers AND the protocol can encode AND may come from the host, at
+    // the lower of the two spec versions (virglrenderer 1.3.0 does the same).
+    std::vector<VkExtensionProperties> exposed;
+    for (VkExtensionProperties e : host) {
+        bool allowed = false;
+        for (const auto& info : gen::extensions)
+            if (info.in_registry && info.host && std::strcmp(info.name, e.extensionName) == 0)
+                allowed = true;
+        if (!allowed)
+            continue;
+        e.specVersion = std::min(e.specVersion, gen::extension_spec_version(e.extensionName));
+        exposed.push_back(e);
+    }
+    const auto total = static_cast<std::uint32_t>(exposed.size());
+    if (!a.pProperties) {
+        *a.pPropertyCount = total;
+        a.ret = VK_SUCCESS;
+        return DecodeResult::Ok;
+    }
+    const std::uint32_t n = std::min(*a.pPropertyCount, total);
+    std::copy_n(exposed.begin(), n, a.pProperties);
+    *a.pPropertyCount = n;
+    a.ret = n < total ? VK_INCOMPLETE : VK_SUCCESS;
+    return DecodeResult::Ok;
+}
+
+#undef VN_INSTANCE_DISPATCH
+
+} // namespace vn::decoder
