@@ -26,6 +26,8 @@ struct Renderer {
     std::vector<std::byte> replies;
     protocol::Writer reply_writer{replies};
     std::size_t reply_read = 0;
+    // Decoded replies point into this, so it lives as long as the test's view of them.
+    protocol::Arena reply_arena;
 
     Renderer() { executor.set_reply_writer(&reply_writer); }
 
@@ -39,7 +41,6 @@ struct Renderer {
         VN_TRY(submit(stream));
         protocol::FatalState reply_fatal;
         protocol::Reader in(replies.data() + reply_read, replies.size() - reply_read, reply_fatal);
-        protocol::Arena reply_arena;
         protocol::Decoder d{in, reply_arena};
         out = request;
         const DecodeResult r = gen::decode_reply(d, out);
@@ -207,4 +208,187 @@ TEST_CASE("a physical device id used as another type is fatal before the driver"
     gen::encode_args(w, VK_COMMAND_GENERATE_REPLY_BIT_EXT, a);
     CHECK(r.submit(stream) == DecodeResult::Fatal);
     CHECK(r.fatal.reason().find("VkInstance") != std::string::npos);
+}
+
+namespace {
+constexpr std::uint64_t device_id = 0x7f0000003000;
+constexpr std::uint64_t queue_id = 0x7f0000004000;
+constexpr std::uint64_t pool_id = 0x7f0000005000;
+constexpr std::uint64_t cb_id = 0x7f0000006000;
+constexpr std::uint64_t fence_id = 0x7f0000007000;
+
+template <typename Args>
+void send(Renderer& r, const Args& a) {
+    std::vector<std::byte> stream;
+    protocol::Writer w(stream);
+    gen::encode_args(w, 0, a);
+    INFO(Args::vn_name);
+    REQUIRE(r.submit(stream) == DecodeResult::Ok);
+}
+} // namespace
+
+TEST_CASE("a device records a command buffer and a fence signals its submission") {
+    Renderer r;
+    create_instance(r);
+    enumerate_physical_devices(r);
+
+    const float priority = 1.0f;
+    VkDeviceQueueCreateInfo qci{};
+    qci.sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO;
+    qci.queueCount = 1;
+    qci.pQueuePriorities = &priority;
+    VkDeviceCreateInfo dci{};
+    dci.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO;
+    dci.queueCreateInfoCount = 1;
+    dci.pQueueCreateInfos = &qci;
+    VkDevice device = id<VkDevice>(device_id);
+    gen::CreateDeviceArgs cd;
+    cd.physicalDevice = {physical_device_id, id<VkPhysicalDevice>(physical_device_id)};
+    cd.pCreateInfo = &dci;
+    cd.pDevice = &device;
+    gen::CreateDeviceArgs cd_reply;
+    REQUIRE(r.call(cd, cd_reply) == DecodeResult::Ok);
+    REQUIRE(cd_reply.ret == VK_SUCCESS);
+    const protocol::Ref<VkDevice> dev{device_id, device};
+
+    // The queue, bound to fence timeline 1 as Mesa does.
+    VkDeviceQueueTimelineInfoMESA timeline{};
+    timeline.sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_TIMELINE_INFO_MESA;
+    timeline.ringIdx = 1;
+    VkDeviceQueueInfo2 qi{};
+    qi.sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_INFO_2;
+    qi.pNext = &timeline;
+    VkQueue queue = id<VkQueue>(queue_id);
+    gen::GetDeviceQueue2Args gq;
+    gq.device = dev;
+    gq.pQueueInfo = &qi;
+    gq.pQueue = &queue;
+    send(r, gq);
+
+    VkCommandPoolCreateInfo pci{};
+    pci.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO;
+    VkCommandPool pool = id<VkCommandPool>(pool_id);
+    gen::CreateCommandPoolArgs cp;
+    cp.device = dev;
+    cp.pCreateInfo = &pci;
+    cp.pCommandPool = &pool;
+    send(r, cp);
+
+    VkCommandBufferAllocateInfo cai{};
+    cai.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO;
+    cai.commandPool = pool;
+    cai.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
+    cai.commandBufferCount = 1;
+    VkCommandBuffer cb = id<VkCommandBuffer>(cb_id);
+    gen::AllocateCommandBuffersArgs acb;
+    acb.device = dev;
+    acb.pAllocateInfo = &cai;
+    acb.pCommandBuffers = &cb;
+    send(r, acb);
+
+    const protocol::Ref<VkCommandBuffer> cbr{cb_id, cb};
+    VkCommandBufferBeginInfo bi{};
+    bi.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO;
+    gen::BeginCommandBufferArgs begin;
+    begin.commandBuffer = cbr;
+    begin.pBeginInfo = &bi;
+    send(r, begin);
+    VkMemoryBarrier barrier{};
+    barrier.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER;
+    barrier.srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT;
+    barrier.dstAccessMask = VK_ACCESS_HOST_READ_BIT;
+    gen::CmdPipelineBarrierArgs pb;
+    pb.commandBuffer = cbr;
+    pb.srcStageMask = VK_PIPELINE_STAGE_TRANSFER_BIT;
+    pb.dstStageMask = VK_PIPELINE_STAGE_HOST_BIT;
+    pb.memoryBarrierCount = 1;
+    pb.pMemoryBarriers = &barrier;
+    send(r, pb); // generated passthrough
+    gen::EndCommandBufferArgs end;
+    end.commandBuffer = cbr;
+    gen::EndCommandBufferArgs end_reply;
+    REQUIRE(r.call(end, end_reply) == DecodeResult::Ok);
+    CHECK(end_reply.ret == VK_SUCCESS);
+
+    VkFenceCreateInfo fci{};
+    fci.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO;
+    VkFence fence = id<VkFence>(fence_id);
+    gen::CreateFenceArgs cf;
+    cf.device = dev;
+    cf.pCreateInfo = &fci;
+    cf.pFence = &fence;
+    send(r, cf);
+
+    VkSubmitInfo si{};
+    si.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO;
+    si.commandBufferCount = 1;
+    si.pCommandBuffers = &cb;
+    gen::QueueSubmitArgs qs;
+    qs.queue = {queue_id, queue};
+    qs.submitCount = 1;
+    qs.pSubmits = &si;
+    qs.fence = {fence_id, fence};
+    gen::QueueSubmitArgs qs_reply;
+    REQUIRE(r.call(qs, qs_reply) == DecodeResult::Ok);
+    CHECK(qs_reply.ret == VK_SUCCESS);
+
+    const std::uint64_t fence_ids[] = {fence_id};
+    gen::WaitForFencesArgs wf;
+    wf.device = dev;
+    wf.fenceCount = 1;
+    wf.pFences = &fence;
+    wf.pFences_ids = fence_ids;
+    wf.waitAll = VK_TRUE;
+    wf.timeout = 5'000'000'000ull;
+    gen::WaitForFencesArgs wf_reply;
+    REQUIRE(r.call(wf, wf_reply) == DecodeResult::Ok);
+    CHECK(wf_reply.ret == VK_SUCCESS);
+
+    gen::GetFenceStatusArgs gs;
+    gs.device = dev;
+    gs.fence = {fence_id, fence};
+    gen::GetFenceStatusArgs gs_reply;
+    REQUIRE(r.call(gs, gs_reply) == DecodeResult::Ok);
+    CHECK(gs_reply.ret == VK_SUCCESS);
+
+    SECTION("destroying the pool frees its command buffers' ids") {
+        gen::DestroyCommandPoolArgs dp;
+        dp.device = dev;
+        dp.commandPool = {pool_id, pool};
+        send(r, dp);
+        CHECK_FALSE(r.objects.type_of(cb_id).has_value());
+        std::vector<std::byte> stream;
+        protocol::Writer w(stream);
+        gen::encode_args(w, 0, pb);
+        CHECK(r.submit(stream) == DecodeResult::Fatal); // the freed buffer is unknown now
+    }
+    SECTION("destroying the device takes every child with it") {
+        gen::DestroyDeviceArgs dd;
+        dd.device = dev;
+        send(r, dd);
+        CHECK_FALSE(r.objects.type_of(queue_id).has_value());
+        CHECK_FALSE(r.objects.type_of(pool_id).has_value());
+        CHECK_FALSE(r.objects.type_of(cb_id).has_value());
+        CHECK_FALSE(r.objects.type_of(fence_id).has_value());
+    }
+}
+
+TEST_CASE("device extensions the protocol cannot carry are refused") {
+    Renderer r;
+    create_instance(r);
+    enumerate_physical_devices(r);
+    const char* ext[] = {"VK_KHR_swapchain"};
+    VkDeviceCreateInfo dci{};
+    dci.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO;
+    dci.enabledExtensionCount = 1;
+    dci.ppEnabledExtensionNames = ext;
+    VkDevice device = id<VkDevice>(device_id);
+    gen::CreateDeviceArgs cd;
+    cd.physicalDevice = {physical_device_id, id<VkPhysicalDevice>(physical_device_id)};
+    cd.pCreateInfo = &dci;
+    cd.pDevice = &device;
+    gen::CreateDeviceArgs reply;
+    REQUIRE(r.call(cd, reply) == DecodeResult::Ok);
+    CHECK(reply.ret == VK_ERROR_EXTENSION_NOT_PRESENT);
+    CHECK_FALSE(r.objects.type_of(device_id).has_value());
 }

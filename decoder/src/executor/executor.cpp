@@ -1,5 +1,6 @@
 #include "executor.h"
 
+#include <vector>
 #include <vulkan/vulkan.h>
 
 namespace vn::decoder {
@@ -9,6 +10,27 @@ using protocol::DecodeResult;
 Executor::Executor(ObjectTables& objects) : m_objects(objects) {
     // The loader is linked, not dlopen'ed: it is the one well-kept way to reach any ICD.
     gen::load(m_global, vkGetInstanceProcAddr);
+}
+
+Executor::~Executor() {
+    std::vector<std::uint64_t> devices;
+    for (const auto& [id, entry] : m_objects.table<VkDevice>())
+        devices.push_back(id);
+    for (std::uint64_t id : devices) {
+        auto* entry = m_objects.find<VkDevice>(id);
+        auto* dev = static_cast<DeviceState*>(entry->state.get());
+        destroy_children(*dev, entry->handle);
+        dev->dispatch.DestroyDevice(entry->handle, nullptr);
+        (void)m_objects.remove<VkDevice>(id);
+    }
+    std::vector<std::uint64_t> instances;
+    for (const auto& [id, entry] : m_objects.table<VkInstance>())
+        instances.push_back(id);
+    for (std::uint64_t id : instances) {
+        auto* entry = m_objects.find<VkInstance>(id);
+        static_cast<InstanceState*>(entry->state.get())
+            ->dispatch.DestroyInstance(entry->handle, nullptr);
+    }
 }
 
 DecodeResult Executor::begin_reply(protocol::Decoder& d, protocol::Writer*& out) {

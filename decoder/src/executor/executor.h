@@ -5,7 +5,10 @@
 // vkr_*.c and Mesa's vn_*.c. Commands without a handler yet are fatal ("not implemented").
 #include "vn/decoder/object_table.h"
 #include "vn_dispatch.gen.h"
+#include "vn_passthrough.gen.h"
 #include "vn_vulkan.gen.h"
+
+#include <unordered_map>
 
 namespace vn::decoder {
 
@@ -23,12 +26,37 @@ class PhysicalDeviceState final : public ObjectState {
     const InstanceState* instance;
 };
 
-class Executor final : public gen::CommandHandler {
+// What a context knows about a VkDevice: its entry points, and every object created from it, so
+// that destroying the device (or the context) destroys them first and no id outlives its host
+// object.
+class DeviceState final : public ObjectState {
+  public:
+    gen::DeviceDispatch dispatch;
+    const InstanceState* instance = nullptr;
+    std::unordered_map<std::uint64_t, VkObjectType> children;
+};
+
+// Queues, command pools, command buffers and other device children: the device they belong to.
+class DeviceChildState final : public ObjectState {
+  public:
+    explicit DeviceChildState(DeviceState& d, std::uint64_t owner_pool = 0)
+        : device(&d), pool(owner_pool) {}
+    DeviceState* device;
+    std::uint64_t pool;         // command buffers: the pool they were allocated from
+    std::uint32_t ring_idx = 0; // queues: the fence timeline bound by VkDeviceQueueTimelineInfoMESA
+};
+
+class Executor final : public gen::PassthroughHandler {
   public:
     // The newest Vulkan version the codec and the executor implement; the host's is capped to it.
     static constexpr std::uint32_t max_api_version = VK_API_VERSION_1_3;
 
     explicit Executor(ObjectTables& objects);
+    // A context that ends (or dies) takes its host objects with it: devices with every child,
+    // then instances.
+    ~Executor() override;
+    Executor(const Executor&) = delete;
+    Executor& operator=(const Executor&) = delete;
 
     // Replies go to `w` until it is replaced; without one, a reply request is fatal.
     void set_reply_writer(protocol::Writer* w) { m_reply = w; }
@@ -69,7 +97,66 @@ class Executor final : public gen::CommandHandler {
     protocol::DecodeResult on_vkEnumerateDeviceExtensionProperties(
         protocol::Decoder& d, gen::EnumerateDeviceExtensionPropertiesArgs& a) override;
 
+    // device.cpp
+    protocol::DecodeResult on_vkCreateDevice(protocol::Decoder& d,
+                                             gen::CreateDeviceArgs& a) override;
+    protocol::DecodeResult on_vkDestroyDevice(protocol::Decoder& d,
+                                              gen::DestroyDeviceArgs& a) override;
+    protocol::DecodeResult on_vkGetDeviceQueue2(protocol::Decoder& d,
+                                                gen::GetDeviceQueue2Args& a) override;
+    protocol::DecodeResult on_vkDeviceWaitIdle(protocol::Decoder& d,
+                                               gen::DeviceWaitIdleArgs& a) override;
+
+    // command_buffer.cpp
+    protocol::DecodeResult on_vkCreateCommandPool(protocol::Decoder& d,
+                                                  gen::CreateCommandPoolArgs& a) override;
+    protocol::DecodeResult on_vkDestroyCommandPool(protocol::Decoder& d,
+                                                   gen::DestroyCommandPoolArgs& a) override;
+    protocol::DecodeResult on_vkAllocateCommandBuffers(protocol::Decoder& d,
+                                                       gen::AllocateCommandBuffersArgs& a) override;
+    protocol::DecodeResult on_vkFreeCommandBuffers(protocol::Decoder& d,
+                                                   gen::FreeCommandBuffersArgs& a) override;
+    protocol::DecodeResult on_vkBeginCommandBuffer(protocol::Decoder& d,
+                                                   gen::BeginCommandBufferArgs& a) override;
+    protocol::DecodeResult on_vkEndCommandBuffer(protocol::Decoder& d,
+                                                 gen::EndCommandBufferArgs& a) override;
+    protocol::DecodeResult command_buffer_dispatch(protocol::Decoder& d,
+                                                   const protocol::Ref<VkCommandBuffer>& cb,
+                                                   const gen::DeviceDispatch*& out) override;
+
+    // sync.cpp
+    protocol::DecodeResult on_vkCreateFence(protocol::Decoder& d, gen::CreateFenceArgs& a) override;
+    protocol::DecodeResult on_vkDestroyFence(protocol::Decoder& d,
+                                             gen::DestroyFenceArgs& a) override;
+    protocol::DecodeResult on_vkGetFenceStatus(protocol::Decoder& d,
+                                               gen::GetFenceStatusArgs& a) override;
+    protocol::DecodeResult on_vkWaitForFences(protocol::Decoder& d,
+                                              gen::WaitForFencesArgs& a) override;
+    protocol::DecodeResult on_vkResetFences(protocol::Decoder& d, gen::ResetFencesArgs& a) override;
+    protocol::DecodeResult on_vkQueueSubmit(protocol::Decoder& d, gen::QueueSubmitArgs& a) override;
+
   private:
+    protocol::DecodeResult device_of(protocol::Decoder& d, std::uint64_t device_id,
+                                     DeviceState*& out);
+    protocol::DecodeResult queue_device(protocol::Decoder& d, std::uint64_t queue_id,
+                                        DeviceState*& out);
+    // A new device child: the id must be free; it is recorded once the host object exists.
+    protocol::DecodeResult check_new_id(protocol::Decoder& d, std::uint64_t id);
+    template <typename H>
+    protocol::DecodeResult add_child(DeviceState& dev, std::uint64_t id, H host,
+                                     std::uint64_t pool = 0) {
+        VN_TRY(m_objects.add<H>(id, host, std::make_unique<DeviceChildState>(dev, pool)));
+        dev.children.emplace(id, HandleTraits<H>::object_type);
+        return protocol::DecodeResult::Ok;
+    }
+    template <typename H>
+    protocol::DecodeResult remove_child(DeviceState& dev, std::uint64_t id) {
+        dev.children.erase(id);
+        return m_objects.remove<H>(id);
+    }
+    // Destroys what the guest left behind on the host, then forgets it.
+    void destroy_children(DeviceState& dev, VkDevice host);
+
     protocol::DecodeResult instance_of(protocol::Decoder& d, std::uint64_t physical_device_id,
                                        const InstanceState*& out);
 

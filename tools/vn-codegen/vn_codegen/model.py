@@ -101,6 +101,13 @@ class Command:
     level: str = "global"            # which dispatch table calls it: global, instance, device
 
     @property
+    def passthrough(self) -> bool:
+        """Executed by calling the driver with the decoded arguments, nothing else: vkCmd*."""
+        return (self.name.startswith("vkCmd") and not self.blocked and not self.private and
+                self.level == "device" and self.params[0].elem.type == "VkCommandBuffer" and
+                not any(f.output for f in self.params) and self.result == "void")
+
+    @property
     def short(self) -> str:
         return self.name[2:]
 

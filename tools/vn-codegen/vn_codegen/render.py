@@ -14,7 +14,8 @@ STRUCT_PARTS = 6  # struct codecs are split so two cores can compile them in par
 def outputs() -> list[str]:
     files = ["vn_protocol.gen.h", "vn_structs_internal.gen.h", "vn_commands.gen.cpp",
              "vn_info.gen.cpp", "vn_fill.gen.h", "vn_fill.gen.cpp", "vn_dispatch.gen.h",
-             "vn_dispatch.gen.cpp", "vn_vulkan.gen.h", "vn_vulkan.gen.cpp", "vn_coverage.txt"]
+             "vn_dispatch.gen.cpp", "vn_vulkan.gen.h", "vn_vulkan.gen.cpp", "vn_passthrough.gen.h",
+             "vn_passthrough.gen.cpp", "vn_coverage.txt"]
     files += [f"vn_structs_{i}.gen.cpp" for i in range(STRUCT_PARTS)]
     return files
 
@@ -102,7 +103,9 @@ def render(model: Model, vk_xml_name: str) -> dict[str, str]:
                private_struct_order=model.private_structs,
                private_members=_private_members(model),
                id_count=max(model.protocol.command_ids) + 1,
-               commands_by_id={c.id: c for c in model.commands})
+               commands_by_id={c.id: c for c in model.commands},
+               passthrough=[c for c in model.commands if c.passthrough],
+               a_handle="a.")
     out = {
         "vn_protocol.gen.h": env.get_template("vn_protocol.gen.h.j2").render(**ctx),
         "vn_structs_internal.gen.h": env.get_template("vn_structs_internal.gen.h.j2").render(**ctx),
@@ -114,6 +117,8 @@ def render(model: Model, vk_xml_name: str) -> dict[str, str]:
         "vn_dispatch.gen.cpp": env.get_template("vn_dispatch.gen.cpp.j2").render(**ctx),
         "vn_vulkan.gen.h": env.get_template("vn_vulkan.gen.h.j2").render(**ctx),
         "vn_vulkan.gen.cpp": env.get_template("vn_vulkan.gen.cpp.j2").render(**ctx),
+        "vn_passthrough.gen.h": env.get_template("vn_passthrough.gen.h.j2").render(**ctx),
+        "vn_passthrough.gen.cpp": env.get_template("vn_passthrough.gen.cpp.j2").render(**ctx),
         "vn_coverage.txt": coverage_text(model),
     }
     tpl = env.get_template("vn_structs.gen.cpp.j2")

@@ -1,0 +1,137 @@
+// Device family: creation with the exposed extensions only, queues (and their fence timelines),
+// and destruction that takes every remaining child with it.
+#include "executor.h"
+
+#include <cstring>
+#include <vector>
+
+namespace vn::decoder {
+
+using protocol::DecodeResult;
+
+namespace {
+bool exposed_device_extension(const char* name) {
+    for (const auto& info : gen::extensions)
+        if (info.in_registry && info.host && std::strcmp(info.name, name) == 0)
+            return true;
+    return false;
+}
+} // namespace
+
+DecodeResult Executor::check_new_id(protocol::Decoder& d, std::uint64_t id) {
+    if (id == 0 || m_objects.type_of(id))
+        return d.in.fail("object id " + std::to_string(id) + " is not free for a new object");
+    return DecodeResult::Ok;
+}
+
+DecodeResult Executor::device_of(protocol::Decoder& d, std::uint64_t device_id, DeviceState*& out) {
+    ObjectEntry<VkDevice>* entry = nullptr;
+    VN_TRY(m_objects.get<VkDevice>(device_id, entry));
+    out = static_cast<DeviceState*>(entry->state.get());
+    (void)d;
+    return DecodeResult::Ok;
+}
+
+DecodeResult Executor::queue_device(protocol::Decoder& d, std::uint64_t queue_id,
+                                    DeviceState*& out) {
+    ObjectEntry<VkQueue>* entry = nullptr;
+    VN_TRY(m_objects.get<VkQueue>(queue_id, entry));
+    out = static_cast<DeviceChildState*>(entry->state.get())->device;
+    (void)d;
+    return DecodeResult::Ok;
+}
+
+DecodeResult Executor::on_vkCreateDevice(protocol::Decoder& d, gen::CreateDeviceArgs& a) {
+    const std::uint64_t id = protocol::handle_to_u64(*a.pDevice);
+    VN_TRY(check_new_id(d, id));
+    const InstanceState* inst = nullptr;
+    VN_TRY(instance_of(d, a.physicalDevice.id, inst));
+    // Only what we expose may be enabled: the host may support more (WSI, extensions whose
+    // structs Venus cannot carry), and enabling those would change what the driver expects.
+    for (std::uint32_t i = 0; i < a.pCreateInfo->enabledExtensionCount; ++i) {
+        if (!exposed_device_extension(a.pCreateInfo->ppEnabledExtensionNames[i])) {
+            a.ret = VK_ERROR_EXTENSION_NOT_PRESENT;
+            return DecodeResult::Ok;
+        }
+    }
+    VkDeviceCreateInfo info = *a.pCreateInfo;
+    info.enabledLayerCount = 0;
+    info.ppEnabledLayerNames = nullptr;
+    VkDevice host = VK_NULL_HANDLE;
+    a.ret = inst->dispatch.CreateDevice(a.physicalDevice.handle, &info, nullptr, &host);
+    if (a.ret != VK_SUCCESS)
+        return DecodeResult::Ok;
+    auto state = std::make_unique<DeviceState>();
+    state->instance = inst;
+    gen::load(state->dispatch, vkGetDeviceProcAddr, host);
+    return m_objects.add<VkDevice>(id, host, std::move(state));
+}
+
+void Executor::destroy_children(DeviceState& dev, VkDevice host) {
+    // Pools first frees the command buffers allocated from them; what is left are plain objects.
+    std::vector<std::pair<std::uint64_t, VkObjectType>> children(dev.children.begin(),
+                                                                 dev.children.end());
+    for (const auto& [id, type] : children) {
+        switch (type) {
+        case VK_OBJECT_TYPE_COMMAND_POOL:
+            dev.dispatch.DestroyCommandPool(host, m_objects.find<VkCommandPool>(id)->handle,
+                                            nullptr);
+            break;
+        case VK_OBJECT_TYPE_FENCE:
+            dev.dispatch.DestroyFence(host, m_objects.find<VkFence>(id)->handle, nullptr);
+            break;
+        default:
+            break; // queues and command buffers have no destroy of their own
+        }
+        (void)m_objects.remove(type, id);
+    }
+    dev.children.clear();
+}
+
+DecodeResult Executor::on_vkDestroyDevice(protocol::Decoder& d, gen::DestroyDeviceArgs& a) {
+    if (!a.device.id)
+        return DecodeResult::Ok;
+    DeviceState* dev = nullptr;
+    VN_TRY(device_of(d, a.device.id, dev));
+    destroy_children(*dev, a.device.handle);
+    dev->dispatch.DestroyDevice(a.device.handle, nullptr);
+    return m_objects.remove<VkDevice>(a.device.id);
+}
+
+DecodeResult Executor::on_vkGetDeviceQueue2(protocol::Decoder& d, gen::GetDeviceQueue2Args& a) {
+    DeviceState* dev = nullptr;
+    VN_TRY(device_of(d, a.device.id, dev));
+    const std::uint64_t id = protocol::handle_to_u64(*a.pQueue);
+    // The Venus timeline binding is ours; the host driver gets the chain without it.
+    VkDeviceQueueInfo2 info = *a.pQueueInfo;
+    std::uint32_t ring_idx = 0;
+    info.pNext = nullptr;
+    for (auto* n = static_cast<const VkBaseInStructure*>(a.pQueueInfo->pNext); n; n = n->pNext) {
+        if (n->sType == VK_STRUCTURE_TYPE_DEVICE_QUEUE_TIMELINE_INFO_MESA)
+            ring_idx = reinterpret_cast<const VkDeviceQueueTimelineInfoMESA*>(n)->ringIdx;
+    }
+    VkQueue host = VK_NULL_HANDLE;
+    dev->dispatch.GetDeviceQueue2(a.device.handle, &info, &host);
+    if (!host)
+        return d.in.fail("vkGetDeviceQueue2: the device has no such queue");
+    if (auto* known = m_objects.find<VkQueue>(id)) {
+        // Asking for the same queue again is allowed, under the same id only.
+        if (known->handle != host)
+            return d.in.fail("vkGetDeviceQueue2: id " + std::to_string(id) +
+                             " names another queue");
+        return DecodeResult::Ok;
+    }
+    VN_TRY(check_new_id(d, id));
+    VN_TRY(add_child<VkQueue>(*dev, id, host));
+    static_cast<DeviceChildState*>(m_objects.find<VkQueue>(id)->state.get())->ring_idx = ring_idx;
+    return DecodeResult::Ok;
+}
+
+DecodeResult Executor::on_vkDeviceWaitIdle(protocol::Decoder& d, gen::DeviceWaitIdleArgs& a) {
+    DeviceState* dev = nullptr;
+    VN_TRY(device_of(d, a.device.id, dev));
+    a.ret = dev->dispatch.DeviceWaitIdle(a.device.handle);
+    return DecodeResult::Ok;
+}
+
+} // namespace vn::decoder
