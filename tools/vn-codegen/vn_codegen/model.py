@@ -173,36 +173,32 @@ class Builder:
         for name, basetype in p.private_bitmasks.items():
             r.types[name] = reg.Type(name=name, category="bitmask", base=basetype, private=True)
         for name, spec in p.private_structs.items():
-            members = []
-            for text in spec["members"]:
-                d = parse_decl(text)
-                m = reg.Member(decl=d)
-                if "len" in d.attrs:
-                    m.len = [d.attrs["len"]]
-                if "optional" in d.attrs:
-                    m.optional = [True]
-                if d.name == "sType":
+            members = [self._private_member(text) for text in spec["members"]]
+            for m in members:
+                if m.name == "sType":
                     m.values = spec.get("stype")
-                members.append(m)
             if spec.get("stype") and spec["stype"] not in self.private_stype_values:
                 raise ModelError(f"{name}: unknown private sType {spec['stype']}")
             r.types[name] = reg.Type(name=name, category="struct", members=members, private=True,
                                      returnedonly=bool(spec.get("returnedonly")),
                                      structextends=list(spec.get("extends", [])))
         for name, spec in p.private_commands.items():
-            params = []
-            for text in spec["params"]:
-                d = parse_decl(text)
-                m = reg.Member(decl=d)
-                if "len" in d.attrs:
-                    m.len = [d.attrs["len"]]
-                if "optional" in d.attrs:
-                    m.optional = [True]
-                params.append(m)
+            params = [self._private_member(text) for text in spec["params"]]
             if name in r.commands:
                 raise ModelError(f"private command {name} is also in vk.xml")
             r.commands[name] = reg.Command(name=name, result=spec.get("result", "void"),
                                            params=params, private=True)
+
+    @staticmethod
+    def _private_member(text: str) -> reg.Member:
+        """A declaration from venus-protocol.toml, attributes mapped to vk.xml's."""
+        d = parse_decl(text)
+        m = reg.Member(decl=d)
+        if "len" in d.attrs:
+            m.len = [d.attrs["len"]]
+        if "optional" in d.attrs:
+            m.optional = [True]
+        return m
 
     def _check_exception_names(self) -> None:
         known = {n for names in self.p.command_ids.values() for n in names}
