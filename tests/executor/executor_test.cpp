@@ -2,9 +2,12 @@
 // executor run it on the host driver, and the driver-side decoder reads the replies back.
 #include "executor.h"
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cstring>
+#include <optional>
 #include <string>
+#include <tuple>
 #include <vector>
 
 using namespace vn;
@@ -391,4 +394,146 @@ TEST_CASE("device extensions the protocol cannot carry are refused") {
     REQUIRE(r.call(cd, reply) == DecodeResult::Ok);
     CHECK(reply.ret == VK_ERROR_EXTENSION_NOT_PRESENT);
     CHECK_FALSE(r.objects.type_of(device_id).has_value());
+}
+
+namespace {
+
+// Shared memory as the worker would map it: one resource id, one buffer.
+class FakeResources final : public decoder::ResourceProvider {
+  public:
+    std::vector<std::byte> shm_bytes = std::vector<std::byte>(8192);
+    std::optional<decoder::ShmRegion> shm(std::uint32_t id) override {
+        if (id != 1)
+            return std::nullopt;
+        return decoder::ShmRegion{shm_bytes.data(), shm_bytes.size()};
+    }
+};
+
+std::vector<std::byte> set_reply_stream(std::uint32_t res, std::size_t offset, std::size_t size) {
+    VkCommandStreamDescriptionMESA desc{res, offset, size};
+    gen::SetReplyCommandStreamMESAArgs a;
+    a.pStream = &desc;
+    std::vector<std::byte> out;
+    protocol::Writer w(out);
+    gen::encode_args(w, 0, a);
+    return out;
+}
+
+std::vector<std::byte> instance_version_request(std::uint32_t* version) {
+    gen::EnumerateInstanceVersionArgs a;
+    a.pApiVersion = version;
+    std::vector<std::byte> out;
+    protocol::Writer w(out);
+    gen::encode_args(w, VK_COMMAND_GENERATE_REPLY_BIT_EXT, a);
+    return out;
+}
+
+std::uint32_t decode_version_reply(const std::byte* at, std::size_t size) {
+    protocol::FatalState fatal;
+    protocol::Reader in(at, size, fatal);
+    protocol::Arena arena;
+    protocol::Decoder d{in, arena};
+    std::uint32_t version = 0;
+    gen::EnumerateInstanceVersionArgs a;
+    a.pApiVersion = &version;
+    REQUIRE(gen::decode_reply(d, a) == DecodeResult::Ok);
+    return *a.pApiVersion;
+}
+
+std::vector<std::byte> concat(std::initializer_list<std::vector<std::byte>> parts) {
+    std::vector<std::byte> out;
+    for (const auto& p : parts)
+        out.insert(out.end(), p.begin(), p.end());
+    return out;
+}
+
+} // namespace
+
+TEST_CASE("replies go to the reply stream set in shared memory") {
+    Renderer r;
+    FakeResources res;
+    r.executor.set_resources(&res);
+    std::uint32_t v = 0;
+    REQUIRE(r.submit(concat({set_reply_stream(1, 64, 256), instance_version_request(&v)})) ==
+            DecodeResult::Ok);
+    CHECK(decode_version_reply(res.shm_bytes.data() + 64, 256) >= VK_API_VERSION_1_1);
+    CHECK(r.replies.empty()); // nothing went to the test's own writer
+
+    SECTION("seek moves the write position") {
+        gen::SeekReplyCommandStreamMESAArgs seek;
+        seek.position = 128;
+        std::vector<std::byte> s;
+        protocol::Writer w(s);
+        gen::encode_args(w, 0, seek);
+        REQUIRE(r.submit(concat({s, instance_version_request(&v)})) == DecodeResult::Ok);
+        CHECK(decode_version_reply(res.shm_bytes.data() + 64 + 128, 128) >= VK_API_VERSION_1_1);
+    }
+    SECTION("seeking past the end is fatal") {
+        gen::SeekReplyCommandStreamMESAArgs seek;
+        seek.position = 257;
+        std::vector<std::byte> s;
+        protocol::Writer w(s);
+        gen::encode_args(w, 0, seek);
+        CHECK(r.submit(s) == DecodeResult::Fatal);
+    }
+}
+
+TEST_CASE("reply streams outside their resource, or not shm, are fatal") {
+    Renderer r;
+    FakeResources res;
+    r.executor.set_resources(&res);
+    const auto [resource, offset, size] = GENERATE(std::tuple{2u, 0ull, 16ull},      // unknown
+                                                   std::tuple{1u, 8190ull, 16ull},   // past the end
+                                                   std::tuple{1u, 8193ull, 0ull},    // offset past
+                                                   std::tuple{1u, 8ull, ~0ull - 4}); // wraps
+    CHECK(r.submit(set_reply_stream(resource, static_cast<std::size_t>(offset),
+                                    static_cast<std::size_t>(size))) == DecodeResult::Fatal);
+}
+
+TEST_CASE("a reply larger than the reply stream is fatal") {
+    Renderer r;
+    FakeResources res;
+    r.executor.set_resources(&res);
+    std::uint32_t v = 0;
+    CHECK(r.submit(concat({set_reply_stream(1, 0, 8), instance_version_request(&v)})) ==
+          DecodeResult::Fatal);
+    CHECK(r.fatal.reason().find("does not fit") != std::string::npos);
+}
+
+TEST_CASE("command streams execute out of shared memory, one level deep") {
+    Renderer r;
+    FakeResources res;
+    r.executor.set_resources(&res);
+    std::uint32_t v = 0;
+    const auto inner = concat({set_reply_stream(1, 64, 256), instance_version_request(&v)});
+    std::copy(inner.begin(), inner.end(), res.shm_bytes.begin() + 4096);
+
+    VkCommandStreamDescriptionMESA stream{1, 4096, inner.size()};
+    gen::ExecuteCommandStreamsMESAArgs ex;
+    ex.streamCount = 1;
+    ex.pStreams = &stream;
+    std::vector<std::byte> outer;
+    protocol::Writer w(outer);
+    gen::encode_args(w, 0, ex);
+
+    SECTION("the executed stream runs and replies") {
+        REQUIRE(r.submit(outer) == DecodeResult::Ok);
+        CHECK(decode_version_reply(res.shm_bytes.data() + 64, 256) >= VK_API_VERSION_1_1);
+    }
+    SECTION("a stream that executes streams is fatal") {
+        std::copy(outer.begin(), outer.end(), res.shm_bytes.begin() + 4096);
+        stream.size = outer.size();
+        std::vector<std::byte> again;
+        protocol::Writer w2(again);
+        gen::encode_args(w2, 0, ex);
+        CHECK(r.submit(again) == DecodeResult::Fatal);
+        CHECK(r.fatal.reason().find("inside an executed stream") != std::string::npos);
+    }
+    SECTION("a stream outside its resource is fatal before anything runs") {
+        stream.offset = 8000;
+        std::vector<std::byte> bad;
+        protocol::Writer w2(bad);
+        gen::encode_args(w2, 0, ex);
+        CHECK(r.submit(bad) == DecodeResult::Fatal);
+    }
 }

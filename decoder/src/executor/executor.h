@@ -4,6 +4,7 @@
 // it creates in the context's tables. Files are split by object family, as in virglrenderer's
 // vkr_*.c and Mesa's vn_*.c. Commands without a handler yet are fatal ("not implemented").
 #include "vn/decoder/object_table.h"
+#include "vn/decoder/resources.h"
 #include "vn_dispatch.gen.h"
 #include "vn_passthrough.gen.h"
 #include "vn_vulkan.gen.h"
@@ -58,11 +59,25 @@ class Executor final : public gen::PassthroughHandler {
     Executor(const Executor&) = delete;
     Executor& operator=(const Executor&) = delete;
 
-    // Replies go to `w` until it is replaced; without one, a reply request is fatal.
+    // Replies go to `w` until it is replaced (or a reply stream is set); without one, a reply
+    // request is fatal.
     void set_reply_writer(protocol::Writer* w) { m_reply = w; }
+    // Shared memory for reply streams and executed command streams.
+    void set_resources(ResourceProvider* resources) { m_resources = resources; }
 
     protocol::DecodeResult begin_reply(protocol::Decoder& d, protocol::Writer*& out) override;
     protocol::DecodeResult end_reply(protocol::Decoder& d, protocol::Writer& w) override;
+
+    // transport.cpp: the Venus private commands that move bytes rather than call Vulkan
+    protocol::DecodeResult
+    on_vkSetReplyCommandStreamMESA(protocol::Decoder& d,
+                                   gen::SetReplyCommandStreamMESAArgs& a) override;
+    protocol::DecodeResult
+    on_vkSeekReplyCommandStreamMESA(protocol::Decoder& d,
+                                    gen::SeekReplyCommandStreamMESAArgs& a) override;
+    protocol::DecodeResult
+    on_vkExecuteCommandStreamsMESA(protocol::Decoder& d,
+                                   gen::ExecuteCommandStreamsMESAArgs& a) override;
 
     // instance.cpp
     protocol::DecodeResult
@@ -160,9 +175,21 @@ class Executor final : public gen::PassthroughHandler {
     protocol::DecodeResult instance_of(protocol::Decoder& d, std::uint64_t physical_device_id,
                                        const InstanceState*& out);
 
+    // A [offset, offset + size) window of a shm resource; Fatal when it is not inside one.
+    protocol::DecodeResult shm_window(protocol::Decoder& d, std::uint32_t resource_id,
+                                      std::size_t offset, std::size_t size, ShmRegion& out);
+
     ObjectTables& m_objects;
     gen::GlobalDispatch m_global;
     protocol::Writer* m_reply = nullptr;
+    ResourceProvider* m_resources = nullptr;
+    // The reply stream set by vkSetReplyCommandStreamMESA, and the writer at its position.
+    ShmRegion m_reply_stream;
+    protocol::Writer m_stream_writer{nullptr, 0};
+    // Executed streams nest only one level deep; their commands get an arena of their own, so
+    // that the executing command's arguments survive each nested command's reset.
+    bool m_executing_streams = false;
+    protocol::Arena m_nested_arena;
 };
 
 } // namespace vn::decoder
