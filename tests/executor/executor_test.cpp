@@ -537,3 +537,70 @@ TEST_CASE("command streams execute out of shared memory, one level deep") {
         CHECK(r.submit(bad) == DecodeResult::Fatal);
     }
 }
+
+TEST_CASE("plain device children: generated create and destroy, ownership checked") {
+    Renderer r;
+    create_instance(r);
+    enumerate_physical_devices(r);
+    const float priority = 1.0f;
+    VkDeviceQueueCreateInfo qci{};
+    qci.sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO;
+    qci.queueCount = 1;
+    qci.pQueuePriorities = &priority;
+    VkDeviceCreateInfo dci{};
+    dci.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO;
+    dci.queueCreateInfoCount = 1;
+    dci.pQueueCreateInfos = &qci;
+    VkDevice device = id<VkDevice>(device_id);
+    gen::CreateDeviceArgs cd;
+    cd.physicalDevice = {physical_device_id, id<VkPhysicalDevice>(physical_device_id)};
+    cd.pCreateInfo = &dci;
+    cd.pDevice = &device;
+    send(r, cd);
+    const protocol::Ref<VkDevice> dev{device_id, device};
+
+    constexpr std::uint64_t buffer_id = 0x7f0000008000;
+    VkBufferCreateInfo bci{};
+    bci.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO;
+    bci.size = 4096;
+    bci.usage = VK_BUFFER_USAGE_TRANSFER_DST_BIT;
+    VkBuffer buffer = id<VkBuffer>(buffer_id);
+    gen::CreateBufferArgs cb;
+    cb.device = dev;
+    cb.pCreateInfo = &bci;
+    cb.pBuffer = &buffer;
+    gen::CreateBufferArgs cb_reply;
+    REQUIRE(r.call(cb, cb_reply) == DecodeResult::Ok);
+    CHECK(cb_reply.ret == VK_SUCCESS);
+    CHECK(r.objects.type_of(buffer_id) == VK_OBJECT_TYPE_BUFFER);
+
+    SECTION("the same id twice is fatal") {
+        std::vector<std::byte> s;
+        protocol::Writer w(s);
+        gen::encode_args(w, 0, cb);
+        CHECK(r.submit(s) == DecodeResult::Fatal);
+    }
+    SECTION("destroy forgets the id") {
+        gen::DestroyBufferArgs db;
+        db.device = dev;
+        db.buffer = {buffer_id, buffer};
+        send(r, db);
+        CHECK_FALSE(r.objects.type_of(buffer_id).has_value());
+    }
+    SECTION("destroying it as another type is fatal") {
+        gen::DestroyImageArgs di;
+        di.device = dev;
+        di.image = {buffer_id, id<VkImage>(buffer_id)};
+        std::vector<std::byte> s;
+        protocol::Writer w(s);
+        gen::encode_args(w, 0, di);
+        CHECK(r.submit(s) == DecodeResult::Fatal);
+        CHECK(r.objects.type_of(buffer_id) == VK_OBJECT_TYPE_BUFFER);
+    }
+    SECTION("the device takes it along") {
+        gen::DestroyDeviceArgs dd;
+        dd.device = dev;
+        send(r, dd);
+        CHECK_FALSE(r.objects.type_of(buffer_id).has_value());
+    }
+}

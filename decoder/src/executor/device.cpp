@@ -68,24 +68,64 @@ DecodeResult Executor::on_vkCreateDevice(protocol::Decoder& d, gen::CreateDevice
 }
 
 void Executor::destroy_children(DeviceState& dev, VkDevice host) {
-    // Pools first frees the command buffers allocated from them; what is left are plain objects.
+    // Pools take the command buffers allocated from them; queues and command buffers have no
+    // destroy of their own and are only forgotten.
     std::vector<std::pair<std::uint64_t, VkObjectType>> children(dev.children.begin(),
                                                                  dev.children.end());
     for (const auto& [id, type] : children) {
-        switch (type) {
-        case VK_OBJECT_TYPE_COMMAND_POOL:
-            dev.dispatch.DestroyCommandPool(host, m_objects.find<VkCommandPool>(id)->handle,
-                                            nullptr);
-            break;
-        case VK_OBJECT_TYPE_FENCE:
-            dev.dispatch.DestroyFence(host, m_objects.find<VkFence>(id)->handle, nullptr);
-            break;
-        default:
-            break; // queues and command buffers have no destroy of their own
-        }
+        std::uint64_t handle = 0;
+        // type_of first: a failed resolve would mark the context fatal during cleanup.
+        if (m_objects.type_of(id) == type &&
+            m_objects.resolve(type, id, handle) == DecodeResult::Ok)
+            (void)gen::destroy_device_child(dev.dispatch, host, type, handle);
         (void)m_objects.remove(type, id);
     }
     dev.children.clear();
+}
+
+DecodeResult Executor::device_entry(protocol::Decoder& d, const protocol::Ref<VkDevice>& device,
+                                    const gen::DeviceDispatch*& out) {
+    DeviceState* dev = nullptr;
+    VN_TRY(device_of(d, device.id, dev));
+    out = &dev->dispatch;
+    return DecodeResult::Ok;
+}
+
+DecodeResult Executor::new_device_child(protocol::Decoder& d, std::uint64_t id) {
+    return check_new_id(d, id);
+}
+
+DecodeResult Executor::device_child_created(protocol::Decoder& d,
+                                            const protocol::Ref<VkDevice>& device,
+                                            VkObjectType type, std::uint64_t id,
+                                            std::uint64_t host) {
+    DeviceState* dev = nullptr;
+    VN_TRY(device_of(d, device.id, dev));
+    VN_TRY(m_objects.add(type, id, host));
+    // The generic add has no state hook: attach the owner the same way the typed one does.
+    dev->children.emplace(id, type);
+    return DecodeResult::Ok;
+}
+
+DecodeResult Executor::check_device_child(protocol::Decoder& d,
+                                          const protocol::Ref<VkDevice>& device, VkObjectType type,
+                                          std::uint64_t id) {
+    DeviceState* dev = nullptr;
+    VN_TRY(device_of(d, device.id, dev));
+    const auto it = dev->children.find(id);
+    if (it == dev->children.end() || it->second != type)
+        return d.in.fail("object id " + std::to_string(id) +
+                         " is not an object of that type on this device");
+    return DecodeResult::Ok;
+}
+
+DecodeResult Executor::device_child_destroyed(protocol::Decoder& d,
+                                              const protocol::Ref<VkDevice>& device,
+                                              VkObjectType type, std::uint64_t id) {
+    DeviceState* dev = nullptr;
+    VN_TRY(device_of(d, device.id, dev));
+    dev->children.erase(id);
+    return m_objects.remove(type, id);
 }
 
 DecodeResult Executor::on_vkDestroyDevice(protocol::Decoder& d, gen::DestroyDeviceArgs& a) {

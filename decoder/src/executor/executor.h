@@ -139,10 +139,22 @@ class Executor final : public gen::PassthroughHandler {
                                                    const protocol::Ref<VkCommandBuffer>& cb,
                                                    const gen::DeviceDispatch*& out) override;
 
+    // device.cpp: plain device children, created and destroyed by generated handlers
+    protocol::DecodeResult device_entry(protocol::Decoder& d, const protocol::Ref<VkDevice>& device,
+                                        const gen::DeviceDispatch*& out) override;
+    protocol::DecodeResult new_device_child(protocol::Decoder& d, std::uint64_t id) override;
+    protocol::DecodeResult device_child_created(protocol::Decoder& d,
+                                                const protocol::Ref<VkDevice>& device,
+                                                VkObjectType type, std::uint64_t id,
+                                                std::uint64_t host) override;
+    protocol::DecodeResult check_device_child(protocol::Decoder& d,
+                                              const protocol::Ref<VkDevice>& device,
+                                              VkObjectType type, std::uint64_t id) override;
+    protocol::DecodeResult device_child_destroyed(protocol::Decoder& d,
+                                                  const protocol::Ref<VkDevice>& device,
+                                                  VkObjectType type, std::uint64_t id) override;
+
     // sync.cpp
-    protocol::DecodeResult on_vkCreateFence(protocol::Decoder& d, gen::CreateFenceArgs& a) override;
-    protocol::DecodeResult on_vkDestroyFence(protocol::Decoder& d,
-                                             gen::DestroyFenceArgs& a) override;
     protocol::DecodeResult on_vkGetFenceStatus(protocol::Decoder& d,
                                                gen::GetFenceStatusArgs& a) override;
     protocol::DecodeResult on_vkWaitForFences(protocol::Decoder& d,

@@ -5,29 +5,6 @@ namespace vn::decoder {
 
 using protocol::DecodeResult;
 
-DecodeResult Executor::on_vkCreateFence(protocol::Decoder& d, gen::CreateFenceArgs& a) {
-    DeviceState* dev = nullptr;
-    VN_TRY(device_of(d, a.device.id, dev));
-    const std::uint64_t id = protocol::handle_to_u64(*a.pFence);
-    VN_TRY(check_new_id(d, id));
-    VkFence host = VK_NULL_HANDLE;
-    a.ret = dev->dispatch.CreateFence(a.device.handle, a.pCreateInfo, nullptr, &host);
-    if (a.ret != VK_SUCCESS)
-        return DecodeResult::Ok;
-    return add_child<VkFence>(*dev, id, host);
-}
-
-DecodeResult Executor::on_vkDestroyFence(protocol::Decoder& d, gen::DestroyFenceArgs& a) {
-    if (!a.fence.id)
-        return DecodeResult::Ok;
-    DeviceState* dev = nullptr;
-    VN_TRY(device_of(d, a.device.id, dev));
-    if (!dev->children.contains(a.fence.id))
-        return d.in.fail("vkDestroyFence: the fence belongs to another device");
-    dev->dispatch.DestroyFence(a.device.handle, a.fence.handle, nullptr);
-    return remove_child<VkFence>(*dev, a.fence.id);
-}
-
 DecodeResult Executor::on_vkGetFenceStatus(protocol::Decoder& d, gen::GetFenceStatusArgs& a) {
     DeviceState* dev = nullptr;
     VN_TRY(device_of(d, a.device.id, dev));

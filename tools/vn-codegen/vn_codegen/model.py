@@ -100,6 +100,37 @@ class Command:
     destroys: Field | None = None
     level: str = "global"            # which dispatch table calls it: global, instance, device
 
+    handwritten: bool = False        # listed in [executor] handwritten
+
+    @property
+    def simple_create(self) -> str | None:
+        """vkCreateX(device, pCreateInfo, pAllocator, pX): the handle type of X, else None."""
+        p = self.params
+        if (self.name.startswith("vkCreate") and self.level == "device" and len(p) == 4 and
+                p[0].elem.type == "VkDevice" and p[1].kind == "ptr" and p[2].kind == "allocator" and
+                p[3].kind == "ptr" and p[3].output and p[3].elem.cat == "handle" and
+                not self.blocked and self.result == "VkResult"):
+            return p[3].elem.type
+        return None
+
+    @property
+    def simple_destroy(self) -> str | None:
+        """vkDestroyX(device, x, pAllocator): the handle type of x, else None."""
+        p = self.params
+        if (self.name.startswith("vkDestroy") and self.level == "device" and len(p) == 3 and
+                p[0].elem.type == "VkDevice" and p[1].kind == "handle" and
+                p[2].kind == "allocator" and not self.blocked):
+            return p[1].elem.type
+        return None
+
+    @property
+    def generated_create(self) -> bool:
+        return bool(self.simple_create) and not self.handwritten
+
+    @property
+    def generated_destroy(self) -> bool:
+        return bool(self.simple_destroy) and not self.handwritten
+
     @property
     def passthrough(self) -> bool:
         """Executed by calling the driver with the decoded arguments, nothing else: vkCmd*."""
@@ -162,6 +193,10 @@ class Builder:
         self.p = p
         self.cov = Coverage()
         self.ignorable = set(p.ignorable_members)
+        known = {n for names in p.command_ids.values() for n in names}
+        for c in p.executor_handwritten:
+            if c not in known:
+                raise ModelError(f"[executor] handwritten: {c} has no command id")
         self._check_exception_names()
         self._add_private_types()
 
@@ -486,6 +521,7 @@ class Builder:
                           private=rc.private, blocked=blocked,
                           paths=p.private_commands.get(canon, {}).get("paths", "both"))
             first = params[0].elem.type if params and params[0].kind == "handle" else None
+            cmd.handwritten = any(n in p.executor_handwritten for n in names)
             cmd.level = ("instance" if first in ("VkInstance", "VkPhysicalDevice") else
                          "device" if first in ("VkDevice", "VkQueue", "VkCommandBuffer") else "global")
             cmd.creates = [f for f in params if f.output and f.elem and f.elem.cat == "handle"]

@@ -27,6 +27,7 @@ class Protocol:
     blocked_commands: list[str]
     ignorable_members: list[str]
     union_tags: dict[str, str]
+    executor_handwritten: list[str] = field(default_factory=list)
     raw: dict = field(repr=False, default_factory=dict)
 
 
@@ -73,5 +74,6 @@ def load(path: str) -> Protocol:
         blocked_commands=list(exc.get("blocked_commands", [])),
         ignorable_members=list(exc.get("ignorable_members", [])),
         union_tags=dict(exc.get("union_tags", {})),
+        executor_handwritten=list(raw.get("executor", {}).get("handwritten", [])),
         raw=raw,
     )

@@ -105,6 +105,9 @@ def render(model: Model, vk_xml_name: str) -> dict[str, str]:
                id_count=max(model.protocol.command_ids) + 1,
                commands_by_id={c.id: c for c in model.commands},
                passthrough=[c for c in model.commands if c.passthrough],
+               creates=[c for c in model.commands if c.generated_create],
+               destroys=[c for c in model.commands if c.generated_destroy],
+               all_destroys=[c for c in model.commands if c.simple_destroy],
                a_handle="a.")
     out = {
         "vn_protocol.gen.h": env.get_template("vn_protocol.gen.h.j2").render(**ctx),
