@@ -5,9 +5,12 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cstring>
+#include <fcntl.h>
 #include <optional>
 #include <string>
+#include <sys/mman.h>
 #include <tuple>
+#include <unistd.h>
 #include <vector>
 
 using namespace vn;
@@ -603,4 +606,166 @@ TEST_CASE("plain device children: generated create and destroy, ownership checke
         send(r, dd);
         CHECK_FALSE(r.objects.type_of(buffer_id).has_value());
     }
+}
+
+TEST_CASE("host-visible memory is a sealed memfd the GPU writes and the guest maps") {
+    Renderer r;
+    create_instance(r);
+    enumerate_physical_devices(r);
+    const protocol::Ref<VkPhysicalDevice> pd{physical_device_id,
+                                             id<VkPhysicalDevice>(physical_device_id)};
+    const float priority = 1.0f;
+    VkDeviceQueueCreateInfo qci{};
+    qci.sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO;
+    qci.queueCount = 1;
+    qci.pQueuePriorities = &priority;
+    VkDeviceCreateInfo dci{};
+    dci.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO;
+    dci.queueCreateInfoCount = 1;
+    dci.pQueueCreateInfos = &qci;
+    VkDevice device = id<VkDevice>(device_id);
+    gen::CreateDeviceArgs cd;
+    cd.physicalDevice = pd;
+    cd.pCreateInfo = &dci;
+    cd.pDevice = &device;
+    send(r, cd);
+    const protocol::Ref<VkDevice> dev{device_id, device};
+
+    VkQueue queue = id<VkQueue>(queue_id);
+    VkDeviceQueueInfo2 qi{};
+    qi.sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_INFO_2;
+    gen::GetDeviceQueue2Args gq;
+    gq.device = dev;
+    gq.pQueueInfo = &qi;
+    gq.pQueue = &queue;
+    send(r, gq);
+
+    constexpr std::uint64_t buffer_id = 0x7f0000008000;
+    constexpr std::uint64_t memory_id = 0x7f0000009000;
+    constexpr VkDeviceSize size = 64 * 1024;
+    VkBufferCreateInfo bci{};
+    bci.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO;
+    bci.size = size;
+    bci.usage = VK_BUFFER_USAGE_TRANSFER_DST_BIT;
+    VkBuffer buffer = id<VkBuffer>(buffer_id);
+    gen::CreateBufferArgs cb;
+    cb.device = dev;
+    cb.pCreateInfo = &bci;
+    cb.pBuffer = &buffer;
+    send(r, cb);
+
+    VkBufferMemoryRequirementsInfo2 ri{};
+    ri.sType = VK_STRUCTURE_TYPE_BUFFER_MEMORY_REQUIREMENTS_INFO_2;
+    ri.buffer = buffer;
+    VkMemoryRequirements2 req{};
+    req.sType = VK_STRUCTURE_TYPE_MEMORY_REQUIREMENTS_2;
+    gen::GetBufferMemoryRequirements2Args gr;
+    gr.device = dev;
+    gr.pInfo = &ri;
+    gr.pMemoryRequirements = &req;
+    gen::GetBufferMemoryRequirements2Args gr_reply;
+    REQUIRE(r.call(gr, gr_reply) == DecodeResult::Ok);
+    const VkMemoryRequirements mr = gr_reply.pMemoryRequirements->memoryRequirements;
+
+    VkPhysicalDeviceMemoryProperties2 mem{};
+    mem.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MEMORY_PROPERTIES_2;
+    gen::GetPhysicalDeviceMemoryProperties2Args gm;
+    gm.physicalDevice = pd;
+    gm.pMemoryProperties = &mem;
+    gen::GetPhysicalDeviceMemoryProperties2Args gm_reply;
+    REQUIRE(r.call(gm, gm_reply) == DecodeResult::Ok);
+    const auto& props = gm_reply.pMemoryProperties->memoryProperties;
+    std::uint32_t type = UINT32_MAX;
+    for (std::uint32_t i = 0; i < props.memoryTypeCount && type == UINT32_MAX; ++i)
+        if ((mr.memoryTypeBits & (1u << i)) &&
+            (props.memoryTypes[i].propertyFlags & VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT))
+            type = i;
+    REQUIRE(type != UINT32_MAX);
+
+    VkMemoryAllocateInfo ai{};
+    ai.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO;
+    ai.allocationSize = mr.size;
+    ai.memoryTypeIndex = type;
+    VkDeviceMemory memory = id<VkDeviceMemory>(memory_id);
+    gen::AllocateMemoryArgs am;
+    am.device = dev;
+    am.pAllocateInfo = &ai;
+    am.pMemory = &memory;
+    gen::AllocateMemoryArgs am_reply;
+    REQUIRE(r.call(am, am_reply) == DecodeResult::Ok);
+    REQUIRE(am_reply.ret == VK_SUCCESS);
+
+    VkBindBufferMemoryInfo bind{};
+    bind.sType = VK_STRUCTURE_TYPE_BIND_BUFFER_MEMORY_INFO;
+    bind.buffer = buffer;
+    bind.memory = memory;
+    gen::BindBufferMemory2Args bm;
+    bm.device = dev;
+    bm.bindInfoCount = 1;
+    bm.pBindInfos = &bind;
+    send(r, bm);
+
+    VkCommandPoolCreateInfo pci{};
+    pci.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO;
+    VkCommandPool pool = id<VkCommandPool>(pool_id);
+    gen::CreateCommandPoolArgs cp;
+    cp.device = dev;
+    cp.pCreateInfo = &pci;
+    cp.pCommandPool = &pool;
+    send(r, cp);
+    VkCommandBufferAllocateInfo cai{};
+    cai.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO;
+    cai.commandPool = pool;
+    cai.commandBufferCount = 1;
+    VkCommandBuffer cmd = id<VkCommandBuffer>(cb_id);
+    gen::AllocateCommandBuffersArgs acb;
+    acb.device = dev;
+    acb.pAllocateInfo = &cai;
+    acb.pCommandBuffers = &cmd;
+    send(r, acb);
+    const protocol::Ref<VkCommandBuffer> cbr{cb_id, cmd};
+    VkCommandBufferBeginInfo bi{};
+    bi.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO;
+    gen::BeginCommandBufferArgs begin;
+    begin.commandBuffer = cbr;
+    begin.pBeginInfo = &bi;
+    send(r, begin);
+    gen::CmdFillBufferArgs fill;
+    fill.commandBuffer = cbr;
+    fill.dstBuffer = {buffer_id, buffer};
+    fill.size = VK_WHOLE_SIZE;
+    fill.data = 0xc0ffee11u;
+    send(r, fill);
+    gen::EndCommandBufferArgs end;
+    end.commandBuffer = cbr;
+    send(r, end);
+    VkSubmitInfo si{};
+    si.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO;
+    si.commandBufferCount = 1;
+    si.pCommandBuffers = &cmd;
+    gen::QueueSubmitArgs qs;
+    qs.queue = {queue_id, queue};
+    qs.submitCount = 1;
+    qs.pSubmits = &si;
+    send(r, qs);
+    gen::DeviceWaitIdleArgs idle;
+    idle.device = dev;
+    send(r, idle);
+
+    const auto blob = r.executor.export_memory(memory_id);
+    REQUIRE(blob.has_value());
+    REQUIRE(blob->size >= size);
+    const int seals = ::fcntl(blob->fd, F_GET_SEALS);
+    CHECK((seals & F_SEAL_SHRINK) != 0);
+    CHECK((seals & F_SEAL_GROW) != 0);
+    void* map = ::mmap(nullptr, blob->size, PROT_READ, MAP_SHARED, blob->fd, 0);
+    REQUIRE(map != MAP_FAILED);
+    const auto* words = static_cast<const std::uint32_t*>(map);
+    std::size_t good = 0;
+    for (std::size_t i = 0; i < size / 4; ++i)
+        good += words[i] == 0xc0ffee11u;
+    CHECK(good == size / 4);
+    ::munmap(map, blob->size);
+    ::close(blob->fd);
+    CHECK_FALSE(r.executor.export_memory(buffer_id).has_value()); // not a memory object
 }

@@ -10,6 +10,20 @@ namespace vn::decoder {
 using protocol::DecodeResult;
 
 namespace {
+bool host_supports(const InstanceState& inst, VkPhysicalDevice pd, const char* name) {
+    std::uint32_t count = 0;
+    if (inst.dispatch.EnumerateDeviceExtensionProperties(pd, nullptr, &count, nullptr) !=
+        VK_SUCCESS)
+        return false;
+    std::vector<VkExtensionProperties> props(count);
+    if (inst.dispatch.EnumerateDeviceExtensionProperties(pd, nullptr, &count, props.data()) < 0)
+        return false;
+    for (std::uint32_t i = 0; i < count; ++i)
+        if (std::strcmp(props[i].extensionName, name) == 0)
+            return true;
+    return false;
+}
+
 bool exposed_device_extension(const char* name) {
     for (const auto& info : gen::extensions)
         if (info.in_registry && info.host && std::strcmp(info.name, name) == 0)
@@ -57,13 +71,42 @@ DecodeResult Executor::on_vkCreateDevice(protocol::Decoder& d, gen::CreateDevice
     VkDeviceCreateInfo info = *a.pCreateInfo;
     info.enabledLayerCount = 0;
     info.ppEnabledLayerNames = nullptr;
+
+    // Guest-mappable memory needs VK_EXT_external_memory_host on the host side: enable it
+    // whether or not the guest asked (the guest never sees it).
+    std::vector<const char*> extensions(info.ppEnabledExtensionNames,
+                                        info.ppEnabledExtensionNames + info.enabledExtensionCount);
+    VkDeviceSize import_alignment = 0;
+    if (host_supports(*inst, a.physicalDevice.handle, "VK_EXT_external_memory_host")) {
+        bool asked = false;
+        for (const char* e : extensions)
+            asked |= std::strcmp(e, "VK_EXT_external_memory_host") == 0;
+        if (!asked)
+            extensions.push_back("VK_EXT_external_memory_host");
+        VkPhysicalDeviceExternalMemoryHostPropertiesEXT host_props{};
+        host_props.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_EXTERNAL_MEMORY_HOST_PROPERTIES_EXT;
+        VkPhysicalDeviceProperties2 props{};
+        props.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2;
+        props.pNext = &host_props;
+        inst->dispatch.GetPhysicalDeviceProperties2(a.physicalDevice.handle, &props);
+        import_alignment = host_props.minImportedHostPointerAlignment;
+    }
+    info.enabledExtensionCount = static_cast<std::uint32_t>(extensions.size());
+    info.ppEnabledExtensionNames = extensions.data();
+
     VkDevice host = VK_NULL_HANDLE;
     a.ret = inst->dispatch.CreateDevice(a.physicalDevice.handle, &info, nullptr, &host);
     if (a.ret != VK_SUCCESS)
         return DecodeResult::Ok;
     auto state = std::make_unique<DeviceState>();
     state->instance = inst;
+    state->host_import_alignment = import_alignment;
+    inst->dispatch.GetPhysicalDeviceMemoryProperties(a.physicalDevice.handle, &state->memory);
     gen::load(state->dispatch, vkGetDeviceProcAddr, host);
+    state->get_host_pointer_properties = reinterpret_cast<PFN_vkGetMemoryHostPointerPropertiesEXT>(
+        vkGetDeviceProcAddr(host, "vkGetMemoryHostPointerPropertiesEXT"));
+    if (!state->get_host_pointer_properties)
+        state->host_import_alignment = 0;
     return m_objects.add<VkDevice>(id, host, std::move(state));
 }
 

@@ -9,6 +9,7 @@
 #include "vn_passthrough.gen.h"
 #include "vn_vulkan.gen.h"
 
+#include <optional>
 #include <unordered_map>
 
 namespace vn::decoder {
@@ -33,6 +34,11 @@ class PhysicalDeviceState final : public ObjectState {
 class DeviceState final : public ObjectState {
   public:
     gen::DeviceDispatch dispatch;
+    VkPhysicalDeviceMemoryProperties memory{};
+    // Non-zero when VK_EXT_external_memory_host is enabled: host-visible memory is then ours.
+    VkDeviceSize host_import_alignment = 0;
+    // Host-only entry point (the protocol does not carry VK_EXT_external_memory_host).
+    PFN_vkGetMemoryHostPointerPropertiesEXT get_host_pointer_properties = nullptr;
     const InstanceState* instance = nullptr;
     std::unordered_map<std::uint64_t, VkObjectType> children;
 };
@@ -45,6 +51,13 @@ class DeviceChildState final : public ObjectState {
     DeviceState* device;
     std::uint64_t pool;         // command buffers: the pool they were allocated from
     std::uint32_t ring_idx = 0; // queues: the fence timeline bound by VkDeviceQueueTimelineInfoMESA
+};
+
+// A guest-mappable blob of device memory: a duplicate of the memfd behind it, which the caller
+// owns, and the mappable size.
+struct MemoryExport {
+    int fd;
+    std::size_t size;
 };
 
 class Executor final : public gen::PassthroughHandler {
@@ -153,6 +166,19 @@ class Executor final : public gen::PassthroughHandler {
     protocol::DecodeResult device_child_destroyed(protocol::Decoder& d,
                                                   const protocol::Ref<VkDevice>& device,
                                                   VkObjectType type, std::uint64_t id) override;
+
+    // memory.cpp
+    protocol::DecodeResult on_vkAllocateMemory(protocol::Decoder& d,
+                                               gen::AllocateMemoryArgs& a) override;
+    protocol::DecodeResult on_vkFreeMemory(protocol::Decoder& d, gen::FreeMemoryArgs& a) override;
+    protocol::DecodeResult
+    on_vkGetBufferMemoryRequirements2(protocol::Decoder& d,
+                                      gen::GetBufferMemoryRequirements2Args& a) override;
+    protocol::DecodeResult on_vkBindBufferMemory2(protocol::Decoder& d,
+                                                  gen::BindBufferMemory2Args& a) override;
+    // The memfd behind a memory object, for a blob resource; nullopt when the memory is not ours
+    // to hand out (not host-visible, or the driver could not import host memory).
+    std::optional<MemoryExport> export_memory(std::uint64_t memory_id);
 
     // sync.cpp
     protocol::DecodeResult on_vkGetFenceStatus(protocol::Decoder& d,

@@ -1,0 +1,151 @@
+// Memory family: allocation (memfd-backed where the driver imports host memory), binding, and the
+// blob export a worker hands to the VMM.
+#include "memory.h"
+
+#include "executor.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include <utility>
+
+namespace vn::decoder {
+
+using protocol::DecodeResult;
+
+std::optional<HostAllocation> HostAllocation::create(std::size_t size) {
+    const int fd = ::memfd_create("venus-memory", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (fd < 0)
+        return std::nullopt;
+    // Sealed against resizing: a VMM mapping of this fd can never see it shrink under it.
+    if (::ftruncate(fd, static_cast<off_t>(size)) != 0 ||
+        ::fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0) {
+        ::close(fd);
+        return std::nullopt;
+    }
+    void* data = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (data == MAP_FAILED) {
+        ::close(fd);
+        return std::nullopt;
+    }
+    return HostAllocation(fd, data, size);
+}
+
+HostAllocation::HostAllocation(HostAllocation&& other) noexcept
+    : m_fd(std::exchange(other.m_fd, -1)), m_data(std::exchange(other.m_data, nullptr)),
+      m_size(std::exchange(other.m_size, 0)) {}
+
+HostAllocation& HostAllocation::operator=(HostAllocation&& other) noexcept {
+    if (this != &other) {
+        release();
+        m_fd = std::exchange(other.m_fd, -1);
+        m_data = std::exchange(other.m_data, nullptr);
+        m_size = std::exchange(other.m_size, 0);
+    }
+    return *this;
+}
+
+HostAllocation::~HostAllocation() {
+    release();
+}
+
+void HostAllocation::release() {
+    if (m_data)
+        ::munmap(m_data, m_size);
+    if (m_fd >= 0)
+        ::close(m_fd);
+    m_data = nullptr;
+    m_fd = -1;
+}
+
+DecodeResult Executor::on_vkAllocateMemory(protocol::Decoder& d, gen::AllocateMemoryArgs& a) {
+    DeviceState* dev = nullptr;
+    VN_TRY(device_of(d, a.device.id, dev));
+    const std::uint64_t id = protocol::handle_to_u64(*a.pMemory);
+    VN_TRY(check_new_id(d, id));
+    const VkMemoryAllocateInfo& guest = *a.pAllocateInfo;
+    if (guest.memoryTypeIndex >= dev->memory.memoryTypeCount)
+        return d.in.fail("vkAllocateMemory: memory type " + std::to_string(guest.memoryTypeIndex) +
+                         " does not exist");
+    for (auto* n = static_cast<const VkBaseInStructure*>(guest.pNext); n; n = n->pNext)
+        if (n->sType == VK_STRUCTURE_TYPE_IMPORT_MEMORY_RESOURCE_INFO_MESA)
+            return d.in.fail("vkAllocateMemory from an imported resource is not implemented yet");
+
+    auto state = std::make_unique<MemoryState>();
+    state->allocation_size = guest.allocationSize;
+    state->memory_type = guest.memoryTypeIndex;
+    VkMemoryAllocateInfo info = guest;
+    VkImportMemoryHostPointerInfoEXT import{};
+    const bool host_visible = (dev->memory.memoryTypes[guest.memoryTypeIndex].propertyFlags &
+                               VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT) != 0;
+    if (host_visible && dev->host_import_alignment && guest.allocationSize) {
+        const VkDeviceSize align = dev->host_import_alignment;
+        if (guest.allocationSize > (VkDeviceSize{1} << 40))
+            return d.in.fail("vkAllocateMemory: allocation size beyond 1 TiB");
+        const VkDeviceSize size = (guest.allocationSize + align - 1) / align * align;
+        if (auto host = HostAllocation::create(static_cast<std::size_t>(size))) {
+            VkMemoryHostPointerPropertiesEXT props{};
+            props.sType = VK_STRUCTURE_TYPE_MEMORY_HOST_POINTER_PROPERTIES_EXT;
+            if (dev->get_host_pointer_properties(
+                    a.device.handle, VK_EXTERNAL_MEMORY_HANDLE_TYPE_HOST_ALLOCATION_BIT_EXT,
+                    host->data(), &props) == VK_SUCCESS &&
+                (props.memoryTypeBits & (1u << guest.memoryTypeIndex))) {
+                import.sType = VK_STRUCTURE_TYPE_IMPORT_MEMORY_HOST_POINTER_INFO_EXT;
+                import.pNext = info.pNext;
+                import.handleType = VK_EXTERNAL_MEMORY_HANDLE_TYPE_HOST_ALLOCATION_BIT_EXT;
+                import.pHostPointer = host->data();
+                info.pNext = &import;
+                info.allocationSize = size;
+                state->host = std::move(host);
+            }
+        }
+    }
+    VkDeviceMemory memory = VK_NULL_HANDLE;
+    a.ret = dev->dispatch.AllocateMemory(a.device.handle, &info, nullptr, &memory);
+    if (a.ret != VK_SUCCESS)
+        return DecodeResult::Ok;
+    VN_TRY(m_objects.add<VkDeviceMemory>(id, memory, std::move(state)));
+    dev->children.emplace(id, VK_OBJECT_TYPE_DEVICE_MEMORY);
+    return DecodeResult::Ok;
+}
+
+DecodeResult Executor::on_vkFreeMemory(protocol::Decoder& d, gen::FreeMemoryArgs& a) {
+    if (!a.memory.id)
+        return DecodeResult::Ok;
+    DeviceState* dev = nullptr;
+    VN_TRY(device_of(d, a.device.id, dev));
+    VN_TRY(check_device_child(d, a.device, VK_OBJECT_TYPE_DEVICE_MEMORY, a.memory.id));
+    dev->dispatch.FreeMemory(a.device.handle, a.memory.handle, nullptr);
+    dev->children.erase(a.memory.id);
+    return m_objects.remove<VkDeviceMemory>(a.memory.id);
+}
+
+DecodeResult Executor::on_vkGetBufferMemoryRequirements2(protocol::Decoder& d,
+                                                         gen::GetBufferMemoryRequirements2Args& a) {
+    const gen::DeviceDispatch* dd = nullptr;
+    VN_TRY(device_entry(d, a.device, dd));
+    dd->GetBufferMemoryRequirements2(a.device.handle, a.pInfo, a.pMemoryRequirements);
+    return DecodeResult::Ok;
+}
+
+DecodeResult Executor::on_vkBindBufferMemory2(protocol::Decoder& d, gen::BindBufferMemory2Args& a) {
+    const gen::DeviceDispatch* dd = nullptr;
+    VN_TRY(device_entry(d, a.device, dd));
+    a.ret = dd->BindBufferMemory2(a.device.handle, a.bindInfoCount, a.pBindInfos);
+    return DecodeResult::Ok;
+}
+
+std::optional<MemoryExport> Executor::export_memory(std::uint64_t memory_id) {
+    auto* entry = m_objects.find<VkDeviceMemory>(memory_id);
+    if (!entry)
+        return std::nullopt;
+    const auto* state = static_cast<const MemoryState*>(entry->state.get());
+    if (!state->host)
+        return std::nullopt;
+    const int fd = ::fcntl(state->host->fd(), F_DUPFD_CLOEXEC, 0);
+    if (fd < 0)
+        return std::nullopt;
+    return MemoryExport{fd, state->host->size()};
+}
+
+} // namespace vn::decoder
