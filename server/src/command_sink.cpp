@@ -8,12 +8,31 @@ namespace vn::server {
 namespace {
 
 #ifdef VN_SERVER_HAVE_DECODER
-class DecoderSink final : public CommandSink {
+class DecoderSink final : public CommandSink, private vn::decoder::ResourceProvider {
   public:
+    DecoderSink() : m_context({vn::decoder::Mode::Execute, std::size_t{1} << 30, this}) {}
+
     bool submit(std::span<const std::byte> stream) override { return m_context.submit(stream); }
     std::string fatal_reason() const override { return m_context.fatal_reason(); }
+    void set_shm_lookup(ShmLookup lookup) override { m_lookup = std::move(lookup); }
+    std::optional<MemoryBlob> export_memory(std::uint64_t memory_id) override {
+        const auto blob = m_context.export_memory(memory_id);
+        if (!blob)
+            return std::nullopt;
+        return MemoryBlob{blob->fd, blob->size};
+    }
 
   private:
+    std::optional<vn::decoder::ShmRegion> shm(std::uint32_t id) override {
+        if (!m_lookup)
+            return std::nullopt;
+        const auto span = m_lookup(id);
+        if (!span)
+            return std::nullopt;
+        return vn::decoder::ShmRegion{span->data(), span->size()};
+    }
+
+    ShmLookup m_lookup;
     vn::decoder::Context m_context;
 };
 #else

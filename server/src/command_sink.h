@@ -3,7 +3,9 @@
 // executes) Venus commands; the worker only needs to know whether the stream was accepted.
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 
@@ -15,6 +17,18 @@ class CommandSink {
     // False makes the context fatal; fatal_reason() then says why in one line.
     virtual bool submit(std::span<const std::byte> stream) = 0;
     virtual std::string fatal_reason() const = 0;
+
+    // A context resource's shared memory, for reply streams and executed command streams;
+    // nullopt when the id is unknown or not shm.
+    using ShmLookup = std::function<std::optional<std::span<std::byte>>(std::uint32_t)>;
+    virtual void set_shm_lookup(ShmLookup) {}
+
+    // The memfd (caller-owned) and size behind a device-memory id, for a blob resource.
+    struct MemoryBlob {
+        int fd;
+        std::size_t size;
+    };
+    virtual std::optional<MemoryBlob> export_memory(std::uint64_t) { return std::nullopt; }
 };
 
 // The decoder when the build has one (target vn_decoder), else a sink that accepts every stream.

@@ -18,15 +18,35 @@ using protocol::UniqueFd;
 
 namespace {
 
-// The executor does not exist yet; every device-memory blob is refused, non-fatally, as
-// virglrenderer does for an unknown blob_id.
-class NoDeviceMemoryExporter final : public DeviceMemoryExporter {
+// Device-memory blobs come from the decoder: host-visible memory it backs with a sealed memfd,
+// handed out as a shm blob. Anything else (device-local memory, a size the guest did not ask
+// for) is refused, non-fatally, as virglrenderer does for a blob it cannot export.
+class SinkMemoryExporter final : public DeviceMemoryExporter {
   public:
-    std::optional<ExportedBlob> export_blob(std::uint64_t blob_id, std::uint64_t,
+    explicit SinkMemoryExporter(CommandSink& sink) : m_sink(sink) {}
+
+    std::optional<ExportedBlob> export_blob(std::uint64_t blob_id, std::uint64_t size,
                                             std::uint32_t) override {
-        spdlog::info("device-memory blob {} requested; no executor to export it", blob_id);
-        return std::nullopt;
+        const auto memory = m_sink.export_memory(blob_id);
+        if (!memory) {
+            spdlog::info("device-memory blob {}: no guest-mappable memory behind it", blob_id);
+            return std::nullopt;
+        }
+        UniqueFd fd(memory->fd);
+        if (memory->size != size) {
+            spdlog::info("device-memory blob {}: {} bytes requested, memory holds {}", blob_id,
+                         size, memory->size);
+            return std::nullopt;
+        }
+        ExportedBlob blob;
+        blob.fd_type = FdType::Shm;
+        blob.map_info = protocol::kMapCacheCached;
+        blob.fd = std::move(fd);
+        return blob;
     }
+
+  private:
+    CommandSink& m_sink;
 };
 
 } // namespace
@@ -53,8 +73,18 @@ const ContextLoop::Table& ContextLoop::table() {
 ContextLoop::ContextLoop(UniqueFd socket, ContextConfig config)
     : m_socket(std::move(socket)), m_config(std::move(config)),
       m_sink(make_command_sink(m_config.ctx_id)),
-      m_exporter(std::make_unique<NoDeviceMemoryExporter>()),
-      m_scheduler(std::make_unique<InlineRingScheduler>()) {}
+      m_exporter(std::make_unique<SinkMemoryExporter>(*m_sink)),
+      m_scheduler(std::make_unique<InlineRingScheduler>()) {
+    // The decoder reads and writes guest shm (reply streams, executed streams) by resource id.
+    m_sink->set_shm_lookup([this](std::uint32_t id) -> std::optional<std::span<std::byte>> {
+        const auto it = m_resources.find(id);
+        if (it == m_resources.end() || it->second.type != protocol::FdType::Shm ||
+            !it->second.mapping.valid())
+            return std::nullopt;
+        return std::span<std::byte>(static_cast<std::byte*>(it->second.mapping.data()),
+                                    it->second.mapping.size());
+    });
+}
 
 ContextLoop::~ContextLoop() = default;
 

@@ -9,7 +9,7 @@
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     // A 64 MiB arena instead of the worker's 1 GiB: the limit is still exercised, and zeroing a
     // gigabyte per input would slow the fuzzer a hundredfold.
-    vn::decoder::Context context(std::size_t{64} << 20);
+    vn::decoder::Context context({vn::decoder::Mode::Validate, std::size_t{64} << 20, nullptr});
     // The first byte picks where the rest is split into two submits, so that objects created by
     // the first stream are looked up by the second, as they are across real submits.
     if (size == 0)

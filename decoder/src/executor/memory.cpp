@@ -17,9 +17,11 @@ std::optional<HostAllocation> HostAllocation::create(std::size_t size) {
     const int fd = ::memfd_create("venus-memory", MFD_CLOEXEC | MFD_ALLOW_SEALING);
     if (fd < 0)
         return std::nullopt;
-    // Sealed against resizing: a VMM mapping of this fd can never see it shrink under it.
+    // Sealed against resizing, so no mapping of it (the driver's, the guest's) can ever see it
+    // shrink. Not F_SEAL_SEAL: the VMM's proxy adds its own seals to every shm blob it receives
+    // (virglrenderer's does the same), which F_SEAL_SEAL would refuse.
     if (::ftruncate(fd, static_cast<off_t>(size)) != 0 ||
-        ::fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0) {
+        ::fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW) != 0) {
         ::close(fd);
         return std::nullopt;
     }
