@@ -768,4 +768,20 @@ TEST_CASE("host-visible memory is a sealed memfd the GPU writes and the guest ma
     ::munmap(map, blob->size);
     ::close(blob->fd);
     CHECK_FALSE(r.executor.export_memory(buffer_id).has_value()); // not a memory object
+
+    // A second buffer bound where it would run past the end of the memory is refused before
+    // the driver sees it: the GPU would otherwise write outside our mapping.
+    constexpr std::uint64_t second_id = 0x7f000000a000;
+    VkBuffer second = id<VkBuffer>(second_id);
+    cb.pBuffer = &second;
+    send(r, cb);
+    VkBindBufferMemoryInfo past = bind;
+    past.buffer = second;
+    past.memoryOffset = mr.size;
+    bm.pBindInfos = &past;
+    std::vector<std::byte> s;
+    protocol::Writer w(s);
+    gen::encode_args(w, 0, bm);
+    CHECK(r.submit(s) == DecodeResult::Fatal);
+    CHECK(r.fatal.reason().find("does not fit its memory") != std::string::npos);
 }

@@ -124,6 +124,7 @@ void Executor::destroy_children(DeviceState& dev, VkDevice host) {
         (void)m_objects.remove(type, id);
     }
     dev.children.clear();
+    dev.memory_sizes.clear();
 }
 
 DecodeResult Executor::device_entry(protocol::Decoder& d, const protocol::Ref<VkDevice>& device,

@@ -41,6 +41,9 @@ class DeviceState final : public ObjectState {
     PFN_vkGetMemoryHostPointerPropertiesEXT get_host_pointer_properties = nullptr;
     const InstanceState* instance = nullptr;
     std::unordered_map<std::uint64_t, VkObjectType> children;
+    // Allocation size of each live memory object by host handle: binds and other uses name
+    // memory inside structs, where only the host handle is left after decoding.
+    std::unordered_map<VkDeviceMemory, VkDeviceSize> memory_sizes;
 };
 
 // Queues, command pools, command buffers and other device children: the device they belong to.

@@ -108,6 +108,7 @@ DecodeResult Executor::on_vkAllocateMemory(protocol::Decoder& d, gen::AllocateMe
         return DecodeResult::Ok;
     VN_TRY(m_objects.add<VkDeviceMemory>(id, memory, std::move(state)));
     dev->children.emplace(id, VK_OBJECT_TYPE_DEVICE_MEMORY);
+    dev->memory_sizes[memory] = guest.allocationSize;
     return DecodeResult::Ok;
 }
 
@@ -119,6 +120,7 @@ DecodeResult Executor::on_vkFreeMemory(protocol::Decoder& d, gen::FreeMemoryArgs
     VN_TRY(check_device_child(d, a.device, VK_OBJECT_TYPE_DEVICE_MEMORY, a.memory.id));
     dev->dispatch.FreeMemory(a.device.handle, a.memory.handle, nullptr);
     dev->children.erase(a.memory.id);
+    dev->memory_sizes.erase(a.memory.handle);
     return m_objects.remove<VkDeviceMemory>(a.memory.id);
 }
 
@@ -131,8 +133,28 @@ DecodeResult Executor::on_vkGetBufferMemoryRequirements2(protocol::Decoder& d,
 }
 
 DecodeResult Executor::on_vkBindBufferMemory2(protocol::Decoder& d, gen::BindBufferMemory2Args& a) {
-    const gen::DeviceDispatch* dd = nullptr;
-    VN_TRY(device_entry(d, a.device, dd));
+    DeviceState* dev = nullptr;
+    VN_TRY(device_of(d, a.device.id, dev));
+    const gen::DeviceDispatch* dd = &dev->dispatch;
+    // A buffer bound past the end of its memory lets the GPU write outside the allocation, and
+    // host-visible memory here is our own mapping: check every bind against the real sizes.
+    for (std::uint32_t i = 0; i < a.bindInfoCount; ++i) {
+        const VkBindBufferMemoryInfo& bind = a.pBindInfos[i];
+        const auto it = dev->memory_sizes.find(bind.memory);
+        if (it == dev->memory_sizes.end())
+            return d.in.fail("vkBindBufferMemory2: memory of another device");
+        VkBufferMemoryRequirementsInfo2 info{};
+        info.sType = VK_STRUCTURE_TYPE_BUFFER_MEMORY_REQUIREMENTS_INFO_2;
+        info.buffer = bind.buffer;
+        VkMemoryRequirements2 req{};
+        req.sType = VK_STRUCTURE_TYPE_MEMORY_REQUIREMENTS_2;
+        dd->GetBufferMemoryRequirements2(a.device.handle, &info, &req);
+        const VkMemoryRequirements& r = req.memoryRequirements;
+        if (bind.memoryOffset > it->second || r.size > it->second - bind.memoryOffset ||
+            (r.alignment && bind.memoryOffset % r.alignment != 0))
+            return d.in.fail("vkBindBufferMemory2: the buffer does not fit its memory at offset " +
+                             std::to_string(bind.memoryOffset));
+    }
     a.ret = dd->BindBufferMemory2(a.device.handle, a.bindInfoCount, a.pBindInfos);
     return DecodeResult::Ok;
 }
