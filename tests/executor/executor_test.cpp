@@ -1,6 +1,7 @@
 // Venus commands executed on lavapipe: the driver-side encoder writes the stream, the decoder and
 // executor run it on the host driver, and the driver-side decoder reads the replies back.
 #include "executor.h"
+#include "fill_comp.spv.h" // SPIR-V of fill.comp, built by glslangValidator
 
 #include <algorithm>
 #include <catch2/catch.hpp>
@@ -784,4 +785,264 @@ TEST_CASE("host-visible memory is a sealed memfd the GPU writes and the guest ma
     gen::encode_args(w, 0, bm);
     CHECK(r.submit(s) == DecodeResult::Fatal);
     CHECK(r.fatal.reason().find("does not fit its memory") != std::string::npos);
+}
+
+TEST_CASE("a compute shader writes a buffer the guest maps") {
+    Renderer r;
+    create_instance(r);
+    enumerate_physical_devices(r);
+    const protocol::Ref<VkPhysicalDevice> pd{physical_device_id,
+                                             id<VkPhysicalDevice>(physical_device_id)};
+    const float priority = 1.0f;
+    VkDeviceQueueCreateInfo qci{};
+    qci.sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO;
+    qci.queueCount = 1;
+    qci.pQueuePriorities = &priority;
+    VkDeviceCreateInfo dci{};
+    dci.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO;
+    dci.queueCreateInfoCount = 1;
+    dci.pQueueCreateInfos = &qci;
+    VkDevice device = id<VkDevice>(device_id);
+    gen::CreateDeviceArgs cd;
+    cd.physicalDevice = pd;
+    cd.pCreateInfo = &dci;
+    cd.pDevice = &device;
+    send(r, cd);
+    const protocol::Ref<VkDevice> dev{device_id, device};
+    VkQueue queue = id<VkQueue>(queue_id);
+    VkDeviceQueueInfo2 qi{};
+    qi.sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_INFO_2;
+    gen::GetDeviceQueue2Args gq;
+    gq.device = dev;
+    gq.pQueueInfo = &qi;
+    gq.pQueue = &queue;
+    send(r, gq);
+
+    constexpr std::uint32_t invocations = 256;
+    constexpr VkDeviceSize size = invocations * 4;
+    constexpr std::uint64_t buffer_id = 0x7f0000010000, memory_id = 0x7f0000011000,
+                            dsl_id = 0x7f0000012000, layout_id = 0x7f0000013000,
+                            shader_id = 0x7f0000014000, pipeline_id = 0x7f0000015000,
+                            dpool_id = 0x7f0000016000, set_id = 0x7f0000017000;
+    VkBufferCreateInfo bci{};
+    bci.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO;
+    bci.size = size;
+    bci.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT;
+    VkBuffer buffer = id<VkBuffer>(buffer_id);
+    gen::CreateBufferArgs cb;
+    cb.device = dev;
+    cb.pCreateInfo = &bci;
+    cb.pBuffer = &buffer;
+    send(r, cb);
+    VkBufferMemoryRequirementsInfo2 ri{};
+    ri.sType = VK_STRUCTURE_TYPE_BUFFER_MEMORY_REQUIREMENTS_INFO_2;
+    ri.buffer = buffer;
+    VkMemoryRequirements2 req{};
+    req.sType = VK_STRUCTURE_TYPE_MEMORY_REQUIREMENTS_2;
+    gen::GetBufferMemoryRequirements2Args gr;
+    gr.device = dev;
+    gr.pInfo = &ri;
+    gr.pMemoryRequirements = &req;
+    gen::GetBufferMemoryRequirements2Args gr_reply;
+    REQUIRE(r.call(gr, gr_reply) == DecodeResult::Ok);
+    const VkMemoryRequirements mr = gr_reply.pMemoryRequirements->memoryRequirements;
+    VkPhysicalDeviceMemoryProperties2 mem{};
+    mem.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MEMORY_PROPERTIES_2;
+    gen::GetPhysicalDeviceMemoryProperties2Args gm;
+    gm.physicalDevice = pd;
+    gm.pMemoryProperties = &mem;
+    gen::GetPhysicalDeviceMemoryProperties2Args gm_reply;
+    REQUIRE(r.call(gm, gm_reply) == DecodeResult::Ok);
+    const auto& props = gm_reply.pMemoryProperties->memoryProperties;
+    std::uint32_t type = UINT32_MAX;
+    for (std::uint32_t i = 0; i < props.memoryTypeCount && type == UINT32_MAX; ++i)
+        if ((mr.memoryTypeBits & (1u << i)) &&
+            (props.memoryTypes[i].propertyFlags & VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT))
+            type = i;
+    REQUIRE(type != UINT32_MAX);
+    VkMemoryAllocateInfo ai{};
+    ai.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO;
+    ai.allocationSize = mr.size;
+    ai.memoryTypeIndex = type;
+    VkDeviceMemory memory = id<VkDeviceMemory>(memory_id);
+    gen::AllocateMemoryArgs am;
+    am.device = dev;
+    am.pAllocateInfo = &ai;
+    am.pMemory = &memory;
+    send(r, am);
+    VkBindBufferMemoryInfo bind{};
+    bind.sType = VK_STRUCTURE_TYPE_BIND_BUFFER_MEMORY_INFO;
+    bind.buffer = buffer;
+    bind.memory = memory;
+    gen::BindBufferMemory2Args bm;
+    bm.device = dev;
+    bm.bindInfoCount = 1;
+    bm.pBindInfos = &bind;
+    send(r, bm);
+
+    VkDescriptorSetLayoutBinding binding{0, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 1,
+                                         VK_SHADER_STAGE_COMPUTE_BIT, nullptr};
+    VkDescriptorSetLayoutCreateInfo dslci{};
+    dslci.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO;
+    dslci.bindingCount = 1;
+    dslci.pBindings = &binding;
+    VkDescriptorSetLayout dsl = id<VkDescriptorSetLayout>(dsl_id);
+    gen::CreateDescriptorSetLayoutArgs cdsl;
+    cdsl.device = dev;
+    cdsl.pCreateInfo = &dslci;
+    cdsl.pSetLayout = &dsl;
+    send(r, cdsl);
+    VkPipelineLayoutCreateInfo plci{};
+    plci.sType = VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO;
+    plci.setLayoutCount = 1;
+    plci.pSetLayouts = &dsl;
+    VkPipelineLayout layout = id<VkPipelineLayout>(layout_id);
+    gen::CreatePipelineLayoutArgs cpl;
+    cpl.device = dev;
+    cpl.pCreateInfo = &plci;
+    cpl.pPipelineLayout = &layout;
+    send(r, cpl);
+    VkShaderModuleCreateInfo smci{};
+    smci.sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO;
+    smci.codeSize = sizeof(vn_fill_comp_spv);
+    smci.pCode = vn_fill_comp_spv;
+    VkShaderModule shader = id<VkShaderModule>(shader_id);
+    gen::CreateShaderModuleArgs csm;
+    csm.device = dev;
+    csm.pCreateInfo = &smci;
+    csm.pShaderModule = &shader;
+    send(r, csm);
+    VkComputePipelineCreateInfo cpci{};
+    cpci.sType = VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO;
+    cpci.stage.sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO;
+    cpci.stage.stage = VK_SHADER_STAGE_COMPUTE_BIT;
+    cpci.stage.module = shader;
+    cpci.stage.pName = "main";
+    cpci.layout = layout;
+    VkPipeline pipeline = id<VkPipeline>(pipeline_id);
+    gen::CreateComputePipelinesArgs ccp;
+    ccp.device = dev;
+    ccp.createInfoCount = 1;
+    ccp.pCreateInfos = &cpci;
+    ccp.pPipelines = &pipeline;
+    gen::CreateComputePipelinesArgs ccp_reply;
+    REQUIRE(r.call(ccp, ccp_reply) == DecodeResult::Ok);
+    REQUIRE(ccp_reply.ret == VK_SUCCESS);
+
+    VkDescriptorPoolSize pool_size{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 1};
+    VkDescriptorPoolCreateInfo dpci{};
+    dpci.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO;
+    dpci.maxSets = 1;
+    dpci.poolSizeCount = 1;
+    dpci.pPoolSizes = &pool_size;
+    VkDescriptorPool dpool = id<VkDescriptorPool>(dpool_id);
+    gen::CreateDescriptorPoolArgs cdp;
+    cdp.device = dev;
+    cdp.pCreateInfo = &dpci;
+    cdp.pDescriptorPool = &dpool;
+    send(r, cdp);
+    VkDescriptorSetAllocateInfo dsai{};
+    dsai.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO;
+    dsai.descriptorPool = dpool;
+    dsai.descriptorSetCount = 1;
+    dsai.pSetLayouts = &dsl;
+    VkDescriptorSet set = id<VkDescriptorSet>(set_id);
+    gen::AllocateDescriptorSetsArgs ads;
+    ads.device = dev;
+    ads.pAllocateInfo = &dsai;
+    ads.pDescriptorSets = &set;
+    send(r, ads);
+    VkDescriptorBufferInfo dbi{buffer, 0, VK_WHOLE_SIZE};
+    VkWriteDescriptorSet write{};
+    write.sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET;
+    write.dstSet = set;
+    write.descriptorCount = 1;
+    write.descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
+    write.pBufferInfo = &dbi;
+    gen::UpdateDescriptorSetsArgs uds;
+    uds.device = dev;
+    uds.descriptorWriteCount = 1;
+    uds.pDescriptorWrites = &write;
+    send(r, uds);
+
+    VkCommandPoolCreateInfo pci{};
+    pci.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO;
+    VkCommandPool pool = id<VkCommandPool>(pool_id);
+    gen::CreateCommandPoolArgs cp;
+    cp.device = dev;
+    cp.pCreateInfo = &pci;
+    cp.pCommandPool = &pool;
+    send(r, cp);
+    VkCommandBufferAllocateInfo cai{};
+    cai.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO;
+    cai.commandPool = pool;
+    cai.commandBufferCount = 1;
+    VkCommandBuffer cmd = id<VkCommandBuffer>(cb_id);
+    gen::AllocateCommandBuffersArgs acb;
+    acb.device = dev;
+    acb.pAllocateInfo = &cai;
+    acb.pCommandBuffers = &cmd;
+    send(r, acb);
+    const protocol::Ref<VkCommandBuffer> cbr{cb_id, cmd};
+    VkCommandBufferBeginInfo bi{};
+    bi.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO;
+    gen::BeginCommandBufferArgs begin;
+    begin.commandBuffer = cbr;
+    begin.pBeginInfo = &bi;
+    send(r, begin);
+    gen::CmdBindPipelineArgs bp;
+    bp.commandBuffer = cbr;
+    bp.pipelineBindPoint = VK_PIPELINE_BIND_POINT_COMPUTE;
+    bp.pipeline = {pipeline_id, pipeline};
+    send(r, bp);
+    const std::uint64_t set_ids[] = {set_id};
+    gen::CmdBindDescriptorSetsArgs bds;
+    bds.commandBuffer = cbr;
+    bds.pipelineBindPoint = VK_PIPELINE_BIND_POINT_COMPUTE;
+    bds.layout = {layout_id, layout};
+    bds.descriptorSetCount = 1;
+    bds.pDescriptorSets = &set;
+    bds.pDescriptorSets_ids = set_ids;
+    send(r, bds);
+    gen::CmdDispatchArgs disp;
+    disp.commandBuffer = cbr;
+    disp.groupCountX = invocations / 64;
+    disp.groupCountY = 1;
+    disp.groupCountZ = 1;
+    send(r, disp);
+    gen::EndCommandBufferArgs end;
+    end.commandBuffer = cbr;
+    send(r, end);
+    VkSubmitInfo si{};
+    si.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO;
+    si.commandBufferCount = 1;
+    si.pCommandBuffers = &cmd;
+    gen::QueueSubmitArgs qs;
+    qs.queue = {queue_id, queue};
+    qs.submitCount = 1;
+    qs.pSubmits = &si;
+    send(r, qs);
+    gen::DeviceWaitIdleArgs idle;
+    idle.device = dev;
+    send(r, idle);
+
+    const auto blob = r.executor.export_memory(memory_id);
+    REQUIRE(blob.has_value());
+    void* map = ::mmap(nullptr, blob->size, PROT_READ, MAP_SHARED, blob->fd, 0);
+    REQUIRE(map != MAP_FAILED);
+    const auto* values = static_cast<const std::uint32_t*>(map);
+    std::uint32_t good = 0;
+    for (std::uint32_t i = 0; i < invocations; ++i)
+        good += values[i] == i * 3 + 1;
+    CHECK(good == invocations);
+    ::munmap(map, blob->size);
+    ::close(blob->fd);
+
+    SECTION("destroying the descriptor pool retires its sets") {
+        gen::DestroyDescriptorPoolArgs ddp;
+        ddp.device = dev;
+        ddp.descriptorPool = {dpool_id, dpool};
+        send(r, ddp);
+        CHECK_FALSE(r.objects.type_of(set_id).has_value());
+    }
 }

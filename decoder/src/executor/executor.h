@@ -183,6 +183,20 @@ class Executor final : public gen::PassthroughHandler {
     // to hand out (not host-visible, or the driver could not import host memory).
     std::optional<MemoryExport> export_memory(std::uint64_t memory_id);
 
+    // descriptor.cpp
+    protocol::DecodeResult on_vkAllocateDescriptorSets(protocol::Decoder& d,
+                                                       gen::AllocateDescriptorSetsArgs& a) override;
+    protocol::DecodeResult on_vkFreeDescriptorSets(protocol::Decoder& d,
+                                                   gen::FreeDescriptorSetsArgs& a) override;
+    protocol::DecodeResult on_vkResetDescriptorPool(protocol::Decoder& d,
+                                                    gen::ResetDescriptorPoolArgs& a) override;
+    protocol::DecodeResult on_vkDestroyDescriptorPool(protocol::Decoder& d,
+                                                      gen::DestroyDescriptorPoolArgs& a) override;
+    protocol::DecodeResult on_vkUpdateDescriptorSets(protocol::Decoder& d,
+                                                     gen::UpdateDescriptorSetsArgs& a) override;
+    protocol::DecodeResult on_vkCreateComputePipelines(protocol::Decoder& d,
+                                                       gen::CreateComputePipelinesArgs& a) override;
+
     // sync.cpp
     protocol::DecodeResult on_vkGetFenceStatus(protocol::Decoder& d,
                                                gen::GetFenceStatusArgs& a) override;
@@ -196,6 +210,9 @@ class Executor final : public gen::PassthroughHandler {
                                      DeviceState*& out);
     protocol::DecodeResult queue_device(protocol::Decoder& d, std::uint64_t queue_id,
                                         DeviceState*& out);
+    protocol::DecodeResult check_new_ids(protocol::Decoder& d, const std::uint64_t* ids,
+                                         std::uint32_t n);
+    protocol::DecodeResult forget_pool_sets(DeviceState& dev, std::uint64_t pool_id);
     // A new device child: the id must be free; it is recorded once the host object exists.
     protocol::DecodeResult check_new_id(protocol::Decoder& d, std::uint64_t id);
     template <typename H>
