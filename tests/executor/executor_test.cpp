@@ -1046,3 +1046,81 @@ TEST_CASE("a compute shader writes a buffer the guest maps") {
         CHECK_FALSE(r.objects.type_of(set_id).has_value());
     }
 }
+
+TEST_CASE("timeline semaphores: signal, read back and wait through generated passthrough") {
+    Renderer r;
+    create_instance(r);
+    enumerate_physical_devices(r);
+    VkPhysicalDeviceVulkan12Features v12{};
+    v12.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES;
+    v12.timelineSemaphore = VK_TRUE;
+    const float priority = 1.0f;
+    VkDeviceQueueCreateInfo qci{};
+    qci.sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO;
+    qci.queueCount = 1;
+    qci.pQueuePriorities = &priority;
+    VkDeviceCreateInfo dci{};
+    dci.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO;
+    dci.pNext = &v12;
+    dci.queueCreateInfoCount = 1;
+    dci.pQueueCreateInfos = &qci;
+    VkDevice device = id<VkDevice>(device_id);
+    gen::CreateDeviceArgs cd;
+    cd.physicalDevice = {physical_device_id, id<VkPhysicalDevice>(physical_device_id)};
+    cd.pCreateInfo = &dci;
+    cd.pDevice = &device;
+    gen::CreateDeviceArgs cd_reply;
+    REQUIRE(r.call(cd, cd_reply) == DecodeResult::Ok);
+    REQUIRE(cd_reply.ret == VK_SUCCESS);
+    const protocol::Ref<VkDevice> dev{device_id, device};
+
+    constexpr std::uint64_t sem_id = 0x7f0000020000;
+    VkSemaphoreTypeCreateInfo type{};
+    type.sType = VK_STRUCTURE_TYPE_SEMAPHORE_TYPE_CREATE_INFO;
+    type.semaphoreType = VK_SEMAPHORE_TYPE_TIMELINE;
+    type.initialValue = 1;
+    VkSemaphoreCreateInfo sci{};
+    sci.sType = VK_STRUCTURE_TYPE_SEMAPHORE_CREATE_INFO;
+    sci.pNext = &type;
+    VkSemaphore sem = id<VkSemaphore>(sem_id);
+    gen::CreateSemaphoreArgs cs;
+    cs.device = dev;
+    cs.pCreateInfo = &sci;
+    cs.pSemaphore = &sem;
+    send(r, cs);
+
+    VkSemaphoreSignalInfo signal{};
+    signal.sType = VK_STRUCTURE_TYPE_SEMAPHORE_SIGNAL_INFO;
+    signal.semaphore = sem;
+    signal.value = 5;
+    gen::SignalSemaphoreArgs ss;
+    ss.device = dev;
+    ss.pSignalInfo = &signal;
+    gen::SignalSemaphoreArgs ss_reply;
+    REQUIRE(r.call(ss, ss_reply) == DecodeResult::Ok);
+    CHECK(ss_reply.ret == VK_SUCCESS);
+
+    std::uint64_t value = 0;
+    gen::GetSemaphoreCounterValueArgs gv;
+    gv.device = dev;
+    gv.semaphore = {sem_id, sem};
+    gv.pValue = &value;
+    gen::GetSemaphoreCounterValueArgs gv_reply;
+    REQUIRE(r.call(gv, gv_reply) == DecodeResult::Ok);
+    CHECK(gv_reply.ret == VK_SUCCESS);
+    CHECK(*gv_reply.pValue == 5);
+
+    const std::uint64_t wait_value = 5;
+    VkSemaphoreWaitInfo wait{};
+    wait.sType = VK_STRUCTURE_TYPE_SEMAPHORE_WAIT_INFO;
+    wait.semaphoreCount = 1;
+    wait.pSemaphores = &sem;
+    wait.pValues = &wait_value;
+    gen::WaitSemaphoresArgs ws;
+    ws.device = dev;
+    ws.pWaitInfo = &wait;
+    ws.timeout = 1'000'000'000ull;
+    gen::WaitSemaphoresArgs ws_reply;
+    REQUIRE(r.call(ws, ws_reply) == DecodeResult::Ok);
+    CHECK(ws_reply.ret == VK_SUCCESS);
+}

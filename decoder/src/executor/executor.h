@@ -203,6 +203,10 @@ class Executor final : public gen::PassthroughHandler {
     protocol::DecodeResult on_vkWaitForFences(protocol::Decoder& d,
                                               gen::WaitForFencesArgs& a) override;
     protocol::DecodeResult on_vkResetFences(protocol::Decoder& d, gen::ResetFencesArgs& a) override;
+    protocol::DecodeResult on_vkQueueSubmit2(protocol::Decoder& d,
+                                             gen::QueueSubmit2Args& a) override;
+    protocol::DecodeResult on_vkQueueWaitIdle(protocol::Decoder& d,
+                                              gen::QueueWaitIdleArgs& a) override;
     protocol::DecodeResult on_vkQueueSubmit(protocol::Decoder& d, gen::QueueSubmitArgs& a) override;
 
   private:

@@ -35,4 +35,18 @@ DecodeResult Executor::on_vkQueueSubmit(protocol::Decoder& d, gen::QueueSubmitAr
     return DecodeResult::Ok;
 }
 
+DecodeResult Executor::on_vkQueueSubmit2(protocol::Decoder& d, gen::QueueSubmit2Args& a) {
+    DeviceState* dev = nullptr;
+    VN_TRY(queue_device(d, a.queue.id, dev));
+    a.ret = dev->dispatch.QueueSubmit2(a.queue.handle, a.submitCount, a.pSubmits, a.fence.handle);
+    return DecodeResult::Ok;
+}
+
+DecodeResult Executor::on_vkQueueWaitIdle(protocol::Decoder& d, gen::QueueWaitIdleArgs& a) {
+    DeviceState* dev = nullptr;
+    VN_TRY(queue_device(d, a.queue.id, dev));
+    a.ret = dev->dispatch.QueueWaitIdle(a.queue.handle);
+    return DecodeResult::Ok;
+}
+
 } // namespace vn::decoder

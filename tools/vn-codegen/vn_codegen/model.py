@@ -101,6 +101,7 @@ class Command:
     level: str = "global"            # which dispatch table calls it: global, instance, device
 
     handwritten: bool = False        # listed in [executor] handwritten
+    device_call: bool = False        # listed in [executor_passthrough]
 
     @property
     def simple_create(self) -> str | None:
@@ -194,9 +195,9 @@ class Builder:
         self.cov = Coverage()
         self.ignorable = set(p.ignorable_members)
         known = {n for names in p.command_ids.values() for n in names}
-        for c in p.executor_handwritten:
+        for c in p.executor_handwritten + p.executor_passthrough:
             if c not in known:
-                raise ModelError(f"[executor] handwritten: {c} has no command id")
+                raise ModelError(f"[executor] {c} has no command id")
         self._check_exception_names()
         self._add_private_types()
 
@@ -522,6 +523,13 @@ class Builder:
                           paths=p.private_commands.get(canon, {}).get("paths", "both"))
             first = params[0].elem.type if params and params[0].kind == "handle" else None
             cmd.handwritten = any(n in p.executor_handwritten for n in names)
+            cmd.device_call = any(n in p.executor_passthrough for n in names)
+            if cmd.device_call and (
+                    not params or params[0].kind != "handle" or
+                    params[0].elem.type not in ("VkDevice", "VkCommandBuffer") or
+                    any(f.output and f.elem and f.elem.cat == "handle" for f in params)):
+                raise ModelError(f"[executor_passthrough] {found}: not a plain call on a device "
+                                 "or command buffer")
             cmd.level = ("instance" if first in ("VkInstance", "VkPhysicalDevice") else
                          "device" if first in ("VkDevice", "VkQueue", "VkCommandBuffer") else "global")
             cmd.creates = [f for f in params if f.output and f.elem and f.elem.cat == "handle"]

@@ -28,6 +28,7 @@ class Protocol:
     ignorable_members: list[str]
     union_tags: dict[str, str]
     executor_handwritten: list[str] = field(default_factory=list)
+    executor_passthrough: list[str] = field(default_factory=list)
     raw: dict = field(repr=False, default_factory=dict)
 
 
@@ -75,5 +76,6 @@ def load(path: str) -> Protocol:
         ignorable_members=list(exc.get("ignorable_members", [])),
         union_tags=dict(exc.get("union_tags", {})),
         executor_handwritten=list(raw.get("executor", {}).get("handwritten", [])),
+        executor_passthrough=list(raw.get("executor_passthrough", {}).get("commands", [])),
         raw=raw,
     )

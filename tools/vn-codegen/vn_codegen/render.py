@@ -106,6 +106,7 @@ def render(model: Model, vk_xml_name: str) -> dict[str, str]:
                commands_by_id={c.id: c for c in model.commands},
                passthrough=[c for c in model.commands if c.passthrough],
                creates=[c for c in model.commands if c.generated_create],
+               device_calls=[c for c in model.commands if c.device_call],
                destroys=[c for c in model.commands if c.generated_destroy],
                all_destroys=[c for c in model.commands if c.simple_destroy],
                a_handle="a.")
