@@ -234,11 +234,13 @@ void send(Renderer& r, const Args& a) {
 }
 } // namespace
 
-TEST_CASE("a device records a command buffer and a fence signals its submission") {
-    Renderer r;
+namespace {
+
+// Device-level tests start from here: instance, physical device and a device with one queue.
+// `features` is chained to the device create info.
+protocol::Ref<VkDevice> create_device(Renderer& r, void* features = nullptr) {
     create_instance(r);
     enumerate_physical_devices(r);
-
     const float priority = 1.0f;
     VkDeviceQueueCreateInfo qci{};
     qci.sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO;
@@ -246,6 +248,7 @@ TEST_CASE("a device records a command buffer and a fence signals its submission"
     qci.pQueuePriorities = &priority;
     VkDeviceCreateInfo dci{};
     dci.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO;
+    dci.pNext = features;
     dci.queueCreateInfoCount = 1;
     dci.pQueueCreateInfos = &qci;
     VkDevice device = id<VkDevice>(device_id);
@@ -253,25 +256,103 @@ TEST_CASE("a device records a command buffer and a fence signals its submission"
     cd.physicalDevice = {physical_device_id, id<VkPhysicalDevice>(physical_device_id)};
     cd.pCreateInfo = &dci;
     cd.pDevice = &device;
-    gen::CreateDeviceArgs cd_reply;
-    REQUIRE(r.call(cd, cd_reply) == DecodeResult::Ok);
-    REQUIRE(cd_reply.ret == VK_SUCCESS);
-    const protocol::Ref<VkDevice> dev{device_id, device};
+    gen::CreateDeviceArgs reply;
+    REQUIRE(r.call(cd, reply) == DecodeResult::Ok);
+    REQUIRE(reply.ret == VK_SUCCESS);
+    return {device_id, device};
+}
 
-    // The queue, bound to fence timeline 1 as Mesa does.
-    VkDeviceQueueTimelineInfoMESA timeline{};
-    timeline.sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_TIMELINE_INFO_MESA;
-    timeline.ringIdx = 1;
+// The device's queue; `chain` goes into VkDeviceQueueInfo2 (the Venus timeline binding).
+protocol::Ref<VkQueue> get_queue(Renderer& r, const protocol::Ref<VkDevice>& dev,
+                                 const void* chain = nullptr) {
     VkDeviceQueueInfo2 qi{};
     qi.sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_INFO_2;
-    qi.pNext = &timeline;
+    qi.pNext = chain;
     VkQueue queue = id<VkQueue>(queue_id);
     gen::GetDeviceQueue2Args gq;
     gq.device = dev;
     gq.pQueueInfo = &qi;
     gq.pQueue = &queue;
     send(r, gq);
+    return {queue_id, queue};
+}
 
+// A buffer bound to host-visible memory of exactly its required size.
+struct BoundBuffer {
+    protocol::Ref<VkBuffer> buffer;
+    protocol::Ref<VkDeviceMemory> memory;
+    VkMemoryRequirements requirements;
+};
+
+BoundBuffer create_bound_buffer(Renderer& r, const protocol::Ref<VkDevice>& dev,
+                                std::uint64_t buffer_id, std::uint64_t memory_id, VkDeviceSize size,
+                                VkBufferUsageFlags usage) {
+    VkBufferCreateInfo bci{};
+    bci.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO;
+    bci.size = size;
+    bci.usage = usage;
+    VkBuffer buffer = id<VkBuffer>(buffer_id);
+    gen::CreateBufferArgs cb;
+    cb.device = dev;
+    cb.pCreateInfo = &bci;
+    cb.pBuffer = &buffer;
+    send(r, cb);
+
+    VkBufferMemoryRequirementsInfo2 ri{};
+    ri.sType = VK_STRUCTURE_TYPE_BUFFER_MEMORY_REQUIREMENTS_INFO_2;
+    ri.buffer = buffer;
+    VkMemoryRequirements2 req{};
+    req.sType = VK_STRUCTURE_TYPE_MEMORY_REQUIREMENTS_2;
+    gen::GetBufferMemoryRequirements2Args gr;
+    gr.device = dev;
+    gr.pInfo = &ri;
+    gr.pMemoryRequirements = &req;
+    gen::GetBufferMemoryRequirements2Args gr_reply;
+    REQUIRE(r.call(gr, gr_reply) == DecodeResult::Ok);
+    const VkMemoryRequirements mr = gr_reply.pMemoryRequirements->memoryRequirements;
+
+    VkPhysicalDeviceMemoryProperties2 mem{};
+    mem.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MEMORY_PROPERTIES_2;
+    gen::GetPhysicalDeviceMemoryProperties2Args gm;
+    gm.physicalDevice = {physical_device_id, id<VkPhysicalDevice>(physical_device_id)};
+    gm.pMemoryProperties = &mem;
+    gen::GetPhysicalDeviceMemoryProperties2Args gm_reply;
+    REQUIRE(r.call(gm, gm_reply) == DecodeResult::Ok);
+    const auto& props = gm_reply.pMemoryProperties->memoryProperties;
+    std::uint32_t type = UINT32_MAX;
+    for (std::uint32_t i = 0; i < props.memoryTypeCount && type == UINT32_MAX; ++i)
+        if ((mr.memoryTypeBits & (1u << i)) &&
+            (props.memoryTypes[i].propertyFlags & VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT))
+            type = i;
+    REQUIRE(type != UINT32_MAX);
+
+    VkMemoryAllocateInfo ai{};
+    ai.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO;
+    ai.allocationSize = mr.size;
+    ai.memoryTypeIndex = type;
+    VkDeviceMemory memory = id<VkDeviceMemory>(memory_id);
+    gen::AllocateMemoryArgs am;
+    am.device = dev;
+    am.pAllocateInfo = &ai;
+    am.pMemory = &memory;
+    gen::AllocateMemoryArgs am_reply;
+    REQUIRE(r.call(am, am_reply) == DecodeResult::Ok);
+    REQUIRE(am_reply.ret == VK_SUCCESS);
+
+    VkBindBufferMemoryInfo bind{};
+    bind.sType = VK_STRUCTURE_TYPE_BIND_BUFFER_MEMORY_INFO;
+    bind.buffer = buffer;
+    bind.memory = memory;
+    gen::BindBufferMemory2Args bm;
+    bm.device = dev;
+    bm.bindInfoCount = 1;
+    bm.pBindInfos = &bind;
+    send(r, bm);
+    return {{buffer_id, buffer}, {memory_id, memory}, mr};
+}
+
+// A command pool with one primary command buffer, recording.
+protocol::Ref<VkCommandBuffer> begin_commands(Renderer& r, const protocol::Ref<VkDevice>& dev) {
     VkCommandPoolCreateInfo pci{};
     pci.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO;
     VkCommandPool pool = id<VkCommandPool>(pool_id);
@@ -280,26 +361,73 @@ TEST_CASE("a device records a command buffer and a fence signals its submission"
     cp.pCreateInfo = &pci;
     cp.pCommandPool = &pool;
     send(r, cp);
-
     VkCommandBufferAllocateInfo cai{};
     cai.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO;
     cai.commandPool = pool;
     cai.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
     cai.commandBufferCount = 1;
-    VkCommandBuffer cb = id<VkCommandBuffer>(cb_id);
+    VkCommandBuffer cmd = id<VkCommandBuffer>(cb_id);
     gen::AllocateCommandBuffersArgs acb;
     acb.device = dev;
     acb.pAllocateInfo = &cai;
-    acb.pCommandBuffers = &cb;
+    acb.pCommandBuffers = &cmd;
     send(r, acb);
-
-    const protocol::Ref<VkCommandBuffer> cbr{cb_id, cb};
     VkCommandBufferBeginInfo bi{};
     bi.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO;
     gen::BeginCommandBufferArgs begin;
-    begin.commandBuffer = cbr;
+    begin.commandBuffer = {cb_id, cmd};
     begin.pBeginInfo = &bi;
     send(r, begin);
+    return {cb_id, cmd};
+}
+
+// Ends the command buffer, submits it and waits for the device to go idle.
+void end_submit_wait(Renderer& r, const protocol::Ref<VkDevice>& dev,
+                     const protocol::Ref<VkQueue>& queue,
+                     const protocol::Ref<VkCommandBuffer>& cb) {
+    gen::EndCommandBufferArgs end;
+    end.commandBuffer = cb;
+    send(r, end);
+    VkSubmitInfo si{};
+    si.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO;
+    si.commandBufferCount = 1;
+    si.pCommandBuffers = &cb.handle;
+    gen::QueueSubmitArgs qs;
+    qs.queue = queue;
+    qs.submitCount = 1;
+    qs.pSubmits = &si;
+    send(r, qs);
+    gen::DeviceWaitIdleArgs idle;
+    idle.device = dev;
+    send(r, idle);
+}
+
+// The words of a memory object as the guest sees them through the exported memfd.
+std::vector<std::uint32_t> read_memory(Renderer& r, std::uint64_t memory_id, std::size_t words) {
+    const auto blob = r.executor.export_memory(memory_id);
+    REQUIRE(blob.has_value());
+    REQUIRE(blob->size >= words * 4);
+    void* map = ::mmap(nullptr, blob->size, PROT_READ, MAP_SHARED, blob->fd, 0);
+    ::close(blob->fd);
+    REQUIRE(map != MAP_FAILED);
+    const auto* p = static_cast<const std::uint32_t*>(map);
+    std::vector<std::uint32_t> out(p, p + words);
+    ::munmap(map, blob->size);
+    return out;
+}
+
+} // namespace
+
+TEST_CASE("a device records a command buffer and a fence signals its submission") {
+    Renderer r;
+    const auto dev = create_device(r);
+    // The queue, bound to fence timeline 1 as Mesa does.
+    VkDeviceQueueTimelineInfoMESA timeline{};
+    timeline.sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_TIMELINE_INFO_MESA;
+    timeline.ringIdx = 1;
+    const auto queue = get_queue(r, dev, &timeline);
+    const auto cbr = begin_commands(r, dev);
+
     VkMemoryBarrier barrier{};
     barrier.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER;
     barrier.srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT;
@@ -329,9 +457,9 @@ TEST_CASE("a device records a command buffer and a fence signals its submission"
     VkSubmitInfo si{};
     si.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO;
     si.commandBufferCount = 1;
-    si.pCommandBuffers = &cb;
+    si.pCommandBuffers = &cbr.handle;
     gen::QueueSubmitArgs qs;
-    qs.queue = {queue_id, queue};
+    qs.queue = queue;
     qs.submitCount = 1;
     qs.pSubmits = &si;
     qs.fence = {fence_id, fence};
@@ -361,7 +489,7 @@ TEST_CASE("a device records a command buffer and a fence signals its submission"
     SECTION("destroying the pool frees its command buffers' ids") {
         gen::DestroyCommandPoolArgs dp;
         dp.device = dev;
-        dp.commandPool = {pool_id, pool};
+        dp.commandPool = {pool_id, id<VkCommandPool>(pool_id)};
         send(r, dp);
         CHECK_FALSE(r.objects.type_of(cb_id).has_value());
         std::vector<std::byte> stream;
@@ -399,7 +527,6 @@ TEST_CASE("device extensions the protocol cannot carry are refused") {
     CHECK(reply.ret == VK_ERROR_EXTENSION_NOT_PRESENT);
     CHECK_FALSE(r.objects.type_of(device_id).has_value());
 }
-
 namespace {
 
 // Shared memory as the worker would map it: one resource id, one buffer.
@@ -544,25 +671,7 @@ TEST_CASE("command streams execute out of shared memory, one level deep") {
 
 TEST_CASE("plain device children: generated create and destroy, ownership checked") {
     Renderer r;
-    create_instance(r);
-    enumerate_physical_devices(r);
-    const float priority = 1.0f;
-    VkDeviceQueueCreateInfo qci{};
-    qci.sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO;
-    qci.queueCount = 1;
-    qci.pQueuePriorities = &priority;
-    VkDeviceCreateInfo dci{};
-    dci.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO;
-    dci.queueCreateInfoCount = 1;
-    dci.pQueueCreateInfos = &qci;
-    VkDevice device = id<VkDevice>(device_id);
-    gen::CreateDeviceArgs cd;
-    cd.physicalDevice = {physical_device_id, id<VkPhysicalDevice>(physical_device_id)};
-    cd.pCreateInfo = &dci;
-    cd.pDevice = &device;
-    send(r, cd);
-    const protocol::Ref<VkDevice> dev{device_id, device};
-
+    const auto dev = create_device(r);
     constexpr std::uint64_t buffer_id = 0x7f0000008000;
     VkBufferCreateInfo bci{};
     bci.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO;
@@ -611,174 +720,53 @@ TEST_CASE("plain device children: generated create and destroy, ownership checke
 
 TEST_CASE("host-visible memory is a sealed memfd the GPU writes and the guest maps") {
     Renderer r;
-    create_instance(r);
-    enumerate_physical_devices(r);
-    const protocol::Ref<VkPhysicalDevice> pd{physical_device_id,
-                                             id<VkPhysicalDevice>(physical_device_id)};
-    const float priority = 1.0f;
-    VkDeviceQueueCreateInfo qci{};
-    qci.sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO;
-    qci.queueCount = 1;
-    qci.pQueuePriorities = &priority;
-    VkDeviceCreateInfo dci{};
-    dci.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO;
-    dci.queueCreateInfoCount = 1;
-    dci.pQueueCreateInfos = &qci;
-    VkDevice device = id<VkDevice>(device_id);
-    gen::CreateDeviceArgs cd;
-    cd.physicalDevice = pd;
-    cd.pCreateInfo = &dci;
-    cd.pDevice = &device;
-    send(r, cd);
-    const protocol::Ref<VkDevice> dev{device_id, device};
-
-    VkQueue queue = id<VkQueue>(queue_id);
-    VkDeviceQueueInfo2 qi{};
-    qi.sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_INFO_2;
-    gen::GetDeviceQueue2Args gq;
-    gq.device = dev;
-    gq.pQueueInfo = &qi;
-    gq.pQueue = &queue;
-    send(r, gq);
-
-    constexpr std::uint64_t buffer_id = 0x7f0000008000;
-    constexpr std::uint64_t memory_id = 0x7f0000009000;
+    const auto dev = create_device(r);
+    const auto queue = get_queue(r, dev);
+    constexpr std::uint64_t buffer_id = 0x7f0000008000, memory_id = 0x7f0000009000;
     constexpr VkDeviceSize size = 64 * 1024;
-    VkBufferCreateInfo bci{};
-    bci.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO;
-    bci.size = size;
-    bci.usage = VK_BUFFER_USAGE_TRANSFER_DST_BIT;
-    VkBuffer buffer = id<VkBuffer>(buffer_id);
-    gen::CreateBufferArgs cb;
-    cb.device = dev;
-    cb.pCreateInfo = &bci;
-    cb.pBuffer = &buffer;
-    send(r, cb);
-
-    VkBufferMemoryRequirementsInfo2 ri{};
-    ri.sType = VK_STRUCTURE_TYPE_BUFFER_MEMORY_REQUIREMENTS_INFO_2;
-    ri.buffer = buffer;
-    VkMemoryRequirements2 req{};
-    req.sType = VK_STRUCTURE_TYPE_MEMORY_REQUIREMENTS_2;
-    gen::GetBufferMemoryRequirements2Args gr;
-    gr.device = dev;
-    gr.pInfo = &ri;
-    gr.pMemoryRequirements = &req;
-    gen::GetBufferMemoryRequirements2Args gr_reply;
-    REQUIRE(r.call(gr, gr_reply) == DecodeResult::Ok);
-    const VkMemoryRequirements mr = gr_reply.pMemoryRequirements->memoryRequirements;
-
-    VkPhysicalDeviceMemoryProperties2 mem{};
-    mem.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MEMORY_PROPERTIES_2;
-    gen::GetPhysicalDeviceMemoryProperties2Args gm;
-    gm.physicalDevice = pd;
-    gm.pMemoryProperties = &mem;
-    gen::GetPhysicalDeviceMemoryProperties2Args gm_reply;
-    REQUIRE(r.call(gm, gm_reply) == DecodeResult::Ok);
-    const auto& props = gm_reply.pMemoryProperties->memoryProperties;
-    std::uint32_t type = UINT32_MAX;
-    for (std::uint32_t i = 0; i < props.memoryTypeCount && type == UINT32_MAX; ++i)
-        if ((mr.memoryTypeBits & (1u << i)) &&
-            (props.memoryTypes[i].propertyFlags & VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT))
-            type = i;
-    REQUIRE(type != UINT32_MAX);
-
-    VkMemoryAllocateInfo ai{};
-    ai.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO;
-    ai.allocationSize = mr.size;
-    ai.memoryTypeIndex = type;
-    VkDeviceMemory memory = id<VkDeviceMemory>(memory_id);
-    gen::AllocateMemoryArgs am;
-    am.device = dev;
-    am.pAllocateInfo = &ai;
-    am.pMemory = &memory;
-    gen::AllocateMemoryArgs am_reply;
-    REQUIRE(r.call(am, am_reply) == DecodeResult::Ok);
-    REQUIRE(am_reply.ret == VK_SUCCESS);
-
-    VkBindBufferMemoryInfo bind{};
-    bind.sType = VK_STRUCTURE_TYPE_BIND_BUFFER_MEMORY_INFO;
-    bind.buffer = buffer;
-    bind.memory = memory;
-    gen::BindBufferMemory2Args bm;
-    bm.device = dev;
-    bm.bindInfoCount = 1;
-    bm.pBindInfos = &bind;
-    send(r, bm);
-
-    VkCommandPoolCreateInfo pci{};
-    pci.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO;
-    VkCommandPool pool = id<VkCommandPool>(pool_id);
-    gen::CreateCommandPoolArgs cp;
-    cp.device = dev;
-    cp.pCreateInfo = &pci;
-    cp.pCommandPool = &pool;
-    send(r, cp);
-    VkCommandBufferAllocateInfo cai{};
-    cai.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO;
-    cai.commandPool = pool;
-    cai.commandBufferCount = 1;
-    VkCommandBuffer cmd = id<VkCommandBuffer>(cb_id);
-    gen::AllocateCommandBuffersArgs acb;
-    acb.device = dev;
-    acb.pAllocateInfo = &cai;
-    acb.pCommandBuffers = &cmd;
-    send(r, acb);
-    const protocol::Ref<VkCommandBuffer> cbr{cb_id, cmd};
-    VkCommandBufferBeginInfo bi{};
-    bi.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO;
-    gen::BeginCommandBufferArgs begin;
-    begin.commandBuffer = cbr;
-    begin.pBeginInfo = &bi;
-    send(r, begin);
+    const auto b =
+        create_bound_buffer(r, dev, buffer_id, memory_id, size, VK_BUFFER_USAGE_TRANSFER_DST_BIT);
+    const auto cbr = begin_commands(r, dev);
     gen::CmdFillBufferArgs fill;
     fill.commandBuffer = cbr;
-    fill.dstBuffer = {buffer_id, buffer};
+    fill.dstBuffer = b.buffer;
     fill.size = VK_WHOLE_SIZE;
     fill.data = 0xc0ffee11u;
     send(r, fill);
-    gen::EndCommandBufferArgs end;
-    end.commandBuffer = cbr;
-    send(r, end);
-    VkSubmitInfo si{};
-    si.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO;
-    si.commandBufferCount = 1;
-    si.pCommandBuffers = &cmd;
-    gen::QueueSubmitArgs qs;
-    qs.queue = {queue_id, queue};
-    qs.submitCount = 1;
-    qs.pSubmits = &si;
-    send(r, qs);
-    gen::DeviceWaitIdleArgs idle;
-    idle.device = dev;
-    send(r, idle);
+    end_submit_wait(r, dev, queue, cbr);
 
     const auto blob = r.executor.export_memory(memory_id);
     REQUIRE(blob.has_value());
-    REQUIRE(blob->size >= size);
     const int seals = ::fcntl(blob->fd, F_GET_SEALS);
     CHECK((seals & F_SEAL_SHRINK) != 0);
     CHECK((seals & F_SEAL_GROW) != 0);
-    void* map = ::mmap(nullptr, blob->size, PROT_READ, MAP_SHARED, blob->fd, 0);
-    REQUIRE(map != MAP_FAILED);
-    const auto* words = static_cast<const std::uint32_t*>(map);
-    std::size_t good = 0;
-    for (std::size_t i = 0; i < size / 4; ++i)
-        good += words[i] == 0xc0ffee11u;
-    CHECK(good == size / 4);
-    ::munmap(map, blob->size);
     ::close(blob->fd);
+    const auto words = read_memory(r, memory_id, size / 4);
+    CHECK(std::count(words.begin(), words.end(), 0xc0ffee11u) ==
+          static_cast<std::ptrdiff_t>(size / 4));
     CHECK_FALSE(r.executor.export_memory(buffer_id).has_value()); // not a memory object
 
     // A second buffer bound where it would run past the end of the memory is refused before
     // the driver sees it: the GPU would otherwise write outside our mapping.
     constexpr std::uint64_t second_id = 0x7f000000a000;
+    VkBufferCreateInfo bci{};
+    bci.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO;
+    bci.size = size;
+    bci.usage = VK_BUFFER_USAGE_TRANSFER_DST_BIT;
     VkBuffer second = id<VkBuffer>(second_id);
+    gen::CreateBufferArgs cb;
+    cb.device = dev;
+    cb.pCreateInfo = &bci;
     cb.pBuffer = &second;
     send(r, cb);
-    VkBindBufferMemoryInfo past = bind;
+    VkBindBufferMemoryInfo past{};
+    past.sType = VK_STRUCTURE_TYPE_BIND_BUFFER_MEMORY_INFO;
     past.buffer = second;
-    past.memoryOffset = mr.size;
+    past.memory = b.memory.handle;
+    past.memoryOffset = b.requirements.size;
+    gen::BindBufferMemory2Args bm;
+    bm.device = dev;
+    bm.bindInfoCount = 1;
     bm.pBindInfos = &past;
     std::vector<std::byte> s;
     protocol::Writer w(s);
@@ -789,96 +777,15 @@ TEST_CASE("host-visible memory is a sealed memfd the GPU writes and the guest ma
 
 TEST_CASE("a compute shader writes a buffer the guest maps") {
     Renderer r;
-    create_instance(r);
-    enumerate_physical_devices(r);
-    const protocol::Ref<VkPhysicalDevice> pd{physical_device_id,
-                                             id<VkPhysicalDevice>(physical_device_id)};
-    const float priority = 1.0f;
-    VkDeviceQueueCreateInfo qci{};
-    qci.sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO;
-    qci.queueCount = 1;
-    qci.pQueuePriorities = &priority;
-    VkDeviceCreateInfo dci{};
-    dci.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO;
-    dci.queueCreateInfoCount = 1;
-    dci.pQueueCreateInfos = &qci;
-    VkDevice device = id<VkDevice>(device_id);
-    gen::CreateDeviceArgs cd;
-    cd.physicalDevice = pd;
-    cd.pCreateInfo = &dci;
-    cd.pDevice = &device;
-    send(r, cd);
-    const protocol::Ref<VkDevice> dev{device_id, device};
-    VkQueue queue = id<VkQueue>(queue_id);
-    VkDeviceQueueInfo2 qi{};
-    qi.sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_INFO_2;
-    gen::GetDeviceQueue2Args gq;
-    gq.device = dev;
-    gq.pQueueInfo = &qi;
-    gq.pQueue = &queue;
-    send(r, gq);
-
+    const auto dev = create_device(r);
+    const auto queue = get_queue(r, dev);
     constexpr std::uint32_t invocations = 256;
-    constexpr VkDeviceSize size = invocations * 4;
     constexpr std::uint64_t buffer_id = 0x7f0000010000, memory_id = 0x7f0000011000,
                             dsl_id = 0x7f0000012000, layout_id = 0x7f0000013000,
                             shader_id = 0x7f0000014000, pipeline_id = 0x7f0000015000,
                             dpool_id = 0x7f0000016000, set_id = 0x7f0000017000;
-    VkBufferCreateInfo bci{};
-    bci.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO;
-    bci.size = size;
-    bci.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT;
-    VkBuffer buffer = id<VkBuffer>(buffer_id);
-    gen::CreateBufferArgs cb;
-    cb.device = dev;
-    cb.pCreateInfo = &bci;
-    cb.pBuffer = &buffer;
-    send(r, cb);
-    VkBufferMemoryRequirementsInfo2 ri{};
-    ri.sType = VK_STRUCTURE_TYPE_BUFFER_MEMORY_REQUIREMENTS_INFO_2;
-    ri.buffer = buffer;
-    VkMemoryRequirements2 req{};
-    req.sType = VK_STRUCTURE_TYPE_MEMORY_REQUIREMENTS_2;
-    gen::GetBufferMemoryRequirements2Args gr;
-    gr.device = dev;
-    gr.pInfo = &ri;
-    gr.pMemoryRequirements = &req;
-    gen::GetBufferMemoryRequirements2Args gr_reply;
-    REQUIRE(r.call(gr, gr_reply) == DecodeResult::Ok);
-    const VkMemoryRequirements mr = gr_reply.pMemoryRequirements->memoryRequirements;
-    VkPhysicalDeviceMemoryProperties2 mem{};
-    mem.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MEMORY_PROPERTIES_2;
-    gen::GetPhysicalDeviceMemoryProperties2Args gm;
-    gm.physicalDevice = pd;
-    gm.pMemoryProperties = &mem;
-    gen::GetPhysicalDeviceMemoryProperties2Args gm_reply;
-    REQUIRE(r.call(gm, gm_reply) == DecodeResult::Ok);
-    const auto& props = gm_reply.pMemoryProperties->memoryProperties;
-    std::uint32_t type = UINT32_MAX;
-    for (std::uint32_t i = 0; i < props.memoryTypeCount && type == UINT32_MAX; ++i)
-        if ((mr.memoryTypeBits & (1u << i)) &&
-            (props.memoryTypes[i].propertyFlags & VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT))
-            type = i;
-    REQUIRE(type != UINT32_MAX);
-    VkMemoryAllocateInfo ai{};
-    ai.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO;
-    ai.allocationSize = mr.size;
-    ai.memoryTypeIndex = type;
-    VkDeviceMemory memory = id<VkDeviceMemory>(memory_id);
-    gen::AllocateMemoryArgs am;
-    am.device = dev;
-    am.pAllocateInfo = &ai;
-    am.pMemory = &memory;
-    send(r, am);
-    VkBindBufferMemoryInfo bind{};
-    bind.sType = VK_STRUCTURE_TYPE_BIND_BUFFER_MEMORY_INFO;
-    bind.buffer = buffer;
-    bind.memory = memory;
-    gen::BindBufferMemory2Args bm;
-    bm.device = dev;
-    bm.bindInfoCount = 1;
-    bm.pBindInfos = &bind;
-    send(r, bm);
+    const auto b = create_bound_buffer(r, dev, buffer_id, memory_id, invocations * 4,
+                                       VK_BUFFER_USAGE_STORAGE_BUFFER_BIT);
 
     VkDescriptorSetLayoutBinding binding{0, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 1,
                                          VK_SHADER_STAGE_COMPUTE_BIT, nullptr};
@@ -952,7 +859,7 @@ TEST_CASE("a compute shader writes a buffer the guest maps") {
     ads.pAllocateInfo = &dsai;
     ads.pDescriptorSets = &set;
     send(r, ads);
-    VkDescriptorBufferInfo dbi{buffer, 0, VK_WHOLE_SIZE};
+    VkDescriptorBufferInfo dbi{b.buffer.handle, 0, VK_WHOLE_SIZE};
     VkWriteDescriptorSet write{};
     write.sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET;
     write.dstSet = set;
@@ -965,31 +872,7 @@ TEST_CASE("a compute shader writes a buffer the guest maps") {
     uds.pDescriptorWrites = &write;
     send(r, uds);
 
-    VkCommandPoolCreateInfo pci{};
-    pci.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO;
-    VkCommandPool pool = id<VkCommandPool>(pool_id);
-    gen::CreateCommandPoolArgs cp;
-    cp.device = dev;
-    cp.pCreateInfo = &pci;
-    cp.pCommandPool = &pool;
-    send(r, cp);
-    VkCommandBufferAllocateInfo cai{};
-    cai.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO;
-    cai.commandPool = pool;
-    cai.commandBufferCount = 1;
-    VkCommandBuffer cmd = id<VkCommandBuffer>(cb_id);
-    gen::AllocateCommandBuffersArgs acb;
-    acb.device = dev;
-    acb.pAllocateInfo = &cai;
-    acb.pCommandBuffers = &cmd;
-    send(r, acb);
-    const protocol::Ref<VkCommandBuffer> cbr{cb_id, cmd};
-    VkCommandBufferBeginInfo bi{};
-    bi.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO;
-    gen::BeginCommandBufferArgs begin;
-    begin.commandBuffer = cbr;
-    begin.pBeginInfo = &bi;
-    send(r, begin);
+    const auto cbr = begin_commands(r, dev);
     gen::CmdBindPipelineArgs bp;
     bp.commandBuffer = cbr;
     bp.pipelineBindPoint = VK_PIPELINE_BIND_POINT_COMPUTE;
@@ -1010,33 +893,13 @@ TEST_CASE("a compute shader writes a buffer the guest maps") {
     disp.groupCountY = 1;
     disp.groupCountZ = 1;
     send(r, disp);
-    gen::EndCommandBufferArgs end;
-    end.commandBuffer = cbr;
-    send(r, end);
-    VkSubmitInfo si{};
-    si.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO;
-    si.commandBufferCount = 1;
-    si.pCommandBuffers = &cmd;
-    gen::QueueSubmitArgs qs;
-    qs.queue = {queue_id, queue};
-    qs.submitCount = 1;
-    qs.pSubmits = &si;
-    send(r, qs);
-    gen::DeviceWaitIdleArgs idle;
-    idle.device = dev;
-    send(r, idle);
+    end_submit_wait(r, dev, queue, cbr);
 
-    const auto blob = r.executor.export_memory(memory_id);
-    REQUIRE(blob.has_value());
-    void* map = ::mmap(nullptr, blob->size, PROT_READ, MAP_SHARED, blob->fd, 0);
-    REQUIRE(map != MAP_FAILED);
-    const auto* values = static_cast<const std::uint32_t*>(map);
+    const auto values = read_memory(r, memory_id, invocations);
     std::uint32_t good = 0;
     for (std::uint32_t i = 0; i < invocations; ++i)
         good += values[i] == i * 3 + 1;
     CHECK(good == invocations);
-    ::munmap(map, blob->size);
-    ::close(blob->fd);
 
     SECTION("destroying the descriptor pool retires its sets") {
         gen::DestroyDescriptorPoolArgs ddp;
@@ -1049,30 +912,10 @@ TEST_CASE("a compute shader writes a buffer the guest maps") {
 
 TEST_CASE("timeline semaphores: signal, read back and wait through generated passthrough") {
     Renderer r;
-    create_instance(r);
-    enumerate_physical_devices(r);
     VkPhysicalDeviceVulkan12Features v12{};
     v12.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES;
     v12.timelineSemaphore = VK_TRUE;
-    const float priority = 1.0f;
-    VkDeviceQueueCreateInfo qci{};
-    qci.sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO;
-    qci.queueCount = 1;
-    qci.pQueuePriorities = &priority;
-    VkDeviceCreateInfo dci{};
-    dci.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO;
-    dci.pNext = &v12;
-    dci.queueCreateInfoCount = 1;
-    dci.pQueueCreateInfos = &qci;
-    VkDevice device = id<VkDevice>(device_id);
-    gen::CreateDeviceArgs cd;
-    cd.physicalDevice = {physical_device_id, id<VkPhysicalDevice>(physical_device_id)};
-    cd.pCreateInfo = &dci;
-    cd.pDevice = &device;
-    gen::CreateDeviceArgs cd_reply;
-    REQUIRE(r.call(cd, cd_reply) == DecodeResult::Ok);
-    REQUIRE(cd_reply.ret == VK_SUCCESS);
-    const protocol::Ref<VkDevice> dev{device_id, device};
+    const auto dev = create_device(r, &v12);
 
     constexpr std::uint64_t sem_id = 0x7f0000020000;
     VkSemaphoreTypeCreateInfo type{};
