@@ -2,9 +2,12 @@
 // executor run it on the host driver, and the driver-side decoder reads the replies back.
 #include "executor.h"
 #include "fill_comp.spv.h" // SPIR-V of fill.comp, built by glslangValidator
+#include "triangle_frag.spv.h"
+#include "triangle_vert.spv.h"
 
 #include <algorithm>
 #include <catch2/catch.hpp>
+#include <cmath>
 #include <cstring>
 #include <fcntl.h>
 #include <optional>
@@ -966,4 +969,639 @@ TEST_CASE("timeline semaphores: signal, read back and wait through generated pas
     gen::WaitSemaphoresArgs ws_reply;
     REQUIRE(r.call(ws, ws_reply) == DecodeResult::Ok);
     CHECK(ws_reply.ret == VK_SUCCESS);
+}
+
+namespace {
+
+// Host-visible memory of `size` bytes of a type in `type_bits`.
+protocol::Ref<VkDeviceMemory> allocate_memory(Renderer& r, const protocol::Ref<VkDevice>& dev,
+                                              std::uint64_t memory_id, VkDeviceSize size,
+                                              std::uint32_t type_bits) {
+    VkPhysicalDeviceMemoryProperties2 mem{};
+    mem.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MEMORY_PROPERTIES_2;
+    gen::GetPhysicalDeviceMemoryProperties2Args gm;
+    gm.physicalDevice = {physical_device_id, id<VkPhysicalDevice>(physical_device_id)};
+    gm.pMemoryProperties = &mem;
+    gen::GetPhysicalDeviceMemoryProperties2Args gm_reply;
+    REQUIRE(r.call(gm, gm_reply) == DecodeResult::Ok);
+    const auto& props = gm_reply.pMemoryProperties->memoryProperties;
+    std::uint32_t type = UINT32_MAX;
+    for (std::uint32_t i = 0; i < props.memoryTypeCount && type == UINT32_MAX; ++i)
+        if ((type_bits & (1u << i)) &&
+            (props.memoryTypes[i].propertyFlags & VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT))
+            type = i;
+    REQUIRE(type != UINT32_MAX);
+    VkMemoryAllocateInfo ai{};
+    ai.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO;
+    ai.allocationSize = size;
+    ai.memoryTypeIndex = type;
+    VkDeviceMemory memory = id<VkDeviceMemory>(memory_id);
+    gen::AllocateMemoryArgs am;
+    am.device = dev;
+    am.pAllocateInfo = &ai;
+    am.pMemory = &memory;
+    gen::AllocateMemoryArgs am_reply;
+    REQUIRE(r.call(am, am_reply) == DecodeResult::Ok);
+    REQUIRE(am_reply.ret == VK_SUCCESS);
+    return {memory_id, memory};
+}
+
+constexpr std::uint32_t image_size = 32;
+
+// A 32x32 RGBA8 image the draw renders into and the copy reads, and its requirements.
+VkMemoryRequirements create_color_image(Renderer& r, const protocol::Ref<VkDevice>& dev,
+                                        std::uint64_t image_id) {
+    VkImageCreateInfo ici{};
+    ici.sType = VK_STRUCTURE_TYPE_IMAGE_CREATE_INFO;
+    ici.imageType = VK_IMAGE_TYPE_2D;
+    ici.format = VK_FORMAT_R8G8B8A8_UNORM;
+    ici.extent = {image_size, image_size, 1};
+    ici.mipLevels = 1;
+    ici.arrayLayers = 1;
+    ici.samples = VK_SAMPLE_COUNT_1_BIT;
+    ici.tiling = VK_IMAGE_TILING_OPTIMAL;
+    ici.usage = VK_IMAGE_USAGE_COLOR_ATTACHMENT_BIT | VK_IMAGE_USAGE_TRANSFER_SRC_BIT;
+    ici.initialLayout = VK_IMAGE_LAYOUT_UNDEFINED;
+    VkImage image = id<VkImage>(image_id);
+    gen::CreateImageArgs ci;
+    ci.device = dev;
+    ci.pCreateInfo = &ici;
+    ci.pImage = &image;
+    gen::CreateImageArgs ci_reply;
+    REQUIRE(r.call(ci, ci_reply) == DecodeResult::Ok);
+    REQUIRE(ci_reply.ret == VK_SUCCESS);
+
+    VkImageMemoryRequirementsInfo2 ri{};
+    ri.sType = VK_STRUCTURE_TYPE_IMAGE_MEMORY_REQUIREMENTS_INFO_2;
+    ri.image = image;
+    VkMemoryRequirements2 req{};
+    req.sType = VK_STRUCTURE_TYPE_MEMORY_REQUIREMENTS_2;
+    gen::GetImageMemoryRequirements2Args gr;
+    gr.device = dev;
+    gr.pInfo = &ri;
+    gr.pMemoryRequirements = &req;
+    gen::GetImageMemoryRequirements2Args gr_reply;
+    REQUIRE(r.call(gr, gr_reply) == DecodeResult::Ok);
+    const VkMemoryRequirements mr = gr_reply.pMemoryRequirements->memoryRequirements;
+    REQUIRE(mr.size >= image_size * image_size * 4);
+    return mr;
+}
+
+template <typename Args>
+DecodeResult submit_one(Renderer& r, const Args& a, std::uint32_t flags = 0) {
+    std::vector<std::byte> s;
+    protocol::Writer w(s);
+    gen::encode_args(w, flags, a);
+    return r.submit(s);
+}
+
+// Whether the center of pixel (x, y) lies inside the triangle, and by how much (in pixels) it
+// clears every edge; pixels within a pixel of an edge are not compared.
+struct Coverage {
+    bool inside;
+    bool near_edge;
+};
+Coverage triangle_coverage(const float (&v)[3][2], std::uint32_t x, std::uint32_t y) {
+    const float half = image_size / 2.0f;
+    const float px = (static_cast<float>(x) + 0.5f) / half - 1.0f;
+    const float py = (static_cast<float>(y) + 0.5f) / half - 1.0f;
+    bool inside = true, near_edge = false;
+    for (int i = 0; i < 3; ++i) {
+        const float* a = v[i];
+        const float* b = v[(i + 1) % 3];
+        const float ex = b[0] - a[0], ey = b[1] - a[1];
+        const float len = std::sqrt(ex * ex + ey * ey);
+        // Signed distance in NDC, converted to pixels; the winding below is clockwise on screen.
+        const float dist = ((px - a[0]) * ey - (py - a[1]) * ex) / len * half;
+        inside &= dist <= 0;
+        near_edge |= std::fabs(dist) < 1.5f;
+    }
+    return {inside, near_edge};
+}
+
+} // namespace
+
+TEST_CASE("a triangle through a render pass and graphics pipeline, read back through memory") {
+    Renderer r;
+    const auto dev = create_device(r);
+    const auto queue = get_queue(r, dev);
+    constexpr std::uint64_t image_id = 0x7f0000030000, image_memory_id = 0x7f0000030100,
+                            view_id = 0x7f0000030200, pass_id = 0x7f0000030300,
+                            fb_id = 0x7f0000030400, vs_id = 0x7f0000030500, fs_id = 0x7f0000030600,
+                            layout_id = 0x7f0000030700, pipeline_id = 0x7f0000030800,
+                            vbuf_id = 0x7f0000030900, vmem_id = 0x7f0000030a00,
+                            rbuf_id = 0x7f0000030b00, rmem_id = 0x7f0000030c00,
+                            query_pool_id = 0x7f0000030d00;
+
+    // Bad input at two points of the way (each fatal before the driver), or none. Sections
+    // cannot end the test early: the ones after a return would never be discovered.
+    enum class Bad { none, no_viewports, copy_past_buffer, copy_outside_image };
+    const Bad bad =
+        GENERATE(Bad::none, Bad::no_viewports, Bad::copy_past_buffer, Bad::copy_outside_image);
+
+    const VkMemoryRequirements mr = create_color_image(r, dev, image_id);
+    const auto image_memory = allocate_memory(r, dev, image_memory_id, mr.size, mr.memoryTypeBits);
+    const VkImage image = id<VkImage>(image_id);
+    VkBindImageMemoryInfo bind{};
+    bind.sType = VK_STRUCTURE_TYPE_BIND_IMAGE_MEMORY_INFO;
+    bind.image = image;
+    bind.memory = image_memory.handle;
+    gen::BindImageMemory2Args bim;
+    bim.device = dev;
+    bim.bindInfoCount = 1;
+    bim.pBindInfos = &bind;
+    gen::BindImageMemory2Args bim_reply;
+    REQUIRE(r.call(bim, bim_reply) == DecodeResult::Ok);
+    REQUIRE(bim_reply.ret == VK_SUCCESS);
+
+    VkImageViewCreateInfo ivci{};
+    ivci.sType = VK_STRUCTURE_TYPE_IMAGE_VIEW_CREATE_INFO;
+    ivci.image = image;
+    ivci.viewType = VK_IMAGE_VIEW_TYPE_2D;
+    ivci.format = VK_FORMAT_R8G8B8A8_UNORM;
+    ivci.subresourceRange = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 1, 0, 1};
+    VkImageView view = id<VkImageView>(view_id);
+    gen::CreateImageViewArgs civ;
+    civ.device = dev;
+    civ.pCreateInfo = &ivci;
+    civ.pView = &view;
+    send(r, civ);
+
+    VkAttachmentDescription color{};
+    color.format = VK_FORMAT_R8G8B8A8_UNORM;
+    color.samples = VK_SAMPLE_COUNT_1_BIT;
+    color.loadOp = VK_ATTACHMENT_LOAD_OP_CLEAR;
+    color.storeOp = VK_ATTACHMENT_STORE_OP_STORE;
+    color.stencilLoadOp = VK_ATTACHMENT_LOAD_OP_DONT_CARE;
+    color.stencilStoreOp = VK_ATTACHMENT_STORE_OP_DONT_CARE;
+    color.initialLayout = VK_IMAGE_LAYOUT_UNDEFINED;
+    color.finalLayout = VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL;
+    VkAttachmentReference color_ref{0, VK_IMAGE_LAYOUT_COLOR_ATTACHMENT_OPTIMAL};
+    VkSubpassDescription subpass{};
+    subpass.pipelineBindPoint = VK_PIPELINE_BIND_POINT_GRAPHICS;
+    subpass.colorAttachmentCount = 1;
+    subpass.pColorAttachments = &color_ref;
+    // The copy after the pass waits for the attachment writes.
+    VkSubpassDependency dep{};
+    dep.srcSubpass = 0;
+    dep.dstSubpass = VK_SUBPASS_EXTERNAL;
+    dep.srcStageMask = VK_PIPELINE_STAGE_COLOR_ATTACHMENT_OUTPUT_BIT;
+    dep.dstStageMask = VK_PIPELINE_STAGE_TRANSFER_BIT;
+    dep.srcAccessMask = VK_ACCESS_COLOR_ATTACHMENT_WRITE_BIT;
+    dep.dstAccessMask = VK_ACCESS_TRANSFER_READ_BIT;
+    VkRenderPassCreateInfo rpci{};
+    rpci.sType = VK_STRUCTURE_TYPE_RENDER_PASS_CREATE_INFO;
+    rpci.attachmentCount = 1;
+    rpci.pAttachments = &color;
+    rpci.subpassCount = 1;
+    rpci.pSubpasses = &subpass;
+    rpci.dependencyCount = 1;
+    rpci.pDependencies = &dep;
+    VkRenderPass pass = id<VkRenderPass>(pass_id);
+    gen::CreateRenderPassArgs crp;
+    crp.device = dev;
+    crp.pCreateInfo = &rpci;
+    crp.pRenderPass = &pass;
+    send(r, crp);
+
+    VkFramebufferCreateInfo fbci{};
+    fbci.sType = VK_STRUCTURE_TYPE_FRAMEBUFFER_CREATE_INFO;
+    fbci.renderPass = pass;
+    fbci.attachmentCount = 1;
+    fbci.pAttachments = &view;
+    fbci.width = image_size;
+    fbci.height = image_size;
+    fbci.layers = 1;
+    VkFramebuffer fb = id<VkFramebuffer>(fb_id);
+    gen::CreateFramebufferArgs cfb;
+    cfb.device = dev;
+    cfb.pCreateInfo = &fbci;
+    cfb.pFramebuffer = &fb;
+    send(r, cfb);
+
+    VkShaderModule modules[2] = {id<VkShaderModule>(vs_id), id<VkShaderModule>(fs_id)};
+    const std::pair<const std::uint32_t*, std::size_t> code[2] = {
+        {vn_triangle_vert_spv, sizeof(vn_triangle_vert_spv)},
+        {vn_triangle_frag_spv, sizeof(vn_triangle_frag_spv)}};
+    for (int i = 0; i < 2; ++i) {
+        VkShaderModuleCreateInfo smci{};
+        smci.sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO;
+        smci.codeSize = code[i].second;
+        smci.pCode = code[i].first;
+        gen::CreateShaderModuleArgs csm;
+        csm.device = dev;
+        csm.pCreateInfo = &smci;
+        csm.pShaderModule = &modules[i];
+        send(r, csm);
+    }
+    VkPipelineLayoutCreateInfo plci{};
+    plci.sType = VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO;
+    VkPipelineLayout layout = id<VkPipelineLayout>(layout_id);
+    gen::CreatePipelineLayoutArgs cpl;
+    cpl.device = dev;
+    cpl.pCreateInfo = &plci;
+    cpl.pPipelineLayout = &layout;
+    send(r, cpl);
+
+    VkPipelineShaderStageCreateInfo stages[2]{};
+    for (int i = 0; i < 2; ++i) {
+        stages[i].sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO;
+        stages[i].stage = i == 0 ? VK_SHADER_STAGE_VERTEX_BIT : VK_SHADER_STAGE_FRAGMENT_BIT;
+        stages[i].module = modules[i];
+        stages[i].pName = "main";
+    }
+    VkVertexInputBindingDescription vbinding{0, 8, VK_VERTEX_INPUT_RATE_VERTEX};
+    VkVertexInputAttributeDescription vattr{0, 0, VK_FORMAT_R32G32_SFLOAT, 0};
+    VkPipelineVertexInputStateCreateInfo vi{};
+    vi.sType = VK_STRUCTURE_TYPE_PIPELINE_VERTEX_INPUT_STATE_CREATE_INFO;
+    vi.vertexBindingDescriptionCount = 1;
+    vi.pVertexBindingDescriptions = &vbinding;
+    vi.vertexAttributeDescriptionCount = 1;
+    vi.pVertexAttributeDescriptions = &vattr;
+    VkPipelineInputAssemblyStateCreateInfo ia{};
+    ia.sType = VK_STRUCTURE_TYPE_PIPELINE_INPUT_ASSEMBLY_STATE_CREATE_INFO;
+    ia.topology = VK_PRIMITIVE_TOPOLOGY_TRIANGLE_LIST;
+    VkViewport viewport{0, 0, image_size, image_size, 0, 1};
+    VkRect2D scissor{{0, 0}, {image_size, image_size}};
+    VkPipelineViewportStateCreateInfo vp{};
+    vp.sType = VK_STRUCTURE_TYPE_PIPELINE_VIEWPORT_STATE_CREATE_INFO;
+    vp.viewportCount = 1;
+    vp.pViewports = &viewport;
+    vp.scissorCount = 1;
+    vp.pScissors = &scissor;
+    VkPipelineRasterizationStateCreateInfo rs{};
+    rs.sType = VK_STRUCTURE_TYPE_PIPELINE_RASTERIZATION_STATE_CREATE_INFO;
+    rs.polygonMode = VK_POLYGON_MODE_FILL;
+    rs.cullMode = VK_CULL_MODE_NONE;
+    rs.frontFace = VK_FRONT_FACE_CLOCKWISE;
+    rs.lineWidth = 1.0f;
+    VkPipelineMultisampleStateCreateInfo ms{};
+    ms.sType = VK_STRUCTURE_TYPE_PIPELINE_MULTISAMPLE_STATE_CREATE_INFO;
+    ms.rasterizationSamples = VK_SAMPLE_COUNT_1_BIT;
+    VkPipelineColorBlendAttachmentState blend{};
+    blend.colorWriteMask = VK_COLOR_COMPONENT_R_BIT | VK_COLOR_COMPONENT_G_BIT |
+                           VK_COLOR_COMPONENT_B_BIT | VK_COLOR_COMPONENT_A_BIT;
+    VkPipelineColorBlendStateCreateInfo cb{};
+    cb.sType = VK_STRUCTURE_TYPE_PIPELINE_COLOR_BLEND_STATE_CREATE_INFO;
+    cb.attachmentCount = 1;
+    cb.pAttachments = &blend;
+    VkGraphicsPipelineCreateInfo gpci{};
+    gpci.sType = VK_STRUCTURE_TYPE_GRAPHICS_PIPELINE_CREATE_INFO;
+    gpci.stageCount = 2;
+    gpci.pStages = stages;
+    gpci.pVertexInputState = &vi;
+    gpci.pInputAssemblyState = &ia;
+    gpci.pViewportState = &vp;
+    gpci.pRasterizationState = &rs;
+    gpci.pMultisampleState = &ms;
+    gpci.pColorBlendState = &cb;
+    gpci.layout = layout;
+    gpci.renderPass = pass;
+    gpci.subpass = 0;
+    VkPipeline pipeline = id<VkPipeline>(pipeline_id);
+    gen::CreateGraphicsPipelinesArgs cgp;
+    cgp.device = dev;
+    cgp.createInfoCount = 1;
+    cgp.pCreateInfos = &gpci;
+    cgp.pPipelines = &pipeline;
+
+    if (bad == Bad::no_viewports) {
+        vp.pViewports = nullptr;
+        CHECK(submit_one(r, cgp) == DecodeResult::Fatal);
+        CHECK(r.fatal.reason().find("no viewports") != std::string::npos);
+        return;
+    }
+    gen::CreateGraphicsPipelinesArgs cgp_reply;
+    REQUIRE(r.call(cgp, cgp_reply) == DecodeResult::Ok);
+    REQUIRE(cgp_reply.ret == VK_SUCCESS);
+
+    // Clockwise on screen (y points down in Vulkan's clip space).
+    const float vertices[3][2] = {{0.0f, -0.75f}, {0.75f, 0.75f}, {-0.75f, 0.75f}};
+    const auto vbuf =
+        create_bound_buffer(r, dev, vbuf_id, vmem_id, sizeof(vertices),
+                            VK_BUFFER_USAGE_VERTEX_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT);
+    constexpr VkDeviceSize readback_size = image_size * image_size * 4;
+    const auto rbuf = create_bound_buffer(r, dev, rbuf_id, rmem_id, readback_size,
+                                          VK_BUFFER_USAGE_TRANSFER_DST_BIT);
+
+    VkQueryPoolCreateInfo qpci{};
+    qpci.sType = VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO;
+    qpci.queryType = VK_QUERY_TYPE_OCCLUSION;
+    qpci.queryCount = 2;
+    VkQueryPool query_pool = id<VkQueryPool>(query_pool_id);
+    gen::CreateQueryPoolArgs cqp;
+    cqp.device = dev;
+    cqp.pCreateInfo = &qpci;
+    cqp.pQueryPool = &query_pool;
+    send(r, cqp);
+    const protocol::Ref<VkQueryPool> pool_ref{query_pool_id, query_pool};
+
+    const auto cbr = begin_commands(r, dev);
+    gen::CmdResetQueryPoolArgs reset;
+    reset.commandBuffer = cbr;
+    reset.queryPool = pool_ref;
+    reset.firstQuery = 0;
+    reset.queryCount = 2;
+    send(r, reset);
+    gen::CmdUpdateBufferArgs upd;
+    upd.commandBuffer = cbr;
+    upd.dstBuffer = vbuf.buffer;
+    upd.dataSize = sizeof(vertices);
+    upd.pData = vertices;
+    send(r, upd);
+    VkMemoryBarrier barrier{};
+    barrier.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER;
+    barrier.srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT;
+    barrier.dstAccessMask = VK_ACCESS_VERTEX_ATTRIBUTE_READ_BIT;
+    gen::CmdPipelineBarrierArgs pb;
+    pb.commandBuffer = cbr;
+    pb.srcStageMask = VK_PIPELINE_STAGE_TRANSFER_BIT;
+    pb.dstStageMask = VK_PIPELINE_STAGE_VERTEX_INPUT_BIT;
+    pb.memoryBarrierCount = 1;
+    pb.pMemoryBarriers = &barrier;
+    send(r, pb);
+
+    VkClearValue clear{};
+    clear.color.float32[0] = 1.0f;
+    clear.color.float32[3] = 1.0f;
+    VkRenderPassBeginInfo rpbi{};
+    rpbi.sType = VK_STRUCTURE_TYPE_RENDER_PASS_BEGIN_INFO;
+    rpbi.renderPass = pass;
+    rpbi.framebuffer = fb;
+    rpbi.renderArea = scissor;
+    rpbi.clearValueCount = 1;
+    rpbi.pClearValues = &clear;
+    gen::CmdBeginRenderPassArgs brp;
+    brp.commandBuffer = cbr;
+    brp.pRenderPassBegin = &rpbi;
+    brp.contents = VK_SUBPASS_CONTENTS_INLINE;
+    send(r, brp);
+    gen::CmdBindPipelineArgs bp;
+    bp.commandBuffer = cbr;
+    bp.pipelineBindPoint = VK_PIPELINE_BIND_POINT_GRAPHICS;
+    bp.pipeline = {pipeline_id, pipeline};
+    send(r, bp);
+    const std::uint64_t vbuf_ids[] = {vbuf_id};
+    const VkDeviceSize offsets[] = {0};
+    gen::CmdBindVertexBuffersArgs bvb;
+    bvb.commandBuffer = cbr;
+    bvb.firstBinding = 0;
+    bvb.bindingCount = 1;
+    bvb.pBuffers = &vbuf.buffer.handle;
+    bvb.pBuffers_ids = vbuf_ids;
+    bvb.pOffsets = offsets;
+    send(r, bvb);
+    gen::CmdBeginQueryArgs bq;
+    bq.commandBuffer = cbr;
+    bq.queryPool = pool_ref;
+    bq.query = 1;
+    bq.flags = VK_QUERY_CONTROL_PRECISE_BIT;
+    send(r, bq);
+    gen::CmdDrawArgs draw;
+    draw.commandBuffer = cbr;
+    draw.vertexCount = 3;
+    draw.instanceCount = 1;
+    send(r, draw);
+    gen::CmdEndQueryArgs eq;
+    eq.commandBuffer = cbr;
+    eq.queryPool = pool_ref;
+    eq.query = 1;
+    send(r, eq);
+    gen::CmdEndRenderPassArgs erp;
+    erp.commandBuffer = cbr;
+    send(r, erp);
+    VkBufferImageCopy region{};
+    region.imageSubresource = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 0, 1};
+    region.imageExtent = {image_size, image_size, 1};
+    gen::CmdCopyImageToBufferArgs copy;
+    copy.commandBuffer = cbr;
+    copy.srcImage = {image_id, image};
+    copy.srcImageLayout = VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL;
+    copy.dstBuffer = rbuf.buffer;
+    copy.regionCount = 1;
+    copy.pRegions = &region;
+
+    if (bad == Bad::copy_past_buffer) {
+        region.bufferOffset = 4;
+        CHECK(submit_one(r, copy) == DecodeResult::Fatal);
+        CHECK(r.fatal.reason().find("lies outside a buffer of 4096 bytes") != std::string::npos);
+        return;
+    }
+    if (bad == Bad::copy_outside_image) {
+        region.imageOffset = {1, 0, 0};
+        CHECK(submit_one(r, copy) == DecodeResult::Fatal);
+        CHECK(r.fatal.reason().find("outside the image") != std::string::npos);
+        return;
+    }
+    send(r, copy);
+    end_submit_wait(r, dev, queue, cbr);
+
+    // The guest's view of the pixels, through the memfd it maps.
+    const auto pixels = read_memory(r, rmem_id, image_size * image_size);
+    const std::uint32_t green = 0xff00ff00u, red = 0xff0000ffu; // RGBA8 bytes, little endian
+    std::uint32_t checked = 0, wrong = 0, covered = 0;
+    for (std::uint32_t y = 0; y < image_size; ++y)
+        for (std::uint32_t x = 0; x < image_size; ++x) {
+            const std::uint32_t p = pixels[y * image_size + x];
+            covered += p == green;
+            const Coverage c = triangle_coverage(vertices, x, y);
+            if (c.near_edge)
+                continue;
+            ++checked;
+            wrong += p != (c.inside ? green : red);
+        }
+    CHECK(checked > image_size * image_size / 2);
+    CHECK(wrong == 0);
+    CHECK(covered > 100);
+
+    // The occlusion query counted exactly the covered samples; read through the checked path.
+    std::uint64_t results[2] = {~0ull, ~0ull};
+    gen::GetQueryPoolResultsArgs gq;
+    gq.device = dev;
+    gq.queryPool = pool_ref;
+    gq.firstQuery = 1;
+    gq.queryCount = 1;
+    gq.dataSize = sizeof(results);
+    gq.pData = results;
+    gq.stride = sizeof(results);
+    gq.flags = VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WITH_AVAILABILITY_BIT;
+    gen::GetQueryPoolResultsArgs gq_reply;
+    REQUIRE(r.call(gq, gq_reply) == DecodeResult::Ok);
+    REQUIRE(gq_reply.ret == VK_SUCCESS);
+    std::uint64_t got[2];
+    std::memcpy(got, gq_reply.pData, sizeof(got));
+    CHECK(got[0] == covered);
+    CHECK(got[1] == 1); // available
+
+    SECTION("query results past the end of the pool are fatal") {
+        gq.firstQuery = 1;
+        gq.queryCount = 2;
+        gq.stride = 8;
+        CHECK(submit_one(r, gq, VK_COMMAND_GENERATE_REPLY_BIT_EXT) == DecodeResult::Fatal);
+        CHECK(r.fatal.reason().find("are not in a pool of 2") != std::string::npos);
+    }
+    SECTION("a stride that takes results past the reply buffer is fatal") {
+        gq.firstQuery = 0;
+        gq.queryCount = 2;
+        gq.stride = 1u << 20;
+        CHECK(submit_one(r, gq, VK_COMMAND_GENERATE_REPLY_BIT_EXT) == DecodeResult::Fatal);
+        CHECK(r.fatal.reason().find("the guest gave 16") != std::string::npos);
+    }
+    SECTION("results larger than the reply buffer are fatal") {
+        gq.queryCount = 1;
+        gq.dataSize = 8; // 64-bit value plus availability need 16
+        CHECK(submit_one(r, gq, VK_COMMAND_GENERATE_REPLY_BIT_EXT) == DecodeResult::Fatal);
+        CHECK(r.fatal.reason().find("need 16 bytes") != std::string::npos);
+    }
+    SECTION("the device takes images, views, passes, framebuffers and pipelines along") {
+        gen::DestroyDeviceArgs dd;
+        dd.device = dev;
+        send(r, dd);
+        for (std::uint64_t gone : {image_id, view_id, pass_id, fb_id, pipeline_id, query_pool_id})
+            CHECK_FALSE(r.objects.type_of(gone).has_value());
+    }
+}
+
+TEST_CASE("an image bound past the end of its memory is fatal before the driver") {
+    Renderer r;
+    const auto dev = create_device(r);
+    constexpr std::uint64_t image_id = 0x7f0000031000, memory_id = 0x7f0000031100;
+    const VkMemoryRequirements mr = create_color_image(r, dev, image_id);
+    const auto memory = allocate_memory(r, dev, memory_id, mr.size, mr.memoryTypeBits);
+    gen::BindImageMemoryArgs bind;
+    bind.device = dev;
+    bind.image = {image_id, id<VkImage>(image_id)};
+    bind.memory = memory;
+    bind.memoryOffset = mr.alignment; // the image no longer fits
+    CHECK(submit_one(r, bind) == DecodeResult::Fatal);
+    CHECK(r.fatal.reason().find("does not fit its memory") != std::string::npos);
+}
+
+TEST_CASE("buffer ranges in commands are checked before the driver records them") {
+    Renderer r;
+    const auto dev = create_device(r);
+    constexpr std::uint64_t buffer_id = 0x7f0000032000, memory_id = 0x7f0000032100;
+    const auto b =
+        create_bound_buffer(r, dev, buffer_id, memory_id, 4096,
+                            VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT |
+                                VK_BUFFER_USAGE_INDIRECT_BUFFER_BIT);
+    const auto cbr = begin_commands(r, dev);
+    gen::CmdFillBufferArgs fill;
+    fill.commandBuffer = cbr;
+    fill.dstBuffer = b.buffer;
+    fill.dstOffset = 4000;
+    fill.size = 96;
+    fill.data = 1;
+    send(r, fill); // ends exactly at the end
+
+    SECTION("a fill past the end") {
+        fill.size = 100;
+        CHECK(submit_one(r, fill) == DecodeResult::Fatal);
+        CHECK(r.fatal.reason().find("vkCmdFillBuffer: [4000, +100) lies outside") !=
+              std::string::npos);
+    }
+    SECTION("a fill whose end wraps around") {
+        fill.size = ~0ull - 8;
+        CHECK(submit_one(r, fill) == DecodeResult::Fatal);
+    }
+    SECTION("a whole-size fill from past the end") {
+        fill.dstOffset = 4100;
+        fill.size = VK_WHOLE_SIZE;
+        CHECK(submit_one(r, fill) == DecodeResult::Fatal);
+    }
+    SECTION("a copy region past the end") {
+        VkBufferCopy region{0, 2048, 2049};
+        gen::CmdCopyBufferArgs copy;
+        copy.commandBuffer = cbr;
+        copy.srcBuffer = b.buffer;
+        copy.dstBuffer = b.buffer;
+        copy.regionCount = 1;
+        copy.pRegions = &region;
+        CHECK(submit_one(r, copy) == DecodeResult::Fatal);
+        CHECK(r.fatal.reason().find("vkCmdCopyBuffer destination") != std::string::npos);
+    }
+    SECTION("indirect draws past the end") {
+        gen::CmdDrawIndirectArgs draw;
+        draw.commandBuffer = cbr;
+        draw.buffer = b.buffer;
+        draw.offset = 0;
+        draw.drawCount = 256;
+        draw.stride = 16; // 256 records of 16 bytes fill the buffer exactly
+        send(r, draw);
+        draw.offset = 4;
+        CHECK(submit_one(r, draw) == DecodeResult::Fatal);
+        CHECK(r.fatal.reason().find("vkCmdDrawIndirect") != std::string::npos);
+    }
+    SECTION("an indirect dispatch past the end") {
+        gen::CmdDispatchIndirectArgs disp;
+        disp.commandBuffer = cbr;
+        disp.buffer = b.buffer;
+        disp.offset = 4096 - 8;
+        CHECK(submit_one(r, disp) == DecodeResult::Fatal);
+    }
+    SECTION("a vertex buffer binding past maxVertexInputBindings") {
+        const std::uint64_t ids[] = {buffer_id};
+        const VkDeviceSize offsets[] = {0};
+        gen::CmdBindVertexBuffersArgs bvb;
+        bvb.commandBuffer = cbr;
+        bvb.firstBinding = 1u << 20;
+        bvb.bindingCount = 1;
+        bvb.pBuffers = &b.buffer.handle;
+        bvb.pBuffers_ids = ids;
+        bvb.pOffsets = offsets;
+        CHECK(submit_one(r, bvb) == DecodeResult::Fatal);
+        CHECK(r.fatal.reason().find("maxVertexInputBindings") != std::string::npos);
+    }
+    SECTION("an update past the end") {
+        const std::uint32_t words[32] = {};
+        gen::CmdUpdateBufferArgs upd;
+        upd.commandBuffer = cbr;
+        upd.dstBuffer = b.buffer;
+        upd.dstOffset = 4096 - 64;
+        upd.dataSize = sizeof(words);
+        upd.pData = words;
+        CHECK(submit_one(r, upd) == DecodeResult::Fatal);
+    }
+}
+
+TEST_CASE("pipeline cache data is bounded by the guest's buffer and the cache") {
+    Renderer r;
+    const auto dev = create_device(r);
+    constexpr std::uint64_t cache_id = 0x7f0000033000;
+    VkPipelineCacheCreateInfo pcci{};
+    pcci.sType = VK_STRUCTURE_TYPE_PIPELINE_CACHE_CREATE_INFO;
+    VkPipelineCache cache = id<VkPipelineCache>(cache_id);
+    gen::CreatePipelineCacheArgs cpc;
+    cpc.device = dev;
+    cpc.pCreateInfo = &pcci;
+    cpc.pPipelineCache = &cache;
+    send(r, cpc);
+
+    std::size_t size = 0;
+    gen::GetPipelineCacheDataArgs g;
+    g.device = dev;
+    g.pipelineCache = {cache_id, cache};
+    g.pDataSize = &size;
+    gen::GetPipelineCacheDataArgs g_reply;
+    REQUIRE(r.call(g, g_reply) == DecodeResult::Ok);
+    REQUIRE(g_reply.ret == VK_SUCCESS);
+    const std::size_t cache_size = *g_reply.pDataSize;
+    REQUIRE(cache_size >= 16); // at least the header
+
+    // A guest buffer far larger than the cache gets only the cache's bytes back.
+    std::vector<std::byte> big(cache_size + 4096);
+    size = big.size();
+    g.pData = big.data();
+    REQUIRE(r.call(g, g_reply) == DecodeResult::Ok);
+    CHECK(g_reply.ret == VK_SUCCESS);
+    CHECK(*g_reply.pDataSize == cache_size);
+    std::uint32_t header_size = 0;
+    std::memcpy(&header_size, g_reply.pData, 4);
+    CHECK(header_size >= 16); // VkPipelineCacheHeaderVersionOne.headerSize
+
+    // A smaller one gets what fits, and VK_INCOMPLETE.
+    size = 8;
+    REQUIRE(r.call(g, g_reply) == DecodeResult::Ok);
+    CHECK(g_reply.ret == VK_INCOMPLETE);
+    CHECK(*g_reply.pDataSize <= 8);
 }

@@ -105,6 +105,16 @@ DecodeResult Executor::command_buffer_dispatch(protocol::Decoder& d,
     return DecodeResult::Ok;
 }
 
+DecodeResult Executor::command_buffer_device(protocol::Decoder& d,
+                                             const protocol::Ref<VkCommandBuffer>& cb,
+                                             DeviceState*& out) {
+    ObjectEntry<VkCommandBuffer>* entry = nullptr;
+    VN_TRY(m_objects.get<VkCommandBuffer>(cb.id, entry));
+    out = static_cast<const DeviceChildState*>(entry->state.get())->device;
+    (void)d;
+    return DecodeResult::Ok;
+}
+
 DecodeResult Executor::on_vkBeginCommandBuffer(protocol::Decoder& d,
                                                gen::BeginCommandBufferArgs& a) {
     const gen::DeviceDispatch* dd = nullptr;

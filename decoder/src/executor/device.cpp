@@ -102,6 +102,9 @@ DecodeResult Executor::on_vkCreateDevice(protocol::Decoder& d, gen::CreateDevice
     state->instance = inst;
     state->host_import_alignment = import_alignment;
     inst->dispatch.GetPhysicalDeviceMemoryProperties(a.physicalDevice.handle, &state->memory);
+    VkPhysicalDeviceProperties props{};
+    inst->dispatch.GetPhysicalDeviceProperties(a.physicalDevice.handle, &props);
+    state->limits = props.limits;
     gen::load(state->dispatch, vkGetDeviceProcAddr, host);
     state->get_host_pointer_properties = reinterpret_cast<PFN_vkGetMemoryHostPointerPropertiesEXT>(
         vkGetDeviceProcAddr(host, "vkGetMemoryHostPointerPropertiesEXT"));
@@ -125,6 +128,9 @@ void Executor::destroy_children(DeviceState& dev, VkDevice host) {
     }
     dev.children.clear();
     dev.memory_sizes.clear();
+    dev.buffer_sizes.clear();
+    dev.images.clear();
+    dev.query_pools.clear();
 }
 
 DecodeResult Executor::device_entry(protocol::Decoder& d, const protocol::Ref<VkDevice>& device,

@@ -28,6 +28,23 @@ class PhysicalDeviceState final : public ObjectState {
     const InstanceState* instance;
 };
 
+// The shape of an image: every region a command names in it is checked against this, since
+// drivers trust those regions and would read or write outside the image's memory.
+struct ImageShape {
+    VkImageType type = VK_IMAGE_TYPE_2D;
+    VkFormat format = VK_FORMAT_UNDEFINED;
+    VkExtent3D extent{};
+    std::uint32_t mip_levels = 0;
+    std::uint32_t array_layers = 0;
+};
+
+// A query pool's size, and how many values one query's result holds.
+struct QueryPoolShape {
+    VkQueryType type = VK_QUERY_TYPE_OCCLUSION;
+    std::uint32_t count = 0;
+    std::uint32_t values = 1;
+};
+
 // What a context knows about a VkDevice: its entry points, and every object created from it, so
 // that destroying the device (or the context) destroys them first and no id outlives its host
 // object.
@@ -35,6 +52,8 @@ class DeviceState final : public ObjectState {
   public:
     gen::DeviceDispatch dispatch;
     VkPhysicalDeviceMemoryProperties memory{};
+    // Drivers size per-binding state arrays by these; indices a command names are checked.
+    VkPhysicalDeviceLimits limits{};
     // Non-zero when VK_EXT_external_memory_host is enabled: host-visible memory is then ours.
     VkDeviceSize host_import_alignment = 0;
     // Host-only entry point (the protocol does not carry VK_EXT_external_memory_host).
@@ -44,6 +63,11 @@ class DeviceState final : public ObjectState {
     // Allocation size of each live memory object by host handle: binds and other uses name
     // memory inside structs, where only the host handle is left after decoding.
     std::unordered_map<VkDeviceMemory, VkDeviceSize> memory_sizes;
+    // The same for buffers, images and query pools: commands name them inside structs too, and
+    // every range they name is checked against these before the driver sees it.
+    std::unordered_map<VkBuffer, VkDeviceSize> buffer_sizes;
+    std::unordered_map<VkImage, ImageShape> images;
+    std::unordered_map<VkQueryPool, QueryPoolShape> query_pools;
 };
 
 // Queues, command pools, command buffers and other device children: the device they belong to.
@@ -197,6 +221,92 @@ class Executor final : public gen::PassthroughHandler {
     protocol::DecodeResult on_vkCreateComputePipelines(protocol::Decoder& d,
                                                        gen::CreateComputePipelinesArgs& a) override;
 
+    // buffer.cpp
+    protocol::DecodeResult on_vkCreateBuffer(protocol::Decoder& d,
+                                             gen::CreateBufferArgs& a) override;
+    protocol::DecodeResult on_vkDestroyBuffer(protocol::Decoder& d,
+                                              gen::DestroyBufferArgs& a) override;
+
+    // image.cpp
+    protocol::DecodeResult on_vkCreateImage(protocol::Decoder& d, gen::CreateImageArgs& a) override;
+    protocol::DecodeResult on_vkDestroyImage(protocol::Decoder& d,
+                                             gen::DestroyImageArgs& a) override;
+    protocol::DecodeResult
+    on_vkGetImageMemoryRequirements(protocol::Decoder& d,
+                                    gen::GetImageMemoryRequirementsArgs& a) override;
+    protocol::DecodeResult
+    on_vkGetImageSparseMemoryRequirements(protocol::Decoder& d,
+                                          gen::GetImageSparseMemoryRequirementsArgs& a) override;
+    protocol::DecodeResult on_vkBindImageMemory(protocol::Decoder& d,
+                                                gen::BindImageMemoryArgs& a) override;
+    protocol::DecodeResult on_vkBindImageMemory2(protocol::Decoder& d,
+                                                 gen::BindImageMemory2Args& a) override;
+    protocol::DecodeResult
+    on_vkGetImageSubresourceLayout(protocol::Decoder& d,
+                                   gen::GetImageSubresourceLayoutArgs& a) override;
+
+    // pipeline.cpp
+    protocol::DecodeResult
+    on_vkCreateGraphicsPipelines(protocol::Decoder& d,
+                                 gen::CreateGraphicsPipelinesArgs& a) override;
+    protocol::DecodeResult on_vkGetPipelineCacheData(protocol::Decoder& d,
+                                                     gen::GetPipelineCacheDataArgs& a) override;
+
+    // query.cpp
+    protocol::DecodeResult on_vkCreateQueryPool(protocol::Decoder& d,
+                                                gen::CreateQueryPoolArgs& a) override;
+    protocol::DecodeResult on_vkDestroyQueryPool(protocol::Decoder& d,
+                                                 gen::DestroyQueryPoolArgs& a) override;
+    protocol::DecodeResult on_vkGetQueryPoolResults(protocol::Decoder& d,
+                                                    gen::GetQueryPoolResultsArgs& a) override;
+    protocol::DecodeResult on_vkCmdBeginQuery(protocol::Decoder& d,
+                                              gen::CmdBeginQueryArgs& a) override;
+    protocol::DecodeResult on_vkCmdEndQuery(protocol::Decoder& d, gen::CmdEndQueryArgs& a) override;
+    protocol::DecodeResult on_vkCmdResetQueryPool(protocol::Decoder& d,
+                                                  gen::CmdResetQueryPoolArgs& a) override;
+    protocol::DecodeResult on_vkCmdWriteTimestamp(protocol::Decoder& d,
+                                                  gen::CmdWriteTimestampArgs& a) override;
+    protocol::DecodeResult on_vkCmdWriteTimestamp2(protocol::Decoder& d,
+                                                   gen::CmdWriteTimestamp2Args& a) override;
+    protocol::DecodeResult
+    on_vkCmdCopyQueryPoolResults(protocol::Decoder& d,
+                                 gen::CmdCopyQueryPoolResultsArgs& a) override;
+
+    // command_ranges.cpp: commands that name ranges of buffers and images
+    protocol::DecodeResult on_vkCmdFillBuffer(protocol::Decoder& d,
+                                              gen::CmdFillBufferArgs& a) override;
+    protocol::DecodeResult on_vkCmdUpdateBuffer(protocol::Decoder& d,
+                                                gen::CmdUpdateBufferArgs& a) override;
+    protocol::DecodeResult on_vkCmdCopyBuffer(protocol::Decoder& d,
+                                              gen::CmdCopyBufferArgs& a) override;
+    protocol::DecodeResult on_vkCmdCopyBuffer2(protocol::Decoder& d,
+                                               gen::CmdCopyBuffer2Args& a) override;
+    protocol::DecodeResult on_vkCmdCopyBufferToImage(protocol::Decoder& d,
+                                                     gen::CmdCopyBufferToImageArgs& a) override;
+    protocol::DecodeResult on_vkCmdCopyBufferToImage2(protocol::Decoder& d,
+                                                      gen::CmdCopyBufferToImage2Args& a) override;
+    protocol::DecodeResult on_vkCmdCopyImageToBuffer(protocol::Decoder& d,
+                                                     gen::CmdCopyImageToBufferArgs& a) override;
+    protocol::DecodeResult on_vkCmdCopyImageToBuffer2(protocol::Decoder& d,
+                                                      gen::CmdCopyImageToBuffer2Args& a) override;
+    protocol::DecodeResult on_vkCmdBindVertexBuffers(protocol::Decoder& d,
+                                                     gen::CmdBindVertexBuffersArgs& a) override;
+    protocol::DecodeResult on_vkCmdBindVertexBuffers2(protocol::Decoder& d,
+                                                      gen::CmdBindVertexBuffers2Args& a) override;
+    protocol::DecodeResult on_vkCmdBindIndexBuffer(protocol::Decoder& d,
+                                                   gen::CmdBindIndexBufferArgs& a) override;
+    protocol::DecodeResult on_vkCmdDrawIndirect(protocol::Decoder& d,
+                                                gen::CmdDrawIndirectArgs& a) override;
+    protocol::DecodeResult on_vkCmdDrawIndexedIndirect(protocol::Decoder& d,
+                                                       gen::CmdDrawIndexedIndirectArgs& a) override;
+    protocol::DecodeResult on_vkCmdDrawIndirectCount(protocol::Decoder& d,
+                                                     gen::CmdDrawIndirectCountArgs& a) override;
+    protocol::DecodeResult
+    on_vkCmdDrawIndexedIndirectCount(protocol::Decoder& d,
+                                     gen::CmdDrawIndexedIndirectCountArgs& a) override;
+    protocol::DecodeResult on_vkCmdDispatchIndirect(protocol::Decoder& d,
+                                                    gen::CmdDispatchIndirectArgs& a) override;
+
     // sync.cpp
     protocol::DecodeResult on_vkGetFenceStatus(protocol::Decoder& d,
                                                gen::GetFenceStatusArgs& a) override;
@@ -233,6 +343,27 @@ class Executor final : public gen::PassthroughHandler {
     }
     // Destroys what the guest left behind on the host, then forgets it.
     void destroy_children(DeviceState& dev, VkDevice host);
+
+    // The device a command buffer records for.
+    protocol::DecodeResult command_buffer_device(protocol::Decoder& d,
+                                                 const protocol::Ref<VkCommandBuffer>& cb,
+                                                 DeviceState*& out);
+    // command_ranges.cpp: [offset, offset + size) must lie inside the buffer; Fatal naming
+    // `what` otherwise. VK_WHOLE_SIZE is not accepted here (callers resolve it).
+    protocol::DecodeResult check_buffer_range(protocol::Decoder& d, const DeviceState& dev,
+                                              VkBuffer buffer, VkDeviceSize offset,
+                                              VkDeviceSize size, const char* what);
+    protocol::DecodeResult check_buffer_image_copy(protocol::Decoder& d, const DeviceState& dev,
+                                                   VkBuffer buffer, VkImage image,
+                                                   const VkBufferImageCopy2& region,
+                                                   const char* what);
+    // query.cpp: queries [first, first + count) must exist in the pool.
+    protocol::DecodeResult check_queries(protocol::Decoder& d, const DeviceState& dev,
+                                         VkQueryPool pool, std::uint32_t first, std::uint32_t count,
+                                         const char* what, const QueryPoolShape** out = nullptr);
+    // image.cpp: the requirements of one bind, checked against the memory it names.
+    protocol::DecodeResult check_image_bind(protocol::Decoder& d, DeviceState& dev, VkDevice device,
+                                            const VkBindImageMemoryInfo& bind);
 
     protocol::DecodeResult instance_of(protocol::Decoder& d, std::uint64_t physical_device_id,
                                        const InstanceState*& out);

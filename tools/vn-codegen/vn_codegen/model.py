@@ -134,8 +134,10 @@ class Command:
 
     @property
     def passthrough(self) -> bool:
-        """Executed by calling the driver with the decoded arguments, nothing else: vkCmd*."""
-        return (self.name.startswith("vkCmd") and not self.blocked and not self.private and
+        """Executed by calling the driver with the decoded arguments, nothing else: vkCmd*
+        (except those listed in [executor] handwritten, which check their arguments first)."""
+        return (self.name.startswith("vkCmd") and not self.handwritten and not self.blocked and
+                not self.private and
                 self.level == "device" and self.params[0].elem.type == "VkCommandBuffer" and
                 not any(f.output for f in self.params) and self.result == "void")
 

@@ -1,0 +1,34 @@
+// Buffers: created and destroyed like any device child, with their size kept so that every
+// range a command names in one can be checked before the driver reads or writes it.
+#include "executor.h"
+
+namespace vn::decoder {
+
+using protocol::DecodeResult;
+
+DecodeResult Executor::on_vkCreateBuffer(protocol::Decoder& d, gen::CreateBufferArgs& a) {
+    DeviceState* dev = nullptr;
+    VN_TRY(device_of(d, a.device.id, dev));
+    const std::uint64_t id = protocol::handle_to_u64(*a.pBuffer);
+    VN_TRY(check_new_id(d, id));
+    VkBuffer host = VK_NULL_HANDLE;
+    a.ret = dev->dispatch.CreateBuffer(a.device.handle, a.pCreateInfo, nullptr, &host);
+    if (a.ret != VK_SUCCESS)
+        return DecodeResult::Ok;
+    VN_TRY(add_child<VkBuffer>(*dev, id, host));
+    dev->buffer_sizes[host] = a.pCreateInfo->size;
+    return DecodeResult::Ok;
+}
+
+DecodeResult Executor::on_vkDestroyBuffer(protocol::Decoder& d, gen::DestroyBufferArgs& a) {
+    if (!a.buffer.id)
+        return DecodeResult::Ok;
+    DeviceState* dev = nullptr;
+    VN_TRY(device_of(d, a.device.id, dev));
+    VN_TRY(check_device_child(d, a.device, VK_OBJECT_TYPE_BUFFER, a.buffer.id));
+    dev->dispatch.DestroyBuffer(a.device.handle, a.buffer.handle, nullptr);
+    dev->buffer_sizes.erase(a.buffer.handle);
+    return remove_child<VkBuffer>(*dev, a.buffer.id);
+}
+
+} // namespace vn::decoder

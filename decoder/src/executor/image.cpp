@@ -1,0 +1,140 @@
+// Images: creation keeps each image's shape (for the checks of the regions commands name in it),
+// and every bind is checked against the memory it names, as buffer binds are.
+#include "executor.h"
+
+#include <vector>
+
+namespace vn::decoder {
+
+using protocol::DecodeResult;
+
+DecodeResult Executor::on_vkCreateImage(protocol::Decoder& d, gen::CreateImageArgs& a) {
+    DeviceState* dev = nullptr;
+    VN_TRY(device_of(d, a.device.id, dev));
+    const std::uint64_t id = protocol::handle_to_u64(*a.pImage);
+    VN_TRY(check_new_id(d, id));
+    const VkImageCreateInfo& info = *a.pCreateInfo;
+    for (auto* n = static_cast<const VkBaseInStructure*>(info.pNext); n; n = n->pNext)
+        if (n->sType == VK_STRUCTURE_TYPE_IMPORT_MEMORY_RESOURCE_INFO_MESA)
+            return d.in.fail("vkCreateImage from an imported resource is not implemented yet");
+    VkImage host = VK_NULL_HANDLE;
+    a.ret = dev->dispatch.CreateImage(a.device.handle, &info, nullptr, &host);
+    if (a.ret != VK_SUCCESS)
+        return DecodeResult::Ok;
+    VN_TRY(add_child<VkImage>(*dev, id, host));
+    dev->images[host] =
+        ImageShape{info.imageType, info.format, info.extent, info.mipLevels, info.arrayLayers};
+    return DecodeResult::Ok;
+}
+
+DecodeResult Executor::on_vkDestroyImage(protocol::Decoder& d, gen::DestroyImageArgs& a) {
+    if (!a.image.id)
+        return DecodeResult::Ok;
+    DeviceState* dev = nullptr;
+    VN_TRY(device_of(d, a.device.id, dev));
+    VN_TRY(check_device_child(d, a.device, VK_OBJECT_TYPE_IMAGE, a.image.id));
+    dev->dispatch.DestroyImage(a.device.handle, a.image.handle, nullptr);
+    dev->images.erase(a.image.handle);
+    return remove_child<VkImage>(*dev, a.image.id);
+}
+
+DecodeResult Executor::on_vkGetImageMemoryRequirements(protocol::Decoder& d,
+                                                       gen::GetImageMemoryRequirementsArgs& a) {
+    DeviceState* dev = nullptr;
+    VN_TRY(device_of(d, a.device.id, dev));
+    VN_TRY(check_device_child(d, a.device, VK_OBJECT_TYPE_IMAGE, a.image.id));
+    dev->dispatch.GetImageMemoryRequirements(a.device.handle, a.image.handle,
+                                             a.pMemoryRequirements);
+    return DecodeResult::Ok;
+}
+
+DecodeResult
+Executor::on_vkGetImageSparseMemoryRequirements(protocol::Decoder& d,
+                                                gen::GetImageSparseMemoryRequirementsArgs& a) {
+    DeviceState* dev = nullptr;
+    VN_TRY(device_of(d, a.device.id, dev));
+    VN_TRY(check_device_child(d, a.device, VK_OBJECT_TYPE_IMAGE, a.image.id));
+    // The decoder sized pSparseMemoryRequirements by the count the guest sent; the driver writes
+    // at most that many and lowers the count.
+    dev->dispatch.GetImageSparseMemoryRequirements(a.device.handle, a.image.handle,
+                                                   a.pSparseMemoryRequirementCount,
+                                                   a.pSparseMemoryRequirements);
+    return DecodeResult::Ok;
+}
+
+DecodeResult Executor::check_image_bind(protocol::Decoder& d, DeviceState& dev, VkDevice device,
+                                        const VkBindImageMemoryInfo& bind) {
+    // An image bound past the end of its memory lets the GPU (or a copy) write outside the
+    // allocation, which for host-visible memory is our own mapping.
+    const auto it = dev.memory_sizes.find(bind.memory);
+    if (it == dev.memory_sizes.end())
+        return d.in.fail("vkBindImageMemory: memory of another device");
+    if (!dev.images.contains(bind.image))
+        return d.in.fail("vkBindImageMemory: an image of another device");
+    VkImagePlaneMemoryRequirementsInfo plane{};
+    VkImageMemoryRequirementsInfo2 info{};
+    info.sType = VK_STRUCTURE_TYPE_IMAGE_MEMORY_REQUIREMENTS_INFO_2;
+    info.image = bind.image;
+    for (auto* n = static_cast<const VkBaseInStructure*>(bind.pNext); n; n = n->pNext) {
+        if (n->sType == VK_STRUCTURE_TYPE_BIND_IMAGE_PLANE_MEMORY_INFO) {
+            // A disjoint plane has requirements of its own.
+            plane.sType = VK_STRUCTURE_TYPE_IMAGE_PLANE_MEMORY_REQUIREMENTS_INFO;
+            plane.planeAspect = reinterpret_cast<const VkBindImagePlaneMemoryInfo*>(n)->planeAspect;
+            info.pNext = &plane;
+        }
+    }
+    VkMemoryRequirements2 req{};
+    req.sType = VK_STRUCTURE_TYPE_MEMORY_REQUIREMENTS_2;
+    dev.dispatch.GetImageMemoryRequirements2(device, &info, &req);
+    const VkMemoryRequirements& r = req.memoryRequirements;
+    if (bind.memoryOffset > it->second || r.size > it->second - bind.memoryOffset ||
+        (r.alignment && bind.memoryOffset % r.alignment != 0))
+        return d.in.fail("vkBindImageMemory: the image (" + std::to_string(r.size) +
+                         " bytes) does not fit its memory (" + std::to_string(it->second) +
+                         " bytes) at offset " + std::to_string(bind.memoryOffset));
+    return DecodeResult::Ok;
+}
+
+DecodeResult Executor::on_vkBindImageMemory(protocol::Decoder& d, gen::BindImageMemoryArgs& a) {
+    DeviceState* dev = nullptr;
+    VN_TRY(device_of(d, a.device.id, dev));
+    VkBindImageMemoryInfo bind{};
+    bind.sType = VK_STRUCTURE_TYPE_BIND_IMAGE_MEMORY_INFO;
+    bind.image = a.image.handle;
+    bind.memory = a.memory.handle;
+    bind.memoryOffset = a.memoryOffset;
+    VN_TRY(check_image_bind(d, *dev, a.device.handle, bind));
+    a.ret = dev->dispatch.BindImageMemory(a.device.handle, a.image.handle, a.memory.handle,
+                                          a.memoryOffset);
+    return DecodeResult::Ok;
+}
+
+DecodeResult Executor::on_vkBindImageMemory2(protocol::Decoder& d, gen::BindImageMemory2Args& a) {
+    DeviceState* dev = nullptr;
+    VN_TRY(device_of(d, a.device.id, dev));
+    for (std::uint32_t i = 0; i < a.bindInfoCount; ++i)
+        VN_TRY(check_image_bind(d, *dev, a.device.handle, a.pBindInfos[i]));
+    a.ret = dev->dispatch.BindImageMemory2(a.device.handle, a.bindInfoCount, a.pBindInfos);
+    return DecodeResult::Ok;
+}
+
+DecodeResult Executor::on_vkGetImageSubresourceLayout(protocol::Decoder& d,
+                                                      gen::GetImageSubresourceLayoutArgs& a) {
+    DeviceState* dev = nullptr;
+    VN_TRY(device_of(d, a.device.id, dev));
+    const auto it = dev->images.find(a.image.handle);
+    if (it == dev->images.end())
+        return d.in.fail("vkGetImageSubresourceLayout: an image of another device");
+    // Drivers index per-level and per-plane tables with these.
+    const VkImageSubresource& s = *a.pSubresource;
+    if (s.mipLevel >= it->second.mip_levels || s.arrayLayer >= it->second.array_layers ||
+        s.aspectMask == 0 || (s.aspectMask & (s.aspectMask - 1)) != 0)
+        return d.in.fail("vkGetImageSubresourceLayout: no such subresource (level " +
+                         std::to_string(s.mipLevel) + ", layer " + std::to_string(s.arrayLayer) +
+                         ")");
+    dev->dispatch.GetImageSubresourceLayout(a.device.handle, a.image.handle, a.pSubresource,
+                                            a.pLayout);
+    return DecodeResult::Ok;
+}
+
+} // namespace vn::decoder
