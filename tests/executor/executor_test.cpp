@@ -1605,3 +1605,166 @@ TEST_CASE("pipeline cache data is bounded by the guest's buffer and the cache") 
     CHECK(g_reply.ret == VK_INCOMPLETE);
     CHECK(*g_reply.pDataSize <= 8);
 }
+
+TEST_CASE("image regions, ranges and views are checked before the driver") {
+    Renderer r;
+    const auto dev = create_device(r);
+    constexpr std::uint64_t image_id = 0x7f0000034000, memory_id = 0x7f0000034100,
+                            view_id = 0x7f0000034200;
+    const VkMemoryRequirements mr = create_color_image(r, dev, image_id);
+    const protocol::Ref<VkImage> image{image_id, id<VkImage>(image_id)};
+
+    VkImageViewCreateInfo ivci{};
+    ivci.sType = VK_STRUCTURE_TYPE_IMAGE_VIEW_CREATE_INFO;
+    ivci.image = image.handle;
+    ivci.viewType = VK_IMAGE_VIEW_TYPE_2D;
+    ivci.format = VK_FORMAT_R8G8B8A8_UNORM;
+    ivci.subresourceRange = {VK_IMAGE_ASPECT_COLOR_BIT, 0, VK_REMAINING_MIP_LEVELS, 0,
+                             VK_REMAINING_ARRAY_LAYERS};
+    VkImageView view = id<VkImageView>(view_id);
+    gen::CreateImageViewArgs civ;
+    civ.device = dev;
+    civ.pCreateInfo = &ivci;
+    civ.pView = &view;
+
+    const auto memory = allocate_memory(r, dev, memory_id, mr.size, mr.memoryTypeBits);
+    gen::BindImageMemoryArgs bind;
+    bind.device = dev;
+    bind.image = image;
+    bind.memory = memory;
+    gen::BindImageMemoryArgs bind_reply;
+    REQUIRE(r.call(bind, bind_reply) == DecodeResult::Ok);
+    REQUIRE(bind_reply.ret == VK_SUCCESS);
+    send(r, civ);
+
+    const auto cbr = begin_commands(r, dev);
+    VkImageSubresourceRange level0{VK_IMAGE_ASPECT_COLOR_BIT, 0, 1, 0, 1};
+    VkClearColorValue color{};
+    gen::CmdClearColorImageArgs clear;
+    clear.commandBuffer = cbr;
+    clear.image = image;
+    clear.imageLayout = VK_IMAGE_LAYOUT_GENERAL;
+    clear.pColor = &color;
+    clear.rangeCount = 1;
+    clear.pRanges = &level0;
+    send(r, clear);
+    VkImageCopy copy_region{};
+    copy_region.srcSubresource = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 0, 1};
+    copy_region.dstSubresource = copy_region.srcSubresource;
+    copy_region.dstOffset = {16, 16, 0};
+    copy_region.extent = {16, 16, 1};
+    gen::CmdCopyImageArgs copy;
+    copy.commandBuffer = cbr;
+    copy.srcImage = image;
+    copy.srcImageLayout = VK_IMAGE_LAYOUT_GENERAL;
+    copy.dstImage = image;
+    copy.dstImageLayout = VK_IMAGE_LAYOUT_GENERAL;
+    copy.regionCount = 1;
+    copy.pRegions = &copy_region;
+    send(r, copy); // the lower right quarter: inside
+
+    // Each of these would make the driver touch texels or levels the image does not have.
+    const int bad = GENERATE(range(0, 6));
+    std::string expected;
+    DecodeResult result = DecodeResult::Ok;
+    VkImageBlit blit_region{};
+    gen::CmdBlitImageArgs blit;
+    switch (bad) {
+    case 0:
+        ivci.subresourceRange.baseMipLevel = 1;
+        view = id<VkImageView>(view_id + 1);
+        result = submit_one(r, civ);
+        expected = "vkCreateImageView: levels 1";
+        break;
+    case 1:
+        level0.baseArrayLayer = 1;
+        result = submit_one(r, clear);
+        expected = "vkCmdClearColorImage: range 0";
+        break;
+    case 2:
+        copy_region.dstOffset = {17, 16, 0};
+        result = submit_one(r, copy);
+        expected = "vkCmdCopyImage destination: the region lies outside";
+        break;
+    case 3:
+        copy_region.srcOffset = {0, 0, 1}; // a 2D image has one slice
+        result = submit_one(r, copy);
+        expected = "vkCmdCopyImage source: the region lies outside";
+        break;
+    case 4:
+        blit_region.srcSubresource = copy_region.srcSubresource;
+        blit_region.dstSubresource = copy_region.srcSubresource;
+        blit_region.srcOffsets[0] = {32, 32, 0};
+        blit_region.srcOffsets[1] = {-1, 0, 1}; // reversed corners, one past the left edge
+        blit_region.dstOffsets[1] = {32, 32, 1};
+        blit.commandBuffer = cbr;
+        blit.srcImage = image;
+        blit.srcImageLayout = VK_IMAGE_LAYOUT_GENERAL;
+        blit.dstImage = image;
+        blit.dstImageLayout = VK_IMAGE_LAYOUT_GENERAL;
+        blit.regionCount = 1;
+        blit.pRegions = &blit_region;
+        blit.filter = VK_FILTER_NEAREST;
+        result = submit_one(r, blit);
+        expected = "vkCmdBlitImage source: the region lies outside";
+        break;
+    default: {
+        VkImageSubresource sub{VK_IMAGE_ASPECT_COLOR_BIT, 1, 0};
+        VkSubresourceLayout layout{};
+        gen::GetImageSubresourceLayoutArgs gl;
+        gl.device = dev;
+        gl.image = image;
+        gl.pSubresource = &sub;
+        gl.pLayout = &layout;
+        result = submit_one(r, gl, VK_COMMAND_GENERATE_REPLY_BIT_EXT);
+        expected = "vkGetImageSubresourceLayout: no such subresource (level 1";
+        break;
+    }
+    }
+    INFO("case " << bad << ": " << r.fatal.reason());
+    CHECK(result == DecodeResult::Fatal);
+    CHECK(r.fatal.reason().find(expected) != std::string::npos);
+}
+
+TEST_CASE("buffers and images without memory are fatal in commands and views") {
+    Renderer r;
+    const auto dev = create_device(r);
+    SECTION("a view of an image without memory") {
+        constexpr std::uint64_t image_id = 0x7f0000035100, view_id = 0x7f0000035200;
+        create_color_image(r, dev, image_id);
+        VkImageViewCreateInfo ivci{};
+        ivci.sType = VK_STRUCTURE_TYPE_IMAGE_VIEW_CREATE_INFO;
+        ivci.image = id<VkImage>(image_id);
+        ivci.viewType = VK_IMAGE_VIEW_TYPE_2D;
+        ivci.format = VK_FORMAT_R8G8B8A8_UNORM;
+        ivci.subresourceRange = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 1, 0, 1};
+        VkImageView view = id<VkImageView>(view_id);
+        gen::CreateImageViewArgs civ;
+        civ.device = dev;
+        civ.pCreateInfo = &ivci;
+        civ.pView = &view;
+        CHECK(submit_one(r, civ) == DecodeResult::Fatal);
+        CHECK(r.fatal.reason().find("not bound to memory") != std::string::npos);
+    }
+    SECTION("a fill of a buffer without memory") {
+        constexpr std::uint64_t buffer_id = 0x7f0000035000;
+        VkBufferCreateInfo bci{};
+        bci.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO;
+        bci.size = 4096;
+        bci.usage = VK_BUFFER_USAGE_TRANSFER_DST_BIT;
+        VkBuffer buffer = id<VkBuffer>(buffer_id);
+        gen::CreateBufferArgs cb;
+        cb.device = dev;
+        cb.pCreateInfo = &bci;
+        cb.pBuffer = &buffer;
+        send(r, cb);
+        const auto cbr = begin_commands(r, dev);
+        gen::CmdFillBufferArgs fill;
+        fill.commandBuffer = cbr;
+        fill.dstBuffer = {buffer_id, buffer};
+        fill.size = VK_WHOLE_SIZE;
+        CHECK(submit_one(r, fill) == DecodeResult::Fatal);
+        CHECK(r.fatal.reason().find("vkCmdFillBuffer: a buffer not bound to memory") !=
+              std::string::npos);
+    }
+}

@@ -16,7 +16,9 @@ DecodeResult Executor::on_vkCreateBuffer(protocol::Decoder& d, gen::CreateBuffer
     if (a.ret != VK_SUCCESS)
         return DecodeResult::Ok;
     VN_TRY(add_child<VkBuffer>(*dev, id, host));
-    dev->buffer_sizes[host] = a.pCreateInfo->size;
+    // Sparse buffers are bound piecewise through the queue, which the driver tracks itself.
+    dev->buffers[host] = BufferShape{
+        a.pCreateInfo->size, (a.pCreateInfo->flags & VK_BUFFER_CREATE_SPARSE_BINDING_BIT) != 0};
     return DecodeResult::Ok;
 }
 
@@ -27,7 +29,7 @@ DecodeResult Executor::on_vkDestroyBuffer(protocol::Decoder& d, gen::DestroyBuff
     VN_TRY(device_of(d, a.device.id, dev));
     VN_TRY(check_device_child(d, a.device, VK_OBJECT_TYPE_BUFFER, a.buffer.id));
     dev->dispatch.DestroyBuffer(a.device.handle, a.buffer.handle, nullptr);
-    dev->buffer_sizes.erase(a.buffer.handle);
+    dev->buffers.erase(a.buffer.handle);
     return remove_child<VkBuffer>(*dev, a.buffer.id);
 }
 

@@ -54,30 +54,43 @@ bool within(std::int32_t offset, std::uint32_t extent, std::uint32_t size) {
 DecodeResult Executor::check_buffer_range(protocol::Decoder& d, const DeviceState& dev,
                                           VkBuffer buffer, VkDeviceSize offset, VkDeviceSize size,
                                           const char* what) {
-    const auto it = dev.buffer_sizes.find(buffer);
-    if (it == dev.buffer_sizes.end()) [[unlikely]]
+    const auto it = dev.buffers.find(buffer);
+    if (it == dev.buffers.end()) [[unlikely]]
         return d.in.fail(std::string(what) + ": no buffer of this device");
-    if (offset > it->second || size > it->second - offset) [[unlikely]]
+    if (!it->second.bound) [[unlikely]]
+        return d.in.fail(std::string(what) + ": a buffer not bound to memory");
+    const VkDeviceSize total = it->second.size;
+    if (offset > total || size > total - offset) [[unlikely]]
         return d.in.fail(std::string(what) + ": [" + std::to_string(offset) + ", +" +
                          std::to_string(size) + ") lies outside a buffer of " +
-                         std::to_string(it->second) + " bytes");
+                         std::to_string(total) + " bytes");
     return DecodeResult::Ok;
 }
 
-DecodeResult Executor::check_buffer_image_copy(protocol::Decoder& d, const DeviceState& dev,
-                                               VkBuffer buffer, VkImage image,
-                                               const VkBufferImageCopy2& r, const char* what) {
+DecodeResult Executor::check_image_region(protocol::Decoder& d, const DeviceState& dev,
+                                          VkImage image, const VkImageSubresourceLayers& s,
+                                          const VkOffset3D& offset, const VkExtent3D& extent,
+                                          const char* what, TexelBlock* block_out) {
     const auto it = dev.images.find(image);
     if (it == dev.images.end())
         return d.in.fail(std::string(what) + ": no image of this device");
     const ImageShape& shape = it->second;
-    const VkImageSubresourceLayers& s = r.imageSubresource;
-    const TexelBlock block = (s.aspectMask && !(s.aspectMask & (s.aspectMask - 1)))
-                                 ? copy_block(shape.format, s.aspectMask)
-                                 : TexelBlock{};
+    if (!shape.bound)
+        return d.in.fail(std::string(what) + ": an image not bound to memory");
+    // Every aspect named must exist in the format; depth and stencil share their 1x1 block.
+    TexelBlock block;
+    for (VkImageAspectFlags rest = s.aspectMask; rest; rest &= rest - 1) {
+        const TexelBlock b = copy_block(shape.format, rest & (~rest + 1));
+        if (b.bytes == 0) {
+            block = {};
+            break;
+        }
+        if (block.bytes == 0)
+            block = b;
+    }
     if (block.bytes == 0)
-        return d.in.fail(std::string(what) + ": aspect " + std::to_string(s.aspectMask) +
-                         " of format " + std::to_string(shape.format) + " cannot be copied");
+        return d.in.fail(std::string(what) + ": aspects " + std::to_string(s.aspectMask) +
+                         " are not in format " + std::to_string(shape.format));
     if (s.mipLevel >= shape.mip_levels || s.layerCount == 0 ||
         s.baseArrayLayer > shape.array_layers ||
         s.layerCount > shape.array_layers - s.baseArrayLayer)
@@ -91,14 +104,47 @@ DecodeResult Executor::check_buffer_image_copy(protocol::Decoder& d, const Devic
         const std::uint32_t texels = std::max(1u, (full / divisor) >> s.mipLevel);
         return div_up(texels, b) * b;
     };
-    const VkExtent3D& e = r.imageExtent;
-    if (e.width == 0 || e.height == 0 || e.depth == 0 ||
-        !within(r.imageOffset.x, e.width,
+    if (extent.width == 0 || extent.height == 0 || extent.depth == 0 ||
+        !within(offset.x, extent.width,
                 level(shape.extent.width, block.width_divisor, block.width)) ||
-        !within(r.imageOffset.y, e.height,
+        !within(offset.y, extent.height,
                 level(shape.extent.height, block.height_divisor, block.height)) ||
-        !within(r.imageOffset.z, e.depth, level(shape.extent.depth, 1, block.depth)))
+        !within(offset.z, extent.depth, level(shape.extent.depth, 1, block.depth)))
         return d.in.fail(std::string(what) + ": the region lies outside the image");
+    if (block_out)
+        *block_out = block;
+    return DecodeResult::Ok;
+}
+
+DecodeResult Executor::check_image_ranges(protocol::Decoder& d, const DeviceState& dev,
+                                          VkImage image, std::uint32_t count,
+                                          const VkImageSubresourceRange* ranges, const char* what) {
+    const auto it = dev.images.find(image);
+    if (it == dev.images.end())
+        return d.in.fail(std::string(what) + ": no image of this device");
+    const ImageShape& shape = it->second;
+    if (!shape.bound)
+        return d.in.fail(std::string(what) + ": an image not bound to memory");
+    const auto fits = [](std::uint32_t base, std::uint32_t n, std::uint32_t total) {
+        return base < total && (n == VK_REMAINING_MIP_LEVELS || (n != 0 && n <= total - base));
+    };
+    for (std::uint32_t i = 0; i < count; ++i)
+        if (!fits(ranges[i].baseMipLevel, ranges[i].levelCount, shape.mip_levels) ||
+            !fits(ranges[i].baseArrayLayer, ranges[i].layerCount, shape.array_layers))
+            return d.in.fail(std::string(what) + ": range " + std::to_string(i) +
+                             " names levels or layers the image does not have");
+    return DecodeResult::Ok;
+}
+
+DecodeResult Executor::check_buffer_image_copy(protocol::Decoder& d, const DeviceState& dev,
+                                               VkBuffer buffer, VkImage image,
+                                               const VkBufferImageCopy2& r, const char* what) {
+    const VkImageAspectFlags aspect = r.imageSubresource.aspectMask;
+    if (aspect == 0 || (aspect & (aspect - 1)) != 0)
+        return d.in.fail(std::string(what) + ": a copy names exactly one aspect");
+    TexelBlock block;
+    VN_TRY(check_image_region(d, dev, image, r.imageSubresource, r.imageOffset, r.imageExtent, what,
+                              &block));
     VkDeviceSize bytes = 0;
     if (!copy_bytes(r, block, bytes))
         return d.in.fail(std::string(what) + ": bad buffer row length or image height");
@@ -344,6 +390,164 @@ DecodeResult Executor::on_vkCmdDispatchIndirect(protocol::Decoder& d,
     VN_TRY(check_buffer_range(d, *dev, a.buffer.handle, a.offset, sizeof(VkDispatchIndirectCommand),
                               "vkCmdDispatchIndirect"));
     dev->dispatch.CmdDispatchIndirect(a.commandBuffer.handle, a.buffer.handle, a.offset);
+    return DecodeResult::Ok;
+}
+
+namespace {
+// Texels of the destination that a copy of `extent` source texels covers: copies between
+// compressed and uncompressed formats of one block size map one block to one texel.
+VkExtent3D scaled_extent(const VkExtent3D& e, const TexelBlock& src, const TexelBlock& dst) {
+    return {div_up(e.width, src.width) * dst.width, div_up(e.height, src.height) * dst.height,
+            div_up(e.depth, src.depth) * dst.depth};
+}
+
+// A blit region's box, whichever way its two corners are ordered.
+void blit_box(const VkOffset3D (&o)[2], VkOffset3D& offset, VkExtent3D& extent) {
+    const auto span = [](std::int32_t a, std::int32_t b, std::int32_t& lo, std::uint32_t& n) {
+        lo = std::min(a, b);
+        n = static_cast<std::uint32_t>(static_cast<std::int64_t>(std::max(a, b)) - lo);
+    };
+    span(o[0].x, o[1].x, offset.x, extent.width);
+    span(o[0].y, o[1].y, offset.y, extent.height);
+    span(o[0].z, o[1].z, offset.z, extent.depth);
+    // An empty box blits nothing; count it as one texel so the corners are still checked.
+    extent.width = std::max(extent.width, 1u);
+    extent.height = std::max(extent.height, 1u);
+    extent.depth = std::max(extent.depth, 1u);
+}
+} // namespace
+
+DecodeResult Executor::on_vkCmdCopyImage(protocol::Decoder& d, gen::CmdCopyImageArgs& a) {
+    DeviceState* dev = nullptr;
+    VN_TRY(command_buffer_device(d, a.commandBuffer, dev));
+    for (std::uint32_t i = 0; i < a.regionCount; ++i) {
+        const VkImageCopy& r = a.pRegions[i];
+        TexelBlock src, dst;
+        VN_TRY(check_image_region(d, *dev, a.srcImage.handle, r.srcSubresource, r.srcOffset,
+                                  r.extent, "vkCmdCopyImage source", &src));
+        VN_TRY(check_image_region(d, *dev, a.dstImage.handle, r.dstSubresource, r.dstOffset,
+                                  {1, 1, 1}, "vkCmdCopyImage destination", &dst));
+        VN_TRY(check_image_region(d, *dev, a.dstImage.handle, r.dstSubresource, r.dstOffset,
+                                  scaled_extent(r.extent, src, dst), "vkCmdCopyImage destination"));
+    }
+    dev->dispatch.CmdCopyImage(a.commandBuffer.handle, a.srcImage.handle, a.srcImageLayout,
+                               a.dstImage.handle, a.dstImageLayout, a.regionCount, a.pRegions);
+    return DecodeResult::Ok;
+}
+
+DecodeResult Executor::on_vkCmdCopyImage2(protocol::Decoder& d, gen::CmdCopyImage2Args& a) {
+    DeviceState* dev = nullptr;
+    VN_TRY(command_buffer_device(d, a.commandBuffer, dev));
+    const VkCopyImageInfo2& info = *a.pCopyImageInfo;
+    for (std::uint32_t i = 0; i < info.regionCount; ++i) {
+        const VkImageCopy2& r = info.pRegions[i];
+        TexelBlock src, dst;
+        VN_TRY(check_image_region(d, *dev, info.srcImage, r.srcSubresource, r.srcOffset, r.extent,
+                                  "vkCmdCopyImage2 source", &src));
+        VN_TRY(check_image_region(d, *dev, info.dstImage, r.dstSubresource, r.dstOffset, {1, 1, 1},
+                                  "vkCmdCopyImage2 destination", &dst));
+        VN_TRY(check_image_region(d, *dev, info.dstImage, r.dstSubresource, r.dstOffset,
+                                  scaled_extent(r.extent, src, dst),
+                                  "vkCmdCopyImage2 destination"));
+    }
+    dev->dispatch.CmdCopyImage2(a.commandBuffer.handle, &info);
+    return DecodeResult::Ok;
+}
+
+namespace {
+template <typename Region>
+void blit_boxes(const Region& r, VkOffset3D (&offset)[2], VkExtent3D (&extent)[2]) {
+    blit_box(r.srcOffsets, offset[0], extent[0]);
+    blit_box(r.dstOffsets, offset[1], extent[1]);
+}
+} // namespace
+
+DecodeResult Executor::on_vkCmdBlitImage(protocol::Decoder& d, gen::CmdBlitImageArgs& a) {
+    DeviceState* dev = nullptr;
+    VN_TRY(command_buffer_device(d, a.commandBuffer, dev));
+    for (std::uint32_t i = 0; i < a.regionCount; ++i) {
+        const VkImageBlit& r = a.pRegions[i];
+        VkOffset3D offset[2];
+        VkExtent3D extent[2];
+        blit_boxes(r, offset, extent);
+        VN_TRY(check_image_region(d, *dev, a.srcImage.handle, r.srcSubresource, offset[0],
+                                  extent[0], "vkCmdBlitImage source"));
+        VN_TRY(check_image_region(d, *dev, a.dstImage.handle, r.dstSubresource, offset[1],
+                                  extent[1], "vkCmdBlitImage destination"));
+    }
+    dev->dispatch.CmdBlitImage(a.commandBuffer.handle, a.srcImage.handle, a.srcImageLayout,
+                               a.dstImage.handle, a.dstImageLayout, a.regionCount, a.pRegions,
+                               a.filter);
+    return DecodeResult::Ok;
+}
+
+DecodeResult Executor::on_vkCmdBlitImage2(protocol::Decoder& d, gen::CmdBlitImage2Args& a) {
+    DeviceState* dev = nullptr;
+    VN_TRY(command_buffer_device(d, a.commandBuffer, dev));
+    const VkBlitImageInfo2& info = *a.pBlitImageInfo;
+    for (std::uint32_t i = 0; i < info.regionCount; ++i) {
+        const VkImageBlit2& r = info.pRegions[i];
+        VkOffset3D offset[2];
+        VkExtent3D extent[2];
+        blit_boxes(r, offset, extent);
+        VN_TRY(check_image_region(d, *dev, info.srcImage, r.srcSubresource, offset[0], extent[0],
+                                  "vkCmdBlitImage2 source"));
+        VN_TRY(check_image_region(d, *dev, info.dstImage, r.dstSubresource, offset[1], extent[1],
+                                  "vkCmdBlitImage2 destination"));
+    }
+    dev->dispatch.CmdBlitImage2(a.commandBuffer.handle, &info);
+    return DecodeResult::Ok;
+}
+
+DecodeResult Executor::on_vkCmdResolveImage(protocol::Decoder& d, gen::CmdResolveImageArgs& a) {
+    DeviceState* dev = nullptr;
+    VN_TRY(command_buffer_device(d, a.commandBuffer, dev));
+    for (std::uint32_t i = 0; i < a.regionCount; ++i) {
+        const VkImageResolve& r = a.pRegions[i];
+        VN_TRY(check_image_region(d, *dev, a.srcImage.handle, r.srcSubresource, r.srcOffset,
+                                  r.extent, "vkCmdResolveImage source"));
+        VN_TRY(check_image_region(d, *dev, a.dstImage.handle, r.dstSubresource, r.dstOffset,
+                                  r.extent, "vkCmdResolveImage destination"));
+    }
+    dev->dispatch.CmdResolveImage(a.commandBuffer.handle, a.srcImage.handle, a.srcImageLayout,
+                                  a.dstImage.handle, a.dstImageLayout, a.regionCount, a.pRegions);
+    return DecodeResult::Ok;
+}
+
+DecodeResult Executor::on_vkCmdResolveImage2(protocol::Decoder& d, gen::CmdResolveImage2Args& a) {
+    DeviceState* dev = nullptr;
+    VN_TRY(command_buffer_device(d, a.commandBuffer, dev));
+    const VkResolveImageInfo2& info = *a.pResolveImageInfo;
+    for (std::uint32_t i = 0; i < info.regionCount; ++i) {
+        const VkImageResolve2& r = info.pRegions[i];
+        VN_TRY(check_image_region(d, *dev, info.srcImage, r.srcSubresource, r.srcOffset, r.extent,
+                                  "vkCmdResolveImage2 source"));
+        VN_TRY(check_image_region(d, *dev, info.dstImage, r.dstSubresource, r.dstOffset, r.extent,
+                                  "vkCmdResolveImage2 destination"));
+    }
+    dev->dispatch.CmdResolveImage2(a.commandBuffer.handle, &info);
+    return DecodeResult::Ok;
+}
+
+DecodeResult Executor::on_vkCmdClearColorImage(protocol::Decoder& d,
+                                               gen::CmdClearColorImageArgs& a) {
+    DeviceState* dev = nullptr;
+    VN_TRY(command_buffer_device(d, a.commandBuffer, dev));
+    VN_TRY(check_image_ranges(d, *dev, a.image.handle, a.rangeCount, a.pRanges,
+                              "vkCmdClearColorImage"));
+    dev->dispatch.CmdClearColorImage(a.commandBuffer.handle, a.image.handle, a.imageLayout,
+                                     a.pColor, a.rangeCount, a.pRanges);
+    return DecodeResult::Ok;
+}
+
+DecodeResult Executor::on_vkCmdClearDepthStencilImage(protocol::Decoder& d,
+                                                      gen::CmdClearDepthStencilImageArgs& a) {
+    DeviceState* dev = nullptr;
+    VN_TRY(command_buffer_device(d, a.commandBuffer, dev));
+    VN_TRY(check_image_ranges(d, *dev, a.image.handle, a.rangeCount, a.pRanges,
+                              "vkCmdClearDepthStencilImage"));
+    dev->dispatch.CmdClearDepthStencilImage(a.commandBuffer.handle, a.image.handle, a.imageLayout,
+                                            a.pDepthStencil, a.rangeCount, a.pRanges);
     return DecodeResult::Ok;
 }
 

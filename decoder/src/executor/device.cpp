@@ -128,7 +128,7 @@ void Executor::destroy_children(DeviceState& dev, VkDevice host) {
     }
     dev.children.clear();
     dev.memory_sizes.clear();
-    dev.buffer_sizes.clear();
+    dev.buffers.clear();
     dev.images.clear();
     dev.query_pools.clear();
 }

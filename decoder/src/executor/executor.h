@@ -3,6 +3,7 @@
 // decoded, resolved arguments (guest ids already mapped to host handles) and records the objects
 // it creates in the context's tables. Files are split by object family, as in virglrenderer's
 // vkr_*.c and Mesa's vn_*.c. Commands without a handler yet are fatal ("not implemented").
+#include "texel_block.h"
 #include "vn/decoder/object_table.h"
 #include "vn/decoder/resources.h"
 #include "vn_dispatch.gen.h"
@@ -36,6 +37,13 @@ struct ImageShape {
     VkExtent3D extent{};
     std::uint32_t mip_levels = 0;
     std::uint32_t array_layers = 0;
+    // Commands may only name bound images and buffers: drivers dereference the memory blindly.
+    bool bound = false;
+};
+
+struct BufferShape {
+    VkDeviceSize size = 0;
+    bool bound = false;
 };
 
 // A query pool's size, and how many values one query's result holds.
@@ -65,7 +73,7 @@ class DeviceState final : public ObjectState {
     std::unordered_map<VkDeviceMemory, VkDeviceSize> memory_sizes;
     // The same for buffers, images and query pools: commands name them inside structs too, and
     // every range they name is checked against these before the driver sees it.
-    std::unordered_map<VkBuffer, VkDeviceSize> buffer_sizes;
+    std::unordered_map<VkBuffer, BufferShape> buffers;
     std::unordered_map<VkImage, ImageShape> images;
     std::unordered_map<VkQueryPool, QueryPoolShape> query_pools;
 };
@@ -244,6 +252,8 @@ class Executor final : public gen::PassthroughHandler {
     protocol::DecodeResult
     on_vkGetImageSubresourceLayout(protocol::Decoder& d,
                                    gen::GetImageSubresourceLayoutArgs& a) override;
+    protocol::DecodeResult on_vkCreateImageView(protocol::Decoder& d,
+                                                gen::CreateImageViewArgs& a) override;
 
     // pipeline.cpp
     protocol::DecodeResult
@@ -306,6 +316,23 @@ class Executor final : public gen::PassthroughHandler {
                                      gen::CmdDrawIndexedIndirectCountArgs& a) override;
     protocol::DecodeResult on_vkCmdDispatchIndirect(protocol::Decoder& d,
                                                     gen::CmdDispatchIndirectArgs& a) override;
+    protocol::DecodeResult on_vkCmdCopyImage(protocol::Decoder& d,
+                                             gen::CmdCopyImageArgs& a) override;
+    protocol::DecodeResult on_vkCmdCopyImage2(protocol::Decoder& d,
+                                              gen::CmdCopyImage2Args& a) override;
+    protocol::DecodeResult on_vkCmdBlitImage(protocol::Decoder& d,
+                                             gen::CmdBlitImageArgs& a) override;
+    protocol::DecodeResult on_vkCmdBlitImage2(protocol::Decoder& d,
+                                              gen::CmdBlitImage2Args& a) override;
+    protocol::DecodeResult on_vkCmdResolveImage(protocol::Decoder& d,
+                                                gen::CmdResolveImageArgs& a) override;
+    protocol::DecodeResult on_vkCmdResolveImage2(protocol::Decoder& d,
+                                                 gen::CmdResolveImage2Args& a) override;
+    protocol::DecodeResult on_vkCmdClearColorImage(protocol::Decoder& d,
+                                                   gen::CmdClearColorImageArgs& a) override;
+    protocol::DecodeResult
+    on_vkCmdClearDepthStencilImage(protocol::Decoder& d,
+                                   gen::CmdClearDepthStencilImageArgs& a) override;
 
     // sync.cpp
     protocol::DecodeResult on_vkGetFenceStatus(protocol::Decoder& d,
@@ -357,6 +384,17 @@ class Executor final : public gen::PassthroughHandler {
                                                    VkBuffer buffer, VkImage image,
                                                    const VkBufferImageCopy2& region,
                                                    const char* what);
+    // A box [offset, offset + extent) of one level and some layers of a bound image; `block`
+    // receives the texel block of the (first) aspect named.
+    protocol::DecodeResult check_image_region(protocol::Decoder& d, const DeviceState& dev,
+                                              VkImage image, const VkImageSubresourceLayers& s,
+                                              const VkOffset3D& offset, const VkExtent3D& extent,
+                                              const char* what, TexelBlock* block = nullptr);
+    // Levels and layers of a bound image, as clears name them.
+    protocol::DecodeResult check_image_ranges(protocol::Decoder& d, const DeviceState& dev,
+                                              VkImage image, std::uint32_t count,
+                                              const VkImageSubresourceRange* ranges,
+                                              const char* what);
     // query.cpp: queries [first, first + count) must exist in the pool.
     protocol::DecodeResult check_queries(protocol::Decoder& d, const DeviceState& dev,
                                          VkQueryPool pool, std::uint32_t first, std::uint32_t count,

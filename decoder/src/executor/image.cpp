@@ -22,8 +22,9 @@ DecodeResult Executor::on_vkCreateImage(protocol::Decoder& d, gen::CreateImageAr
     if (a.ret != VK_SUCCESS)
         return DecodeResult::Ok;
     VN_TRY(add_child<VkImage>(*dev, id, host));
-    dev->images[host] =
-        ImageShape{info.imageType, info.format, info.extent, info.mipLevels, info.arrayLayers};
+    dev->images[host] = ImageShape{
+        info.imageType, info.format,      info.extent,
+        info.mipLevels, info.arrayLayers, (info.flags & VK_IMAGE_CREATE_SPARSE_BINDING_BIT) != 0};
     return DecodeResult::Ok;
 }
 
@@ -106,6 +107,8 @@ DecodeResult Executor::on_vkBindImageMemory(protocol::Decoder& d, gen::BindImage
     VN_TRY(check_image_bind(d, *dev, a.device.handle, bind));
     a.ret = dev->dispatch.BindImageMemory(a.device.handle, a.image.handle, a.memory.handle,
                                           a.memoryOffset);
+    if (a.ret == VK_SUCCESS)
+        dev->images[a.image.handle].bound = true;
     return DecodeResult::Ok;
 }
 
@@ -115,6 +118,9 @@ DecodeResult Executor::on_vkBindImageMemory2(protocol::Decoder& d, gen::BindImag
     for (std::uint32_t i = 0; i < a.bindInfoCount; ++i)
         VN_TRY(check_image_bind(d, *dev, a.device.handle, a.pBindInfos[i]));
     a.ret = dev->dispatch.BindImageMemory2(a.device.handle, a.bindInfoCount, a.pBindInfos);
+    if (a.ret == VK_SUCCESS)
+        for (std::uint32_t i = 0; i < a.bindInfoCount; ++i)
+            dev->images[a.pBindInfos[i].image].bound = true;
     return DecodeResult::Ok;
 }
 
@@ -135,6 +141,37 @@ DecodeResult Executor::on_vkGetImageSubresourceLayout(protocol::Decoder& d,
     dev->dispatch.GetImageSubresourceLayout(a.device.handle, a.image.handle, a.pSubresource,
                                             a.pLayout);
     return DecodeResult::Ok;
+}
+
+DecodeResult Executor::on_vkCreateImageView(protocol::Decoder& d, gen::CreateImageViewArgs& a) {
+    DeviceState* dev = nullptr;
+    VN_TRY(device_of(d, a.device.id, dev));
+    const std::uint64_t id = protocol::handle_to_u64(*a.pView);
+    VN_TRY(check_new_id(d, id));
+    const VkImageViewCreateInfo& info = *a.pCreateInfo;
+    const auto it = dev->images.find(info.image);
+    if (it == dev->images.end())
+        return d.in.fail("vkCreateImageView: an image of another device");
+    // A view's levels and layers are what draws and descriptors address the image through.
+    const ImageShape& shape = it->second;
+    const VkImageSubresourceRange& r = info.subresourceRange;
+    const auto fits = [](std::uint32_t base, std::uint32_t count, std::uint32_t total) {
+        return base < total &&
+               (count == VK_REMAINING_MIP_LEVELS || (count != 0 && count <= total - base));
+    };
+    if (!shape.bound || !fits(r.baseMipLevel, r.levelCount, shape.mip_levels) ||
+        !fits(r.baseArrayLayer, r.layerCount, shape.array_layers))
+        return d.in.fail("vkCreateImageView: levels " + std::to_string(r.baseMipLevel) + " +" +
+                         std::to_string(r.levelCount) + ", layers " +
+                         std::to_string(r.baseArrayLayer) + " +" + std::to_string(r.layerCount) +
+                         " of an image with " + std::to_string(shape.mip_levels) + " and " +
+                         std::to_string(shape.array_layers) +
+                         (shape.bound ? "" : ", not bound to memory"));
+    VkImageView host = VK_NULL_HANDLE;
+    a.ret = dev->dispatch.CreateImageView(a.device.handle, &info, nullptr, &host);
+    if (a.ret != VK_SUCCESS)
+        return DecodeResult::Ok;
+    return add_child<VkImageView>(*dev, id, host);
 }
 
 } // namespace vn::decoder

@@ -156,6 +156,10 @@ DecodeResult Executor::on_vkBindBufferMemory2(protocol::Decoder& d, gen::BindBuf
                              std::to_string(bind.memoryOffset));
     }
     a.ret = dd->BindBufferMemory2(a.device.handle, a.bindInfoCount, a.pBindInfos);
+    if (a.ret == VK_SUCCESS)
+        for (std::uint32_t i = 0; i < a.bindInfoCount; ++i)
+            if (auto b = dev->buffers.find(a.pBindInfos[i].buffer); b != dev->buffers.end())
+                b->second.bound = true;
     return DecodeResult::Ok;
 }
 
