@@ -1095,9 +1095,18 @@ TEST_CASE("a triangle through a render pass and graphics pipeline, read back thr
 
     // Bad input at two points of the way (each fatal before the driver), or none. Sections
     // cannot end the test early: the ones after a return would never be discovered.
-    enum class Bad { none, no_viewports, copy_past_buffer, copy_outside_image };
+    enum class Bad {
+        none,
+        no_viewports,
+        copy_past_buffer,
+        copy_outside_image,
+        framebuffer_too_big,
+        render_area_outside,
+        no_clear_value
+    };
     const Bad bad =
-        GENERATE(Bad::none, Bad::no_viewports, Bad::copy_past_buffer, Bad::copy_outside_image);
+        GENERATE(Bad::none, Bad::no_viewports, Bad::copy_past_buffer, Bad::copy_outside_image,
+                 Bad::framebuffer_too_big, Bad::render_area_outside, Bad::no_clear_value);
 
     const VkMemoryRequirements mr = create_color_image(r, dev, image_id);
     const auto image_memory = allocate_memory(r, dev, image_memory_id, mr.size, mr.memoryTypeBits);
@@ -1177,6 +1186,13 @@ TEST_CASE("a triangle through a render pass and graphics pipeline, read back thr
     cfb.device = dev;
     cfb.pCreateInfo = &fbci;
     cfb.pFramebuffer = &fb;
+    if (bad == Bad::framebuffer_too_big) {
+        fbci.height = image_size + 1; // the driver would render past the image's last row
+        CHECK(submit_one(r, cfb) == DecodeResult::Fatal);
+        CHECK(r.fatal.reason().find("attachment 0 is smaller than the framebuffer") !=
+              std::string::npos);
+        return;
+    }
     send(r, cfb);
 
     VkShaderModule modules[2] = {id<VkShaderModule>(vs_id), id<VkShaderModule>(fs_id)};
@@ -1335,6 +1351,18 @@ TEST_CASE("a triangle through a render pass and graphics pipeline, read back thr
     brp.commandBuffer = cbr;
     brp.pRenderPassBegin = &rpbi;
     brp.contents = VK_SUBPASS_CONTENTS_INLINE;
+    if (bad == Bad::render_area_outside || bad == Bad::no_clear_value) {
+        if (bad == Bad::render_area_outside)
+            rpbi.renderArea.offset.x = 1; // the clear would write past the framebuffer
+        else
+            rpbi.clearValueCount = 0; // the driver would read a clear value that is not there
+        CHECK(submit_one(r, brp) == DecodeResult::Fatal);
+        CHECK(r.fatal.reason().find(bad == Bad::render_area_outside
+                                        ? "the render area or the attachments"
+                                        : "0 clear values for 1 cleared attachments") !=
+              std::string::npos);
+        return;
+    }
     send(r, brp);
     gen::CmdBindPipelineArgs bp;
     bp.commandBuffer = cbr;

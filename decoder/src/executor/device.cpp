@@ -131,6 +131,9 @@ void Executor::destroy_children(DeviceState& dev, VkDevice host) {
     dev.buffers.clear();
     dev.images.clear();
     dev.query_pools.clear();
+    dev.views.clear();
+    dev.render_passes.clear();
+    dev.framebuffers.clear();
 }
 
 DecodeResult Executor::device_entry(protocol::Decoder& d, const protocol::Ref<VkDevice>& device,

@@ -46,6 +46,24 @@ struct BufferShape {
     bool bound = false;
 };
 
+// What rendering through an image view may reach: the extent of its first level and its layers.
+struct ViewShape {
+    VkExtent2D extent{};
+    std::uint32_t layers = 0;
+};
+
+// What a framebuffer and a render pass must agree on before drivers index one by the other.
+struct RenderPassShape {
+    std::uint32_t attachments = 0;
+    std::uint32_t clear_values = 0; // one more than the last attachment index that is cleared
+    std::uint32_t views = 1;        // multiview: one more than the highest view index
+};
+struct FramebufferShape {
+    std::uint32_t width = 0, height = 0, layers = 0;
+    std::uint32_t attachments = 0;
+    bool imageless = false;
+};
+
 // A query pool's size, and how many values one query's result holds.
 struct QueryPoolShape {
     VkQueryType type = VK_QUERY_TYPE_OCCLUSION;
@@ -76,6 +94,9 @@ class DeviceState final : public ObjectState {
     std::unordered_map<VkBuffer, BufferShape> buffers;
     std::unordered_map<VkImage, ImageShape> images;
     std::unordered_map<VkQueryPool, QueryPoolShape> query_pools;
+    std::unordered_map<VkImageView, ViewShape> views;
+    std::unordered_map<VkRenderPass, RenderPassShape> render_passes;
+    std::unordered_map<VkFramebuffer, FramebufferShape> framebuffers;
 };
 
 // Queues, command pools, command buffers and other device children: the device they belong to.
@@ -254,6 +275,26 @@ class Executor final : public gen::PassthroughHandler {
                                    gen::GetImageSubresourceLayoutArgs& a) override;
     protocol::DecodeResult on_vkCreateImageView(protocol::Decoder& d,
                                                 gen::CreateImageViewArgs& a) override;
+    protocol::DecodeResult on_vkDestroyImageView(protocol::Decoder& d,
+                                                 gen::DestroyImageViewArgs& a) override;
+
+    // render_pass.cpp: render passes, framebuffers, and the commands that begin rendering
+    protocol::DecodeResult on_vkCreateRenderPass(protocol::Decoder& d,
+                                                 gen::CreateRenderPassArgs& a) override;
+    protocol::DecodeResult on_vkCreateRenderPass2(protocol::Decoder& d,
+                                                  gen::CreateRenderPass2Args& a) override;
+    protocol::DecodeResult on_vkDestroyRenderPass(protocol::Decoder& d,
+                                                  gen::DestroyRenderPassArgs& a) override;
+    protocol::DecodeResult on_vkCreateFramebuffer(protocol::Decoder& d,
+                                                  gen::CreateFramebufferArgs& a) override;
+    protocol::DecodeResult on_vkDestroyFramebuffer(protocol::Decoder& d,
+                                                   gen::DestroyFramebufferArgs& a) override;
+    protocol::DecodeResult on_vkCmdBeginRenderPass(protocol::Decoder& d,
+                                                   gen::CmdBeginRenderPassArgs& a) override;
+    protocol::DecodeResult on_vkCmdBeginRenderPass2(protocol::Decoder& d,
+                                                    gen::CmdBeginRenderPass2Args& a) override;
+    protocol::DecodeResult on_vkCmdBeginRendering(protocol::Decoder& d,
+                                                  gen::CmdBeginRenderingArgs& a) override;
 
     // pipeline.cpp
     protocol::DecodeResult
@@ -390,6 +431,10 @@ class Executor final : public gen::PassthroughHandler {
                                               VkImage image, const VkImageSubresourceLayers& s,
                                               const VkOffset3D& offset, const VkExtent3D& extent,
                                               const char* what, TexelBlock* block = nullptr);
+    // render_pass.cpp: a render pass begin against its render pass and framebuffer.
+    protocol::DecodeResult check_render_pass_begin(protocol::Decoder& d, const DeviceState& dev,
+                                                   const VkRenderPassBeginInfo& begin,
+                                                   const char* what);
     // Levels and layers of a bound image, as clears name them.
     protocol::DecodeResult check_image_ranges(protocol::Decoder& d, const DeviceState& dev,
                                               VkImage image, std::uint32_t count,

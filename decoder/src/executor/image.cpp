@@ -2,6 +2,7 @@
 // and every bind is checked against the memory it names, as buffer binds are.
 #include "executor.h"
 
+#include <algorithm>
 #include <vector>
 
 namespace vn::decoder {
@@ -159,19 +160,39 @@ DecodeResult Executor::on_vkCreateImageView(protocol::Decoder& d, gen::CreateIma
         return base < total &&
                (count == VK_REMAINING_MIP_LEVELS || (count != 0 && count <= total - base));
     };
-    if (!shape.bound || !fits(r.baseMipLevel, r.levelCount, shape.mip_levels) ||
-        !fits(r.baseArrayLayer, r.layerCount, shape.array_layers))
-        return d.in.fail("vkCreateImageView: levels " + std::to_string(r.baseMipLevel) + " +" +
-                         std::to_string(r.levelCount) + ", layers " +
-                         std::to_string(r.baseArrayLayer) + " +" + std::to_string(r.layerCount) +
-                         " of an image with " + std::to_string(shape.mip_levels) + " and " +
-                         std::to_string(shape.array_layers) +
-                         (shape.bound ? "" : ", not bound to memory"));
+    const bool levels_fit = fits(r.baseMipLevel, r.levelCount, shape.mip_levels);
+    // A 3D image viewed as a 2D array has the slices of its level for layers.
+    const std::uint32_t total_layers = shape.type == VK_IMAGE_TYPE_3D && levels_fit
+                                           ? std::max(1u, shape.extent.depth >> r.baseMipLevel)
+                                           : shape.array_layers;
+    if (!shape.bound || !levels_fit || !fits(r.baseArrayLayer, r.layerCount, total_layers))
+        return d.in.fail(
+            "vkCreateImageView: levels " + std::to_string(r.baseMipLevel) + " +" +
+            std::to_string(r.levelCount) + ", layers " + std::to_string(r.baseArrayLayer) + " +" +
+            std::to_string(r.layerCount) + " of an image with " + std::to_string(shape.mip_levels) +
+            " and " + std::to_string(total_layers) + (shape.bound ? "" : ", not bound to memory"));
     VkImageView host = VK_NULL_HANDLE;
     a.ret = dev->dispatch.CreateImageView(a.device.handle, &info, nullptr, &host);
     if (a.ret != VK_SUCCESS)
         return DecodeResult::Ok;
-    return add_child<VkImageView>(*dev, id, host);
+    VN_TRY(add_child<VkImageView>(*dev, id, host));
+    const std::uint32_t layers =
+        r.layerCount == VK_REMAINING_ARRAY_LAYERS ? total_layers - r.baseArrayLayer : r.layerCount;
+    dev->views[host] = ViewShape{{std::max(1u, shape.extent.width >> r.baseMipLevel),
+                                  std::max(1u, shape.extent.height >> r.baseMipLevel)},
+                                 layers};
+    return DecodeResult::Ok;
+}
+
+DecodeResult Executor::on_vkDestroyImageView(protocol::Decoder& d, gen::DestroyImageViewArgs& a) {
+    if (!a.imageView.id)
+        return DecodeResult::Ok;
+    DeviceState* dev = nullptr;
+    VN_TRY(device_of(d, a.device.id, dev));
+    VN_TRY(check_device_child(d, a.device, VK_OBJECT_TYPE_IMAGE_VIEW, a.imageView.id));
+    dev->dispatch.DestroyImageView(a.device.handle, a.imageView.handle, nullptr);
+    dev->views.erase(a.imageView.handle);
+    return remove_child<VkImageView>(*dev, a.imageView.id);
 }
 
 } // namespace vn::decoder
