@@ -227,6 +227,15 @@ constexpr std::uint64_t pool_id = 0x7f0000005000;
 constexpr std::uint64_t cb_id = 0x7f0000006000;
 constexpr std::uint64_t fence_id = 0x7f0000007000;
 
+// Encodes and runs one command; bad-input tests expect Fatal.
+template <typename Args>
+DecodeResult submit_one(Renderer& r, const Args& a, std::uint32_t flags = 0) {
+    std::vector<std::byte> s;
+    protocol::Writer w(s);
+    gen::encode_args(w, flags, a);
+    return r.submit(s);
+}
+
 template <typename Args>
 void send(Renderer& r, const Args& a) {
     std::vector<std::byte> stream;
@@ -904,6 +913,13 @@ TEST_CASE("a compute shader writes a buffer the guest maps") {
         good += values[i] == i * 3 + 1;
     CHECK(good == invocations);
 
+    SECTION("a descriptor range past the end of the buffer is fatal before the driver") {
+        dbi.offset = 4;
+        dbi.range = invocations * 4;
+        CHECK(submit_one(r, uds) == DecodeResult::Fatal);
+        CHECK(r.fatal.reason().find("vkUpdateDescriptorSets: [4, +1024) lies outside") !=
+              std::string::npos);
+    }
     SECTION("destroying the descriptor pool retires its sets") {
         gen::DestroyDescriptorPoolArgs ddp;
         ddp.device = dev;
@@ -1045,14 +1061,6 @@ VkMemoryRequirements create_color_image(Renderer& r, const protocol::Ref<VkDevic
     const VkMemoryRequirements mr = gr_reply.pMemoryRequirements->memoryRequirements;
     REQUIRE(mr.size >= image_size * image_size * 4);
     return mr;
-}
-
-template <typename Args>
-DecodeResult submit_one(Renderer& r, const Args& a, std::uint32_t flags = 0) {
-    std::vector<std::byte> s;
-    protocol::Writer w(s);
-    gen::encode_args(w, flags, a);
-    return r.submit(s);
 }
 
 // Whether the center of pixel (x, y) lies inside the triangle, and by how much (in pixels) it
@@ -1579,6 +1587,21 @@ TEST_CASE("buffer ranges in commands are checked before the driver records them"
         bvb.pOffsets = offsets;
         CHECK(submit_one(r, bvb) == DecodeResult::Fatal);
         CHECK(r.fatal.reason().find("maxVertexInputBindings") != std::string::npos);
+    }
+    SECTION("a texel buffer view past the end") {
+        VkBufferViewCreateInfo bvci{};
+        bvci.sType = VK_STRUCTURE_TYPE_BUFFER_VIEW_CREATE_INFO;
+        bvci.buffer = b.buffer.handle;
+        bvci.format = VK_FORMAT_R32_UINT;
+        bvci.offset = 64;
+        bvci.range = 4096;
+        VkBufferView view = id<VkBufferView>(0x7f0000032200);
+        gen::CreateBufferViewArgs cbv;
+        cbv.device = dev;
+        cbv.pCreateInfo = &bvci;
+        cbv.pView = &view;
+        CHECK(submit_one(r, cbv) == DecodeResult::Fatal);
+        CHECK(r.fatal.reason().find("vkCreateBufferView: [64, +4096)") != std::string::npos);
     }
     SECTION("an update past the end") {
         const std::uint32_t words[32] = {};

@@ -33,4 +33,20 @@ DecodeResult Executor::on_vkDestroyBuffer(protocol::Decoder& d, gen::DestroyBuff
     return remove_child<VkBuffer>(*dev, a.buffer.id);
 }
 
+DecodeResult Executor::on_vkCreateBufferView(protocol::Decoder& d, gen::CreateBufferViewArgs& a) {
+    DeviceState* dev = nullptr;
+    VN_TRY(device_of(d, a.device.id, dev));
+    const std::uint64_t id = protocol::handle_to_u64(*a.pView);
+    VN_TRY(check_new_id(d, id));
+    // Shaders reach the buffer through the view's range.
+    const VkBufferViewCreateInfo& info = *a.pCreateInfo;
+    VN_TRY(check_buffer_range(d, *dev, info.buffer, info.offset,
+                              info.range == VK_WHOLE_SIZE ? 0 : info.range, "vkCreateBufferView"));
+    VkBufferView host = VK_NULL_HANDLE;
+    a.ret = dev->dispatch.CreateBufferView(a.device.handle, &info, nullptr, &host);
+    if (a.ret != VK_SUCCESS)
+        return DecodeResult::Ok;
+    return add_child<VkBufferView>(*dev, id, host);
+}
+
 } // namespace vn::decoder

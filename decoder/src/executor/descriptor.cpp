@@ -115,6 +115,26 @@ DecodeResult Executor::on_vkUpdateDescriptorSets(protocol::Decoder& d,
                                                  gen::UpdateDescriptorSetsArgs& a) {
     DeviceState* dev = nullptr;
     VN_TRY(device_of(d, a.device.id, dev));
+    // Shaders reach a buffer through the descriptor's range: it must lie inside the buffer.
+    for (std::uint32_t i = 0; i < a.descriptorWriteCount; ++i) {
+        const VkWriteDescriptorSet& w = a.pDescriptorWrites[i];
+        const bool buffer_type = w.descriptorType == VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER ||
+                                 w.descriptorType == VK_DESCRIPTOR_TYPE_STORAGE_BUFFER ||
+                                 w.descriptorType == VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER_DYNAMIC ||
+                                 w.descriptorType == VK_DESCRIPTOR_TYPE_STORAGE_BUFFER_DYNAMIC;
+        if (!buffer_type)
+            continue;
+        if (!w.pBufferInfo && w.descriptorCount)
+            return d.in.fail("vkUpdateDescriptorSets: a buffer descriptor without buffer info");
+        for (std::uint32_t j = 0; j < w.descriptorCount; ++j) {
+            const VkDescriptorBufferInfo& b = w.pBufferInfo[j];
+            if (b.buffer == VK_NULL_HANDLE)
+                continue; // a null descriptor (VK_EXT_robustness2)
+            VN_TRY(check_buffer_range(d, *dev, b.buffer, b.offset,
+                                      b.range == VK_WHOLE_SIZE ? 0 : b.range,
+                                      "vkUpdateDescriptorSets"));
+        }
+    }
     dev->dispatch.UpdateDescriptorSets(a.device.handle, a.descriptorWriteCount, a.pDescriptorWrites,
                                        a.descriptorCopyCount, a.pDescriptorCopies);
     return DecodeResult::Ok;

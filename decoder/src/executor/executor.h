@@ -255,6 +255,8 @@ class Executor final : public gen::PassthroughHandler {
                                              gen::CreateBufferArgs& a) override;
     protocol::DecodeResult on_vkDestroyBuffer(protocol::Decoder& d,
                                               gen::DestroyBufferArgs& a) override;
+    protocol::DecodeResult on_vkCreateBufferView(protocol::Decoder& d,
+                                                 gen::CreateBufferViewArgs& a) override;
 
     // image.cpp
     protocol::DecodeResult on_vkCreateImage(protocol::Decoder& d, gen::CreateImageArgs& a) override;
