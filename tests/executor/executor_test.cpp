@@ -920,6 +920,27 @@ TEST_CASE("a compute shader writes a buffer the guest maps") {
         CHECK(r.fatal.reason().find("vkUpdateDescriptorSets: [4, +1024) lies outside") !=
               std::string::npos);
     }
+    SECTION("a descriptor write past its binding is fatal before the driver") {
+        write.dstArrayElement = 1; // the binding has one descriptor
+        CHECK(submit_one(r, uds) == DecodeResult::Fatal);
+        CHECK(r.fatal.reason().find("which its set does not have") != std::string::npos);
+    }
+    SECTION("a write to a binding the layout does not have is fatal") {
+        write.dstBinding = 7;
+        CHECK(submit_one(r, uds) == DecodeResult::Fatal);
+    }
+    SECTION("sets bound past the pipeline layout's are fatal before the driver") {
+        bds.firstSet = 1;
+        CHECK(submit_one(r, bds) == DecodeResult::Fatal);
+        CHECK(r.fatal.reason().find("sets 1 +1 of a layout with 1") != std::string::npos);
+    }
+    SECTION("dynamic offsets for sets without dynamic descriptors are fatal") {
+        const std::uint32_t offsets[] = {0};
+        bds.dynamicOffsetCount = 1;
+        bds.pDynamicOffsets = offsets;
+        CHECK(submit_one(r, bds) == DecodeResult::Fatal);
+        CHECK(r.fatal.reason().find("1 dynamic offsets for 0") != std::string::npos);
+    }
     SECTION("destroying the descriptor pool retires its sets") {
         gen::DestroyDescriptorPoolArgs ddp;
         ddp.device = dev;

@@ -134,6 +134,9 @@ void Executor::destroy_children(DeviceState& dev, VkDevice host) {
     dev.views.clear();
     dev.render_passes.clear();
     dev.framebuffers.clear();
+    dev.sets.clear();
+    dev.pipeline_layouts.clear();
+    dev.set_layouts.clear();
 }
 
 DecodeResult Executor::device_entry(protocol::Decoder& d, const protocol::Ref<VkDevice>& device,

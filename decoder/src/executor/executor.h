@@ -10,8 +10,11 @@
 #include "vn_passthrough.gen.h"
 #include "vn_vulkan.gen.h"
 
+#include <memory>
 #include <optional>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 namespace vn::decoder {
 
@@ -58,6 +61,24 @@ struct RenderPassShape {
     std::uint32_t clear_values = 0; // one more than the last attachment index that is cleared
     std::uint32_t views = 1;        // multiview: one more than the highest view index
 };
+// A descriptor set layout's bindings (number, descriptor count), sorted by number; drivers
+// write updates at the element they name without checking it. The last binding may have a
+// variable count, fixed per set when it is allocated.
+struct SetLayoutShape {
+    std::vector<std::pair<std::uint32_t, std::uint32_t>> bindings;
+    bool variable_last = false;
+    std::uint32_t dynamic = 0; // dynamic buffer descriptors, one dynamic offset each
+};
+struct SetShape {
+    std::shared_ptr<const SetLayoutShape> layout;
+    std::uint32_t last_count = 0; // the variable binding's count in this set
+};
+
+// A pipeline layout's set layouts by set number (null where a pipeline library leaves a hole).
+struct PipelineLayoutShape {
+    std::vector<std::shared_ptr<const SetLayoutShape>> sets;
+};
+
 struct FramebufferShape {
     std::uint32_t width = 0, height = 0, layers = 0;
     std::uint32_t attachments = 0;
@@ -97,6 +118,9 @@ class DeviceState final : public ObjectState {
     std::unordered_map<VkImageView, ViewShape> views;
     std::unordered_map<VkRenderPass, RenderPassShape> render_passes;
     std::unordered_map<VkFramebuffer, FramebufferShape> framebuffers;
+    std::unordered_map<VkDescriptorSetLayout, std::shared_ptr<const SetLayoutShape>> set_layouts;
+    std::unordered_map<VkDescriptorSet, SetShape> sets;
+    std::unordered_map<VkPipelineLayout, PipelineLayoutShape> pipeline_layouts;
 };
 
 // Queues, command pools, command buffers and other device children: the device they belong to.
@@ -249,6 +273,21 @@ class Executor final : public gen::PassthroughHandler {
                                                      gen::UpdateDescriptorSetsArgs& a) override;
     protocol::DecodeResult on_vkCreateComputePipelines(protocol::Decoder& d,
                                                        gen::CreateComputePipelinesArgs& a) override;
+    protocol::DecodeResult
+    on_vkCreateDescriptorSetLayout(protocol::Decoder& d,
+                                   gen::CreateDescriptorSetLayoutArgs& a) override;
+    protocol::DecodeResult
+    on_vkDestroyDescriptorSetLayout(protocol::Decoder& d,
+                                    gen::DestroyDescriptorSetLayoutArgs& a) override;
+    protocol::DecodeResult on_vkCreatePipelineLayout(protocol::Decoder& d,
+                                                     gen::CreatePipelineLayoutArgs& a) override;
+    protocol::DecodeResult on_vkDestroyPipelineLayout(protocol::Decoder& d,
+                                                      gen::DestroyPipelineLayoutArgs& a) override;
+    protocol::DecodeResult on_vkCmdBindDescriptorSets(protocol::Decoder& d,
+                                                      gen::CmdBindDescriptorSetsArgs& a) override;
+    protocol::DecodeResult
+    on_vkCmdPushDescriptorSetKHR(protocol::Decoder& d,
+                                 gen::CmdPushDescriptorSetKHRArgs& a) override;
 
     // buffer.cpp
     protocol::DecodeResult on_vkCreateBuffer(protocol::Decoder& d,
@@ -433,6 +472,12 @@ class Executor final : public gen::PassthroughHandler {
                                               VkImage image, const VkImageSubresourceLayers& s,
                                               const VkOffset3D& offset, const VkExtent3D& extent,
                                               const char* what, TexelBlock* block = nullptr);
+    // descriptor.cpp: descriptor writes against their sets (or the pushed set's layout), and
+    // the buffer ranges they name.
+    protocol::DecodeResult check_descriptor_writes(protocol::Decoder& d, const DeviceState& dev,
+                                                   const VkWriteDescriptorSet* writes,
+                                                   std::uint32_t count, const SetShape* push,
+                                                   const char* what);
     // render_pass.cpp: a render pass begin against its render pass and framebuffer.
     protocol::DecodeResult check_render_pass_begin(protocol::Decoder& d, const DeviceState& dev,
                                                    const VkRenderPassBeginInfo& begin,
