@@ -1,6 +1,7 @@
 #include "command_sink.h"
 
 #ifdef VN_SERVER_HAVE_DECODER
+#include "log.h"
 #include "vn/decoder/context.h"
 #endif
 
@@ -10,7 +11,11 @@ namespace {
 #ifdef VN_SERVER_HAVE_DECODER
 class DecoderSink final : public CommandSink, private vn::decoder::ResourceProvider {
   public:
-    DecoderSink() : m_context({vn::decoder::Mode::Execute, std::size_t{1} << 30, this}) {}
+    explicit DecoderSink(std::uint32_t ctx_id)
+        : m_context({vn::decoder::Mode::Execute, std::size_t{1} << 30, this,
+                     [ctx_id](const std::string& reason) {
+                         spdlog::error("context {}: fatal on a ring: {}", ctx_id, reason);
+                     }}) {}
 
     bool submit(std::span<const std::byte> stream) override { return m_context.submit(stream); }
     std::string fatal_reason() const override { return m_context.fatal_reason(); }
@@ -20,6 +25,13 @@ class DecoderSink final : public CommandSink, private vn::decoder::ResourceProvi
         if (!blob)
             return std::nullopt;
         return MemoryBlob{blob->fd, blob->size};
+    }
+    bool release_resource(std::uint32_t id, const std::function<void()>& destroy) override {
+        return m_context.release_resource(id, destroy);
+    }
+    bool submit_fence(std::uint32_t ring_idx, std::function<void()> retire,
+                      std::string& error) override {
+        return m_context.submit_fence(ring_idx, std::move(retire), error);
     }
 
   private:
@@ -46,9 +58,9 @@ class AcceptAllSink final : public CommandSink {
 
 } // namespace
 
-std::unique_ptr<CommandSink> make_command_sink(std::uint32_t) {
+std::unique_ptr<CommandSink> make_command_sink([[maybe_unused]] std::uint32_t ctx_id) {
 #ifdef VN_SERVER_HAVE_DECODER
-    return std::make_unique<DecoderSink>();
+    return std::make_unique<DecoderSink>(ctx_id);
 #else
     return std::make_unique<AcceptAllSink>();
 #endif

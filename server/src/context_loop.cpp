@@ -73,10 +73,10 @@ const ContextLoop::Table& ContextLoop::table() {
 ContextLoop::ContextLoop(UniqueFd socket, ContextConfig config)
     : m_socket(std::move(socket)), m_config(std::move(config)),
       m_sink(make_command_sink(m_config.ctx_id)),
-      m_exporter(std::make_unique<SinkMemoryExporter>(*m_sink)),
-      m_scheduler(std::make_unique<InlineRingScheduler>()) {
+      m_exporter(std::make_unique<SinkMemoryExporter>(*m_sink)) {
     // The decoder reads and writes guest shm (reply streams, executed streams) by resource id.
     m_sink->set_shm_lookup([this](std::uint32_t id) -> std::optional<std::span<std::byte>> {
+        std::lock_guard lock(m_resources_mutex);
         const auto it = m_resources.find(id);
         if (it == m_resources.end() || it->second.type != protocol::FdType::Shm ||
             !it->second.mapping.valid())
@@ -86,7 +86,12 @@ ContextLoop::ContextLoop(UniqueFd socket, ContextConfig config)
     });
 }
 
-ContextLoop::~ContextLoop() = default;
+ContextLoop::~ContextLoop() {
+    // The decoder's ring and fence threads use the resources' mappings and the fence timelines:
+    // they stop before either goes.
+    m_exporter.reset();
+    m_sink.reset();
+}
 
 bool ContextLoop::fail(std::string reason) {
     m_fatal_reason = std::move(reason);
@@ -260,6 +265,7 @@ bool ContextLoop::handle_create_resource(std::span<const std::byte> bytes, std::
         if (!blob.fd)
             return send_create_reply(refused);
         m_mapped_bytes += req.blob_size;
+        std::lock_guard lock(m_resources_mutex);
         m_resources.emplace(req.res_id, std::move(*res));
         return send_create_reply(blob);
     }
@@ -274,7 +280,10 @@ bool ContextLoop::handle_create_resource(std::span<const std::byte> bytes, std::
     res.type = blob->fd_type;
     res.size = req.blob_size;
     res.fd = UniqueFd(::fcntl(blob->fd.get(), F_DUPFD_CLOEXEC, 0));
-    m_resources.emplace(req.res_id, std::move(res));
+    {
+        std::lock_guard lock(m_resources_mutex);
+        m_resources.emplace(req.res_id, std::move(res));
+    }
     return send_create_reply(*blob);
 }
 
@@ -333,6 +342,7 @@ bool ContextLoop::handle_import_resource(std::span<const std::byte> bytes,
                     " cannot be imported");
     }
     res.fd = std::move(fds[0]);
+    std::lock_guard lock(m_resources_mutex);
     m_resources.emplace(req.res_id, std::move(res));
     return true;
 }
@@ -344,9 +354,15 @@ bool ContextLoop::handle_destroy_resource(std::span<const std::byte> bytes,
     // Unknown ids are ignored, as in virglrenderer: the VMM destroys resources it never attached.
     if (it == m_resources.end())
         return true;
-    if (it->second.mapping.valid())
-        m_mapped_bytes -= it->second.size;
-    m_resources.erase(it);
+    const bool released = m_sink->release_resource(req.res_id, [&] {
+        if (it->second.mapping.valid())
+            m_mapped_bytes -= it->second.size;
+        std::lock_guard lock(m_resources_mutex);
+        m_resources.erase(it);
+    });
+    if (!released)
+        return fail("resource " + std::to_string(req.res_id) +
+                    " is in use by a ring or as a reply stream");
     return true;
 }
 
@@ -394,8 +410,10 @@ bool ContextLoop::handle_submit_fence(std::span<const std::byte> bytes, std::vec
         timelines->retire(ring, seqno);
         return true;
     }
-    m_scheduler->submit_fence(ring, seqno,
-                              [timelines, ring, seqno] { timelines->retire(ring, seqno); });
+    std::string error;
+    if (!m_sink->submit_fence(
+            ring, [timelines, ring, seqno] { timelines->retire(ring, seqno); }, error))
+        return fail(error);
     return true;
 }
 
