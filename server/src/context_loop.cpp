@@ -134,6 +134,12 @@ int ContextLoop::run() {
             m_fatal_reason = std::string(row->name) + " before INIT";
             break;
         }
+        // A ring thread may have made the context fatal since the last op; no op of a fatal
+        // context is served (vkr's sticky cs_fatal_error).
+        if (std::string reason = m_sink->fatal_reason(); !reason.empty()) {
+            m_fatal_reason = std::string(row->name) + ": context is fatal: " + reason;
+            break;
+        }
         if (!(this->*(row->handler))(request, received.fds)) {
             if (m_fatal_reason.empty())
                 m_fatal_reason = std::string(row->name) + " failed";

@@ -135,9 +135,9 @@ class Executor final : public gen::PassthroughHandler {
     void set_async_fatal_listener(std::function<void(const std::string&)> f) {
         m_async_fatal = std::move(f);
     }
-    void report_async_fatal() {
+    void report_async_fatal(const std::string& where) {
         if (m_async_fatal)
-            m_async_fatal(m_fatal->reason());
+            m_async_fatal(where + ": " + m_fatal->reason());
     }
     ObjectTables& objects() { return m_objects; }
 

@@ -322,7 +322,7 @@ void Ring::clear_status_bits(std::uint32_t bits) {
 void Ring::fail(std::unique_lock<std::mutex>&, const std::string& reason) {
     set_status_bits(VK_RING_STATUS_FATAL_BIT_MESA);
     (void)m_executor.fatal_state().fail(ring_name(m_id) + ": " + reason);
-    m_executor.report_async_fatal();
+    m_executor.report_async_fatal(ring_name(m_id));
 }
 
 void Ring::sleep_idle(std::uint32_t cur) {

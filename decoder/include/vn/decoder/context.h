@@ -30,7 +30,7 @@ struct ContextOptions {
     // The context's shared memory (reply streams, executed streams); may be null.
     ResourceProvider* resources = nullptr;
     // Told the reason when a ring thread makes the context fatal (no submit reports that).
-    std::function<void(const std::string&)> on_ring_fatal;
+    std::function<void(const std::string&)> on_ring_fatal = nullptr;
 };
 
 // The memfd behind a device-memory object (owned by the caller) and its size.
