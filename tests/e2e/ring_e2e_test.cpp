@@ -180,7 +180,7 @@ constexpr std::uint64_t instance_id = 0x6000, pd_id = 0x6100, device_id = 0x6200
 
 } // namespace
 
-TEST_CASE("a guest runs Vulkan through a ring; a queue-timeline fence waits for the GPU") {
+TEST_CASE("a guest runs Vulkan through a ring and a queue-timeline fence waits for the GPU") {
     Guest g;
     protocol::Arena arena;
     g.submit(create_ring(10'000));
@@ -333,7 +333,7 @@ TEST_CASE("destroying a resource a ring uses ends the context") {
     CHECK(vn_proxy_context_wait_fence(g.context(), 0, seqno, 10000) == VN_PROXY_ERROR_CONTEXT_LOST);
 }
 
-TEST_CASE("a ring's decode error sets FATAL and the context is lost on its next submit") {
+TEST_CASE("a decode error on a ring sets FATAL and the context is lost on its next submit") {
     Guest g;
     g.submit(create_ring(3'000'000));
     g.sync();

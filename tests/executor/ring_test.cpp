@@ -450,7 +450,7 @@ TEST_CASE("ring layout violations are fatal") {
     CHECK_FALSE(c.executor.resource_in_use(1));
 }
 
-TEST_CASE("a monitor period of 0 is fatal; a monitored ring reports itself alive") {
+TEST_CASE("a monitor period of 0 is fatal and a monitored ring reports itself alive") {
     Context c;
     VkRingMonitorInfoMESA monitor{};
     monitor.sType = VK_STRUCTURE_TYPE_RING_MONITOR_INFO_MESA;
