@@ -20,6 +20,9 @@ class DecoderSink final : public CommandSink, private vn::decoder::ResourceProvi
     bool submit(std::span<const std::byte> stream) override { return m_context.submit(stream); }
     std::string fatal_reason() const override { return m_context.fatal_reason(); }
     void set_shm_lookup(ShmLookup lookup) override { m_lookup = std::move(lookup); }
+    void set_resource_lookup(ResourceLookup lookup) override {
+        m_resource_lookup = std::move(lookup);
+    }
     std::optional<MemoryBlob> export_memory(std::uint64_t memory_id) override {
         const auto blob = m_context.export_memory(memory_id);
         if (!blob)
@@ -43,8 +46,22 @@ class DecoderSink final : public CommandSink, private vn::decoder::ResourceProvi
             return std::nullopt;
         return vn::decoder::ShmRegion{span->data(), span->size()};
     }
+    std::optional<vn::decoder::ResourceInfo> resource(std::uint32_t id) override {
+        if (!m_resource_lookup)
+            return std::nullopt;
+        const auto view = m_resource_lookup(id);
+        if (!view)
+            return std::nullopt;
+        using K = vn::decoder::ResourceKind;
+        const K kind = view->kind == ResourceKind::Shm      ? K::Shm
+                       : view->kind == ResourceKind::DmaBuf ? K::DmaBuf
+                                                            : K::Opaque;
+        return vn::decoder::ResourceInfo{
+            kind, view->fd, view->size, {view->mapping.data(), view->mapping.size()}};
+    }
 
     ShmLookup m_lookup;
+    ResourceLookup m_resource_lookup;
     vn::decoder::Context m_context;
 };
 #else

@@ -22,6 +22,17 @@ class CommandSink {
     // nullopt when the id is unknown or not shm.
     using ShmLookup = std::function<std::optional<std::span<std::byte>>(std::uint32_t)>;
     virtual void set_shm_lookup(ShmLookup) {}
+    // Any resource of the context, for memory imports: its kind, fd (borrowed), size and, for
+    // shm, its mapping.
+    enum class ResourceKind { Shm, DmaBuf, Opaque };
+    struct ResourceView {
+        ResourceKind kind;
+        int fd;
+        std::uint64_t size;
+        std::span<std::byte> mapping;
+    };
+    using ResourceLookup = std::function<std::optional<ResourceView>(std::uint32_t)>;
+    virtual void set_resource_lookup(ResourceLookup) {}
 
     // The memfd (caller-owned) and size behind a device-memory id, for a blob resource.
     struct MemoryBlob {

@@ -84,6 +84,33 @@ ContextLoop::ContextLoop(UniqueFd socket, ContextConfig config)
         return std::span<std::byte>(static_cast<std::byte*>(it->second.mapping.data()),
                                     it->second.mapping.size());
     });
+    m_sink->set_resource_lookup(
+        [this](std::uint32_t id) -> std::optional<CommandSink::ResourceView> {
+            std::lock_guard lock(m_resources_mutex);
+            const auto it = m_resources.find(id);
+            if (it == m_resources.end())
+                return std::nullopt;
+            const Resource& r = it->second;
+            CommandSink::ResourceView view{CommandSink::ResourceKind::Shm, r.fd.get(), r.size, {}};
+            switch (r.type) {
+            case FdType::Shm:
+                // Exported device memory is not mapped here: it cannot be imported as host
+                // memory, which the executor answers with a Vulkan error, not a fatal one.
+                if (r.mapping.valid())
+                    view.mapping = std::span<std::byte>(static_cast<std::byte*>(r.mapping.data()),
+                                                        r.mapping.size());
+                break;
+            case FdType::DmaBuf:
+                view.kind = CommandSink::ResourceKind::DmaBuf;
+                break;
+            case FdType::Opaque:
+                view.kind = CommandSink::ResourceKind::Opaque;
+                break;
+            default:
+                return std::nullopt;
+            }
+            return view;
+        });
 }
 
 ContextLoop::~ContextLoop() {

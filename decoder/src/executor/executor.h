@@ -43,6 +43,13 @@ class DeviceState final : public ObjectState {
     VkDeviceSize host_import_alignment = 0;
     // Host-only entry point (the protocol does not carry VK_EXT_external_memory_host).
     PFN_vkGetMemoryHostPointerPropertiesEXT get_host_pointer_properties = nullptr;
+    // memory_resource.cpp, sync_resource.cpp: fd entry points, null unless the guest enabled
+    // their extensions (VK_KHR_external_memory_fd, _fence_fd, _semaphore_fd).
+    PFN_vkGetMemoryFdPropertiesKHR get_memory_fd_properties = nullptr;
+    PFN_vkGetFenceFdKHR get_fence_fd = nullptr;
+    PFN_vkGetSemaphoreFdKHR get_semaphore_fd = nullptr;
+    PFN_vkImportSemaphoreFdKHR import_semaphore_fd = nullptr;
+    bool dma_buf_import = false; // VK_EXT_external_memory_dma_buf enabled
     const InstanceState* instance = nullptr;
     std::unordered_map<std::uint64_t, VkObjectType> children;
     // Allocation size of each live memory object by host handle: binds and other uses name
@@ -171,6 +178,24 @@ class Executor final : public gen::PassthroughHandler {
                                                        gen::WaitVirtqueueSeqnoMESAArgs& a) override;
     protocol::DecodeResult on_vkWaitRingSeqnoMESA(protocol::Decoder& d,
                                                   gen::WaitRingSeqnoMESAArgs& a) override;
+
+    // memory_resource.cpp: device memory from context resources
+    protocol::DecodeResult
+    on_vkGetMemoryResourcePropertiesMESA(protocol::Decoder& d,
+                                         gen::GetMemoryResourcePropertiesMESAArgs& a) override;
+    // vkAllocateMemory with VkImportMemoryResourceInfoMESA chained.
+    protocol::DecodeResult import_resource_memory(protocol::Decoder& d, gen::AllocateMemoryArgs& a,
+                                                  DeviceState& dev, std::uint64_t id);
+
+    // sync_resource.cpp: fence and semaphore payloads as virglrenderer's sync_fd paths
+    protocol::DecodeResult on_vkResetFenceResourceMESA(protocol::Decoder& d,
+                                                       gen::ResetFenceResourceMESAArgs& a) override;
+    protocol::DecodeResult
+    on_vkWaitSemaphoreResourceMESA(protocol::Decoder& d,
+                                   gen::WaitSemaphoreResourceMESAArgs& a) override;
+    protocol::DecodeResult
+    on_vkImportSemaphoreResourceMESA(protocol::Decoder& d,
+                                     gen::ImportSemaphoreResourceMESAArgs& a) override;
 
     // instance.cpp
     protocol::DecodeResult

@@ -2,6 +2,8 @@
 // every dispatch source of a context into one executor.
 #include "ring.h"
 
+#include "memory.h"
+
 #include <algorithm>
 #include <array>
 #include <bit>
@@ -67,6 +69,10 @@ DecodeResult Executor::context_only(protocol::Decoder& d, const char* command) {
 bool Executor::resource_in_use(std::uint32_t resource_id) const {
     if (m_context_source.reply_stream.data && m_context_source.reply_resource == resource_id)
         return true;
+    // Device memory imported from the resource: the driver reads its mapping.
+    for (const auto& [id, entry] : m_objects.table<VkDeviceMemory>())
+        if (static_cast<const MemoryState*>(entry.state.get())->imported_resource == resource_id)
+            return true;
     return m_rings && m_rings->uses_resource(resource_id);
 }
 
