@@ -124,8 +124,8 @@ DecodeResult Executor::on_vkCreateDevice(protocol::Decoder& d, gen::CreateDevice
 
 void Executor::destroy_children(DeviceState& dev, VkDevice host) {
     // Fence-thread waits on this device end before it does.
-    if (m_fence_thread)
-        m_fence_thread->drain(host);
+    for (auto& [ring_idx, thread] : m_fence_threads)
+        thread->drain(host);
     // Pools take the command buffers allocated from them; queues and command buffers have no
     // destroy of their own and are only forgotten.
     std::vector<std::pair<std::uint64_t, VkObjectType>> children(dev.children.begin(),

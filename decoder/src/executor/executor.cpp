@@ -27,7 +27,7 @@ Executor::~Executor() {
         dev->dispatch.DestroyDevice(entry->handle, nullptr);
         (void)m_objects.remove<VkDevice>(id);
     }
-    m_fence_thread.reset();
+    m_fence_threads.clear();
     std::vector<std::uint64_t> instances;
     for (const auto& [id, entry] : m_objects.table<VkInstance>())
         instances.push_back(id);

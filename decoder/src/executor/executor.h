@@ -11,6 +11,7 @@
 
 #include <condition_variable>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -356,7 +357,9 @@ class Executor final : public gen::PassthroughHandler {
     // The source whose command runs now (the context's when dispatched without dispatch()).
     DispatchSource* m_source = &m_context_source;
     std::unique_ptr<RingSet> m_rings;
-    std::unique_ptr<FenceThread> m_fence_thread;
+    // One per queue timeline, as virglrenderer gives each bound queue a sync thread: a fence
+    // waiting for long GPU work on one timeline does not hold back the others.
+    std::map<std::uint32_t, std::unique_ptr<FenceThread>> m_fence_threads;
     std::function<void(const std::string&)> m_async_fatal;
 };
 

@@ -298,10 +298,6 @@ void Ring::submit_virtqueue_seqno(std::uint64_t seqno) {
     notify();
 }
 
-std::uint32_t Ring::head() const {
-    return word(m_layout.head).load(std::memory_order_acquire);
-}
-
 std::uint32_t Ring::tail() const {
     return word(m_layout.tail).load(std::memory_order_acquire);
 }
@@ -356,15 +352,15 @@ bool Ring::execute(std::uint32_t cur, std::uint32_t n) {
             fail(lock, "command failed");
             return false;
         }
-        word(m_layout.head)
-            .store(cur + static_cast<std::uint32_t>(n - in.remaining()), std::memory_order_release);
+        m_head = cur + static_cast<std::uint32_t>(n - in.remaining());
+        word(m_layout.head).store(m_head, std::memory_order_release);
         m_executor.wake_all();
     }
     return true;
 }
 
 void Ring::run() {
-    std::uint32_t cur = head();
+    std::uint32_t cur = 0; // head reads 0 at creation
     auto last_submit = std::chrono::steady_clock::now();
     int relax = 0;
     while (!m_stop) {
@@ -522,9 +518,10 @@ bool Executor::submit_fence(std::uint32_t ring_idx, std::function<void()> retire
                 std::to_string(r);
         return false;
     }
-    if (!m_fence_thread)
-        m_fence_thread = std::make_unique<FenceThread>();
-    m_fence_thread->push({&dev->dispatch, device, fence, std::move(retire)});
+    auto& thread = m_fence_threads[ring_idx];
+    if (!thread)
+        thread = std::make_unique<FenceThread>();
+    thread->push({&dev->dispatch, device, fence, std::move(retire)});
     return true;
 }
 

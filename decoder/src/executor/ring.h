@@ -55,7 +55,8 @@ class Ring {
     std::uint64_t virtqueue_seqno() const { return m_virtqueue_seqno; }
     bool stopping() const { return m_stop.load(std::memory_order_relaxed); }
     bool dead() const { return m_dead; }
-    std::uint32_t head() const;
+    // How far the ring got: ours, not the guest-writable copy in shared memory.
+    std::uint32_t head() const { return m_head; }
     std::uint32_t tail() const;
     // vkWaitRingSeqnoMESA: the context waits for head to reach `seqno`; the ring fails the context
     // when it catches up with its tail short of that.
@@ -91,6 +92,7 @@ class Ring {
     bool m_notified = false;
     bool m_dead = false;
     std::uint64_t m_virtqueue_seqno = 0;
+    std::uint32_t m_head = 0;
     std::optional<std::uint32_t> m_context_wait;
     std::atomic<bool> m_context_waiting{false};
     std::thread m_thread;
