@@ -395,7 +395,7 @@ bool ContextLoop::handle_destroy_resource(std::span<const std::byte> bytes,
     });
     if (!released)
         return fail("resource " + std::to_string(req.res_id) +
-                    " is in use by a ring or as a reply stream");
+                    " is in use by a ring, a reply stream or imported memory");
     return true;
 }
 

@@ -6,6 +6,9 @@
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <thread>
 
 using namespace vn;
@@ -437,4 +440,48 @@ TEST_CASE("a fence on a queue timeline retires only once the queue's GPU work ha
     while (retired == 0 && std::chrono::steady_clock::now() < end)
         std::this_thread::sleep_for(1ms);
     CHECK(retired == 1);
+}
+
+namespace {
+
+// The nice values of this process's threads named `name` (/proc/self/task/*/stat field 19).
+std::vector<int> thread_nice_values(const std::string& name) {
+    std::vector<int> out;
+    for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+        std::ifstream comm(task.path() / "comm");
+        std::string n;
+        std::getline(comm, n);
+        if (n != name)
+            continue;
+        std::ifstream stat(task.path() / "stat");
+        std::string line;
+        std::getline(stat, line);
+        // Fields after the parenthesised name: state is field 3, nice field 19.
+        std::istringstream rest(line.substr(line.rfind(')') + 2));
+        std::string field;
+        for (int i = 3; i <= 19 && rest >> field; ++i) {
+        }
+        out.push_back(std::stoi(field));
+    }
+    return out;
+}
+
+} // namespace
+
+TEST_CASE("a ring's priority is its thread's nice value") {
+    Context c;
+    VkRingPriorityInfoMESA priority{};
+    priority.sType = VK_STRUCTURE_TYPE_RING_PRIORITY_INFO_MESA;
+    priority.priority = 7; // lowering priority needs no privilege
+    REQUIRE(c.submit(create_ring({}, busy, &priority)) == DecodeResult::Ok);
+    const auto end = std::chrono::steady_clock::now() + 5s;
+    std::vector<int> nice;
+    while ((nice = thread_nice_values("vn-ring")).empty() && std::chrono::steady_clock::now() < end)
+        std::this_thread::sleep_for(1ms);
+    REQUIRE(nice.size() == 1);
+    while (nice[0] != 7 && std::chrono::steady_clock::now() < end) {
+        std::this_thread::sleep_for(1ms);
+        nice = thread_nice_values("vn-ring");
+    }
+    CHECK(nice[0] == 7);
 }

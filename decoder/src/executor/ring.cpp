@@ -9,6 +9,8 @@
 #include <bit>
 #include <cstring>
 #include <sched.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 
 namespace vn::decoder {
 
@@ -103,14 +105,16 @@ DecodeResult Executor::on_vkCreateRingMESA(protocol::Decoder& d, gen::CreateRing
     const VkRingCreateInfoMESA& info = *a.pCreateInfo;
 
     std::optional<std::uint32_t> monitor_period;
+    std::optional<std::int32_t> priority;
     for (auto* n = static_cast<const VkBaseInStructure*>(info.pNext); n; n = n->pNext) {
         if (n->sType == VK_STRUCTURE_TYPE_RING_MONITOR_INFO_MESA) {
             const auto* m = reinterpret_cast<const VkRingMonitorInfoMESA*>(n);
             if (m->maxReportingPeriodMicroseconds == 0)
                 return d.in.fail("vkCreateRingMESA: " + name + " has a monitor period of 0");
             monitor_period = m->maxReportingPeriodMicroseconds;
-        } else if (n->sType != VK_STRUCTURE_TYPE_RING_PRIORITY_INFO_MESA) {
-            // The priority is a hint for the host scheduler; the worker keeps one priority.
+        } else if (n->sType == VK_STRUCTURE_TYPE_RING_PRIORITY_INFO_MESA) {
+            priority = reinterpret_cast<const VkRingPriorityInfoMESA*>(n)->priority;
+        } else {
             return d.in.fail("vkCreateRingMESA: unexpected structure in the pNext chain");
         }
     }
@@ -170,7 +174,7 @@ DecodeResult Executor::on_vkCreateRingMESA(protocol::Decoder& d, gen::CreateRing
         static_cast<std::int64_t>(std::min<std::uint64_t>(info.idleTimeout, 1ull << 50)));
     if (!m_rings)
         m_rings = std::make_unique<RingSet>(*this);
-    auto ring = std::make_unique<Ring>(*this, a.ring, layout, idle);
+    auto ring = std::make_unique<Ring>(*this, a.ring, layout, idle, priority);
     Ring* started = ring.get();
     m_rings->add(std::move(ring), monitor_period);
     started->start();
@@ -263,9 +267,9 @@ DecodeResult Executor::on_vkWaitRingSeqnoMESA(protocol::Decoder& d, gen::WaitRin
 // ---- Ring -----------------------------------------------------------------------------------
 
 Ring::Ring(Executor& executor, std::uint64_t id, const RingLayout& layout,
-           std::chrono::nanoseconds idle_timeout)
+           std::chrono::nanoseconds idle_timeout, std::optional<std::int32_t> priority)
     : m_executor(executor), m_id(id), m_layout(layout), m_idle_timeout(idle_timeout),
-      m_commands(layout.buffer_size) {
+      m_priority(priority), m_commands(layout.buffer_size) {
     m_source.ring = this;
 }
 
@@ -346,6 +350,12 @@ bool Ring::execute(std::uint32_t cur, std::uint32_t n) {
         std::unique_lock lock(m_executor.dispatch_mutex());
         if (m_stop)
             return false;
+        if (m_executor.fatal_state().is_fatal()) {
+            // Failed on another path: this ring stops too, and says so, but it is not the one
+            // to report.
+            set_status_bits(VK_RING_STATUS_FATAL_BIT_MESA);
+            return false;
+        }
         const DecodeResult r = m_executor.dispatch(m_source, lock, d);
         m_arena.reset();
         if (r != DecodeResult::Ok) {
@@ -360,6 +370,13 @@ bool Ring::execute(std::uint32_t cur, std::uint32_t n) {
 }
 
 void Ring::run() {
+    ::prctl(PR_SET_NAME, "vn-ring", 0, 0, 0);
+    if (m_priority) {
+        // A nice value for this thread only (PRIO_PROCESS with 0 is the calling thread on
+        // Linux). Raising priority needs CAP_SYS_NICE, which the jail drops: the ring then
+        // simply runs at the worker's priority, as it would on a host that refused it.
+        (void)::setpriority(PRIO_PROCESS, 0, std::clamp(*m_priority, -20, 19));
+    }
     std::uint32_t cur = 0; // head reads 0 at creation
     auto last_submit = std::chrono::steady_clock::now();
     int relax = 0;

@@ -37,8 +37,9 @@ class Ring {
     static constexpr std::chrono::microseconds first_sleep{10};
     static constexpr std::chrono::microseconds max_sleep{1000};
 
+    // `priority`: VkRingPriorityInfoMESA, a nice value for the ring thread.
     Ring(Executor& executor, std::uint64_t id, const RingLayout& layout,
-         std::chrono::nanoseconds idle_timeout);
+         std::chrono::nanoseconds idle_timeout, std::optional<std::int32_t> priority);
     // Stops and joins the thread; the caller must not hold the dispatch lock.
     ~Ring();
     Ring(const Ring&) = delete;
@@ -82,6 +83,7 @@ class Ring {
     const std::uint64_t m_id;
     const RingLayout m_layout;
     const std::chrono::nanoseconds m_idle_timeout;
+    const std::optional<std::int32_t> m_priority;
     DispatchSource m_source;
     // The private copy of the commands being executed: a guest rewriting the buffer after it
     // published the tail cannot change what is decoded.
