@@ -180,6 +180,8 @@ TEST_CASE("an idle ring sleeps until notified") {
     REQUIRE(c.submit(create_ring({}, 1'000'000)) == DecodeResult::Ok); // 1 ms
     GuestRing g{c.shm.rings.data(), {}};
     REQUIRE(g.wait_status(VK_RING_STATUS_IDLE_BIT_MESA));
+    // IDLE is set just before the ring's last look at the tail: let it get to its sleep.
+    std::this_thread::sleep_for(5ms);
     const std::uint32_t seqno = g.write(set_reply_stream(2, 0, 256));
     // Asleep on its condition variable: a tail store alone does not wake it.
     std::this_thread::sleep_for(50ms);
