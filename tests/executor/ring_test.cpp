@@ -487,3 +487,14 @@ TEST_CASE("a ring's priority is its thread's nice value") {
     }
     CHECK(nice[0] == 7);
 }
+
+TEST_CASE("the context's reply stream keeps its resource in use until it moves") {
+    Context c;
+    CHECK_FALSE(c.executor.resource_in_use(2));
+    REQUIRE(c.submit(set_reply_stream(2, 0, 256)) == DecodeResult::Ok);
+    CHECK(c.executor.resource_in_use(2));
+    CHECK_FALSE(c.executor.resource_in_use(1));
+    REQUIRE(c.submit(set_reply_stream(1, 0, 256)) == DecodeResult::Ok);
+    CHECK_FALSE(c.executor.resource_in_use(2));
+    CHECK(c.executor.resource_in_use(1));
+}
