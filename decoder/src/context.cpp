@@ -15,6 +15,7 @@ class ContextImpl {
         if (options.mode == Mode::Execute) {
             executor = std::make_unique<Executor>(objects);
             executor->set_resources(options.resources);
+            executor->set_async_fatal_listener(options.on_ring_fatal);
             handler = executor.get();
         } else {
             validator = std::make_unique<ValidatingHandler>(objects);
@@ -35,12 +36,28 @@ Context::~Context() = default;
 
 bool Context::submit(std::span<const std::byte> stream) {
     ContextImpl& c = *m_impl;
+    if (!c.executor) {
+        if (c.fatal.is_fatal())
+            return false;
+        protocol::Reader in(stream.data(), stream.size(), c.fatal);
+        protocol::Decoder d{in, c.arena, &c.objects};
+        while (!in.empty()) {
+            const protocol::DecodeResult r = gen::dispatch_command(*c.handler, d);
+            c.arena.reset();
+            if (r != protocol::DecodeResult::Ok)
+                return false;
+        }
+        return true;
+    }
+    // Rings dispatch into the same executor: one command at a time, the lock held per command.
+    std::unique_lock lock(c.executor->dispatch_mutex());
     if (c.fatal.is_fatal())
         return false;
     protocol::Reader in(stream.data(), stream.size(), c.fatal);
     protocol::Decoder d{in, c.arena, &c.objects};
     while (!in.empty()) {
-        const protocol::DecodeResult r = gen::dispatch_command(*c.handler, d);
+        const protocol::DecodeResult r =
+            c.executor->dispatch(c.executor->context_source(), lock, d);
         // Temporaries live for one command only, whatever its outcome.
         c.arena.reset();
         if (r != protocol::DecodeResult::Ok)
@@ -50,16 +67,48 @@ bool Context::submit(std::span<const std::byte> stream) {
 }
 
 bool Context::is_fatal() const {
+    if (!m_impl->executor)
+        return m_impl->fatal.is_fatal();
+    std::lock_guard lock(m_impl->executor->dispatch_mutex());
     return m_impl->fatal.is_fatal();
 }
 
 const std::string& Context::fatal_reason() const {
+    // Set once, never changed after: a reference stays valid without the lock.
+    if (m_impl->executor) {
+        std::lock_guard lock(m_impl->executor->dispatch_mutex());
+        return m_impl->fatal.reason();
+    }
     return m_impl->fatal.reason();
+}
+
+bool Context::release_resource(std::uint32_t resource_id, const std::function<void()>& destroy) {
+    if (!m_impl->executor) {
+        destroy();
+        return true;
+    }
+    std::lock_guard lock(m_impl->executor->dispatch_mutex());
+    if (m_impl->executor->resource_in_use(resource_id))
+        return false;
+    destroy();
+    return true;
+}
+
+bool Context::submit_fence(std::uint32_t ring_idx, std::function<void()> retire,
+                           std::string& error) {
+    if (!m_impl->executor) {
+        // Validation runs nothing on a GPU: the work before the fence is done once decoded.
+        retire();
+        return true;
+    }
+    std::lock_guard lock(m_impl->executor->dispatch_mutex());
+    return m_impl->executor->submit_fence(ring_idx, std::move(retire), error);
 }
 
 std::optional<MemoryBlob> Context::export_memory(std::uint64_t memory_id) {
     if (!m_impl->executor)
         return std::nullopt;
+    std::lock_guard lock(m_impl->executor->dispatch_mutex());
     const auto blob = m_impl->executor->export_memory(memory_id);
     if (!blob)
         return std::nullopt;

@@ -1,6 +1,7 @@
 #include "command_sink.h"
 
 #ifdef VN_SERVER_HAVE_DECODER
+#include "log.h"
 #include "vn/decoder/context.h"
 #endif
 
@@ -10,16 +11,30 @@ namespace {
 #ifdef VN_SERVER_HAVE_DECODER
 class DecoderSink final : public CommandSink, private vn::decoder::ResourceProvider {
   public:
-    DecoderSink() : m_context({vn::decoder::Mode::Execute, std::size_t{1} << 30, this}) {}
+    explicit DecoderSink(std::uint32_t ctx_id)
+        : m_context({vn::decoder::Mode::Execute, std::size_t{1} << 30, this,
+                     [ctx_id](const std::string& reason) {
+                         spdlog::error("context {}: fatal on a ring: {}", ctx_id, reason);
+                     }}) {}
 
     bool submit(std::span<const std::byte> stream) override { return m_context.submit(stream); }
     std::string fatal_reason() const override { return m_context.fatal_reason(); }
     void set_shm_lookup(ShmLookup lookup) override { m_lookup = std::move(lookup); }
+    void set_resource_lookup(ResourceLookup lookup) override {
+        m_resource_lookup = std::move(lookup);
+    }
     std::optional<MemoryBlob> export_memory(std::uint64_t memory_id) override {
         const auto blob = m_context.export_memory(memory_id);
         if (!blob)
             return std::nullopt;
         return MemoryBlob{blob->fd, blob->size};
+    }
+    bool release_resource(std::uint32_t id, const std::function<void()>& destroy) override {
+        return m_context.release_resource(id, destroy);
+    }
+    bool submit_fence(std::uint32_t ring_idx, std::function<void()> retire,
+                      std::string& error) override {
+        return m_context.submit_fence(ring_idx, std::move(retire), error);
     }
 
   private:
@@ -31,8 +46,22 @@ class DecoderSink final : public CommandSink, private vn::decoder::ResourceProvi
             return std::nullopt;
         return vn::decoder::ShmRegion{span->data(), span->size()};
     }
+    std::optional<vn::decoder::ResourceInfo> resource(std::uint32_t id) override {
+        if (!m_resource_lookup)
+            return std::nullopt;
+        const auto view = m_resource_lookup(id);
+        if (!view)
+            return std::nullopt;
+        using K = vn::decoder::ResourceKind;
+        const K kind = view->kind == ResourceKind::Shm      ? K::Shm
+                       : view->kind == ResourceKind::DmaBuf ? K::DmaBuf
+                                                            : K::Opaque;
+        return vn::decoder::ResourceInfo{
+            kind, view->fd, view->size, {view->mapping.data(), view->mapping.size()}};
+    }
 
     ShmLookup m_lookup;
+    ResourceLookup m_resource_lookup;
     vn::decoder::Context m_context;
 };
 #else
@@ -46,9 +75,9 @@ class AcceptAllSink final : public CommandSink {
 
 } // namespace
 
-std::unique_ptr<CommandSink> make_command_sink(std::uint32_t) {
+std::unique_ptr<CommandSink> make_command_sink([[maybe_unused]] std::uint32_t ctx_id) {
 #ifdef VN_SERVER_HAVE_DECODER
-    return std::make_unique<DecoderSink>();
+    return std::make_unique<DecoderSink>(ctx_id);
 #else
     return std::make_unique<AcceptAllSink>();
 #endif

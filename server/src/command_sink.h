@@ -22,6 +22,17 @@ class CommandSink {
     // nullopt when the id is unknown or not shm.
     using ShmLookup = std::function<std::optional<std::span<std::byte>>(std::uint32_t)>;
     virtual void set_shm_lookup(ShmLookup) {}
+    // Any resource of the context, for memory imports: its kind, fd (borrowed), size and, for
+    // shm, its mapping.
+    enum class ResourceKind { Shm, DmaBuf, Opaque };
+    struct ResourceView {
+        ResourceKind kind;
+        int fd;
+        std::uint64_t size;
+        std::span<std::byte> mapping;
+    };
+    using ResourceLookup = std::function<std::optional<ResourceView>(std::uint32_t)>;
+    virtual void set_resource_lookup(ResourceLookup) {}
 
     // The memfd (caller-owned) and size behind a device-memory id, for a blob resource.
     struct MemoryBlob {
@@ -29,6 +40,19 @@ class CommandSink {
         std::size_t size;
     };
     virtual std::optional<MemoryBlob> export_memory(std::uint64_t) { return std::nullopt; }
+
+    // Runs `destroy` unless a ring or a reply stream uses the resource; false then (fatal).
+    virtual bool release_resource(std::uint32_t, const std::function<void()>& destroy) {
+        destroy();
+        return true;
+    }
+    // A fence on queue timeline ring_idx (> 0): `retire` runs, possibly on another thread, once
+    // the work submitted before it has completed. False, with a reason, when ring_idx is bound
+    // to no queue. Without an executor a stream is done once accepted, so it retires at once.
+    virtual bool submit_fence(std::uint32_t, std::function<void()> retire, std::string&) {
+        retire();
+        return true;
+    }
 };
 
 // The decoder when the build has one (target vn_decoder), else a sink that accepts every stream.

@@ -73,10 +73,10 @@ const ContextLoop::Table& ContextLoop::table() {
 ContextLoop::ContextLoop(UniqueFd socket, ContextConfig config)
     : m_socket(std::move(socket)), m_config(std::move(config)),
       m_sink(make_command_sink(m_config.ctx_id)),
-      m_exporter(std::make_unique<SinkMemoryExporter>(*m_sink)),
-      m_scheduler(std::make_unique<InlineRingScheduler>()) {
+      m_exporter(std::make_unique<SinkMemoryExporter>(*m_sink)) {
     // The decoder reads and writes guest shm (reply streams, executed streams) by resource id.
     m_sink->set_shm_lookup([this](std::uint32_t id) -> std::optional<std::span<std::byte>> {
+        std::lock_guard lock(m_resources_mutex);
         const auto it = m_resources.find(id);
         if (it == m_resources.end() || it->second.type != protocol::FdType::Shm ||
             !it->second.mapping.valid())
@@ -84,9 +84,41 @@ ContextLoop::ContextLoop(UniqueFd socket, ContextConfig config)
         return std::span<std::byte>(static_cast<std::byte*>(it->second.mapping.data()),
                                     it->second.mapping.size());
     });
+    m_sink->set_resource_lookup(
+        [this](std::uint32_t id) -> std::optional<CommandSink::ResourceView> {
+            std::lock_guard lock(m_resources_mutex);
+            const auto it = m_resources.find(id);
+            if (it == m_resources.end())
+                return std::nullopt;
+            const Resource& r = it->second;
+            CommandSink::ResourceView view{CommandSink::ResourceKind::Shm, r.fd.get(), r.size, {}};
+            switch (r.type) {
+            case FdType::Shm:
+                // Exported device memory is not mapped here: it cannot be imported as host
+                // memory, which the executor answers with a Vulkan error, not a fatal one.
+                if (r.mapping.valid())
+                    view.mapping = std::span<std::byte>(static_cast<std::byte*>(r.mapping.data()),
+                                                        r.mapping.size());
+                break;
+            case FdType::DmaBuf:
+                view.kind = CommandSink::ResourceKind::DmaBuf;
+                break;
+            case FdType::Opaque:
+                view.kind = CommandSink::ResourceKind::Opaque;
+                break;
+            default:
+                return std::nullopt;
+            }
+            return view;
+        });
 }
 
-ContextLoop::~ContextLoop() = default;
+ContextLoop::~ContextLoop() {
+    // The decoder's ring and fence threads use the resources' mappings and the fence timelines:
+    // they stop before either goes.
+    m_exporter.reset();
+    m_sink.reset();
+}
 
 bool ContextLoop::fail(std::string reason) {
     m_fatal_reason = std::move(reason);
@@ -127,6 +159,12 @@ int ContextLoop::run() {
         // Everything but NOP needs the context initialized (shmem mapped, sink created).
         if (!m_timelines && row->op != ContextOp::Nop && row->op != ContextOp::Init) {
             m_fatal_reason = std::string(row->name) + " before INIT";
+            break;
+        }
+        // A ring thread may have made the context fatal since the last op; no op of a fatal
+        // context is served (vkr's sticky cs_fatal_error).
+        if (std::string reason = m_sink->fatal_reason(); !reason.empty()) {
+            m_fatal_reason = std::string(row->name) + ": context is fatal: " + reason;
             break;
         }
         if (!(this->*(row->handler))(request, received.fds)) {
@@ -260,6 +298,7 @@ bool ContextLoop::handle_create_resource(std::span<const std::byte> bytes, std::
         if (!blob.fd)
             return send_create_reply(refused);
         m_mapped_bytes += req.blob_size;
+        std::lock_guard lock(m_resources_mutex);
         m_resources.emplace(req.res_id, std::move(*res));
         return send_create_reply(blob);
     }
@@ -274,7 +313,10 @@ bool ContextLoop::handle_create_resource(std::span<const std::byte> bytes, std::
     res.type = blob->fd_type;
     res.size = req.blob_size;
     res.fd = UniqueFd(::fcntl(blob->fd.get(), F_DUPFD_CLOEXEC, 0));
-    m_resources.emplace(req.res_id, std::move(res));
+    {
+        std::lock_guard lock(m_resources_mutex);
+        m_resources.emplace(req.res_id, std::move(res));
+    }
     return send_create_reply(*blob);
 }
 
@@ -333,6 +375,7 @@ bool ContextLoop::handle_import_resource(std::span<const std::byte> bytes,
                     " cannot be imported");
     }
     res.fd = std::move(fds[0]);
+    std::lock_guard lock(m_resources_mutex);
     m_resources.emplace(req.res_id, std::move(res));
     return true;
 }
@@ -344,9 +387,15 @@ bool ContextLoop::handle_destroy_resource(std::span<const std::byte> bytes,
     // Unknown ids are ignored, as in virglrenderer: the VMM destroys resources it never attached.
     if (it == m_resources.end())
         return true;
-    if (it->second.mapping.valid())
-        m_mapped_bytes -= it->second.size;
-    m_resources.erase(it);
+    const bool released = m_sink->release_resource(req.res_id, [&] {
+        if (it->second.mapping.valid())
+            m_mapped_bytes -= it->second.size;
+        std::lock_guard lock(m_resources_mutex);
+        m_resources.erase(it);
+    });
+    if (!released)
+        return fail("resource " + std::to_string(req.res_id) +
+                    " is in use by a ring, a reply stream or imported memory");
     return true;
 }
 
@@ -394,8 +443,10 @@ bool ContextLoop::handle_submit_fence(std::span<const std::byte> bytes, std::vec
         timelines->retire(ring, seqno);
         return true;
     }
-    m_scheduler->submit_fence(ring, seqno,
-                              [timelines, ring, seqno] { timelines->retire(ring, seqno); });
+    std::string error;
+    if (!m_sink->submit_fence(
+            ring, [timelines, ring, seqno] { timelines->retire(ring, seqno); }, error))
+        return fail(error);
     return true;
 }
 

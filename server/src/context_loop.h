@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -82,8 +83,10 @@ class ContextLoop {
     ContextConfig m_config;
     std::unique_ptr<CommandSink> m_sink;
     std::unique_ptr<DeviceMemoryExporter> m_exporter;
-    std::unique_ptr<RingScheduler> m_scheduler;
     std::unique_ptr<FenceTimelines> m_timelines;
+    // Ring threads look resources up (reply streams, executed streams) while this thread adds
+    // and removes them.
+    std::mutex m_resources_mutex;
     std::unordered_map<std::uint32_t, Resource> m_resources;
     std::uint64_t m_mapped_bytes = 0;
     std::string m_fatal_reason;

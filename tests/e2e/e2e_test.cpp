@@ -289,9 +289,12 @@ TEST_CASE("a wrong-type id through the whole stack ends only that context") {
     ep.pPhysicalDeviceCount = &count;
     ep.pPhysicalDevices = &pd;
     g.send(ep);
+    // The worker may hang up before the fence is even sent: that is lost too.
     std::uint32_t seqno = 0;
-    (void)vn_proxy_context_submit_fence(g.context(), 0, &seqno);
-    CHECK(vn_proxy_context_wait_fence(g.context(), 0, seqno, 10000) == VN_PROXY_ERROR_CONTEXT_LOST);
+    const int sent = vn_proxy_context_submit_fence(g.context(), 0, &seqno);
+    CHECK(
+        (sent == VN_PROXY_ERROR_CONTEXT_LOST ||
+         vn_proxy_context_wait_fence(g.context(), 0, seqno, 10000) == VN_PROXY_ERROR_CONTEXT_LOST));
     // A second context on another server keeps working.
     Guest other;
     std::uint32_t version = 0;

@@ -1,6 +1,7 @@
 // Device family: creation with the exposed extensions only, queues (and their fence timelines),
 // and destruction that takes every remaining child with it.
 #include "executor.h"
+#include "ring.h"
 
 #include <cstring>
 #include <vector>
@@ -110,10 +111,24 @@ DecodeResult Executor::on_vkCreateDevice(protocol::Decoder& d, gen::CreateDevice
         vkGetDeviceProcAddr(host, "vkGetMemoryHostPointerPropertiesEXT"));
     if (!state->get_host_pointer_properties)
         state->host_import_alignment = 0;
+    // Entry points of extensions the guest enabled, outside the protocol's dispatch table.
+    state->get_memory_fd_properties = reinterpret_cast<PFN_vkGetMemoryFdPropertiesKHR>(
+        vkGetDeviceProcAddr(host, "vkGetMemoryFdPropertiesKHR"));
+    state->get_fence_fd =
+        reinterpret_cast<PFN_vkGetFenceFdKHR>(vkGetDeviceProcAddr(host, "vkGetFenceFdKHR"));
+    state->get_semaphore_fd =
+        reinterpret_cast<PFN_vkGetSemaphoreFdKHR>(vkGetDeviceProcAddr(host, "vkGetSemaphoreFdKHR"));
+    state->import_semaphore_fd = reinterpret_cast<PFN_vkImportSemaphoreFdKHR>(
+        vkGetDeviceProcAddr(host, "vkImportSemaphoreFdKHR"));
+    for (const char* e : extensions)
+        state->dma_buf_import |= std::strcmp(e, "VK_EXT_external_memory_dma_buf") == 0;
     return m_objects.add<VkDevice>(id, host, std::move(state));
 }
 
 void Executor::destroy_children(DeviceState& dev, VkDevice host) {
+    // Fence-thread waits on this device end before it does.
+    for (auto& [ring_idx, thread] : m_fence_threads)
+        thread->drain(host);
     // Pools take the command buffers allocated from them; queues and command buffers have no
     // destroy of their own and are only forgotten.
     std::vector<std::pair<std::uint64_t, VkObjectType>> children(dev.children.begin(),

@@ -1,5 +1,7 @@
 #include "executor.h"
 
+#include "ring.h"
+
 #include <vector>
 #include <vulkan/vulkan.h>
 
@@ -7,12 +9,14 @@ namespace vn::decoder {
 
 using protocol::DecodeResult;
 
-Executor::Executor(ObjectTables& objects) : m_objects(objects) {
+Executor::Executor(ObjectTables& objects) : m_objects(objects), m_fatal(&objects.fatal()) {
     // The loader is linked, not dlopen'ed: it is the one well-kept way to reach any ICD.
     gen::load(m_global, vkGetInstanceProcAddr);
 }
 
 Executor::~Executor() {
+    // Ring threads dispatch into this executor: they stop before anything they use goes.
+    stop_rings();
     std::vector<std::uint64_t> devices;
     for (const auto& [id, entry] : m_objects.table<VkDevice>())
         devices.push_back(id);
@@ -23,6 +27,7 @@ Executor::~Executor() {
         dev->dispatch.DestroyDevice(entry->handle, nullptr);
         (void)m_objects.remove<VkDevice>(id);
     }
+    m_fence_threads.clear();
     std::vector<std::uint64_t> instances;
     for (const auto& [id, entry] : m_objects.table<VkInstance>())
         instances.push_back(id);
@@ -34,9 +39,9 @@ Executor::~Executor() {
 }
 
 DecodeResult Executor::begin_reply(protocol::Decoder& d, protocol::Writer*& out) {
-    if (!m_reply)
+    if (!m_source->reply)
         return d.in.fail("a reply was requested but no reply stream is set");
-    out = m_reply;
+    out = m_source->reply;
     return DecodeResult::Ok;
 }
 

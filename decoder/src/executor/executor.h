@@ -10,7 +10,11 @@
 #include "vn_passthrough.gen.h"
 #include "vn_vulkan.gen.h"
 
+#include <condition_variable>
+#include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <unordered_map>
 #include <utility>
@@ -105,6 +109,13 @@ class DeviceState final : public ObjectState {
     VkDeviceSize host_import_alignment = 0;
     // Host-only entry point (the protocol does not carry VK_EXT_external_memory_host).
     PFN_vkGetMemoryHostPointerPropertiesEXT get_host_pointer_properties = nullptr;
+    // memory_resource.cpp, sync_resource.cpp: fd entry points, null unless the guest enabled
+    // their extensions (VK_KHR_external_memory_fd, _fence_fd, _semaphore_fd).
+    PFN_vkGetMemoryFdPropertiesKHR get_memory_fd_properties = nullptr;
+    PFN_vkGetFenceFdKHR get_fence_fd = nullptr;
+    PFN_vkGetSemaphoreFdKHR get_semaphore_fd = nullptr;
+    PFN_vkImportSemaphoreFdKHR import_semaphore_fd = nullptr;
+    bool dma_buf_import = false; // VK_EXT_external_memory_dma_buf enabled
     const InstanceState* instance = nullptr;
     std::unordered_map<std::uint64_t, VkObjectType> children;
     // Allocation size of each live memory object by host handle: binds and other uses name
@@ -140,6 +151,28 @@ struct MemoryExport {
     std::size_t size;
 };
 
+class Ring;
+class RingSet;
+class FenceThread;
+
+// Where a command came from: the context path or one ring. Each source has its own reply stream
+// and executed-stream state, as virglrenderer keeps one encoder per ring and one for the context,
+// so that a ring's vkSetReplyCommandStreamMESA never redirects the context's replies.
+struct DispatchSource {
+    Ring* ring = nullptr; // null: the context path
+    protocol::Writer* reply = nullptr;
+    // The reply stream set by vkSetReplyCommandStreamMESA, and the writer at its position.
+    ShmRegion reply_stream;
+    std::uint32_t reply_resource = 0;
+    protocol::Writer stream_writer{nullptr, 0};
+    // Executed streams nest only one level deep; their commands get an arena of their own, so
+    // that the executing command's arguments survive each nested command's reset.
+    bool executing_streams = false;
+    protocol::Arena nested_arena;
+    // The dispatch lock this source holds while its command runs; waits release it.
+    std::unique_lock<std::mutex>* lock = nullptr;
+};
+
 class Executor final : public gen::PassthroughHandler {
   public:
     // The newest Vulkan version the codec and the executor implement; the host's is capped to it.
@@ -154,9 +187,43 @@ class Executor final : public gen::PassthroughHandler {
 
     // Replies go to `w` until it is replaced (or a reply stream is set); without one, a reply
     // request is fatal.
-    void set_reply_writer(protocol::Writer* w) { m_reply = w; }
+    void set_reply_writer(protocol::Writer* w) { m_context_source.reply = w; }
     // Shared memory for reply streams and executed command streams.
     void set_resources(ResourceProvider* resources) { m_resources = resources; }
+
+    // ring.cpp: commands from the context path and from every ring run one at a time, each under
+    // this lock, held per command and released while a command waits (on a ring, a virtqueue
+    // seqno) and while a ring sleeps.
+    std::mutex& dispatch_mutex() { return m_dispatch_mutex; }
+    DispatchSource& context_source() { return m_context_source; }
+    // Decodes and runs one command from `source`; `lock` holds dispatch_mutex().
+    protocol::DecodeResult dispatch(DispatchSource& source, std::unique_lock<std::mutex>& lock,
+                                    protocol::Decoder& d);
+    // Whether a ring or a reply stream uses the resource (its destruction is then fatal). Caller
+    // holds dispatch_mutex().
+    bool resource_in_use(std::uint32_t resource_id) const;
+    // A context fence on a queue timeline (ring_idx > 0): `retire` runs on the fence thread once
+    // the GPU work submitted so far on the queue bound to ring_idx has completed. False when no
+    // queue is bound to ring_idx. Caller holds dispatch_mutex().
+    bool submit_fence(std::uint32_t ring_idx, std::function<void()> retire, std::string& error);
+    // Stops and joins every ring; the caller must not hold dispatch_mutex().
+    void stop_rings();
+    // Blocks the current source until `done` holds, releasing the dispatch lock meanwhile.
+    void wait_dispatch(const std::function<bool()>& done);
+    // Wakes every source blocked in wait_dispatch() and every sleeping ring.
+    void wake_all() { m_dispatch_cv.notify_all(); }
+    std::condition_variable& dispatch_cv() { return m_dispatch_cv; }
+    protocol::FatalState& fatal_state() { return *m_fatal; }
+    // Told (under the dispatch lock) when a ring thread makes the context fatal, as no submit
+    // returns that failure to anyone.
+    void set_async_fatal_listener(std::function<void(const std::string&)> f) {
+        m_async_fatal = std::move(f);
+    }
+    void report_async_fatal(const std::string& where) {
+        if (m_async_fatal)
+            m_async_fatal(where + ": " + m_fatal->reason());
+    }
+    ObjectTables& objects() { return m_objects; }
 
     protocol::DecodeResult begin_reply(protocol::Decoder& d, protocol::Writer*& out) override;
     protocol::DecodeResult end_reply(protocol::Decoder& d, protocol::Writer& w) override;
@@ -171,6 +238,41 @@ class Executor final : public gen::PassthroughHandler {
     protocol::DecodeResult
     on_vkExecuteCommandStreamsMESA(protocol::Decoder& d,
                                    gen::ExecuteCommandStreamsMESAArgs& a) override;
+
+    // ring.cpp: rings and the commands that only make sense with them
+    protocol::DecodeResult on_vkCreateRingMESA(protocol::Decoder& d,
+                                               gen::CreateRingMESAArgs& a) override;
+    protocol::DecodeResult on_vkDestroyRingMESA(protocol::Decoder& d,
+                                                gen::DestroyRingMESAArgs& a) override;
+    protocol::DecodeResult on_vkNotifyRingMESA(protocol::Decoder& d,
+                                               gen::NotifyRingMESAArgs& a) override;
+    protocol::DecodeResult on_vkWriteRingExtraMESA(protocol::Decoder& d,
+                                                   gen::WriteRingExtraMESAArgs& a) override;
+    protocol::DecodeResult
+    on_vkSubmitVirtqueueSeqnoMESA(protocol::Decoder& d,
+                                  gen::SubmitVirtqueueSeqnoMESAArgs& a) override;
+    protocol::DecodeResult on_vkWaitVirtqueueSeqnoMESA(protocol::Decoder& d,
+                                                       gen::WaitVirtqueueSeqnoMESAArgs& a) override;
+    protocol::DecodeResult on_vkWaitRingSeqnoMESA(protocol::Decoder& d,
+                                                  gen::WaitRingSeqnoMESAArgs& a) override;
+
+    // memory_resource.cpp: device memory from context resources
+    protocol::DecodeResult
+    on_vkGetMemoryResourcePropertiesMESA(protocol::Decoder& d,
+                                         gen::GetMemoryResourcePropertiesMESAArgs& a) override;
+    // vkAllocateMemory with VkImportMemoryResourceInfoMESA chained.
+    protocol::DecodeResult import_resource_memory(protocol::Decoder& d, gen::AllocateMemoryArgs& a,
+                                                  DeviceState& dev, std::uint64_t id);
+
+    // sync_resource.cpp: fence and semaphore payloads as virglrenderer's sync_fd paths
+    protocol::DecodeResult on_vkResetFenceResourceMESA(protocol::Decoder& d,
+                                                       gen::ResetFenceResourceMESAArgs& a) override;
+    protocol::DecodeResult
+    on_vkWaitSemaphoreResourceMESA(protocol::Decoder& d,
+                                   gen::WaitSemaphoreResourceMESAArgs& a) override;
+    protocol::DecodeResult
+    on_vkImportSemaphoreResourceMESA(protocol::Decoder& d,
+                                     gen::ImportSemaphoreResourceMESAArgs& a) override;
 
     // instance.cpp
     protocol::DecodeResult
@@ -502,17 +604,23 @@ class Executor final : public gen::PassthroughHandler {
     protocol::DecodeResult shm_window(protocol::Decoder& d, std::uint32_t resource_id,
                                       std::size_t offset, std::size_t size, ShmRegion& out);
 
+    // A context-path-only or ring-only command from the wrong source (fatal).
+    protocol::DecodeResult context_only(protocol::Decoder& d, const char* command);
+
     ObjectTables& m_objects;
+    protocol::FatalState* m_fatal;
     gen::GlobalDispatch m_global;
-    protocol::Writer* m_reply = nullptr;
     ResourceProvider* m_resources = nullptr;
-    // The reply stream set by vkSetReplyCommandStreamMESA, and the writer at its position.
-    ShmRegion m_reply_stream;
-    protocol::Writer m_stream_writer{nullptr, 0};
-    // Executed streams nest only one level deep; their commands get an arena of their own, so
-    // that the executing command's arguments survive each nested command's reset.
-    bool m_executing_streams = false;
-    protocol::Arena m_nested_arena;
+    std::mutex m_dispatch_mutex;
+    std::condition_variable m_dispatch_cv;
+    DispatchSource m_context_source;
+    // The source whose command runs now (the context's when dispatched without dispatch()).
+    DispatchSource* m_source = &m_context_source;
+    std::unique_ptr<RingSet> m_rings;
+    // One per queue timeline, as virglrenderer gives each bound queue a sync thread: a fence
+    // waiting for long GPU work on one timeline does not hold back the others.
+    std::map<std::uint32_t, std::unique_ptr<FenceThread>> m_fence_threads;
+    std::function<void(const std::string&)> m_async_fatal;
 };
 
 } // namespace vn::decoder

@@ -71,7 +71,7 @@ DecodeResult Executor::on_vkAllocateMemory(protocol::Decoder& d, gen::AllocateMe
                          " does not exist");
     for (auto* n = static_cast<const VkBaseInStructure*>(guest.pNext); n; n = n->pNext)
         if (n->sType == VK_STRUCTURE_TYPE_IMPORT_MEMORY_RESOURCE_INFO_MESA)
-            return d.in.fail("vkAllocateMemory from an imported resource is not implemented yet");
+            return import_resource_memory(d, a, *dev, id);
 
     auto state = std::make_unique<MemoryState>();
     state->allocation_size = guest.allocationSize;

@@ -26,26 +26,30 @@ DecodeResult Executor::on_vkSetReplyCommandStreamMESA(protocol::Decoder& d,
                                                       gen::SetReplyCommandStreamMESAArgs& a) {
     ShmRegion window;
     VN_TRY(shm_window(d, a.pStream->resourceId, a.pStream->offset, a.pStream->size, window));
-    m_reply_stream = window;
-    m_stream_writer = protocol::Writer(window.data, window.size);
-    m_reply = &m_stream_writer;
+    DispatchSource& s = *m_source;
+    s.reply_stream = window;
+    s.reply_resource = a.pStream->resourceId;
+    s.stream_writer = protocol::Writer(window.data, window.size);
+    s.reply = &s.stream_writer;
     return DecodeResult::Ok;
 }
 
 DecodeResult Executor::on_vkSeekReplyCommandStreamMESA(protocol::Decoder& d,
                                                        gen::SeekReplyCommandStreamMESAArgs& a) {
-    if (!m_reply_stream.data)
+    DispatchSource& s = *m_source;
+    if (!s.reply_stream.data)
         return d.in.fail("vkSeekReplyCommandStreamMESA without a reply stream");
-    if (a.position > m_reply_stream.size)
+    if (a.position > s.reply_stream.size)
         return d.in.fail("vkSeekReplyCommandStreamMESA past the end of the reply stream");
-    m_stream_writer =
-        protocol::Writer(m_reply_stream.data + a.position, m_reply_stream.size - a.position);
+    s.stream_writer =
+        protocol::Writer(s.reply_stream.data + a.position, s.reply_stream.size - a.position);
     return DecodeResult::Ok;
 }
 
 DecodeResult Executor::on_vkExecuteCommandStreamsMESA(protocol::Decoder& d,
                                                       gen::ExecuteCommandStreamsMESAArgs& a) {
-    if (m_executing_streams)
+    DispatchSource& s = *m_source;
+    if (s.executing_streams)
         return d.in.fail("vkExecuteCommandStreamsMESA inside an executed stream");
     if (a.streamCount == 0)
         return d.in.fail("vkExecuteCommandStreamsMESA with no stream");
@@ -58,7 +62,7 @@ DecodeResult Executor::on_vkExecuteCommandStreamsMESA(protocol::Decoder& d,
     if (a.pReplyPositions)
         reply_positions.assign(a.pReplyPositions, a.pReplyPositions + a.streamCount);
 
-    m_executing_streams = true;
+    s.executing_streams = true;
     DecodeResult result = DecodeResult::Ok;
     for (std::uint32_t i = 0; i < a.streamCount && result == DecodeResult::Ok; ++i) {
         if (!reply_positions.empty()) {
@@ -70,15 +74,15 @@ DecodeResult Executor::on_vkExecuteCommandStreamsMESA(protocol::Decoder& d,
         }
         // The stream stays in guest memory: the Reader loads each field once (volatile).
         protocol::Reader in(windows[i].data, windows[i].size, d.in.fatal());
-        protocol::Decoder nested{in, m_nested_arena, d.resolver};
+        protocol::Decoder nested{in, s.nested_arena, d.resolver};
         while (!in.empty()) {
             result = gen::dispatch_command(*this, nested);
-            m_nested_arena.reset();
+            s.nested_arena.reset();
             if (result != DecodeResult::Ok)
                 break;
         }
     }
-    m_executing_streams = false;
+    s.executing_streams = false;
     return result;
 }
 

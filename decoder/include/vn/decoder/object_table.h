@@ -118,6 +118,8 @@ inline constexpr std::size_t tracked_handle_type_count =
 class ObjectTables final : public protocol::ObjectResolver {
   public:
     explicit ObjectTables(protocol::FatalState& fatal) : m_fatal(&fatal) {}
+    // The context's sticky fatal state, which every decoder of the context (rings too) shares.
+    protocol::FatalState& fatal() const { return *m_fatal; }
     ObjectTables(const ObjectTables&) = delete;
     ObjectTables& operator=(const ObjectTables&) = delete;
 

@@ -1,0 +1,500 @@
+// Venus rings on lavapipe: the test plays the guest, writing commands into a ring in a memfd it
+// shares with the executor, publishing the tail and notifying the ring through the context path,
+// exactly as Mesa's vn_ring.c does. The ring thread is real; so are its waits.
+#include "guest_context.h"
+
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+using namespace vn;
+using namespace vn::test_guest;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr std::uint64_t ring_id = 0x7f00dead0000;
+
+// Mesa's layout (vn_ring_get_layout) with a small buffer, so that tests wrap it quickly.
+struct Layout {
+    std::size_t offset = 0;
+    std::size_t size = 8192;
+    std::size_t head = 0, tail = 64, status = 128, buffer = 192, buffer_size = 4096;
+    std::size_t extra = 192 + 4096, extra_size = 4;
+};
+
+std::vector<std::byte> create_ring(const Layout& l, std::uint64_t idle_ns,
+                                   const void* chain = nullptr, std::uint32_t resource = 1) {
+    VkRingCreateInfoMESA info{};
+    info.sType = VK_STRUCTURE_TYPE_RING_CREATE_INFO_MESA;
+    info.pNext = chain;
+    info.resourceId = resource;
+    info.offset = l.offset;
+    info.size = l.size;
+    info.idleTimeout = idle_ns;
+    info.headOffset = l.head;
+    info.tailOffset = l.tail;
+    info.statusOffset = l.status;
+    info.bufferOffset = l.buffer;
+    info.bufferSize = l.buffer_size;
+    info.extraOffset = l.extra;
+    info.extraSize = l.extra_size;
+    gen::CreateRingMESAArgs a;
+    a.ring = ring_id;
+    a.pCreateInfo = &info;
+    return encode(a);
+}
+
+// The guest's side of one ring (vn_ring.c): it writes at its tail and publishes it.
+struct GuestRing {
+    std::byte* base;
+    Layout l;
+    std::uint32_t tail = 0;
+
+    std::atomic_ref<std::uint32_t> word(std::size_t off) const {
+        return std::atomic_ref<std::uint32_t>(*reinterpret_cast<std::uint32_t*>(base + off));
+    }
+    std::uint32_t head() const { return word(l.head).load(std::memory_order_acquire); }
+    std::uint32_t status() const { return word(l.status).load(std::memory_order_acquire); }
+
+    // Writes `cmds` at the tail (wrapping), publishes the new tail; returns it (the seqno).
+    std::uint32_t write(const std::vector<std::byte>& cmds) {
+        REQUIRE(cmds.size() <= l.buffer_size);
+        const std::size_t mask = l.buffer_size - 1;
+        for (std::size_t i = 0; i < cmds.size(); ++i)
+            base[l.buffer + ((tail + i) & mask)] = cmds[i];
+        tail += static_cast<std::uint32_t>(cmds.size());
+        word(l.tail).store(tail, std::memory_order_seq_cst);
+        return tail;
+    }
+
+    bool wait_head(std::uint32_t seqno, std::chrono::milliseconds timeout = 5s) const {
+        const auto end = std::chrono::steady_clock::now() + timeout;
+        while (static_cast<std::int32_t>(head() - seqno) < 0) {
+            if (std::chrono::steady_clock::now() > end)
+                return false;
+            std::this_thread::sleep_for(100us);
+        }
+        return true;
+    }
+    bool wait_status(std::uint32_t bit, std::chrono::milliseconds timeout = 5s) const {
+        const auto end = std::chrono::steady_clock::now() + timeout;
+        while (!(status() & bit)) {
+            if (std::chrono::steady_clock::now() > end)
+                return false;
+            std::this_thread::sleep_for(100us);
+        }
+        return true;
+    }
+};
+
+std::vector<std::byte> notify_ring() {
+    gen::NotifyRingMESAArgs a;
+    a.ring = ring_id;
+    return encode(a);
+}
+
+std::vector<std::byte> wait_virtqueue(std::uint64_t seqno) {
+    gen::WaitVirtqueueSeqnoMESAArgs a;
+    a.seqno = seqno;
+    return encode(a);
+}
+
+std::vector<std::byte> submit_virtqueue(std::uint64_t seqno) {
+    gen::SubmitVirtqueueSeqnoMESAArgs a;
+    a.ring = ring_id;
+    a.seqno = seqno;
+    return encode(a);
+}
+
+std::vector<std::byte> wait_ring(std::uint64_t seqno) {
+    gen::WaitRingSeqnoMESAArgs a;
+    a.ring = ring_id;
+    a.seqno = seqno;
+    return encode(a);
+}
+
+constexpr std::uint64_t busy = 1'000'000'000; // an idle timeout no test reaches
+
+} // namespace
+
+TEST_CASE("a ring runs guest commands across the wrap and replies through its own stream") {
+    Context c;
+    REQUIRE(c.submit(create_ring({}, busy)) == DecodeResult::Ok);
+    CHECK(c.executor.resource_in_use(1));
+    GuestRing g{c.shm.rings.data(), {}};
+    CHECK(g.head() == 0);
+    g.write(set_reply_stream(2, 0, 32 * 1024));
+    // Each round replies at its own position; 600 rounds of ~40 bytes wrap the 4 KiB buffer
+    // several times, with commands split across the end.
+    const auto one = concat({seek_reply(0), version_request()});
+    std::uint32_t seqno = 0;
+    for (std::size_t i = 0; i < 600; ++i) {
+        const auto cmds = concat({seek_reply((i % 512) * 64), version_request()});
+        seqno = g.write(cmds);
+        if (i % 50 == 49)
+            REQUIRE(g.wait_head(seqno));
+        // Never overrun the renderer: the guest waits for room (vn_ring_wait_space).
+        while (seqno - g.head() > g.l.buffer_size - one.size())
+            std::this_thread::sleep_for(50us);
+    }
+    REQUIRE(g.wait_head(seqno));
+    CHECK(seqno > 2 * g.l.buffer_size);
+    for (std::size_t i = 0; i < 512; ++i)
+        CHECK(decode_version_reply(c.shm.replies.data() + i * 64, 64) >= VK_API_VERSION_1_1);
+    CHECK_FALSE(c.is_fatal());
+    CHECK(c.executor.resource_in_use(2));
+
+    // The context path keeps its own reply stream: the test's writer.
+    REQUIRE(c.submit(version_request()) == DecodeResult::Ok);
+    CHECK(decode_version_reply(c.replies.data(), c.replies.size()) >= VK_API_VERSION_1_1);
+
+    SECTION("destroying the ring joins its thread and frees its resources") {
+        gen::DestroyRingMESAArgs d;
+        d.ring = ring_id;
+        REQUIRE(c.send(d) == DecodeResult::Ok);
+        CHECK_FALSE(c.executor.resource_in_use(1));
+        CHECK_FALSE(c.executor.resource_in_use(2));
+        CHECK(c.submit(notify_ring()) == DecodeResult::Fatal);
+        CHECK(c.reason().find("does not exist") != std::string::npos);
+    }
+    SECTION("the extra region takes atomic writes inside it only") {
+        gen::WriteRingExtraMESAArgs w;
+        w.ring = ring_id;
+        w.offset = 0;
+        w.value = 0xfeedf00d;
+        REQUIRE(c.send(w) == DecodeResult::Ok);
+        CHECK(g.word(g.l.extra).load() == 0xfeedf00d);
+        w.offset = 4;
+        CHECK(c.send(w) == DecodeResult::Fatal);
+        CHECK(c.reason().find("outside the extra region") != std::string::npos);
+    }
+}
+
+TEST_CASE("an idle ring sleeps until notified") {
+    Context c;
+    REQUIRE(c.submit(create_ring({}, 1'000'000)) == DecodeResult::Ok); // 1 ms
+    GuestRing g{c.shm.rings.data(), {}};
+    REQUIRE(g.wait_status(VK_RING_STATUS_IDLE_BIT_MESA));
+    // IDLE is set just before the ring's last look at the tail: let it get to its sleep.
+    std::this_thread::sleep_for(5ms);
+    const std::uint32_t seqno = g.write(set_reply_stream(2, 0, 256));
+    // Asleep on its condition variable: a tail store alone does not wake it.
+    std::this_thread::sleep_for(50ms);
+    CHECK(g.head() == 0);
+    CHECK((g.status() & VK_RING_STATUS_IDLE_BIT_MESA) != 0);
+    REQUIRE(c.submit(notify_ring()) == DecodeResult::Ok);
+    CHECK(g.wait_head(seqno));
+    // Idle again after the timeout, and woken again.
+    REQUIRE(g.wait_status(VK_RING_STATUS_IDLE_BIT_MESA));
+    const std::uint32_t again = g.write(version_request());
+    REQUIRE(c.submit(notify_ring()) == DecodeResult::Ok);
+    CHECK(g.wait_head(again));
+    CHECK(decode_version_reply(c.shm.replies.data(), 256) >= VK_API_VERSION_1_1);
+    CHECK_FALSE(c.is_fatal());
+}
+
+TEST_CASE("vkWaitVirtqueueSeqnoMESA holds the ring, not the context, until the seqno arrives") {
+    Context c;
+    REQUIRE(c.submit(create_ring({}, busy)) == DecodeResult::Ok);
+    GuestRing g{c.shm.rings.data(), {}};
+    const std::uint32_t seqno =
+        g.write(concat({wait_virtqueue(5), set_reply_stream(2, 0, 256), version_request()}));
+    std::this_thread::sleep_for(30ms);
+    CHECK(g.head() == 0);
+    // The context path runs while the ring waits: the dispatch lock is free.
+    REQUIRE(c.submit(version_request()) == DecodeResult::Ok);
+    REQUIRE(c.submit(submit_virtqueue(4)) == DecodeResult::Ok);
+    std::this_thread::sleep_for(30ms);
+    CHECK(g.head() == 0);
+    REQUIRE(c.submit(submit_virtqueue(5)) == DecodeResult::Ok);
+    CHECK(g.wait_head(seqno));
+    CHECK(decode_version_reply(c.shm.replies.data(), 256) >= VK_API_VERSION_1_1);
+    CHECK_FALSE(c.is_fatal());
+}
+
+TEST_CASE("vkWaitRingSeqnoMESA notifies the ring and blocks the context until head reaches it") {
+    Context c;
+    REQUIRE(c.submit(create_ring({}, 1'000'000)) == DecodeResult::Ok);
+    GuestRing g{c.shm.rings.data(), {}};
+    REQUIRE(g.wait_status(VK_RING_STATUS_IDLE_BIT_MESA));
+
+    SECTION("an idle ring is woken by the wait itself") {
+        const std::uint32_t seqno =
+            g.write(concat({set_reply_stream(2, 0, 256), version_request()}));
+        REQUIRE(c.submit(wait_ring(seqno)) == DecodeResult::Ok);
+        CHECK(g.head() == seqno);
+    }
+    SECTION("a ring blocked on a virtqueue seqno holds the waiting context") {
+        const std::uint32_t seqno =
+            g.write(concat({wait_virtqueue(1), set_reply_stream(2, 0, 256), version_request()}));
+        std::atomic<bool> done{false};
+        DecodeResult result = DecodeResult::Fatal;
+        std::thread waiter([&] {
+            result = c.submit(wait_ring(seqno));
+            done = true;
+        });
+        std::this_thread::sleep_for(50ms);
+        CHECK_FALSE(done);
+        // Another context-path submit gets through while the first waits.
+        REQUIRE(c.submit(concat({version_request(), submit_virtqueue(1)})) == DecodeResult::Ok);
+        waiter.join();
+        CHECK(result == DecodeResult::Ok);
+        CHECK(g.head() == seqno);
+    }
+    SECTION("a seqno the ring's tail can never reach is fatal") {
+        const std::uint32_t seqno = g.write(set_reply_stream(2, 0, 256));
+        CHECK(c.submit(wait_ring(seqno + 64)) == DecodeResult::Fatal);
+        CHECK(c.reason().find("beyond the ring's tail") != std::string::npos);
+        CHECK(g.wait_status(VK_RING_STATUS_FATAL_BIT_MESA));
+    }
+}
+
+TEST_CASE("ring layout violations are fatal") {
+    Context c;
+    Layout l;
+    std::string expect;
+    std::uint32_t resource = 1;
+    const int which = GENERATE(range(0, 12));
+    switch (which) {
+    case 0: // past the end of the resource
+        l.offset = 64 * 1024 - 4096;
+        expect = "lies outside resource";
+        break;
+    case 1:
+        l.tail = 0;
+        expect = "head overlaps tail";
+        break;
+    case 2:
+        l.extra = l.buffer + 64;
+        expect = "buffer overlaps extra";
+        break;
+    case 3:
+        l.status = 130;
+        expect = "not 4-byte aligned";
+        break;
+    case 4:
+        l.buffer_size = 3000;
+        expect = "not a power of two";
+        break;
+    case 5:
+        l.buffer_size = 32u << 20;
+        expect = "not a power of two of at most 16 MiB";
+        break;
+    case 6:
+        l.extra = l.size;
+        expect = "extra [8192, +4) lies outside";
+        break;
+    case 7:
+        std::atomic_ref<std::uint32_t>(*reinterpret_cast<std::uint32_t*>(c.shm.rings.data()))
+            .store(5);
+        expect = "head or status is not 0";
+        break;
+    case 8:
+        std::atomic_ref<std::uint32_t>(*reinterpret_cast<std::uint32_t*>(c.shm.rings.data() + 128))
+            .store(1);
+        expect = "head or status is not 0";
+        break;
+    case 9:
+        resource = 9;
+        expect = "is not a shared-memory resource";
+        break;
+    case 10:
+        l.offset = 2;
+        expect = "unaligned offset";
+        break;
+    case 11:
+        l.buffer_size = 0;
+        expect = "not a power of two";
+        break;
+    }
+    CHECK(c.submit(create_ring(l, busy, nullptr, resource)) == DecodeResult::Fatal);
+    INFO(c.reason());
+    CHECK(c.reason().find(expect) != std::string::npos);
+    CHECK_FALSE(c.executor.resource_in_use(1));
+}
+
+TEST_CASE("a monitor period of 0 is fatal and a monitored ring reports itself alive") {
+    Context c;
+    VkRingMonitorInfoMESA monitor{};
+    monitor.sType = VK_STRUCTURE_TYPE_RING_MONITOR_INFO_MESA;
+    SECTION("period 0") {
+        CHECK(c.submit(create_ring({}, busy, &monitor)) == DecodeResult::Fatal);
+        CHECK(c.reason().find("monitor period of 0") != std::string::npos);
+    }
+    SECTION("ALIVE comes back after the guest clears it") {
+        monitor.maxReportingPeriodMicroseconds = 2000;
+        REQUIRE(c.submit(create_ring({}, busy, &monitor)) == DecodeResult::Ok);
+        GuestRing g{c.shm.rings.data(), {}};
+        REQUIRE(g.wait_status(VK_RING_STATUS_ALIVE_BIT_MESA));
+        for (int i = 0; i < 3; ++i) {
+            g.word(g.l.status).fetch_and(~std::uint32_t{VK_RING_STATUS_ALIVE_BIT_MESA});
+            CHECK(g.wait_status(VK_RING_STATUS_ALIVE_BIT_MESA, 1s));
+        }
+    }
+}
+
+TEST_CASE("ring thread errors set FATAL and make the context fatal") {
+    Context c;
+    REQUIRE(c.submit(create_ring({}, busy)) == DecodeResult::Ok);
+    GuestRing g{c.shm.rings.data(), {}};
+    std::string expect;
+    SECTION("a tail more than the buffer size ahead") {
+        g.word(g.l.tail).store(4097);
+        expect = "more than the buffer size ahead";
+    }
+    SECTION("a context-only command on the ring") {
+        g.write(notify_ring());
+        expect = "vkNotifyRingMESA is not allowed on a ring";
+    }
+    SECTION("vkCreateRingMESA on the ring") {
+        g.write(create_ring({}, busy));
+        expect = "vkCreateRingMESA is not allowed on a ring";
+    }
+    SECTION("a malformed command") {
+        g.write(std::vector<std::byte>(8, std::byte{0xff}));
+        expect = ""; // the decoder's own reason
+    }
+    REQUIRE(g.wait_status(VK_RING_STATUS_FATAL_BIT_MESA));
+    INFO(c.reason());
+    CHECK(c.reason().find(expect) != std::string::npos);
+    CHECK(c.is_fatal());
+    // Once fatal, nothing decodes on any path.
+    CHECK(c.submit(version_request()) == DecodeResult::Fatal);
+}
+
+TEST_CASE("ring-only commands on the context path are fatal") {
+    Context c;
+    CHECK(c.submit(wait_virtqueue(1)) == DecodeResult::Fatal);
+    CHECK(c.reason().find("only allowed on a ring") != std::string::npos);
+}
+
+TEST_CASE("ring commands naming no ring are fatal") {
+    Context c;
+    const auto cmd = GENERATE(notify_ring(), submit_virtqueue(1), wait_ring(1));
+    CHECK(c.submit(cmd) == DecodeResult::Fatal);
+    CHECK(c.reason().find("does not exist") != std::string::npos);
+}
+
+TEST_CASE("a fence on a queue timeline retires only once the queue's GPU work has completed") {
+    Context c;
+    const auto queue = device_with_queue_on(c, 3);
+    const protocol::Ref<VkDevice> dev{device_id, id<VkDevice>(device_id)};
+
+    // GPU work that cannot complete before the host signals a timeline semaphore.
+    VkSemaphoreTypeCreateInfo type{};
+    type.sType = VK_STRUCTURE_TYPE_SEMAPHORE_TYPE_CREATE_INFO;
+    type.semaphoreType = VK_SEMAPHORE_TYPE_TIMELINE;
+    VkSemaphoreCreateInfo sci{};
+    sci.sType = VK_STRUCTURE_TYPE_SEMAPHORE_CREATE_INFO;
+    sci.pNext = &type;
+    VkSemaphore sem = id<VkSemaphore>(semaphore_id);
+    gen::CreateSemaphoreArgs cs;
+    cs.device = dev;
+    cs.pCreateInfo = &sci;
+    cs.pSemaphore = &sem;
+    REQUIRE(c.send(cs) == DecodeResult::Ok);
+
+    const std::uint64_t wait_value = 1;
+    VkTimelineSemaphoreSubmitInfo tsi{};
+    tsi.sType = VK_STRUCTURE_TYPE_TIMELINE_SEMAPHORE_SUBMIT_INFO;
+    tsi.waitSemaphoreValueCount = 1;
+    tsi.pWaitSemaphoreValues = &wait_value;
+    const VkPipelineStageFlags stage = VK_PIPELINE_STAGE_ALL_COMMANDS_BIT;
+    VkSubmitInfo si{};
+    si.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO;
+    si.pNext = &tsi;
+    si.waitSemaphoreCount = 1;
+    si.pWaitSemaphores = &sem;
+    si.pWaitDstStageMask = &stage;
+    gen::QueueSubmitArgs qs;
+    qs.queue = queue;
+    qs.submitCount = 1;
+    qs.pSubmits = &si;
+    REQUIRE(c.send(qs) == DecodeResult::Ok);
+
+    std::atomic<int> retired{0};
+    std::string error;
+    {
+        std::lock_guard lock(c.executor.dispatch_mutex());
+        REQUIRE(c.executor.submit_fence(
+            3, [&] { ++retired; }, error));
+        CHECK_FALSE(c.executor.submit_fence(
+            4, [] {}, error));
+        CHECK(error.find("no queue is bound to ring_idx 4") != std::string::npos);
+    }
+    std::this_thread::sleep_for(100ms);
+    CHECK(retired == 0);
+
+    VkSemaphoreSignalInfo signal{};
+    signal.sType = VK_STRUCTURE_TYPE_SEMAPHORE_SIGNAL_INFO;
+    signal.semaphore = sem;
+    signal.value = 1;
+    gen::SignalSemaphoreArgs ss;
+    ss.device = dev;
+    ss.pSignalInfo = &signal;
+    REQUIRE(c.send(ss) == DecodeResult::Ok);
+    const auto end = std::chrono::steady_clock::now() + 5s;
+    while (retired == 0 && std::chrono::steady_clock::now() < end)
+        std::this_thread::sleep_for(1ms);
+    CHECK(retired == 1);
+}
+
+namespace {
+
+// The nice values of this process's threads named `name` (/proc/self/task/*/stat field 19).
+std::vector<int> thread_nice_values(const std::string& name) {
+    std::vector<int> out;
+    for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+        std::ifstream comm(task.path() / "comm");
+        std::string n;
+        std::getline(comm, n);
+        if (n != name)
+            continue;
+        std::ifstream stat(task.path() / "stat");
+        std::string line;
+        std::getline(stat, line);
+        // Fields after the parenthesised name: state is field 3, nice field 19.
+        std::istringstream rest(line.substr(line.rfind(')') + 2));
+        std::string field;
+        for (int i = 3; i <= 19 && rest >> field; ++i) {
+        }
+        out.push_back(std::stoi(field));
+    }
+    return out;
+}
+
+} // namespace
+
+TEST_CASE("a ring's priority is its thread's nice value") {
+    Context c;
+    VkRingPriorityInfoMESA priority{};
+    priority.sType = VK_STRUCTURE_TYPE_RING_PRIORITY_INFO_MESA;
+    priority.priority = 7; // lowering priority needs no privilege
+    REQUIRE(c.submit(create_ring({}, busy, &priority)) == DecodeResult::Ok);
+    const auto end = std::chrono::steady_clock::now() + 5s;
+    std::vector<int> nice;
+    while ((nice = thread_nice_values("vn-ring")).empty() && std::chrono::steady_clock::now() < end)
+        std::this_thread::sleep_for(1ms);
+    REQUIRE(nice.size() == 1);
+    while (nice[0] != 7 && std::chrono::steady_clock::now() < end) {
+        std::this_thread::sleep_for(1ms);
+        nice = thread_nice_values("vn-ring");
+    }
+    CHECK(nice[0] == 7);
+}
+
+TEST_CASE("the context's reply stream keeps its resource in use until it moves") {
+    Context c;
+    CHECK_FALSE(c.executor.resource_in_use(2));
+    REQUIRE(c.submit(set_reply_stream(2, 0, 256)) == DecodeResult::Ok);
+    CHECK(c.executor.resource_in_use(2));
+    CHECK_FALSE(c.executor.resource_in_use(1));
+    REQUIRE(c.submit(set_reply_stream(1, 0, 256)) == DecodeResult::Ok);
+    CHECK_FALSE(c.executor.resource_in_use(2));
+    CHECK(c.executor.resource_in_use(1));
+}
