@@ -1010,7 +1010,7 @@ TEST_CASE("timeline semaphores: signal, read back and wait through generated pas
 
 namespace {
 
-// Host-visible memory of `size` bytes of a type in `type_bits`.
+// Memory of `size` bytes of a type in `type_bits`, host-visible where that is allowed.
 protocol::Ref<VkDeviceMemory> allocate_memory(Renderer& r, const protocol::Ref<VkDevice>& dev,
                                               std::uint64_t memory_id, VkDeviceSize size,
                                               std::uint32_t type_bits) {
@@ -1022,11 +1022,15 @@ protocol::Ref<VkDeviceMemory> allocate_memory(Renderer& r, const protocol::Ref<V
     gen::GetPhysicalDeviceMemoryProperties2Args gm_reply;
     REQUIRE(r.call(gm, gm_reply) == DecodeResult::Ok);
     const auto& props = gm_reply.pMemoryProperties->memoryProperties;
+    // Host-visible where the object allows it; otherwise (an optimal-tiling image on a discrete
+    // GPU such as NVIDIA's) any type it allows: such memory is read back through a buffer copy.
     std::uint32_t type = UINT32_MAX;
-    for (std::uint32_t i = 0; i < props.memoryTypeCount && type == UINT32_MAX; ++i)
-        if ((type_bits & (1u << i)) &&
-            (props.memoryTypes[i].propertyFlags & VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT))
-            type = i;
+    for (const bool need_host_visible : {true, false})
+        for (std::uint32_t i = 0; i < props.memoryTypeCount && type == UINT32_MAX; ++i)
+            if ((type_bits & (1u << i)) &&
+                (!need_host_visible ||
+                 (props.memoryTypes[i].propertyFlags & VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT)))
+                type = i;
     REQUIRE(type != UINT32_MAX);
     VkMemoryAllocateInfo ai{};
     ai.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO;

@@ -1,4 +1,5 @@
 // Instance family: the only commands a guest can send before it has any object.
+#include "driver_pin.h"
 #include "executor.h"
 
 #include <algorithm>
@@ -107,7 +108,8 @@ DecodeResult Executor::on_vkCreateInstance(protocol::Decoder& d, gen::CreateInst
     }
 
     VkInstance host = VK_NULL_HANDLE;
-    a.ret = m_global.CreateInstance(&info, nullptr, &host);
+    a.ret = create_instance_with_drivers_pinned(
+        [&] { return m_global.CreateInstance(&info, nullptr, &host); });
     if (a.ret != VK_SUCCESS)
         return DecodeResult::Ok;
     auto state = std::make_unique<InstanceState>();

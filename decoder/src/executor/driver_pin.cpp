@@ -1,0 +1,53 @@
+#include "driver_pin.h"
+
+#include <dlfcn.h>
+#include <link.h>
+#include <mutex>
+#include <set>
+#include <string>
+
+namespace vn::decoder {
+
+namespace {
+
+std::set<std::string> loaded_objects() {
+    std::set<std::string> names;
+    dl_iterate_phdr(
+        [](dl_phdr_info* info, std::size_t, void* data) {
+            if (info->dlpi_name && info->dlpi_name[0])
+                static_cast<std::set<std::string>*>(data)->insert(info->dlpi_name);
+            return 0;
+        },
+        &names);
+    return names;
+}
+
+// RTLD_NOLOAD finds the already loaded object by its path (no file access, so nothing the worker's
+// seccomp policy has to allow); RTLD_NODELETE then keeps it. The handle is deliberately never
+// closed: it is the pin.
+void pin_objects_loaded_since(const std::set<std::string>& before) {
+    for (const auto& name : loaded_objects())
+        if (!before.contains(name))
+            dlopen(name.c_str(), RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
+}
+
+} // namespace
+
+VkResult create_instance_with_drivers_pinned(const std::function<VkResult()>& create_instance) {
+    static std::mutex mutex;
+    static bool pinned = false;
+    std::unique_lock lock(mutex);
+    if (pinned) {
+        lock.unlock();
+        return create_instance();
+    }
+    const auto before = loaded_objects();
+    const VkResult result = create_instance();
+    if (result == VK_SUCCESS) {
+        pin_objects_loaded_since(before);
+        pinned = true;
+    }
+    return result;
+}
+
+} // namespace vn::decoder
