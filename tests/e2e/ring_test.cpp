@@ -133,7 +133,7 @@ void bad_command_in_a_ring_loses_the_context(const test::Backend& backend) {
 }
 
 // What only 1.x renderers have: waits done by the renderer, and the ALIVE watchdog.
-void renderer_waits_for_a_seqno(const test::Backend& backend) {
+[[maybe_unused]] void renderer_waits_for_a_seqno(const test::Backend& backend) {
     client::ProxyTransport transport(test::spawn(backend));
     client::Guest guest(transport);
     client::Ring ring(guest);
@@ -152,7 +152,7 @@ void renderer_waits_for_a_seqno(const test::Backend& backend) {
     CHECK_FALSE(transport.is_lost());
 }
 
-void monitored_ring_reports_alive(const test::Backend& backend) {
+[[maybe_unused]] void monitored_ring_reports_alive(const test::Backend& backend) {
     client::ProxyTransport transport(test::spawn(backend));
     client::Guest guest(transport);
     client::RingOptions options;
