@@ -1,6 +1,7 @@
 #include "vn/client/guest.h"
 
 #include <atomic>
+#include <cstring>
 
 namespace vn::client {
 
@@ -47,6 +48,27 @@ Status Guest::failed(Status s, const std::string& what) {
 Status Guest::submit(std::span<const std::byte> stream) {
     const Status s = m_transport->submit_cmd(stream);
     return s == Status::Ok ? s : failed(s, "submit");
+}
+
+Status Guest::submit_indirect(std::span<const std::byte> stream) {
+    if (stream.empty())
+        return Status::Ok;
+    if (m_indirect.size() < stream.size()) {
+        const std::size_t size = (stream.size() + 0xffff) & ~std::size_t{0xffff};
+        m_indirect.reset();
+        if (const Status s = map_blob(0, size, m_indirect); s != Status::Ok)
+            return s;
+        if (!m_indirect.mapped())
+            return failed(Status::System, "indirect stream shmem");
+    }
+    std::memcpy(m_indirect.data(), stream.data(), stream.size());
+    VkCommandStreamDescriptionMESA desc{m_indirect.res_id(), 0, stream.size()};
+    gen::ExecuteCommandStreamsMESAArgs exec;
+    exec.streamCount = 1;
+    exec.pStreams = &desc;
+    if (const Status s = send(exec); s != Status::Ok)
+        return s;
+    return sync();
 }
 
 Status Guest::sync() {

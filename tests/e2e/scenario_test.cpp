@@ -258,3 +258,66 @@ TEST_CASE("scenario: our server answers as virglrenderer 0.10.4 does", "[scenari
     CHECK(ours.fences.after_reset == ref.fences.after_reset);
     CHECK(ours.fences.created_signaled == ref.fences.created_signaled);
 }
+
+namespace {
+// A stream far larger than any ring, run from a shmem blob: 25000 commands, then a call whose
+// reply shows the context kept going.
+void large_stream_runs_indirectly(const test::Backend& backend) {
+    client::ProxyTransport transport(test::spawn(backend));
+    client::Guest guest(transport);
+    const auto device = scenarios::create_device(guest);
+    const std::uint64_t sem = guest.new_id();
+    VkSemaphoreTypeCreateInfo type{};
+    type.sType = VK_STRUCTURE_TYPE_SEMAPHORE_TYPE_CREATE_INFO;
+    type.semaphoreType = VK_SEMAPHORE_TYPE_TIMELINE;
+    VkSemaphoreCreateInfo sci{};
+    sci.sType = VK_STRUCTURE_TYPE_SEMAPHORE_CREATE_INFO;
+    sci.pNext = &type;
+    VkSemaphore h = scenarios::handle<VkSemaphore>(sem);
+    gen::CreateSemaphoreArgs cs;
+    cs.device = device.ref();
+    cs.pCreateInfo = &sci;
+    cs.pSemaphore = &h;
+    REQUIRE(scenarios::call(guest, cs).ret == VK_SUCCESS);
+    // Signals 1..25000 in order, all in one stream.
+    std::vector<std::byte> stream;
+    protocol::Writer w(stream);
+    constexpr std::uint64_t last = 25000;
+    for (std::uint64_t v = 1; v <= last; ++v) {
+        VkSemaphoreSignalInfo signal{};
+        signal.sType = VK_STRUCTURE_TYPE_SEMAPHORE_SIGNAL_INFO;
+        signal.semaphore = h;
+        signal.value = v;
+        gen::SignalSemaphoreArgs ss;
+        ss.device = device.ref();
+        ss.pSignalInfo = &signal;
+        gen::encode_args(w, 0, ss);
+    }
+    REQUIRE(stream.size() > 1u << 20);
+    REQUIRE(guest.submit_indirect(stream) == client::Status::Ok);
+    std::uint64_t value = 0;
+    gen::GetSemaphoreCounterValueArgs gv;
+    gv.device = device.ref();
+    gv.semaphore = scenarios::ref<VkSemaphore>(sem);
+    gv.pValue = &value;
+    CHECK(*scenarios::call(guest, gv).pValue == last);
+    // The blob is reused for a smaller stream.
+    VkSemaphoreSignalInfo signal{};
+    signal.sType = VK_STRUCTURE_TYPE_SEMAPHORE_SIGNAL_INFO;
+    signal.semaphore = h;
+    signal.value = last + 1;
+    gen::SignalSemaphoreArgs ss;
+    ss.device = device.ref();
+    ss.pSignalInfo = &signal;
+    stream.clear();
+    protocol::Writer small(stream);
+    gen::encode_args(small, 0, ss);
+    REQUIRE(guest.submit_indirect(stream) == client::Status::Ok);
+    CHECK(*scenarios::call(guest, gv).pValue == last + 1);
+    CHECK_FALSE(transport.is_lost());
+    scenarios::destroy_device(guest, device);
+}
+} // namespace
+
+E2E_BOTH("scenario: a stream larger than a ring runs from a shmem blob", "[scenario]",
+         large_stream_runs_indirectly)

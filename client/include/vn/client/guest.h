@@ -78,6 +78,12 @@ class Guest {
         return reply;
     }
 
+    // A stream as Mesa submits one too large for its ring: copied into a shmem blob (kept and
+    // grown across calls) and run with vkExecuteCommandStreamsMESA, so the context path carries
+    // a 60-byte command. Waits for the renderer (a ring-0 fence) before returning, as the blob
+    // is reused by the next call.
+    Status submit_indirect(std::span<const std::byte> stream);
+
     // A fence on ring 0, submitted and waited for: everything submitted before was decoded.
     Status sync();
     // A fence on queue timeline ring_idx, submitted and waited for.
@@ -123,6 +129,7 @@ class Guest {
     Transport* m_transport;
     GuestOptions m_options;
     MappedBlob m_reply;
+    MappedBlob m_indirect;
     protocol::Arena m_reply_arena;
     std::vector<std::byte> m_stream;
     std::uint64_t m_next_id = 0x10000;
