@@ -62,6 +62,15 @@ std::unique_ptr<ProxyTransport> ProxyTransport::spawn(const std::string& server_
     return std::make_unique<ProxyTransport>(ProxyServer::spawn(server_path, layout));
 }
 
+std::unique_ptr<ProxyTransport> ProxyTransport::adopt(UniqueFd socket, vn_proxy_layout layout) {
+    vn_proxy_context* ctx = nullptr;
+    const int r =
+        vn_proxy_context_adopt(socket.release(), layout, VN_PROXY_CAPSET_VENUS, true, &ctx);
+    if (r != VN_PROXY_OK)
+        throw SetupError(std::string("vn_proxy_context_adopt: ") + vn_proxy_result_string(r));
+    return std::unique_ptr<ProxyTransport>(new ProxyTransport(ctx));
+}
+
 ProxyTransport::~ProxyTransport() {
     vn_proxy_context_destroy(m_ctx);
 }

@@ -7,9 +7,13 @@
 #include "vn/scenarios/synchronization.h"
 
 #include <cstring>
+#include <fcntl.h>
 #include <optional>
 #include <string>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <thread>
+#include <unistd.h>
 
 using namespace vn;
 using scenarios::PhysicalDeviceInfo;
@@ -321,3 +325,51 @@ void large_stream_runs_indirectly(const test::Backend& backend) {
 
 E2E_BOTH("scenario: a stream larger than a ring runs from a shmem blob", "[scenario]",
          large_stream_runs_indirectly)
+
+namespace {
+// `venus-render-server worker --single-context` on one end of a socketpair, reaped on scope exit.
+class SingleContextWorker {
+  public:
+    explicit SingleContextWorker(const std::string& server) {
+        int pair[2];
+        REQUIRE(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) == 0);
+        m_ours.reset(pair[0]);
+        client::UniqueFd theirs(pair[1]);
+        const std::string fd = std::to_string(theirs.get());
+        m_pid = ::fork();
+        REQUIRE(m_pid >= 0);
+        if (m_pid == 0) {
+            ::fcntl(theirs.get(), F_SETFD, 0); // the worker inherits its end, and only that
+            ::execl(server.c_str(), server.c_str(), "worker", "--single-context", "--socket-fd",
+                    fd.c_str(), static_cast<char*>(nullptr));
+            ::_exit(127);
+        }
+    }
+    ~SingleContextWorker() {
+        m_ours.reset();
+        int status = 0;
+        ::waitpid(m_pid, &status, 0);
+    }
+    client::UniqueFd take_socket() { return std::move(m_ours); }
+
+  private:
+    client::UniqueFd m_ours;
+    pid_t m_pid = -1;
+};
+} // namespace
+
+TEST_CASE("scenario: a context adopted straight from a single-context worker [ours]",
+          "[scenario][ours]") {
+    SingleContextWorker worker(test::ours().path);
+    {
+        const auto transport =
+            client::ProxyTransport::adopt(worker.take_socket(), VN_PROXY_LAYOUT_V1);
+        CHECK(transport->server() == nullptr);
+        client::Guest guest(*transport);
+        const auto device = scenarios::create_device(guest);
+        check_compute(test::ours(),
+                      scenarios::run_storage_shader(guest, device, fill_spirv(), invocations));
+        scenarios::destroy_device(guest, device);
+        CHECK_FALSE(transport->is_lost());
+    }
+}

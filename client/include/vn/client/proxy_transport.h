@@ -45,6 +45,10 @@ class ProxyTransport final : public Transport {
     // Convenience: a private server for this one context.
     static std::unique_ptr<ProxyTransport> spawn(const std::string& server_path,
                                                  vn_proxy_layout layout);
+    // A context on a socket connected straight to a worker (`venus-render-server worker
+    // --single-context`), with no server in between. Takes ownership of the socket.
+    // Throws SetupError.
+    static std::unique_ptr<ProxyTransport> adopt(UniqueFd socket, vn_proxy_layout layout);
     ~ProxyTransport() override;
     ProxyTransport(const ProxyTransport&) = delete;
     ProxyTransport& operator=(const ProxyTransport&) = delete;
@@ -59,10 +63,12 @@ class ProxyTransport final : public Transport {
     std::string last_error() const override { return m_error; }
 
     vn_proxy_context* context() const { return m_ctx; }
+    // Null for an adopted context.
     const std::shared_ptr<ProxyServer>& server() const { return m_server; }
     std::uint32_t context_id() const { return m_ctx_id; }
 
   private:
+    explicit ProxyTransport(vn_proxy_context* adopted) : m_ctx(adopted) {}
     Status fail(int proxy_result, const char* what);
 
     std::shared_ptr<ProxyServer> m_server;
