@@ -7,7 +7,7 @@
 #   tests        every CTest test of build/ (unit, codec, fuzz replay, pytest, integration)
 #   format       clang-format over the hand-written C++ (generated code only exists in build/)
 #   asan-build   clang, ASan+UBSan and libFuzzer instrumentation, into build-asan/
-#   asan-tests   unit, codec and fuzz-replay tests under the sanitizers
+#   asan-tests   unit, codec, client and fuzz-replay tests under the sanitizers
 #   fuzz         libFuzzer on the decoder for VN_FUZZ_SECONDS (default 60), seeded from
 #                tests/fuzz/corpus; skipped when the fuzz target is not built
 set -uo pipefail
@@ -71,7 +71,7 @@ asan_build() {
     local all_targets
     all_targets=$(ninja -C build-asan -t targets all) || return 1
     asan_targets=()
-    for t in vn_unit_tests vn_codec_tests vn_fuzz_regressions vn_fuzz_decoder; do
+    for t in vn_unit_tests vn_codec_tests vn_client_tests vn_fuzz_regressions vn_fuzz_decoder; do
         if grep -q "^$t: " <<<"$all_targets"; then
             asan_targets+=("$t")
         fi
@@ -84,7 +84,7 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1:strict_strin
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
 asan_tests() {
-    ctest --test-dir build-asan --output-on-failure --no-tests=error -R '^(unit|codec|fuzz):'
+    ctest --test-dir build-asan --output-on-failure --no-tests=error -R '^(unit|codec|client|fuzz):'
 }
 
 fuzz_binary=build-asan/tests/fuzz/vn_fuzz_decoder
