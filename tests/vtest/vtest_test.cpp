@@ -11,13 +11,16 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <functional>
 #include <memory>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 using namespace vn;
@@ -133,7 +136,7 @@ VtestClient started_client(const VtestServerProcess& server, const std::string& 
 
 } // namespace
 
-TEST_CASE("vtest: Mesa's start-up sequence") {
+TEST_CASE("Mesa's start-up sequence") {
     VtestServerProcess server;
     VtestClient c;
     REQUIRE(c.connect(server.socket_path()));
@@ -165,7 +168,7 @@ TEST_CASE("vtest: Mesa's start-up sequence") {
     CHECK(newer.protocol_version(4) == std::optional(3u));
 }
 
-TEST_CASE("vtest: shm blobs arrive as fds the client maps") {
+TEST_CASE("shm blobs arrive as fds the client maps") {
     VtestServerProcess server;
     VtestClient c = started_client(server, "blobs");
     constexpr std::size_t size = 3 * 4096;
@@ -193,7 +196,7 @@ TEST_CASE("vtest: shm blobs arrive as fds the client maps") {
     CHECK(c.sync_create(1).has_value());
 }
 
-TEST_CASE("vtest: syncs are timelines with eventfd waits") {
+TEST_CASE("syncs are timelines with eventfd waits") {
     VtestServerProcess server;
     VtestClient c = started_client(server, "syncs");
     const auto a = c.sync_create(5);
@@ -242,7 +245,7 @@ TEST_CASE("vtest: syncs are timelines with eventfd waits") {
     CHECK(server.wait_for_log("SYNC_READ of unknown sync"));
 }
 
-TEST_CASE("vtest: SUBMIT_CMD2 runs Venus commands and signals syncs on ring 0") {
+TEST_CASE("SUBMIT_CMD2 runs Venus commands and signals syncs on ring 0") {
     VtestServerProcess server;
     VenusGuest g(server.socket_path());
     CHECK(g.instance_version() >= VK_API_VERSION_1_1);
@@ -271,7 +274,7 @@ TEST_CASE("vtest: SUBMIT_CMD2 runs Venus commands and signals syncs on ring 0") 
     CHECK(c.sync_read(*s2) == std::optional<std::uint64_t>(4));
 }
 
-TEST_CASE("vtest: device memory maps as a blob with blob_id = the VkDeviceMemory id") {
+TEST_CASE("device memory maps as a blob with blob_id = the VkDeviceMemory id") {
     VtestServerProcess server;
     VenusGuest g(server.socket_path(), "memory");
     constexpr std::uint64_t instance_id = 0x1000, pd_id = 0x1100, device_id = 0x1200,
@@ -343,7 +346,7 @@ TEST_CASE("vtest: device memory maps as a blob with blob_id = the VkDeviceMemory
     CHECK(g.instance_version() >= VK_API_VERSION_1_1);
 }
 
-TEST_CASE("vtest: several clients at once, each with its own context") {
+TEST_CASE("several clients at once, each with its own context") {
     VtestServerProcess server;
     constexpr int kClients = 4;
     std::vector<std::thread> threads;
@@ -421,7 +424,7 @@ std::uint32_t cmd(vtest::Command c) {
 
 } // namespace
 
-TEST_CASE("vtest: a misbehaving client is dropped alone, holding nothing") {
+TEST_CASE("a misbehaving client is dropped alone, holding nothing") {
     const std::vector<BadInput> cases = {
         {"first command is not CREATE_RENDERER", "the first command must be CREATE_RENDERER",
          [](VtestClient& c) {
@@ -527,7 +530,7 @@ TEST_CASE("vtest: a misbehaving client is dropped alone, holding nothing") {
     }
 }
 
-TEST_CASE("vtest: --single-context serves one client with the worker in-process") {
+TEST_CASE("--single-context serves one client with the worker in-process") {
     VtestServerProcess server(true);
     {
         VenusGuest g(server.socket_path(), "single");
@@ -535,4 +538,49 @@ TEST_CASE("vtest: --single-context serves one client with the worker in-process"
         CHECK(server.log().find("render server running") == std::string::npos);
     }
     CHECK(server.wait_exit(10000) == 0);
+}
+
+namespace {
+
+// Runs venus-vtest with args; its exit status and output.
+std::pair<int, std::string> run_vtest(const std::string& args) {
+    const std::string command = std::string(VN_TEST_VTEST_PATH) + " " + args + " 2>&1";
+    FILE* pipe = ::popen(command.c_str(), "r");
+    REQUIRE(pipe);
+    std::string out;
+    char buf[512];
+    while (std::fgets(buf, sizeof(buf), pipe))
+        out += buf;
+    const int status = ::pclose(pipe);
+    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+} // namespace
+
+TEST_CASE("command line") {
+    auto [code, out] = run_vtest("--version");
+    CHECK(code == 0);
+    CHECK(out.find("venus-vtest") != std::string::npos);
+    std::tie(code, out) = run_vtest("--help");
+    CHECK(code == 0);
+    CHECK(out.find("VTEST_SOCKET_NAME") != std::string::npos);
+    CHECK(out.find("--single-context") != std::string::npos);
+    std::tie(code, out) = run_vtest("--no-such-option");
+    CHECK(code == 2);
+    std::tie(code, out) = run_vtest("--single-context --server /bin/true");
+    CHECK(code == 2);
+    // A missing render server is reported at start, not when the first client comes.
+    std::tie(code, out) = run_vtest("--socket-path /tmp/vn-vtest-cli-" +
+                                    std::to_string(::getpid()) + ".sock --server /nonexistent");
+    CHECK(code == 1);
+    CHECK(out.find("cannot start the render server") != std::string::npos);
+    // A live server's socket is never taken over.
+    VtestServerProcess server;
+    VtestClient c;
+    REQUIRE(c.connect(server.socket_path()));
+    std::tie(code, out) =
+        run_vtest("--socket-path " + server.socket_path() + " --server " + VN_TEST_SERVER_PATH);
+    CHECK(code == 1);
+    CHECK(out.find("already listening") != std::string::npos);
+    REQUIRE(c.handshake("still-there"));
 }

@@ -236,8 +236,10 @@ int main(int argc, char** argv) {
         return run_single_context(std::move(listener), socket_path);
 
     RenderServer server(server_path);
-    if (server.spawn() != VN_PROXY_OK)
+    if (server.spawn() != VN_PROXY_OK) {
+        ::unlink(socket_path.c_str());
         return 1;
+    }
     spdlog::info("listening on {} (clients: {}={} VN_DEBUG=vtest)", socket_path, kSocketPathEnv,
                  socket_path);
     int status;
