@@ -147,8 +147,8 @@ bool vn_proxy_context_is_lost(const vn_proxy_context* ctx);
 /* The context socket, for diagnostics and tests only; never send on it. */
 int vn_proxy_context_socket_fd(const vn_proxy_context* ctx);
 
-/* The Venus capset (struct virgl_renderer_capset_venus, little-endian u32 fields) that the VMM hands
- * the guest (virtio-gpu VIRTGPU_GET_CAPS, vtest GET_CAPSET). It is computed here, in the VMM
+/* The Venus capset (struct virgl_renderer_capset_venus, little-endian u32 fields) that the VMM
+ * hands the guest (virtio-gpu VIRTGPU_GET_CAPS, vtest GET_CAPSET). It is computed here, in the VMM
  * process, as virglrenderer does, from the protocol table the server's codec is generated from:
  * wire format, vk.xml version, the spec versions of VK_EXT_command_serialization and
  * VK_MESA_venus_protocol, and one mask bit per extension the protocol can encode (bit 0: the mask
