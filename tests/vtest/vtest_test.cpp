@@ -530,7 +530,7 @@ TEST_CASE("a misbehaving client is dropped alone, holding nothing") {
     }
 }
 
-TEST_CASE("--single-context serves one client with the worker in-process") {
+TEST_CASE("single context: one client, served by a worker in the server process") {
     VtestServerProcess server(true);
     {
         VenusGuest g(server.socket_path(), "single");
