@@ -307,6 +307,8 @@ bool VtestClient::submit_cmd2(std::span<const Batch> batches) {
         sync_offset += 3 * b.syncs.size();
     }
     for (const auto& b : batches) {
+        if (b.cmd.empty())
+            continue; // an empty span may have no data pointer for memcpy
         const std::size_t at = words.size();
         words.resize(at + b.cmd.size() / 4);
         std::memcpy(words.data() + at, b.cmd.data(), b.cmd.size());
