@@ -1,7 +1,5 @@
 #include "vn/client/guest.h"
 
-#include "vn/client/proxy_transport.h"
-
 #include <atomic>
 
 namespace vn::client {
@@ -35,6 +33,8 @@ Guest::Guest(Transport& transport, GuestOptions options)
     : m_transport(&transport), m_options(options) {
     if (const Status s = map_blob(0, m_options.reply_size, m_reply); s != Status::Ok)
         throw SetupError("reply stream shmem: " + m_error);
+    if (!m_reply.mapped())
+        throw SetupError("reply stream shmem: the transport gave an unmappable fd");
 }
 
 Status Guest::failed(Status s, const std::string& what) {

@@ -1,7 +1,5 @@
 #include "vn/client/ring.h"
 
-#include "vn/client/proxy_transport.h"
-
 #include <atomic>
 #include <bit>
 #include <chrono>
@@ -46,7 +44,7 @@ Ring::Ring(Guest& guest, RingOptions options)
         throw SetupError("ring buffer size must be a power of two up to 16 MiB");
     const std::size_t extra_offset = buffer_offset + m_options.buffer_size;
     const std::size_t size = align64(extra_offset + m_options.extra_size);
-    if (guest.map_blob(0, size, m_shmem) != Status::Ok)
+    if (guest.map_blob(0, size, m_shmem) != Status::Ok || !m_shmem.mapped())
         throw SetupError("ring shmem: " + guest.last_error());
     // A fresh shmem is zero: head and status start at 0 as the renderer requires.
 
@@ -96,6 +94,12 @@ std::uint32_t Ring::status() const {
 
 bool Ring::fatal() const {
     return (status() & VK_RING_STATUS_FATAL_BIT_MESA) != 0;
+}
+
+bool Ring::take_alive() {
+    const std::uint32_t before = std::atomic_ref<std::uint32_t>(*word(status_offset))
+                                     .fetch_and(~VK_RING_STATUS_ALIVE_BIT_MESA);
+    return (before & VK_RING_STATUS_ALIVE_BIT_MESA) != 0;
 }
 
 bool Ring::gone() const {

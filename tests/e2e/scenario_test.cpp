@@ -9,6 +9,7 @@
 #include <cstring>
 #include <optional>
 #include <string>
+#include <thread>
 
 using namespace vn;
 using scenarios::PhysicalDeviceInfo;
@@ -165,8 +166,41 @@ void contexts_share_a_server(const test::Backend& backend) {
     }
 }
 
+// The same, with each guest on its own thread at the same time, as a VMM's vCPU threads would.
+void contexts_run_concurrently(const test::Backend& backend) {
+    const auto server = test::spawn(backend);
+    constexpr int count = 3;
+    std::vector<std::string> failures(count);
+    std::vector<scenarios::ComputeRun> runs(count);
+    std::vector<std::thread> threads;
+    for (int i = 0; i < count; ++i)
+        threads.emplace_back([&, i] {
+            try {
+                client::ProxyTransport transport(server, "thread-" + std::to_string(i));
+                client::Guest guest(transport);
+                const auto device = scenarios::create_device(guest);
+                for (int round = 0; round < 3; ++round)
+                    runs[i] =
+                        scenarios::run_storage_shader(guest, device, fill_spirv(), invocations);
+                (void)scenarios::exercise_timeline_semaphore(guest, device);
+                scenarios::destroy_device(guest, device);
+            } catch (const std::exception& e) {
+                failures[i] = e.what();
+            }
+        });
+    for (auto& t : threads)
+        t.join();
+    for (int i = 0; i < count; ++i) {
+        INFO("thread " << i << ": " << failures[i]);
+        CHECK(failures[i].empty());
+        check_compute(backend, runs[i]);
+    }
+}
+
 } // namespace
 
+E2E_BOTH("scenario: several contexts on their own threads at once", "[scenario]",
+         contexts_run_concurrently)
 E2E_BOTH("scenario: instance and physical-device queries", "[scenario]", queries_are_sane)
 E2E_BOTH("scenario: a compute shader's output read through a mapped blob", "[scenario]",
          compute_runs)

@@ -3,17 +3,15 @@
 #include <fcntl.h>
 #include <poll.h>
 
-#include <stdexcept>
-
 namespace vn::vtest::client {
 
 using vn::client::Status;
 
 VtestTransport::VtestTransport(const std::string& socket_path, const std::string& name) {
     if (!m_client.connect(socket_path))
-        throw std::runtime_error("vtest: cannot connect to " + socket_path);
+        throw vn::client::SetupError("vtest: cannot connect to " + socket_path);
     if (!m_client.handshake(name))
-        throw std::runtime_error("vtest: start-up sequence failed on " + socket_path);
+        throw vn::client::SetupError("vtest: start-up sequence failed on " + socket_path);
 }
 
 Status VtestTransport::lost(const std::string& what) {

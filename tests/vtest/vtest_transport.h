@@ -13,7 +13,7 @@ namespace vn::vtest::client {
 
 class VtestTransport final : public vn::client::Transport {
   public:
-    // Connects to a vtest server and runs Mesa's start-up sequence. Throws std::runtime_error.
+    // Connects to a vtest server and runs Mesa's start-up sequence. Throws vn::client::SetupError.
     explicit VtestTransport(const std::string& socket_path, const std::string& name = "guest");
 
     vn::client::Status submit_cmd(std::span<const std::byte> cmd) override;

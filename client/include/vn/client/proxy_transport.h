@@ -7,16 +7,9 @@
 
 #include <atomic>
 #include <memory>
-#include <stdexcept>
 #include <string>
 
 namespace vn::client {
-
-// Setting up a server or a context failed; what() says which call and why.
-class SetupError : public std::runtime_error {
-  public:
-    using std::runtime_error::runtime_error;
-};
 
 // One render server process (spawned) or connection (adopted), shared by its contexts.
 class ProxyServer {

@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <stdexcept>
 #include <string>
 
 namespace vn::client {
@@ -30,6 +31,12 @@ enum class Status {
 };
 
 const char* status_string(Status s);
+
+// Setting up a server, a context, a reply stream or a ring failed; what() says which and why.
+class SetupError : public std::runtime_error {
+  public:
+    using std::runtime_error::runtime_error;
+};
 
 // Numbered as on the wire (virgl_resource.h), and as libvenus-proxy reports them.
 enum class FdType : int { Dmabuf = 0, Opaque = 1, Shm = 2 };
