@@ -39,9 +39,10 @@ if [[ -z ${VK_DRIVER_FILES:-} && -f $lavapipe ]]; then
     export VK_DRIVER_FILES=$lavapipe
 fi
 socket=${VTEST_SOCKET_NAME:-/tmp/.virgl_test}
+host_driver=${VK_DRIVER_FILES:-"the default Vulkan driver"}
 cat <<MSG
 
-Starting venus-vtest on $socket, rendering with ${VK_DRIVER_FILES:-the host's default Vulkan driver}.
+Starting venus-vtest on $socket, rendering with $host_driver.
 Point Mesa's Venus driver at it (Mesa built with -Dvulkan-drivers=virtio):
   VN_DEBUG=vtest VK_DRIVER_FILES=<mesa prefix>/share/vulkan/icd.d/virtio_icd.$(uname -m).json \\
   VTEST_SOCKET_NAME=$socket vulkaninfo --summary
