@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -25,6 +26,8 @@ VtestServerProcess::VtestServerProcess(bool single_context) {
     m_log = base + ".log";
     m_pid = ::fork();
     if (m_pid == 0) {
+        // A test that crashes must not leave servers behind.
+        ::prctl(PR_SET_PDEATHSIG, SIGTERM);
         const int log = ::open(m_log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
         ::dup2(log, STDERR_FILENO);
         ::dup2(log, STDOUT_FILENO);
