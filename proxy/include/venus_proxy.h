@@ -147,6 +147,24 @@ bool vn_proxy_context_is_lost(const vn_proxy_context* ctx);
 /* The context socket, for diagnostics and tests only; never send on it. */
 int vn_proxy_context_socket_fd(const vn_proxy_context* ctx);
 
+/* The Venus capset (struct virgl_renderer_capset_venus, little-endian u32 fields) that the VMM
+ * hands the guest (virtio-gpu VIRTGPU_GET_CAPS, vtest GET_CAPSET). It is computed here, in the VMM
+ * process, as virglrenderer does, from the protocol table the server's codec is generated from:
+ * wire format, vk.xml version, the spec versions of VK_EXT_command_serialization and
+ * VK_MESA_venus_protocol, and one mask bit per extension the protocol can encode (bit 0: the mask
+ * is valid). supports_blob_id_0, allow_vk_wait_syncs and supports_multiple_timelines are 1;
+ * use_guest_vram is 0 (not supported). Only version 0 of capset VN_PROXY_CAPSET_VENUS exists. */
+#define VN_PROXY_CAPSET_VENUS_MAX_VERSION 0u
+#define VN_PROXY_CAPSET_VENUS_SIZE 160u
+/* max_version and max_size of a capset (virgl_renderer_get_cap_set); INVALID_ARGUMENT for an
+ * unknown capset id. Either output may be NULL. */
+int vn_proxy_get_capset_info(uint32_t capset_id, uint32_t* out_max_version, uint32_t* out_max_size);
+/* Writes the capset into buf (size bytes; bytes past the capset are zeroed) and its size into
+ * out_size (may be NULL). buf NULL with size 0 only reports the size. INVALID_ARGUMENT for an
+ * unknown id or version, or a buffer smaller than the capset. */
+int vn_proxy_get_capset(uint32_t capset_id, uint32_t version, void* buf, size_t size,
+                        size_t* out_size);
+
 #if defined(__GNUC__)
 #pragma GCC visibility pop
 #endif

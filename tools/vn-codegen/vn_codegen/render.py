@@ -15,7 +15,7 @@ def outputs() -> list[str]:
     files = ["vn_protocol.gen.h", "vn_structs_internal.gen.h", "vn_commands.gen.cpp",
              "vn_info.gen.cpp", "vn_fill.gen.h", "vn_fill.gen.cpp", "vn_dispatch.gen.h",
              "vn_dispatch.gen.cpp", "vn_vulkan.gen.h", "vn_vulkan.gen.cpp", "vn_passthrough.gen.h",
-             "vn_passthrough.gen.cpp", "vn_coverage.txt"]
+             "vn_passthrough.gen.cpp", "vn_capset.gen.h", "vn_coverage.txt"]
     files += [f"vn_structs_{i}.gen.cpp" for i in range(STRUCT_PARTS)]
     return files
 
@@ -60,6 +60,34 @@ def coverage_text(model: Model) -> str:
     lines += [f"  {k}: {v}" for k, v in sorted(c.structs_unsupported.items())]
     lines += ["", "extensions the vk.xml does not define: " + ", ".join(c.extensions_missing)]
     return "\n".join(lines) + "\n"
+
+
+CAPSET_MASK_WORDS = 32  # struct virgl_renderer_capset_venus: vk_extension_mask1[32]
+
+
+def capset(model: Model) -> dict:
+    """The Venus capset fields that follow from the protocol table. A mask bit says "the wire
+    protocol can encode this extension": every extension the vk.xml in use lets the codec cover,
+    plus the two private ones the protocol table itself defines. Bit 0 marks the mask as valid."""
+    raw = model.protocol.raw["protocol"]
+    private = {model.protocol.mesa_extension_number,
+               int(raw["command_serialization_extension_number"])}
+    words = [0] * CAPSET_MASK_WORDS
+    words[0] |= 1
+    spec = {}
+    encodable = []
+    for e in sorted(model.extensions, key=lambda e: e.number):
+        if not (e.in_registry or e.number in private):
+            continue
+        if e.number >= 32 * CAPSET_MASK_WORDS:
+            raise ValueError(f"{e.name}: extension number {e.number} does not fit the capset mask")
+        words[e.number // 32] |= 1 << (e.number % 32)
+        encodable.append(e)
+        spec[e.number] = e.spec_version
+    major, minor, patch = model.vk_xml_version
+    return dict(mask=words, encodable=encodable, vk_xml_version=(major << 22) | (minor << 12) | patch,
+                command_serialization_spec=spec.get(int(raw["command_serialization_extension_number"]), 0),
+                venus_protocol_spec=spec.get(model.protocol.mesa_extension_number, 0))
 
 
 def reindent(text: str) -> str:
@@ -123,6 +151,7 @@ def render(model: Model, vk_xml_name: str) -> dict[str, str]:
         "vn_vulkan.gen.cpp": env.get_template("vn_vulkan.gen.cpp.j2").render(**ctx),
         "vn_passthrough.gen.h": env.get_template("vn_passthrough.gen.h.j2").render(**ctx),
         "vn_passthrough.gen.cpp": env.get_template("vn_passthrough.gen.cpp.j2").render(**ctx),
+        "vn_capset.gen.h": env.get_template("vn_capset.gen.h.j2").render(capset=capset(model), **ctx),
         "vn_coverage.txt": coverage_text(model),
     }
     tpl = env.get_template("vn_structs.gen.cpp.j2")
