@@ -118,7 +118,9 @@ TEST_CASE("instance version and the Venus instance extensions") {
     gen::EnumerateInstanceVersionArgs reply;
     REQUIRE(r.call(a, reply) == DecodeResult::Ok);
     CHECK(*reply.pApiVersion >= VK_API_VERSION_1_1);
-    CHECK(*reply.pApiVersion <= decoder::Executor::max_api_version);
+    // Capped at major.minor; the patch level is the host's, as virglrenderer reports it.
+    CHECK(*reply.pApiVersion - VK_API_VERSION_PATCH(*reply.pApiVersion) <=
+          decoder::Executor::max_api_version);
 
     std::uint32_t count = 8;
     VkExtensionProperties props[8]{};
@@ -151,7 +153,7 @@ TEST_CASE("lavapipe through Venus: instance, physical device, properties with a 
     const VkPhysicalDeviceProperties& p = reply.pProperties->properties;
     INFO("device " << p.deviceName);
     CHECK(std::string(p.deviceName).find("llvmpipe") != std::string::npos);
-    CHECK(p.apiVersion <= decoder::Executor::max_api_version);
+    CHECK(p.apiVersion - VK_API_VERSION_PATCH(p.apiVersion) <= decoder::Executor::max_api_version);
     REQUIRE(reply.pProperties->pNext);
     const auto* d = static_cast<const VkPhysicalDeviceDriverProperties*>(reply.pProperties->pNext);
     CHECK(d->sType == VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_DRIVER_PROPERTIES);

@@ -67,6 +67,14 @@ class Executor final : public gen::PassthroughHandler {
   public:
     // The newest Vulkan version the codec and the executor implement; the host's is capped to it.
     static constexpr std::uint32_t max_api_version = VK_API_VERSION_1_3;
+    // A host version with its major.minor capped at max_api_version. The patch level stays the
+    // host's, so the guest sees what virglrenderer reports (vkr_api_version_cap_minor).
+    static constexpr std::uint32_t cap_api_version(std::uint32_t version) {
+        const std::uint32_t without_patch = version - VK_API_VERSION_PATCH(version);
+        if (without_patch <= max_api_version)
+            return version;
+        return max_api_version + VK_API_VERSION_PATCH(version);
+    }
 
     explicit Executor(ObjectTables& objects);
     // A context that ends (or dies) takes its host objects with it: devices with every child,

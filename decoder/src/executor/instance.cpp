@@ -48,7 +48,7 @@ DecodeResult Executor::on_vkEnumerateInstanceVersion(protocol::Decoder& d,
         a.ret = m_global.EnumerateInstanceVersion(&host);
     else
         a.ret = VK_SUCCESS;
-    *a.pApiVersion = std::min(host, max_api_version);
+    *a.pApiVersion = cap_api_version(host);
     return DecodeResult::Ok;
 }
 
@@ -101,7 +101,7 @@ DecodeResult Executor::on_vkCreateInstance(protocol::Decoder& d, gen::CreateInst
     std::uint32_t api = VK_API_VERSION_1_0;
     if (info.pApplicationInfo) {
         app = *info.pApplicationInfo;
-        api = std::min(app.apiVersion ? app.apiVersion : VK_API_VERSION_1_0, max_api_version);
+        api = cap_api_version(app.apiVersion ? app.apiVersion : VK_API_VERSION_1_0);
         app.apiVersion = api;
         info.pApplicationInfo = &app;
     }

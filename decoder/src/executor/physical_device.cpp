@@ -10,8 +10,8 @@ namespace vn::decoder {
 using protocol::DecodeResult;
 
 namespace {
-void cap_api_version(VkPhysicalDeviceProperties& p) {
-    p.apiVersion = std::min(p.apiVersion, Executor::max_api_version);
+void cap_device_version(VkPhysicalDeviceProperties& p) {
+    p.apiVersion = Executor::cap_api_version(p.apiVersion);
 }
 } // namespace
 
@@ -25,7 +25,7 @@ DecodeResult Executor::on_vkGetPhysicalDeviceProperties(protocol::Decoder& d,
     if (!a.pProperties)
         return d.in.fail("vkGetPhysicalDeviceProperties without pProperties");
     inst->dispatch.GetPhysicalDeviceProperties(a.physicalDevice.handle, a.pProperties);
-    cap_api_version(*a.pProperties);
+    cap_device_version(*a.pProperties);
     return DecodeResult::Ok;
 }
 
@@ -37,7 +37,7 @@ DecodeResult Executor::on_vkGetPhysicalDeviceProperties2(protocol::Decoder& d,
     // The decoder rebuilt the guest's pNext chain (only structs Venus knows), so the driver fills
     // exactly what the reply will carry.
     inst->dispatch.GetPhysicalDeviceProperties2(a.physicalDevice.handle, a.pProperties);
-    cap_api_version(a.pProperties->properties);
+    cap_device_version(a.pProperties->properties);
     return DecodeResult::Ok;
 }
 

@@ -1,0 +1,91 @@
+#pragma once
+// RAII for the guest's view of blob resources: an mmap of a blob fd, and a blob that is mapped
+// and destroyed on the peer when it goes away.
+#include "vn/client/transport.h"
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <utility>
+
+namespace vn::client {
+
+class Mapping {
+  public:
+    Mapping() = default;
+    // Maps `size` bytes of fd read-write and shared; an invalid Mapping when mmap fails.
+    static Mapping map(int fd, std::size_t size);
+    ~Mapping() { reset(); }
+    Mapping(Mapping&& o) noexcept
+        : m_data(std::exchange(o.m_data, nullptr)), m_size(std::exchange(o.m_size, 0)) {}
+    Mapping& operator=(Mapping&& o) noexcept {
+        if (this != &o) {
+            reset();
+            m_data = std::exchange(o.m_data, nullptr);
+            m_size = std::exchange(o.m_size, 0);
+        }
+        return *this;
+    }
+    Mapping(const Mapping&) = delete;
+    Mapping& operator=(const Mapping&) = delete;
+
+    bool valid() const { return m_data != nullptr; }
+    void* data() const { return m_data; }
+    std::size_t size() const { return m_size; }
+    // The peer writes this memory concurrently; readers that must see each value once use these.
+    volatile std::byte* bytes() const { return static_cast<volatile std::byte*>(m_data); }
+    template <typename T>
+    std::span<T> as() const {
+        return {static_cast<T*>(m_data), m_size / sizeof(T)};
+    }
+    void reset();
+
+  private:
+    void* m_data = nullptr;
+    std::size_t m_size = 0;
+};
+
+// A blob resource of one context, mapped into the guest. Destroys the resource when it goes away
+// (the transport must outlive it).
+class MappedBlob {
+  public:
+    MappedBlob() = default;
+    MappedBlob(Transport& transport, Blob blob, Mapping mapping)
+        : m_transport(&transport), m_blob(std::move(blob)), m_mapping(std::move(mapping)) {}
+    ~MappedBlob() { reset(); }
+    MappedBlob(MappedBlob&& o) noexcept
+        : m_transport(std::exchange(o.m_transport, nullptr)), m_blob(std::move(o.m_blob)),
+          m_mapping(std::move(o.m_mapping)) {}
+    MappedBlob& operator=(MappedBlob&& o) noexcept {
+        if (this != &o) {
+            reset();
+            m_transport = std::exchange(o.m_transport, nullptr);
+            m_blob = std::move(o.m_blob);
+            m_mapping = std::move(o.m_mapping);
+        }
+        return *this;
+    }
+    MappedBlob(const MappedBlob&) = delete;
+    MappedBlob& operator=(const MappedBlob&) = delete;
+
+    bool valid() const { return m_blob.res_id != 0; }
+    bool mapped() const { return m_mapping.valid(); }
+    std::uint32_t res_id() const { return m_blob.res_id; }
+    FdType fd_type() const { return m_blob.fd_type; }
+    const Blob& blob() const { return m_blob; }
+    const Mapping& mapping() const { return m_mapping; }
+    void* data() const { return m_mapping.data(); }
+    std::size_t size() const { return m_mapping.size(); }
+    template <typename T>
+    std::span<T> as() const {
+        return m_mapping.as<T>();
+    }
+    void reset();
+
+  private:
+    Transport* m_transport = nullptr;
+    Blob m_blob;
+    Mapping m_mapping;
+};
+
+} // namespace vn::client

@@ -1,0 +1,99 @@
+// What our renderer advertises to the guest is what both the host driver and the protocol
+// support, at the lower of the two spec versions; checked against lavapipe itself, queried here
+// directly through the Vulkan loader.
+#include "backends.h"
+#include "vn/scenarios/instance_queries.h"
+
+#include <cstring>
+#include <map>
+#include <string>
+
+using namespace vn;
+
+namespace {
+
+// Device extensions of the host's lavapipe, by name.
+std::map<std::string, std::uint32_t> host_device_extensions(const std::string& device_name) {
+    VkApplicationInfo app{};
+    app.sType = VK_STRUCTURE_TYPE_APPLICATION_INFO;
+    app.apiVersion = VK_API_VERSION_1_1;
+    VkInstanceCreateInfo ici{};
+    ici.sType = VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO;
+    ici.pApplicationInfo = &app;
+    VkInstance instance = VK_NULL_HANDLE;
+    REQUIRE(vkCreateInstance(&ici, nullptr, &instance) == VK_SUCCESS);
+    std::uint32_t count = 0;
+    REQUIRE(vkEnumeratePhysicalDevices(instance, &count, nullptr) == VK_SUCCESS);
+    std::vector<VkPhysicalDevice> pds(count);
+    REQUIRE(vkEnumeratePhysicalDevices(instance, &count, pds.data()) == VK_SUCCESS);
+    std::map<std::string, std::uint32_t> out;
+    for (VkPhysicalDevice pd : pds) {
+        VkPhysicalDeviceProperties props;
+        vkGetPhysicalDeviceProperties(pd, &props);
+        if (device_name != props.deviceName)
+            continue;
+        std::uint32_t n = 0;
+        REQUIRE(vkEnumerateDeviceExtensionProperties(pd, nullptr, &n, nullptr) == VK_SUCCESS);
+        std::vector<VkExtensionProperties> ext(n);
+        REQUIRE(vkEnumerateDeviceExtensionProperties(pd, nullptr, &n, ext.data()) == VK_SUCCESS);
+        for (const auto& e : ext)
+            out[e.extensionName] = e.specVersion;
+    }
+    vkDestroyInstance(instance, nullptr);
+    return out;
+}
+
+const gen::ExtensionInfo* protocol_entry(const char* name) {
+    for (const auto& info : gen::extensions)
+        if (std::strcmp(info.name, name) == 0)
+            return &info;
+    return nullptr;
+}
+
+} // namespace
+
+TEST_CASE("every advertised device extension is in the protocol table and lavapipe's",
+          "[scenario][extensions]") {
+    client::ProxyTransport transport(test::spawn(test::ours()));
+    client::Guest guest(transport);
+    const auto instance = scenarios::create_instance(guest);
+    const auto pds = scenarios::enumerate_physical_devices(guest, instance);
+    const auto info = scenarios::query_physical_device(guest, pds[0]);
+    const auto host = host_device_extensions(info.name());
+    REQUIRE_FALSE(host.empty());
+
+    std::size_t advertised = 0;
+    for (const auto& e : info.extensions) {
+        INFO(e.extensionName);
+        const gen::ExtensionInfo* entry = protocol_entry(e.extensionName);
+        REQUIRE(entry != nullptr);
+        CHECK(entry->in_registry);
+        CHECK(entry->host);
+        const auto it = host.find(e.extensionName);
+        REQUIRE(it != host.end());
+        CHECK(e.specVersion == std::min(it->second, entry->spec_version));
+        ++advertised;
+    }
+    // And nothing both support is held back.
+    for (const auto& [name, version] : host) {
+        const gen::ExtensionInfo* entry = protocol_entry(name.c_str());
+        if (!entry || !entry->in_registry || !entry->host)
+            continue;
+        INFO(name);
+        CHECK(info.has_extension(name.c_str()));
+    }
+    CHECK(advertised > 0);
+}
+
+TEST_CASE("instance extensions are exactly Venus's own", "[scenario][extensions]") {
+    client::ProxyTransport transport(test::spawn(test::ours()));
+    client::Guest guest(transport);
+    const auto ext = scenarios::enumerate_instance_extensions(guest);
+    REQUIRE(ext.size() == 2);
+    for (const auto& e : ext) {
+        INFO(e.extensionName);
+        const gen::ExtensionInfo* entry = protocol_entry(e.extensionName);
+        REQUIRE(entry != nullptr);
+        CHECK(e.specVersion == entry->spec_version);
+    }
+}
