@@ -84,8 +84,9 @@ struct TargetResult {
     std::string kind; // "server" or "native"
     std::string path;
     std::string layout;
-    std::string throughput_transport; // how the throughput commands travelled
-    std::vector<double> throughput;   // commands/s, one per round
+    std::string transport;                  // how calls and submits travelled (ring, ...)
+    std::vector<double> throughput;         // commands/s through a ring, one per round
+    std::vector<double> throughput_context; // commands/s through SUBMIT_CMD, one per round
     std::vector<double> round_trip_us;
     std::vector<double> submit_fence_us;
     std::vector<double> context_start_ms;

@@ -285,7 +285,7 @@ void Native::run_round(const Options& o, TargetResult& out) {
         const double seconds = seconds_between(t0, Clock::now());
         out.throughput.push_back(static_cast<double>(buffers * Shape::kCommandsPerBuffer) /
                                  seconds);
-        out.throughput_transport = "direct calls";
+        out.transport = "direct calls";
     });
 
     attempt("bulk", [&] {

@@ -41,6 +41,9 @@ std::vector<Figure> figures(const TargetResult& r) {
     std::vector<Figure> f;
     f.push_back(
         {"throughput", "command throughput", "Mcmd/s", "throughput", median(r.throughput) / 1e6});
+    if (r.kind != "native")
+        f.push_back({"throughput_context", "throughput, SUBMIT_CMD", "Mcmd/s",
+                     "throughput_context", median(r.throughput_context) / 1e6});
     f.push_back(
         {"round_trip_p50", "round trip p50", "us", "round_trip", percentile(r.round_trip_us, 0.5)});
     f.push_back({"round_trip_p99", "round trip p99", "us", "round_trip",
@@ -179,15 +182,16 @@ void print_report(const Options& o, const std::vector<TargetResult>& results) {
                 o.rounds, o.seconds, o.iterations);
     std::printf("Throughput: %u commands per command buffer (begin, %u x bind pipeline, bind "
                 "descriptor set, push constants, bind vertex buffer, scissor, draw, dispatch, "
-                "barrier, end), recorded, not submitted. Bulk: %llu MiB written to a mapped "
-                "buffer, copied by the device, read back from another.\n",
+                "barrier, end), recorded, not submitted, sent through a Venus ring (\"throughput, "
+                "SUBMIT_CMD\": the same through the context path). Bulk: %llu MiB written to a "
+                "mapped buffer, copied by the device, read back from another.\n",
                 Shape::kCommandsPerBuffer, Shape::kBatches,
                 static_cast<unsigned long long>(Shape::kBulkBytes >> 20));
     for (const auto& r : results)
         if (r.kind == "server")
-            std::printf("  %-22s %s (%s layout), throughput via %s\n", r.name.c_str(),
-                        r.path.c_str(), r.layout.c_str(),
-                        r.throughput_transport.empty() ? "-" : r.throughput_transport.c_str());
+            std::printf("  %-22s %s (%s layout); calls, submits and bulk through: %s\n",
+                        r.name.c_str(), r.path.c_str(), r.layout.c_str(),
+                        r.transport.empty() ? "-" : r.transport.c_str());
     std::printf("\n%-24s %-24s %12s %-7s %9s %9s\n", "figure", "target", "value", "unit",
                 ("/" + first.name.substr(0, 8)).c_str(), "/native");
     const auto first_figures = figures(first);
@@ -252,7 +256,7 @@ void write_json(const Options& o, const std::vector<TargetResult>& results,
         t["kind"] = r.kind;
         t["path"] = r.path;
         t["layout"] = r.layout;
-        t["throughput_transport"] = r.throughput_transport;
+        t["transport"] = r.transport;
         t["unavailable"] = r.unavailable;
         nlohmann::json f = nlohmann::json::object();
         for (const auto& fig : figures(r))
@@ -270,6 +274,7 @@ void write_json(const Options& o, const std::vector<TargetResult>& results,
             return a;
         };
         t["per_round"] = {{"throughput_cmds_per_s", r.throughput},
+                          {"throughput_context_cmds_per_s", r.throughput_context},
                           {"bulk_bytes_per_s", r.bulk_bytes_per_s},
                           {"memory_idle", memories(r.idle)},
                           {"memory_after", memories(r.after)}};

@@ -1,14 +1,17 @@
-// The Venus side: a guest context written with the generated driver-side encoder, sent through
-// libvenus-proxy to whichever server is under test. Every server gets byte-identical streams.
+// The Venus side: a guest (vn::client, the guest side as Mesa's driver speaks it, with the
+// generated encoder) talking through libvenus-proxy to whichever server is under test. Every
+// server gets byte-identical streams.
 #include "bench.h"
 #include "bench_comp.spv.h"
+#include "vn/client/guest.h"
+#include "vn/client/proxy_transport.h"
+#include "vn/client/ring.h"
 #include "vn_protocol.gen.h"
-
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include <cstdio>
 #include <cstring>
+#include <memory>
+#include <optional>
 #include <span>
 
 namespace vn::bench {
@@ -25,159 +28,56 @@ protocol::Ref<H> ref(std::uint64_t v) {
     return {v, handle<H>(v)};
 }
 
-std::string proxy_error(const std::string& what, int rc) {
-    return what + ": " + vn_proxy_result_string(rc);
+using client::Status;
+
+// Turns a failed client call into "this workload is unavailable here", with the client's reason.
+void require(Status s, const client::Guest& g, const char* what) {
+    if (s != Status::Ok)
+        throw Unavailable(std::string(what) + ": " +
+                          (g.last_error().empty() ? client::status_string(s) : g.last_error()));
 }
 
-class Mapping {
+// Where a workload's commands travel: a Venus ring (how Mesa's driver sends everything after
+// start-up) or, for a server without rings, the context path (SUBMIT_CMD). Same bytes either way.
+class Channel {
   public:
-    Mapping(int fd, std::size_t size) : m_size(size) {
-        m_data = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-        if (m_data == MAP_FAILED)
-            throw Unavailable("cannot map a blob of " + std::to_string(size) + " bytes");
-    }
-    ~Mapping() { ::munmap(m_data, m_size); }
-    Mapping(const Mapping&) = delete;
-    Mapping& operator=(const Mapping&) = delete;
-    std::byte* data() const { return static_cast<std::byte*>(m_data); }
+    Channel(client::Guest& guest, client::Ring* ring) : m_guest(guest), m_ring(ring) {}
 
-  private:
-    void* m_data;
-    std::size_t m_size;
-};
-
-class Server {
-  public:
-    explicit Server(const ServerSpec& spec) {
-        const int rc = vn_proxy_server_spawn(spec.path.c_str(), spec.layout, 0, &m_server);
-        if (rc != VN_PROXY_OK)
-            throw Unavailable(proxy_error("cannot start " + spec.path, rc));
-    }
-    ~Server() { vn_proxy_server_destroy(m_server); }
-    Server(const Server&) = delete;
-    Server& operator=(const Server&) = delete;
-    vn_proxy_server* get() const { return m_server; }
-    int pid() const { return vn_proxy_server_pid(m_server); }
-
-  private:
-    vn_proxy_server* m_server = nullptr;
-};
-
-constexpr std::uint32_t kReplyResource = 1;
-constexpr std::size_t kReplySize = 64 * 1024;
-
-// One guest context on the context path: commands go in SUBMIT_CMD, replies come back through a
-// shm reply stream, and "the worker has processed everything so far" is a CPU-ring fence.
-class GuestContext {
-  public:
-    GuestContext(vn_proxy_server* server, std::uint32_t ctx_id) {
-        int rc = vn_proxy_context_create(server, ctx_id, "venus-bench", VN_PROXY_CAPSET_VENUS, true,
-                                         &m_ctx);
-        if (rc != VN_PROXY_OK)
-            throw Unavailable(proxy_error("context create", rc));
-        vn_proxy_blob blob{};
-        rc = vn_proxy_context_create_resource(m_ctx, kReplyResource, 0, kReplySize,
-                                              VN_PROXY_BLOB_FLAG_MAPPABLE, &blob);
-        if (rc != VN_PROXY_OK) {
-            vn_proxy_context_destroy(m_ctx);
-            throw Unavailable(proxy_error("reply stream resource", rc));
-        }
-        try {
-            m_reply = std::make_unique<Mapping>(blob.fd, kReplySize);
-        } catch (...) {
-            ::close(blob.fd);
-            vn_proxy_context_destroy(m_ctx);
-            throw;
-        }
-        ::close(blob.fd);
-    }
-    ~GuestContext() {
-        m_reply.reset();
-        vn_proxy_context_destroy(m_ctx);
-    }
-    GuestContext(const GuestContext&) = delete;
-    GuestContext& operator=(const GuestContext&) = delete;
-
-    vn_proxy_context* get() const { return m_ctx; }
+    const char* name() const { return m_ring ? "ring" : "context path (SUBMIT_CMD)"; }
 
     void submit(std::span<const std::byte> bytes) {
-        const int rc = vn_proxy_context_submit_cmd(m_ctx, bytes.data(), bytes.size());
-        if (rc != VN_PROXY_OK)
-            throw Unavailable(proxy_error("SUBMIT_CMD", rc));
+        if (m_ring) {
+            require(m_ring->submit(bytes, m_seqno), m_guest, "ring submit");
+        } else {
+            require(m_guest.submit(bytes), m_guest, "SUBMIT_CMD");
+        }
     }
-
-    void sync() {
-        std::uint32_t seqno = 0;
-        int rc = vn_proxy_context_submit_fence(m_ctx, 0, &seqno);
-        if (rc == VN_PROXY_OK)
-            rc = vn_proxy_context_wait_fence(m_ctx, 0, seqno, 30000);
-        if (rc != VN_PROXY_OK)
-            throw Unavailable(proxy_error("fence", rc));
-    }
-
     template <typename Args>
     void send(const Args& a) {
-        m_scratch.clear();
-        protocol::Writer w(m_scratch);
+        m_bytes.clear();
+        protocol::Writer w(m_bytes);
         gen::encode_args(w, 0, a);
-        submit(m_scratch);
+        submit(m_bytes);
     }
-
-    // Like Mesa's vn_call_*: aim the reply stream at its start, submit with the reply bit, wait
-    // until the worker has processed it, decode the reply.
     template <typename Args>
     Args call(const Args& a) {
-        VkCommandStreamDescriptionMESA desc{kReplyResource, 0, kReplySize};
-        gen::SetReplyCommandStreamMESAArgs set;
-        set.pStream = &desc;
-        m_scratch.clear();
-        protocol::Writer w(m_scratch);
-        gen::encode_args(w, 0, set);
-        gen::encode_args(w, VK_COMMAND_GENERATE_REPLY_BIT_EXT, a);
-        submit(m_scratch);
-        sync();
-        m_arena.reset();
-        protocol::FatalState fatal;
-        protocol::Reader in(m_reply->data(), kReplySize, fatal);
-        protocol::Decoder d{in, m_arena};
-        Args out = a;
-        if (gen::decode_reply(d, out) != protocol::DecodeResult::Ok)
-            throw Unavailable(std::string("bad reply to ") + Args::vn_name + ": " + fatal.reason());
-        return out;
+        Args reply{};
+        require(m_ring ? m_ring->call(a, reply) : m_guest.call(a, reply), m_guest, Args::vn_name);
+        return reply;
     }
-
-    // Maps a blob of device memory (blob id = the memory's object id), as Mesa does for
-    // host-visible memory.
-    std::unique_ptr<Mapping> map_memory(std::uint32_t res_id, std::uint64_t memory_id,
-                                        std::uint64_t size) {
-        vn_proxy_blob blob{};
-        const int rc = vn_proxy_context_create_resource(m_ctx, res_id, memory_id, size,
-                                                        VN_PROXY_BLOB_FLAG_MAPPABLE, &blob);
-        if (rc != VN_PROXY_OK)
-            throw Unavailable(proxy_error("blob of device memory", rc));
-        if (blob.fd_type != VN_PROXY_FD_SHM && blob.fd_type != VN_PROXY_FD_DMABUF) {
-            // An opaque fd is the driver's private handle (lavapipe puts a header in front of
-            // the memory); a VMM cannot map it for the guest.
-            ::close(blob.fd);
-            throw Unavailable("host-visible memory comes back as an opaque fd, which a VMM "
-                              "cannot map");
-        }
-        std::unique_ptr<Mapping> mapping;
-        try {
-            mapping = std::make_unique<Mapping>(blob.fd, size);
-        } catch (...) {
-            ::close(blob.fd);
-            throw;
-        }
-        ::close(blob.fd);
-        return mapping;
+    // Everything submitted so far has been executed.
+    void drain() {
+        if (m_ring)
+            require(m_ring->wait(m_seqno, m_guest.options().timeout_ms), m_guest, "ring wait");
+        else
+            require(m_guest.sync(), m_guest, "fence");
     }
 
   private:
-    vn_proxy_context* m_ctx = nullptr;
-    std::unique_ptr<Mapping> m_reply;
-    std::vector<std::byte> m_scratch;
-    protocol::Arena m_arena;
+    client::Guest& m_guest;
+    client::Ring* m_ring;
+    std::uint32_t m_seqno = 0;
+    std::vector<std::byte> m_bytes;
 };
 
 void check(VkResult r, const char* what) {
@@ -209,12 +109,10 @@ enum : std::uint64_t {
     fence_id,
 };
 
-constexpr std::uint32_t kSrcResource = 2, kDstResource = 3;
-
 // The device every workload runs on, set up the way Mesa's driver would.
 class BenchDevice {
   public:
-    explicit BenchDevice(GuestContext& g) : m_g(g) {
+    explicit BenchDevice(Channel& g) : m_g(g) {
         VkApplicationInfo app{VK_STRUCTURE_TYPE_APPLICATION_INFO,
                               nullptr,
                               "venus-bench",
@@ -482,7 +380,7 @@ class BenchDevice {
     }
 
   private:
-    GuestContext& m_g;
+    Channel& m_g;
     VkPhysicalDeviceMemoryProperties m_memory{};
 };
 
@@ -633,40 +531,48 @@ void round_trip(const Options& o, BenchDevice& device, TargetResult& out) {
 }
 
 // An empty vkQueueSubmit, then a fence the VMM waits on: what a guest's submit with a fence
-// costs when the queue has nothing to run.
-void submit_fence(const Options& o, GuestContext& g, TargetResult& out) {
+// costs when the queue has nothing to run. Always on the context path, where the VMM's fences
+// are.
+void submit_fence(const Options& o, client::Guest& g, TargetResult& out) {
     const auto submit = encode_submit(0);
     Budget budget(o);
     for (std::size_t n = 0; budget.more(n); ++n) {
         const auto t0 = Clock::now();
-        g.submit(submit);
-        g.sync();
+        require(g.submit(submit), g, "SUBMIT_CMD");
+        require(g.sync(), g, "fence");
         out.submit_fence_us.push_back(micros(t0, Clock::now()));
     }
 }
 
-void throughput(const Options& o, GuestContext& g, TargetResult& out) {
+// Command buffers recorded back to back, until everything submitted has been executed.
+double throughput(const Options& o, Channel& channel) {
     const auto recording = encode_recording();
-    g.submit(recording); // warm-up: the driver's command-buffer pools grow once
-    g.sync();
+    channel.submit(recording); // warm-up: the driver's command-buffer pools grow once
+    channel.drain();
     Budget budget(o);
     const auto t0 = Clock::now();
     std::size_t buffers = 0;
     for (; budget.more(buffers); ++buffers)
-        g.submit(recording);
-    g.sync();
+        channel.submit(recording);
+    channel.drain();
     const double seconds = seconds_between(t0, Clock::now());
-    out.throughput.push_back(static_cast<double>(buffers * Shape::kCommandsPerBuffer) / seconds);
-    out.throughput_transport = "context path (SUBMIT_CMD)";
+    return static_cast<double>(buffers * Shape::kCommandsPerBuffer) / seconds;
 }
 
-void bulk(const Options& o, GuestContext& g, BenchDevice& device, TargetResult& out) {
+void bulk(const Options& o, client::Guest& g, Channel& channel, BenchDevice& device,
+          TargetResult& out) {
     device.make_buffer(src_buffer_id, src_memory_id, Shape::kBulkBytes,
                        VK_BUFFER_USAGE_TRANSFER_SRC_BIT);
     device.make_buffer(dst_buffer_id, dst_memory_id, Shape::kBulkBytes,
                        VK_BUFFER_USAGE_TRANSFER_DST_BIT);
-    const auto src = g.map_memory(kSrcResource, src_memory_id, Shape::kBulkBytes);
-    const auto dst = g.map_memory(kDstResource, dst_memory_id, Shape::kBulkBytes);
+    client::MappedBlob src, dst;
+    require(g.map_blob(src_memory_id, Shape::kBulkBytes, src), g, "blob of device memory");
+    require(g.map_blob(dst_memory_id, Shape::kBulkBytes, dst), g, "blob of device memory");
+    if (src.fd_type() == client::FdType::Opaque || dst.fd_type() == client::FdType::Opaque)
+        throw Unavailable("host-visible memory comes back as an opaque fd, which a VMM cannot "
+                          "map");
+    if (!src.valid() || !dst.valid())
+        throw Unavailable("cannot map the blobs of device memory");
 
     const auto cb = ref<VkCommandBuffer>(copy_cb_id);
     VkCommandBufferBeginInfo bi{};
@@ -674,7 +580,7 @@ void bulk(const Options& o, GuestContext& g, BenchDevice& device, TargetResult& 
     gen::BeginCommandBufferArgs begin;
     begin.commandBuffer = cb;
     begin.pBeginInfo = &bi;
-    g.send(begin);
+    channel.send(begin);
     const VkBufferCopy region{0, 0, Shape::kBulkBytes};
     gen::CmdCopyBufferArgs copy;
     copy.commandBuffer = cb;
@@ -682,35 +588,31 @@ void bulk(const Options& o, GuestContext& g, BenchDevice& device, TargetResult& 
     copy.dstBuffer = ref<VkBuffer>(dst_buffer_id);
     copy.regionCount = 1;
     copy.pRegions = &region;
-    g.send(copy);
+    channel.send(copy);
     gen::EndCommandBufferArgs end;
     end.commandBuffer = cb;
-    check(g.call(end).ret, "vkEndCommandBuffer");
+    check(channel.call(end).ret, "vkEndCommandBuffer");
 
     const auto submit = encode_submit(1);
+    auto* src_bytes = static_cast<std::byte*>(src.data());
+    const auto* words = static_cast<const std::uint64_t*>(dst.data());
     Budget budget(o);
     const auto t0 = Clock::now();
     std::size_t n = 0;
     for (; budget.more(n); ++n) {
         // The guest writes, the device copies, the guest reads it all back and checks it.
         const auto pattern = static_cast<std::uint8_t>(n * 37 + 1);
-        std::memset(src->data(), pattern, Shape::kBulkBytes);
-        g.submit(submit);
+        std::memset(src_bytes, pattern, Shape::kBulkBytes);
+        channel.submit(submit);
         device.wait_fence();
-        const auto* words = reinterpret_cast<const std::uint64_t*>(dst->data());
         std::uint64_t any_diff = 0;
         std::uint64_t expect = 0;
         std::memset(&expect, pattern, sizeof(expect));
         for (std::size_t i = 0; i < Shape::kBulkBytes / 8; ++i)
             any_diff |= words[i] ^ expect;
-        if (any_diff) {
-            std::size_t first = 0;
-            while (words[first] == expect)
-                ++first;
+        if (any_diff)
             throw Unavailable("the copied bytes differ from what was written (iteration " +
-                              std::to_string(n) + ", first at byte " + std::to_string(first * 8) +
-                              ")");
-        }
+                              std::to_string(n) + ")");
     }
     const double seconds = seconds_between(t0, Clock::now());
     out.bulk_bytes_per_s.push_back(static_cast<double>(n * Shape::kBulkBytes) / seconds);
@@ -718,20 +620,40 @@ void bulk(const Options& o, GuestContext& g, BenchDevice& device, TargetResult& 
 
 // Context start: create the context, give it a reply stream, and get the first reply
 // (vkEnumerateInstanceVersion), as a guest driver's first call does.
-void context_start(const Options& o, Server& server, TargetResult& out) {
+void context_start(const Options& o, const std::shared_ptr<client::ProxyServer>& server,
+                   TargetResult& out) {
     Budget budget(o);
     for (std::size_t n = 0; budget.more(n); ++n) {
         const auto t0 = Clock::now();
-        {
-            GuestContext g(server.get(), static_cast<std::uint32_t>(1000 + n));
-            std::uint32_t version = 0;
-            gen::EnumerateInstanceVersionArgs ev;
-            ev.pApiVersion = &version;
-            const auto reply = g.call(ev);
-            if (*reply.pApiVersion < VK_API_VERSION_1_1)
-                throw Unavailable("vkEnumerateInstanceVersion replied < 1.1");
-            out.context_start_ms.push_back(micros(t0, Clock::now()) / 1000.0);
-        }
+        client::ProxyTransport transport(server, "venus-bench");
+        client::Guest g(transport);
+        std::uint32_t version = 0;
+        gen::EnumerateInstanceVersionArgs ev;
+        ev.pApiVersion = &version;
+        gen::EnumerateInstanceVersionArgs reply{};
+        require(g.call(ev, reply), g, "vkEnumerateInstanceVersion");
+        if (*reply.pApiVersion < VK_API_VERSION_1_1)
+            throw Unavailable("vkEnumerateInstanceVersion replied < 1.1");
+        out.context_start_ms.push_back(micros(t0, Clock::now()) / 1000.0);
+    }
+}
+
+// Whether the server runs Venus rings, asked in a context of its own: a server without them may
+// end the context that tried, and the measured one must survive that.
+std::string probe_rings(const std::shared_ptr<client::ProxyServer>& server) {
+    try {
+        client::ProxyTransport transport(server, "venus-bench-probe");
+        client::Guest g(transport);
+        client::Ring ring(g);
+        std::uint32_t version = 0;
+        gen::EnumerateInstanceVersionArgs ev;
+        ev.pApiVersion = &version;
+        gen::EnumerateInstanceVersionArgs reply{};
+        if (const Status s = ring.call(ev, reply); s != Status::Ok)
+            return std::string("a call through the ring failed: ") + client::status_string(s);
+        return "";
+    } catch (const client::SetupError& e) {
+        return std::string("the server rejects rings: ") + e.what();
     }
 }
 
@@ -739,23 +661,41 @@ void context_start(const Options& o, Server& server, TargetResult& out) {
 
 void run_server_round(const Options& o, const ServerSpec& spec, TargetResult& out) {
     try {
-        Server server(spec);
+        const auto server = client::ProxyServer::spawn(spec.path, spec.layout);
+        const std::string no_rings = probe_rings(server);
+        if (!no_rings.empty())
+            out.mark_unavailable("throughput", no_rings);
         {
-            GuestContext g(server.get(), 1);
-            BenchDevice device(g);
-            g.sync();
+            client::ProxyTransport transport(server, "venus-bench");
+            client::Guest g(transport);
+            std::optional<client::Ring> ring;
+            if (no_rings.empty())
+                ring.emplace(g);
+            Channel channel(g, ring ? &*ring : nullptr);
+            out.transport = channel.name();
+            BenchDevice device(channel);
+            channel.drain();
             attempt(out, "memory_idle", o.verbose,
-                    [&] { out.idle.push_back(descendants_memory(server.pid())); });
+                    [&] { out.idle.push_back(descendants_memory(server->pid())); });
             attempt(out, "round_trip", o.verbose, [&] { round_trip(o, device, out); });
             attempt(out, "submit_fence", o.verbose, [&] { submit_fence(o, g, out); });
-            attempt(out, "throughput", o.verbose, [&] { throughput(o, g, out); });
-            attempt(out, "bulk", o.verbose, [&] { bulk(o, g, device, out); });
+            if (ring)
+                attempt(out, "throughput", o.verbose,
+                        [&] { out.throughput.push_back(throughput(o, channel)); });
+            attempt(out, "throughput_context", o.verbose, [&] {
+                Channel context_path(g, nullptr);
+                out.throughput_context.push_back(throughput(o, context_path));
+            });
+            attempt(out, "bulk", o.verbose, [&] { bulk(o, g, channel, device, out); });
             attempt(out, "memory_after", o.verbose,
-                    [&] { out.after.push_back(descendants_memory(server.pid())); });
+                    [&] { out.after.push_back(descendants_memory(server->pid())); });
         }
         // After the measured context is gone, so that no worker of it is counted above.
         attempt(out, "context_start", o.verbose, [&] { context_start(o, server, out); });
     } catch (const Unavailable& e) {
+        std::fprintf(stderr, "venus-bench: %s: %s\n", spec.name.c_str(), e.what());
+        out.mark_unavailable("server", e.what());
+    } catch (const client::SetupError& e) {
         std::fprintf(stderr, "venus-bench: %s: %s\n", spec.name.c_str(), e.what());
         out.mark_unavailable("server", e.what());
     }
