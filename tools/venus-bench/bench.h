@@ -72,10 +72,20 @@ struct Unavailable : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
+struct ProcessMemory {
+    int pid = 0;
+    std::string comm;
+    double rss_kib = 0;
+    double pss_kib = 0;
+};
+
+// One worker's memory: every process of its tree (a jailed worker is two: the PID namespace's
+// first process, which only waits, and the worker proper).
 struct Memory {
     double rss_kib = 0;
     double pss_kib = 0;
     int processes = 0;
+    std::vector<ProcessMemory> per_process;
 };
 
 // Everything one target (a server, or native) collected, pooled over the rounds.

@@ -94,6 +94,10 @@ Memory descendants_memory(int pid) {
         m.rss_kib += rss;
         m.pss_kib += pss;
         ++m.processes;
+        std::ifstream comm_file("/proc/" + std::to_string(p) + "/comm");
+        std::string comm;
+        std::getline(comm_file, comm);
+        m.per_process.push_back({p, comm, rss, pss});
     }
     if (unreadable)
         throw Unavailable(std::to_string(unreadable) + " worker process(es) have no readable "

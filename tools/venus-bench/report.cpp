@@ -42,8 +42,8 @@ std::vector<Figure> figures(const TargetResult& r) {
     f.push_back(
         {"throughput", "command throughput", "Mcmd/s", "throughput", median(r.throughput) / 1e6});
     if (r.kind != "native")
-        f.push_back({"throughput_context", "throughput, SUBMIT_CMD", "Mcmd/s",
-                     "throughput_context", median(r.throughput_context) / 1e6});
+        f.push_back({"throughput_context", "throughput, SUBMIT_CMD", "Mcmd/s", "throughput_context",
+                     median(r.throughput_context) / 1e6});
     f.push_back(
         {"round_trip_p50", "round trip p50", "us", "round_trip", percentile(r.round_trip_us, 0.5)});
     f.push_back({"round_trip_p99", "round trip p99", "us", "round_trip",
@@ -268,9 +268,18 @@ void write_json(const Options& o, const std::vector<TargetResult>& results,
                         {"context_start_ms", r.context_start_ms}};
         auto memories = [](const std::vector<Memory>& v) {
             nlohmann::json a = nlohmann::json::array();
-            for (const auto& m : v)
-                a.push_back(
-                    {{"rss_kib", m.rss_kib}, {"pss_kib", m.pss_kib}, {"processes", m.processes}});
+            for (const auto& m : v) {
+                nlohmann::json procs = nlohmann::json::array();
+                for (const auto& p : m.per_process)
+                    procs.push_back({{"pid", p.pid},
+                                     {"comm", p.comm},
+                                     {"rss_kib", p.rss_kib},
+                                     {"pss_kib", p.pss_kib}});
+                a.push_back({{"rss_kib", m.rss_kib},
+                             {"pss_kib", m.pss_kib},
+                             {"processes", m.processes},
+                             {"per_process", procs}});
+            }
             return a;
         };
         t["per_round"] = {{"throughput_cmds_per_s", r.throughput},
