@@ -192,8 +192,10 @@ void print_report(const Options& o, const std::vector<TargetResult>& results) {
             std::printf("  %-22s %s (%s layout); calls, submits and bulk through: %s\n",
                         r.name.c_str(), r.path.c_str(), r.layout.c_str(),
                         r.transport.empty() ? "-" : r.transport.c_str());
+    std::printf("\n\"vs first\": the figure divided by %s's; \"vs native\": by native's.\n",
+                first.name.c_str());
     std::printf("\n%-24s %-24s %12s %-7s %9s %9s\n", "figure", "target", "value", "unit",
-                ("/" + first.name.substr(0, 8)).c_str(), "/native");
+                "vs first", "vs native");
     const auto first_figures = figures(first);
     for (const auto& row : first_figures) {
         bool label_printed = false;
@@ -217,6 +219,15 @@ void print_report(const Options& o, const std::vector<TargetResult>& results) {
             label_printed = true;
         }
     }
+    // The bulk buffers (2 x 8 MiB, written by the guest) are part of a worker's memory after the
+    // workloads only where the bulk workload ran.
+    bool bulk_ran = false, bulk_missing = false;
+    for (const auto& r : results)
+        if (r.kind == "server")
+            (r.bulk_bytes_per_s.empty() ? bulk_missing : bulk_ran) = true;
+    if (bulk_ran && bulk_missing)
+        std::printf("Note: \"after\" memory includes the touched bulk buffers only for servers "
+                    "where the bulk workload ran.\n");
     bool any_unavailable = false;
     for (const auto& r : results)
         for (const auto& [key, why] : r.unavailable) {

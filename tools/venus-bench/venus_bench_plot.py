@@ -41,10 +41,12 @@ def bars(ax, targets, keys, title, unit):
         values = []
         for t in targets:
             fig = t["figures"].get(key)
-            values.append(fig["value"] if fig and fig["value"] is not None else 0.0)
+            values.append(fig["value"] if fig and fig["value"] is not None else None)
         xs = [i + k * width for i in range(len(names))]
-        rects = ax.bar(xs, values, width, label=label)
-        ax.bar_label(rects, fmt="%.3g", fontsize="x-small")
+        # A figure a target could not produce gets no bar and an "n/a" label, never a zero.
+        rects = ax.bar(xs, [v if v is not None else 0.0 for v in values], width, label=label)
+        ax.bar_label(rects, labels=["%.3g" % v if v is not None else "n/a" for v in values],
+                     fontsize="x-small")
     ax.set_xticks([i + width * (len(keys) - 1) / 2 for i in range(len(names))])
     ax.set_xticklabels(names, rotation=15, fontsize="small")
     ax.set_title(title)
@@ -64,8 +66,8 @@ def main():
     cdf(axes[0][0], targets, "round_trip_us", "round trip (command with a reply)", "us")
     cdf(axes[0][1], targets, "submit_fence_us", "empty submit + fence wait", "us")
     cdf(axes[0][2], servers, "context_start_ms", "context start to first reply", "ms")
-    bars(axes[1][0], targets, [("throughput", "recorded commands")], "command throughput",
-         "million commands/s")
+    bars(axes[1][0], targets, [("throughput", "ring"), ("throughput_context", "SUBMIT_CMD")],
+         "command throughput (recorded commands)", "million commands/s")
     bars(axes[1][1], targets, [("bulk", "write, copy, read back")], "bulk transfer", "MB/s")
     bars(axes[1][2], servers,
          [("rss_idle", "RSS idle"), ("pss_idle", "PSS idle"), ("rss_after", "RSS after"),
