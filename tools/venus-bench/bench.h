@@ -132,6 +132,9 @@ class Native {
 // The memory of every process descended from pid (a server's workers, their jail children),
 // summed from /proc/PID/smaps_rollup. Throws Unavailable when none can be read.
 Memory descendants_memory(int pid);
+// Waits until no process descends from pid any more (workers of destroyed contexts have exited),
+// so that the next memory reading counts only the context being measured.
+bool wait_for_no_workers(int pid, std::chrono::milliseconds timeout);
 
 // Statistics.
 double percentile(std::vector<double> samples, double q);

@@ -10,6 +10,7 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <thread>
 
 namespace vn::bench {
 
@@ -68,9 +69,9 @@ bool read_rollup(int pid, double& rss_kib, double& pss_kib) {
 
 } // namespace
 
-Memory descendants_memory(int pid) {
-    if (pid <= 0)
-        throw Unavailable("the server pid is unknown (adopted server)");
+namespace {
+
+std::set<int> descendants(int pid) {
     const auto parents = parent_links();
     std::set<int> tree{pid};
     // Parents are listed before children only by accident; repeat until nothing is added.
@@ -80,7 +81,26 @@ Memory descendants_memory(int pid) {
             if (tree.count(parent) && tree.insert(child).second)
                 grew = true;
     }
-    tree.erase(pid); // the server itself brokers; the figure is about workers
+    tree.erase(pid); // the server itself brokers; the figures are about workers
+    return tree;
+}
+
+} // namespace
+
+bool wait_for_no_workers(int pid, std::chrono::milliseconds timeout) {
+    const auto deadline = Clock::now() + timeout;
+    while (pid > 0 && !descendants(pid).empty()) {
+        if (Clock::now() > deadline)
+            return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return true;
+}
+
+Memory descendants_memory(int pid) {
+    if (pid <= 0)
+        throw Unavailable("the server pid is unknown (adopted server)");
+    const std::set<int> tree = descendants(pid);
     if (tree.empty())
         throw Unavailable("no worker process under the server");
     Memory m;

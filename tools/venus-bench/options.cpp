@@ -26,6 +26,7 @@ constexpr const char* kDebianVirgl = "/usr/libexec/virgl_render_server";
         "every round, and natively on the host driver.\n\n"
         "  --server PATH          a server speaking the 1.x render protocol (ours, virglrenderer\n"
         "                         >= 1.0); repeatable, in table order; the first is the baseline\n"
+        "                         and the server the goals are about\n"
         "  --server-0.10 PATH     a server speaking the 0.10.x layout (Debian 12's\n"
         "                         virgl_render_server)\n"
         "  --name NAME            name of the --server given just before (default: file name)\n"

@@ -665,6 +665,11 @@ void run_server_round(const Options& o, const ServerSpec& spec, TargetResult& ou
         const std::string no_rings = probe_rings(server);
         if (!no_rings.empty())
             out.mark_unavailable("throughput", no_rings);
+        if (!wait_for_no_workers(server->pid(), std::chrono::seconds(2)))
+            std::fprintf(stderr,
+                         "venus-bench: %s: the ring probe's worker is still there; its "
+                         "memory may be counted\n",
+                         spec.name.c_str());
         {
             client::ProxyTransport transport(server, "venus-bench");
             client::Guest g(transport);
