@@ -122,6 +122,8 @@ class Native {
     Native(const Native&) = delete;
     Native& operator=(const Native&) = delete;
     void run_round(const Options& options, TargetResult& out);
+    // The physical device the loader gave us (the servers' workers pick the first one too).
+    std::string device_name() const;
 
     struct State;
 

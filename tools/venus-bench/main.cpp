@@ -37,6 +37,7 @@ int main(int argc, char** argv) {
         results.push_back(r);
         try {
             native = std::make_unique<Native>();
+            results.back().path = "Vulkan loader: " + native->device_name();
         } catch (const Unavailable& e) {
             std::fprintf(stderr, "venus-bench: %s\n", e.what());
             results.back().mark_unavailable("native", e.what());

@@ -234,6 +234,12 @@ struct Native::State {
 
 Native::Native() : m_state(new State) {}
 
+std::string Native::device_name() const {
+    VkPhysicalDeviceProperties props{};
+    vkGetPhysicalDeviceProperties(m_state->pd, &props);
+    return props.deviceName;
+}
+
 Native::~Native() {
     delete m_state;
 }

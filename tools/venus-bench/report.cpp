@@ -188,6 +188,9 @@ void print_report(const Options& o, const std::vector<TargetResult>& results) {
                 Shape::kCommandsPerBuffer, Shape::kBatches,
                 static_cast<unsigned long long>(Shape::kBulkBytes >> 20));
     for (const auto& r : results)
+        if (r.kind == "native")
+            std::printf("  %-22s %s, in this process\n", r.name.c_str(), r.path.c_str());
+    for (const auto& r : results)
         if (r.kind == "server")
             std::printf("  %-22s %s (%s layout); calls, submits and bulk through: %s\n",
                         r.name.c_str(), r.path.c_str(), r.layout.c_str(),
@@ -222,6 +225,9 @@ void print_report(const Options& o, const std::vector<TargetResult>& results) {
     // The bulk buffers (2 x 8 MiB, written by the guest) are part of a worker's memory after the
     // workloads only where the bulk workload ran.
     bool bulk_ran = false, bulk_missing = false;
+    for (const auto& r : results)
+        if (r.kind == "native")
+            std::printf("  %-22s %s, in this process\n", r.name.c_str(), r.path.c_str());
     for (const auto& r : results)
         if (r.kind == "server")
             (r.bulk_bytes_per_s.empty() ? bulk_missing : bulk_ran) = true;
