@@ -226,9 +226,6 @@ void print_report(const Options& o, const std::vector<TargetResult>& results) {
     // workloads only where the bulk workload ran.
     bool bulk_ran = false, bulk_missing = false;
     for (const auto& r : results)
-        if (r.kind == "native")
-            std::printf("  %-22s %s, in this process\n", r.name.c_str(), r.path.c_str());
-    for (const auto& r : results)
         if (r.kind == "server")
             (r.bulk_bytes_per_s.empty() ? bulk_missing : bulk_ran) = true;
     if (bulk_ran && bulk_missing)
