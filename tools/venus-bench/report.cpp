@@ -215,6 +215,9 @@ void print_report(const Options& o, const std::vector<TargetResult>& results) {
             std::string value = format_value(f->value);
             if (!std::isfinite(f->value) && r.unavailable.count(f->workload))
                 value = "unavailable";
+            else if (!std::isfinite(f->value) &&
+                     (r.unavailable.count("server") || r.unavailable.count("native")))
+                value = "did not run";
             std::printf("%-24s %-24s %12s %-7s %9s %9s\n", label_printed ? "" : row.label.c_str(),
                         r.name.c_str(), value.c_str(), row.unit.c_str(),
                         format_ratio(f->value / base).c_str(),
