@@ -94,10 +94,11 @@ struct TargetResult {
     std::string kind; // "server" or "native"
     std::string path;
     std::string layout;
-    std::string transport;                  // how calls and submits travelled (ring, ...)
-    std::vector<double> throughput;         // commands/s through a ring, one per round
-    std::vector<double> throughput_context; // commands/s through SUBMIT_CMD, one per round
-    std::vector<double> round_trip_us;
+    std::string transport;          // how setup calls and the bulk workload travelled (ring, ...)
+    std::vector<double> throughput; // commands/s through a ring, one per round
+    std::vector<double> throughput_context;    // commands/s through SUBMIT_CMD, one per round
+    std::vector<double> round_trip_us;         // through a ring (natively: a direct call)
+    std::vector<double> round_trip_context_us; // through SUBMIT_CMD and a fence
     std::vector<double> submit_fence_us;
     std::vector<double> context_start_ms;
     std::vector<double> bulk_bytes_per_s;           // one per round

@@ -48,6 +48,12 @@ std::vector<Figure> figures(const TargetResult& r) {
         {"round_trip_p50", "round trip p50", "us", "round_trip", percentile(r.round_trip_us, 0.5)});
     f.push_back({"round_trip_p99", "round trip p99", "us", "round_trip",
                  percentile(r.round_trip_us, 0.99)});
+    if (r.kind != "native") {
+        f.push_back({"round_trip_context_p50", "round trip p50, SUBMIT_CMD", "us",
+                     "round_trip_context", percentile(r.round_trip_context_us, 0.5)});
+        f.push_back({"round_trip_context_p99", "round trip p99, SUBMIT_CMD", "us",
+                     "round_trip_context", percentile(r.round_trip_context_us, 0.99)});
+    }
     f.push_back({"submit_fence_p50", "submit+fence wait p50", "us", "submit_fence",
                  percentile(r.submit_fence_us, 0.5)});
     f.push_back({"submit_fence_p99", "submit+fence wait p99", "us", "submit_fence",
@@ -192,12 +198,12 @@ void print_report(const Options& o, const std::vector<TargetResult>& results) {
             std::printf("  %-22s %s, in this process\n", r.name.c_str(), r.path.c_str());
     for (const auto& r : results)
         if (r.kind == "server")
-            std::printf("  %-22s %s (%s layout); calls, submits and bulk through: %s\n",
-                        r.name.c_str(), r.path.c_str(), r.layout.c_str(),
+            std::printf("  %-22s %s (%s layout); setup and bulk through: %s\n", r.name.c_str(),
+                        r.path.c_str(), r.layout.c_str(),
                         r.transport.empty() ? "-" : r.transport.c_str());
     std::printf("\n\"vs first\": the figure divided by %s's; \"vs native\": by native's.\n",
                 first.name.c_str());
-    std::printf("\n%-24s %-24s %12s %-7s %9s %9s\n", "figure", "target", "value", "unit",
+    std::printf("\n%-28s %-22s %12s %-7s %9s %9s\n", "figure", "target", "value", "unit",
                 "vs first", "vs native");
     const auto first_figures = figures(first);
     for (const auto& row : first_figures) {
@@ -218,7 +224,7 @@ void print_report(const Options& o, const std::vector<TargetResult>& results) {
             else if (!std::isfinite(f->value) &&
                      (r.unavailable.count("server") || r.unavailable.count("native")))
                 value = "did not run";
-            std::printf("%-24s %-24s %12s %-7s %9s %9s\n", label_printed ? "" : row.label.c_str(),
+            std::printf("%-28s %-22s %12s %-7s %9s %9s\n", label_printed ? "" : row.label.c_str(),
                         r.name.c_str(), value.c_str(), row.unit.c_str(),
                         format_ratio(f->value / base).c_str(),
                         format_ratio(f->value / nat).c_str());
@@ -281,6 +287,7 @@ void write_json(const Options& o, const std::vector<TargetResult>& results,
                 {"value", number_or_null(fig.value)}, {"unit", fig.unit}, {"label", fig.label}};
         t["figures"] = f;
         t["samples"] = {{"round_trip_us", r.round_trip_us},
+                        {"round_trip_context_us", r.round_trip_context_us},
                         {"submit_fence_us", r.submit_fence_us},
                         {"context_start_ms", r.context_start_ms}};
         auto memories = [](const std::vector<Memory>& v) {

@@ -14,15 +14,20 @@ except ImportError:
     sys.exit("venus_bench_plot: needs python3-matplotlib (apt-get install python3-matplotlib)")
 
 
-def cdf(ax, targets, key, title, unit):
+def cdf(ax, targets, key, title, unit, extra=None):
     drawn = False
+    series = [(key, "", "-")]
+    if extra:
+        series.append((extra[0], ", " + extra[1], "--"))
     for t in targets:
-        samples = sorted(t["samples"].get(key) or [])
-        if not samples:
-            continue
-        n = len(samples)
-        ax.step(samples, [(i + 1) / n for i in range(n)], where="post", label=t["name"])
-        drawn = True
+        for k, suffix, style in series:
+            samples = sorted(t["samples"].get(k) or [])
+            if not samples:
+                continue
+            n = len(samples)
+            ax.step(samples, [(i + 1) / n for i in range(n)], style, where="post",
+                    label=t["name"] + suffix)
+            drawn = True
     ax.set_title(title)
     ax.set_xlabel(unit + " (log)")
     ax.set_ylabel("fraction of samples")
@@ -63,7 +68,8 @@ def main():
     targets = doc["targets"]
     servers = [t for t in targets if t["kind"] == "server"]
     fig, axes = plt.subplots(2, 3, figsize=(17, 9.5))
-    cdf(axes[0][0], targets, "round_trip_us", "round trip (command with a reply)", "us")
+    cdf(axes[0][0], targets, "round_trip_us", "round trip (command with a reply)", "us",
+        extra=("round_trip_context_us", "SUBMIT_CMD"))
     cdf(axes[0][1], targets, "submit_fence_us", "empty submit + fence wait", "us")
     cdf(axes[0][2], servers, "context_start_ms", "context start to first reply", "ms")
     bars(axes[1][0], targets, [("throughput", "ring"), ("throughput_context", "SUBMIT_CMD")],

@@ -231,8 +231,9 @@ class BenchDevice {
         check(m_g.call(bm).ret, "vkBindBufferMemory2");
     }
 
-    // Also the round-trip workload's command: a query the driver itself answers.
-    VkMemoryRequirements memory_requirements(std::uint64_t buffer_id) {
+    // Also the round-trip workload's command (through `via`, else the device's channel): a query
+    // the driver itself answers.
+    VkMemoryRequirements memory_requirements(std::uint64_t buffer_id, Channel* via = nullptr) {
         VkBufferMemoryRequirementsInfo2 ri{};
         ri.sType = VK_STRUCTURE_TYPE_BUFFER_MEMORY_REQUIREMENTS_INFO_2;
         ri.buffer = handle<VkBuffer>(buffer_id);
@@ -242,7 +243,7 @@ class BenchDevice {
         gr.device = dev();
         gr.pInfo = &ri;
         gr.pMemoryRequirements = &req;
-        return m_g.call(gr).pMemoryRequirements->memoryRequirements;
+        return (via ? *via : m_g).call(gr).pMemoryRequirements->memoryRequirements;
     }
 
     // The compute pipeline, descriptor set and push-constant layout the recorded mix binds.
@@ -516,17 +517,17 @@ void attempt(TargetResult& out, const char* key, bool verbose, F&& f) {
     }
 }
 
-void round_trip(const Options& o, BenchDevice& device, TargetResult& out) {
+void round_trip(const Options& o, BenchDevice& device, Channel& via, std::vector<double>& out) {
     for (int i = 0; i < 10; ++i) // warm-up: first-touch of the reply path
-        device.memory_requirements(storage_buffer_id);
+        device.memory_requirements(storage_buffer_id, &via);
     Budget budget(o);
     for (std::size_t n = 0; budget.more(n); ++n) {
         const auto t0 = Clock::now();
-        const VkMemoryRequirements req = device.memory_requirements(storage_buffer_id);
+        const VkMemoryRequirements req = device.memory_requirements(storage_buffer_id, &via);
         const auto t1 = Clock::now();
         if (req.size < Shape::kStorageBytes)
             throw Unavailable("vkGetBufferMemoryRequirements2 replied with a short size");
-        out.round_trip_us.push_back(micros(t0, t1));
+        out.push_back(micros(t0, t1));
     }
 }
 
@@ -663,8 +664,10 @@ void run_server_round(const Options& o, const ServerSpec& spec, TargetResult& ou
     try {
         const auto server = client::ProxyServer::spawn(spec.path, spec.layout);
         const std::string no_rings = probe_rings(server);
-        if (!no_rings.empty())
+        if (!no_rings.empty()) {
             out.mark_unavailable("throughput", no_rings);
+            out.mark_unavailable("round_trip", no_rings);
+        }
         if (!wait_for_no_workers(server->pid(), std::chrono::seconds(2)))
             std::fprintf(stderr,
                          "venus-bench: %s: the ring probe's worker is still there; its "
@@ -682,15 +685,18 @@ void run_server_round(const Options& o, const ServerSpec& spec, TargetResult& ou
             channel.drain();
             attempt(out, "memory_idle", o.verbose,
                     [&] { out.idle.push_back(descendants_memory(server->pid())); });
-            attempt(out, "round_trip", o.verbose, [&] { round_trip(o, device, out); });
+            Channel context_path(g, nullptr);
+            if (ring)
+                attempt(out, "round_trip", o.verbose,
+                        [&] { round_trip(o, device, channel, out.round_trip_us); });
+            attempt(out, "round_trip_context", o.verbose,
+                    [&] { round_trip(o, device, context_path, out.round_trip_context_us); });
             attempt(out, "submit_fence", o.verbose, [&] { submit_fence(o, g, out); });
             if (ring)
                 attempt(out, "throughput", o.verbose,
                         [&] { out.throughput.push_back(throughput(o, channel)); });
-            attempt(out, "throughput_context", o.verbose, [&] {
-                Channel context_path(g, nullptr);
-                out.throughput_context.push_back(throughput(o, context_path));
-            });
+            attempt(out, "throughput_context", o.verbose,
+                    [&] { out.throughput_context.push_back(throughput(o, context_path)); });
             attempt(out, "bulk", o.verbose, [&] { bulk(o, g, channel, device, out); });
             attempt(out, "memory_after", o.verbose,
                     [&] { out.after.push_back(descendants_memory(server->pid())); });
