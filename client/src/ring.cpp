@@ -98,6 +98,12 @@ bool Ring::fatal() const {
     return (status() & VK_RING_STATUS_FATAL_BIT_MESA) != 0;
 }
 
+bool Ring::take_alive() {
+    const std::uint32_t before = std::atomic_ref<std::uint32_t>(*word(status_offset))
+                                     .fetch_and(~VK_RING_STATUS_ALIVE_BIT_MESA);
+    return (before & VK_RING_STATUS_ALIVE_BIT_MESA) != 0;
+}
+
 bool Ring::gone() const {
     return fatal() || m_guest->transport().is_lost();
 }

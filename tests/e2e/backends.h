@@ -16,9 +16,8 @@ struct Backend {
     vn_proxy_layout layout;
 };
 
-inline Backend ours() {
-    return {"venus-render-server", VN_TEST_SERVER_PATH, VN_PROXY_LAYOUT_V1};
-}
+// $VN_E2E_SERVER_PATH runs the suite against another build of our server (an installed one).
+Backend ours();
 inline Backend virgl() {
     return {"virgl_render_server", "/usr/libexec/virgl_render_server", VN_PROXY_LAYOUT_V0_10};
 }

@@ -97,3 +97,57 @@ TEST_CASE("instance extensions are exactly Venus's own", "[scenario][extensions]
         CHECK(e.specVersion == entry->spec_version);
     }
 }
+
+namespace {
+struct ChainedFeatures {
+    VkPhysicalDeviceVulkan12Features v12{};
+    VkPhysicalDeviceRobustness2FeaturesEXT robustness2{};
+};
+
+ChainedFeatures query_chained_features(std::uint32_t instance_api_version) {
+    client::ProxyTransport transport(test::spawn(test::ours()));
+    client::Guest guest(transport);
+    const auto instance = scenarios::create_instance(guest, instance_api_version);
+    const auto pds = scenarios::enumerate_physical_devices(guest, instance);
+    const auto info = scenarios::query_physical_device(guest, pds[0]);
+    REQUIRE(info.has_extension("VK_EXT_robustness2"));
+
+    VkPhysicalDeviceRobustness2FeaturesEXT r2{};
+    r2.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_ROBUSTNESS_2_FEATURES_EXT;
+    VkPhysicalDeviceVulkan12Features v12{};
+    v12.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES;
+    v12.pNext = &r2;
+    VkPhysicalDeviceFeatures2 features{};
+    features.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2;
+    features.pNext = &v12;
+    gen::GetPhysicalDeviceFeatures2Args a;
+    a.physicalDevice = scenarios::ref<VkPhysicalDevice>(pds[0]);
+    a.pFeatures = &features;
+    const auto r = scenarios::call(guest, a);
+    ChainedFeatures out;
+    const auto* v = static_cast<const VkPhysicalDeviceVulkan12Features*>(
+        scenarios::find_in_chain(r.pFeatures->pNext, v12.sType));
+    const auto* rb = static_cast<const VkPhysicalDeviceRobustness2FeaturesEXT*>(
+        scenarios::find_in_chain(r.pFeatures->pNext, r2.sType));
+    // Hidden structs still come back (zeroed), so the guest's chain decodes as it sent it.
+    REQUIRE(v);
+    REQUIRE(rb);
+    out.v12 = *v;
+    out.robustness2 = *rb;
+    return out;
+}
+} // namespace
+
+TEST_CASE("feature structs of a core version the instance lacks never reach the driver",
+          "[scenario][extensions]") {
+    // Vulkan 1.2 structs belong to a 1.2 instance: under a 1.1 instance they read as zero even
+    // though lavapipe (1.3) would fill them; an exposed extension's struct is filled either way.
+    const ChainedFeatures v11 = query_chained_features(VK_API_VERSION_1_1);
+    CHECK(v11.v12.timelineSemaphore == VK_FALSE);
+    CHECK(v11.v12.bufferDeviceAddress == VK_FALSE);
+    CHECK(v11.robustness2.nullDescriptor == VK_TRUE);
+    const ChainedFeatures v12 = query_chained_features(VK_API_VERSION_1_2);
+    CHECK(v12.v12.timelineSemaphore == VK_TRUE);
+    CHECK(v12.v12.bufferDeviceAddress == VK_TRUE);
+    CHECK(v12.robustness2.nullDescriptor == VK_TRUE);
+}

@@ -115,6 +115,10 @@ void bad_command_in_a_ring_loses_the_context(const test::Backend& backend) {
     // 1.x renderers set FATAL and stop the ring; 0.10.x advance head and poison the context.
     const client::Status waited = ring.wait(seqno, 10000);
     CHECK((waited == client::Status::Ok || waited == client::Status::Lost));
+    if (backend.layout == VN_PROXY_LAYOUT_V1) {
+        CHECK(waited == client::Status::Lost);
+        CHECK(ring.fatal());
+    }
     std::uint32_t version = 0;
     gen::EnumerateInstanceVersionArgs ev;
     ev.pApiVersion = &version;
@@ -128,7 +132,56 @@ void bad_command_in_a_ring_loses_the_context(const test::Backend& backend) {
     CHECK(version_through(other_ring) >= VK_API_VERSION_1_1);
 }
 
+// What only 1.x renderers have: waits done by the renderer, and the ALIVE watchdog.
+[[maybe_unused]] void renderer_waits_for_a_seqno(const test::Backend& backend) {
+    client::ProxyTransport transport(test::spawn(backend));
+    client::Guest guest(transport);
+    client::Ring ring(guest);
+    std::uint32_t version = 0;
+    gen::EnumerateInstanceVersionArgs ev;
+    ev.pApiVersion = &version;
+    std::vector<std::byte> stream;
+    protocol::Writer w(stream);
+    for (int i = 0; i < 64; ++i)
+        gen::encode_args(w, 0, ev);
+    std::uint32_t seqno = 0;
+    REQUIRE(ring.submit(stream, seqno) == client::Status::Ok);
+    // No polling on our side: the context waits until the ring thread got there.
+    REQUIRE(ring.wait_on_renderer(seqno) == client::Status::Ok);
+    CHECK(ring.head() == seqno);
+    CHECK_FALSE(transport.is_lost());
+}
+
+[[maybe_unused]] void monitored_ring_reports_alive(const test::Backend& backend) {
+    client::ProxyTransport transport(test::spawn(backend));
+    client::Guest guest(transport);
+    client::RingOptions options;
+    options.monitor_period_us = 1000;
+    client::Ring ring(guest, options);
+    CHECK(version_through(ring) >= VK_API_VERSION_1_1);
+    // Cleared, then set again within a few periods, over and over.
+    for (int round = 0; round < 3; ++round) {
+        (void)ring.take_alive();
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+        bool alive = false;
+        while (!alive && std::chrono::steady_clock::now() < deadline) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+            alive = ring.take_alive();
+        }
+        CHECK(alive);
+    }
+}
+
 } // namespace
+
+#if VN_E2E_OURS_HAS_RINGS
+TEST_CASE("ring: the renderer waits for a seqno itself [ours]", "[ring][ours]") {
+    renderer_waits_for_a_seqno(vn::test::ours());
+}
+TEST_CASE("ring: a monitored ring reports ALIVE [ours]", "[ring][ours]") {
+    monitored_ring_reports_alive(vn::test::ours());
+}
+#endif
 
 #if VN_E2E_OURS_HAS_RINGS
 #define RING_TEST(name, fn) E2E_BOTH(name, "[ring]", fn)

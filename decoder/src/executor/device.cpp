@@ -1,6 +1,7 @@
 // Device family: creation with the exposed extensions only, queues (and their fence timelines),
 // and destruction that takes every remaining child with it.
 #include "executor.h"
+#include "exposed_chain.h"
 
 #include <cstring>
 #include <vector>
@@ -71,6 +72,13 @@ DecodeResult Executor::on_vkCreateDevice(protocol::Decoder& d, gen::CreateDevice
     VkDeviceCreateInfo info = *a.pCreateInfo;
     info.enabledLayerCount = 0;
     info.ppEnabledLayerNames = nullptr;
+    // Feature structs of extensions the guest did not enable (or of a core version it does not
+    // have) stay away from the driver.
+    const ExposedChain chain(
+        &info, effective_api_version(*inst, a.physicalDevice.handle),
+        std::vector<std::string>(info.ppEnabledExtensionNames,
+                                 info.ppEnabledExtensionNames + info.enabledExtensionCount),
+        false);
 
     // Guest-mappable memory needs VK_EXT_external_memory_host on the host side: enable it
     // whether or not the guest asked (the guest never sees it).

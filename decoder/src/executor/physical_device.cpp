@@ -1,5 +1,6 @@
 // Physical-device queries: passed to the host driver, then trimmed to what Venus can carry.
 #include "executor.h"
+#include "exposed_chain.h"
 
 #include <algorithm>
 #include <cstring>
@@ -12,6 +13,9 @@ using protocol::DecodeResult;
 namespace {
 void cap_device_version(VkPhysicalDeviceProperties& p) {
     p.apiVersion = Executor::cap_api_version(p.apiVersion);
+}
+std::vector<std::string> exposed_names(const InstanceState& inst, VkPhysicalDevice pd) {
+    return extension_names(exposed_device_extensions(inst, pd));
 }
 } // namespace
 
@@ -34,9 +38,14 @@ DecodeResult Executor::on_vkGetPhysicalDeviceProperties2(protocol::Decoder& d,
     VN_INSTANCE_DISPATCH(a, inst);
     if (!a.pProperties)
         return d.in.fail("vkGetPhysicalDeviceProperties2 without pProperties");
-    // The decoder rebuilt the guest's pNext chain (only structs Venus knows), so the driver fills
-    // exactly what the reply will carry.
-    inst->dispatch.GetPhysicalDeviceProperties2(a.physicalDevice.handle, a.pProperties);
+    // The decoder rebuilt the guest's pNext chain (only structs Venus knows); of those, the
+    // driver fills the ones the guest may use on this device, and the others read as zero.
+    {
+        const ExposedChain chain(a.pProperties,
+                                 effective_api_version(*inst, a.physicalDevice.handle),
+                                 exposed_names(*inst, a.physicalDevice.handle), true);
+        inst->dispatch.GetPhysicalDeviceProperties2(a.physicalDevice.handle, a.pProperties);
+    }
     cap_device_version(a.pProperties->properties);
     return DecodeResult::Ok;
 }
@@ -46,6 +55,8 @@ DecodeResult Executor::on_vkGetPhysicalDeviceFeatures2(protocol::Decoder& d,
     VN_INSTANCE_DISPATCH(a, inst);
     if (!a.pFeatures)
         return d.in.fail("vkGetPhysicalDeviceFeatures2 without pFeatures");
+    const ExposedChain chain(a.pFeatures, effective_api_version(*inst, a.physicalDevice.handle),
+                             exposed_names(*inst, a.physicalDevice.handle), true);
     inst->dispatch.GetPhysicalDeviceFeatures2(a.physicalDevice.handle, a.pFeatures);
     return DecodeResult::Ok;
 }
@@ -66,6 +77,9 @@ Executor::on_vkGetPhysicalDeviceMemoryProperties2(protocol::Decoder& d,
     VN_INSTANCE_DISPATCH(a, inst);
     if (!a.pMemoryProperties)
         return d.in.fail("vkGetPhysicalDeviceMemoryProperties2 without pMemoryProperties");
+    const ExposedChain chain(a.pMemoryProperties,
+                             effective_api_version(*inst, a.physicalDevice.handle),
+                             exposed_names(*inst, a.physicalDevice.handle), true);
     inst->dispatch.GetPhysicalDeviceMemoryProperties2(a.physicalDevice.handle, a.pMemoryProperties);
     return DecodeResult::Ok;
 }
@@ -76,6 +90,9 @@ Executor::on_vkGetPhysicalDeviceFormatProperties2(protocol::Decoder& d,
     VN_INSTANCE_DISPATCH(a, inst);
     if (!a.pFormatProperties)
         return d.in.fail("vkGetPhysicalDeviceFormatProperties2 without pFormatProperties");
+    const ExposedChain chain(a.pFormatProperties,
+                             effective_api_version(*inst, a.physicalDevice.handle),
+                             exposed_names(*inst, a.physicalDevice.handle), true);
     inst->dispatch.GetPhysicalDeviceFormatProperties2(a.physicalDevice.handle, a.format,
                                                       a.pFormatProperties);
     return DecodeResult::Ok;
@@ -91,30 +108,15 @@ Executor::on_vkEnumerateDeviceExtensionProperties(protocol::Decoder& d,
         a.ret = VK_ERROR_LAYER_NOT_PRESENT;
         return DecodeResult::Ok;
     }
-    std::uint32_t count = 0;
-    a.ret = inst->dispatch.EnumerateDeviceExtensionProperties(a.physicalDevice.handle, nullptr,
-                                                              &count, nullptr);
-    if (a.ret != VK_SUCCESS)
-        return DecodeResult::Ok;
-    std::vector<VkExtensionProperties> host(count);
-    a.ret = inst->dispatch.EnumerateDeviceExtensionProperties(a.physicalDevice.handle, nullptr,
-                                                              &count, host.data());
-    if (a.ret < 0)
-        return DecodeResult::Ok;
-    host.resize(count);
     // Exposed: what the host offers AND the protocol can encode AND may come from the host, at
     // the lower of the two spec versions (virglrenderer 1.3.0 does the same).
-    std::vector<VkExtensionProperties> exposed;
-    for (VkExtensionProperties e : host) {
-        bool allowed = false;
-        for (const auto& info : gen::extensions)
-            if (info.in_registry && info.host && std::strcmp(info.name, e.extensionName) == 0)
-                allowed = true;
-        if (!allowed)
-            continue;
-        e.specVersion = std::min(e.specVersion, gen::extension_spec_version(e.extensionName));
-        exposed.push_back(e);
-    }
+    std::uint32_t host_count = 0;
+    a.ret = inst->dispatch.EnumerateDeviceExtensionProperties(a.physicalDevice.handle, nullptr,
+                                                              &host_count, nullptr);
+    if (a.ret != VK_SUCCESS)
+        return DecodeResult::Ok;
+    const std::vector<VkExtensionProperties> exposed =
+        exposed_device_extensions(*inst, a.physicalDevice.handle);
     const auto total = static_cast<std::uint32_t>(exposed.size());
     if (!a.pProperties) {
         *a.pPropertyCount = total;

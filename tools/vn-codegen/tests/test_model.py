@@ -91,6 +91,18 @@ def test_pnext_extensions_come_from_structextends(built):
     assert "VkDeviceQueueTimelineInfoMESA" in built.structs["VkDeviceQueueInfo2"].extensions
 
 
+def test_chainable_structs_know_their_core_version_and_extensions(built):
+    v12 = built.structs["VkPhysicalDeviceVulkan12Features"]
+    assert (v12.core_version, v12.origin_extensions) == ("VK_VERSION_1_2", [])
+    timeline = built.structs["VkPhysicalDeviceTimelineSemaphoreFeatures"]
+    assert timeline.core_version == "VK_VERSION_1_2"
+    assert timeline.origin_extensions == ["VK_KHR_timeline_semaphore"]
+    r2 = built.structs["VkPhysicalDeviceRobustness2FeaturesEXT"]
+    assert (r2.core_version, r2.origin_extensions) == (None, ["VK_EXT_robustness2"])
+    # Structs that never sit in a chain carry no origin.
+    assert built.structs["VkExtent2D"].core_version is None
+
+
 def test_partial_form_of_output_structs(built):
     props = built.structs["VkPhysicalDeviceProperties"]
     assert props.partial

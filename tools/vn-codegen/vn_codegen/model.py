@@ -70,6 +70,11 @@ class Struct:
     fields: list[Field]
     stype: str | None = None
     extensions: list[str] = field(default_factory=list)
+    # Where a chainable struct comes from: the core version that has it ("VK_VERSION_1_2", or
+    # None) and the in-scope extensions that add it. A renderer keeps a struct away from the
+    # driver unless one of them is exposed.
+    core_version: str | None = None
+    origin_extensions: list[str] = field(default_factory=list)
     private: bool = False
     returnedonly: bool = False
     partial: bool = False            # reachable as an output: partial variants are generated
@@ -292,6 +297,29 @@ class Builder:
         self.cov.extensions_in_registry = len(in_scope_ext)
         self.cov.extensions_missing = [e.name for e in exts if not e.in_registry]
         return types, commands, exts
+
+    def _struct_origins(self, structs: dict[str, Struct], exts: list[Extension]) -> None:
+        """Core version and extensions of every struct that can sit in a pNext chain."""
+        r = self.r
+        chainable = {n for s in structs.values() for n in s.extensions}
+        for f in r.features:
+            if not f.name.startswith("VK_VERSION_"):
+                continue
+            for req in f.requires:
+                for t in req.types:
+                    s = structs.get(r.canonical_type(t))
+                    if s and s.name in chainable and (
+                            s.core_version is None or
+                            _version_order(f.name) < _version_order(s.core_version)):
+                        s.core_version = f.name
+        for e in exts:
+            if not e.in_registry:
+                continue
+            for req in r.extensions[e.name].requires:
+                for t in req.types:
+                    s = structs.get(r.canonical_type(t))
+                    if s and s.name in chainable and e.name not in s.origin_extensions:
+                        s.origin_extensions.append(e.name)
 
     # -- classification --------------------------------------------------------------------------
     def elem_of(self, tname: str) -> Elem:
@@ -605,6 +633,8 @@ class Builder:
                     exts_of.append(o.name)
             s.extensions = sorted(exts_of)
 
+        self._struct_origins(structs, exts)
+
         # Partial (output) variants: closure from the output params of commands.
         pending_out = []
         for c in commands:
@@ -669,6 +699,11 @@ class Builder:
         return Model(r, p, structs, commands, exts, handles,
                      sorted(n for n in p.private_structs if n in structs), self.cov,
                      r.header_version_complete, max_pnext)
+
+
+def _version_order(name: str) -> tuple[int, int]:
+    major, minor = name.removeprefix("VK_VERSION_").split("_")
+    return int(major), int(minor)
 
 
 def build(r: reg.Registry, p: Protocol) -> Model:

@@ -74,6 +74,9 @@ class Ring {
     std::uint32_t status() const;
     // The renderer gave up on this ring (1.x sets FATAL; 0.10.x only loses the context).
     bool fatal() const;
+    // A monitored ring (monitor_period_us): whether the renderer set ALIVE since the last call.
+    // Clears the bit, as Mesa's watchdog does, so the next call sees only a fresh report.
+    bool take_alive();
     // vkNotifyRingMESA sent so far: how often the renderer had gone idle.
     std::uint32_t notify_count() const { return m_notifies; }
     // Bytes from the start of the shmem, for tests that check the layout.
