@@ -13,6 +13,8 @@ packages=(
     catch2                            # Catch2 v2
     python3 python3-jinja2 python3-pytest
     virgl-server                      # virglrenderer's render server, for comparison runs
+    nlohmann-json3-dev                # venus-bench --json
+    python3-matplotlib                # venus-bench --png (run by /usr/bin/python3)
 )
 
 sudo=()

@@ -1,0 +1,128 @@
+// Worker memory from the host side. Workers are found as descendants of the server pid by
+// walking /proc's parent links; a worker that lives in its own PID namespace still shows up
+// here under its host pid, which is the one /proc of this (host) namespace names.
+#include "bench.h"
+
+#include <dirent.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <thread>
+
+namespace vn::bench {
+
+namespace {
+
+// pid -> parent pid for every process visible now.
+std::map<int, int> parent_links() {
+    std::map<int, int> parents;
+    DIR* proc = ::opendir("/proc");
+    if (!proc)
+        return parents;
+    while (const dirent* entry = ::readdir(proc)) {
+        char* end = nullptr;
+        const long pid = std::strtol(entry->d_name, &end, 10);
+        if (*end || pid <= 0)
+            continue;
+        std::ifstream stat("/proc/" + std::string(entry->d_name) + "/stat");
+        std::string line;
+        if (!std::getline(stat, line))
+            continue;
+        // comm may hold spaces and parentheses: the fields resume after the last ')'.
+        const auto close = line.rfind(')');
+        if (close == std::string::npos)
+            continue;
+        std::istringstream rest(line.substr(close + 1));
+        std::string state;
+        int ppid = 0;
+        if (rest >> state >> ppid && state != "Z")
+            parents[static_cast<int>(pid)] = ppid;
+    }
+    ::closedir(proc);
+    return parents;
+}
+
+bool read_rollup(int pid, double& rss_kib, double& pss_kib) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/smaps_rollup");
+    std::string key;
+    double value = 0;
+    std::string unit;
+    bool have_rss = false, have_pss = false;
+    std::string line;
+    while (std::getline(in, line)) {
+        std::istringstream fields(line);
+        if (!(fields >> key >> value >> unit))
+            continue;
+        if (key == "Rss:") {
+            rss_kib = value;
+            have_rss = true;
+        } else if (key == "Pss:") {
+            pss_kib = value;
+            have_pss = true;
+        }
+    }
+    return have_rss && have_pss;
+}
+
+} // namespace
+
+namespace {
+
+std::set<int> descendants(int pid) {
+    const auto parents = parent_links();
+    std::set<int> tree{pid};
+    // Parents are listed before children only by accident; repeat until nothing is added.
+    for (bool grew = true; grew;) {
+        grew = false;
+        for (const auto& [child, parent] : parents)
+            if (tree.count(parent) && tree.insert(child).second)
+                grew = true;
+    }
+    tree.erase(pid); // the server itself brokers; the figures are about workers
+    return tree;
+}
+
+} // namespace
+
+bool wait_for_no_workers(int pid, std::chrono::milliseconds timeout) {
+    const auto deadline = Clock::now() + timeout;
+    while (pid > 0 && !descendants(pid).empty()) {
+        if (Clock::now() > deadline)
+            return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return true;
+}
+
+Memory descendants_memory(int pid) {
+    if (pid <= 0)
+        throw Unavailable("the server pid is unknown (adopted server)");
+    const std::set<int> tree = descendants(pid);
+    if (tree.empty())
+        throw Unavailable("no worker process under the server");
+    Memory m;
+    int unreadable = 0;
+    for (int p : tree) {
+        double rss = 0, pss = 0;
+        if (!read_rollup(p, rss, pss)) {
+            ++unreadable;
+            continue;
+        }
+        m.rss_kib += rss;
+        m.pss_kib += pss;
+        ++m.processes;
+        std::ifstream comm_file("/proc/" + std::to_string(p) + "/comm");
+        std::string comm;
+        std::getline(comm_file, comm);
+        m.per_process.push_back({p, comm, rss, pss});
+    }
+    if (unreadable)
+        throw Unavailable(std::to_string(unreadable) + " worker process(es) have no readable "
+                                                       "/proc/PID/smaps_rollup (permissions?)");
+    return m;
+}
+
+} // namespace vn::bench
