@@ -431,7 +431,8 @@ namespace {
 
 // Device-level tests start from here: instance, physical device and a device with one queue.
 // `features` is chained to the device create info.
-protocol::Ref<VkDevice> create_device(Renderer& r, void* features = nullptr) {
+protocol::Ref<VkDevice> create_device(Renderer& r, void* features = nullptr,
+                                      std::vector<const char*> extensions = {}) {
     create_instance(r);
     enumerate_physical_devices(r);
     const float priority = 1.0f;
@@ -444,6 +445,8 @@ protocol::Ref<VkDevice> create_device(Renderer& r, void* features = nullptr) {
     dci.pNext = features;
     dci.queueCreateInfoCount = 1;
     dci.pQueueCreateInfos = &qci;
+    dci.enabledExtensionCount = static_cast<std::uint32_t>(extensions.size());
+    dci.ppEnabledExtensionNames = extensions.data();
     VkDevice device = id<VkDevice>(device_id);
     gen::CreateDeviceArgs cd;
     cd.physicalDevice = {physical_device_id, id<VkPhysicalDevice>(physical_device_id)};
@@ -2023,5 +2026,35 @@ TEST_CASE("buffers and images without memory are fatal in commands and views") {
         CHECK(submit_one(r, fill) == DecodeResult::Fatal);
         CHECK(r.fatal.reason().find("vkCmdFillBuffer: a buffer not bound to memory") !=
               std::string::npos);
+    }
+}
+
+TEST_CASE("calibrated timestamps: only with the extension enabled, and then the driver's") {
+    VkCalibratedTimestampInfoEXT info[2]{};
+    for (auto& i : info)
+        i.sType = VK_STRUCTURE_TYPE_CALIBRATED_TIMESTAMP_INFO_EXT;
+    info[0].timeDomain = VK_TIME_DOMAIN_DEVICE_EXT;
+    info[1].timeDomain = VK_TIME_DOMAIN_CLOCK_MONOTONIC_EXT;
+    std::uint64_t stamps[2]{};
+    std::uint64_t deviation = 0;
+    gen::GetCalibratedTimestampsEXTArgs a;
+    a.timestampCount = 2;
+    a.pTimestampInfos = info;
+    a.pTimestamps = stamps;
+    a.pMaxDeviation = &deviation;
+    SECTION("enabled") {
+        Renderer r;
+        a.device = create_device(r, nullptr, {"VK_EXT_calibrated_timestamps"});
+        gen::GetCalibratedTimestampsEXTArgs reply;
+        REQUIRE(r.call(a, reply) == DecodeResult::Ok);
+        REQUIRE(reply.ret == VK_SUCCESS);
+        CHECK(reply.pTimestamps[0] != 0);
+        CHECK(reply.pTimestamps[1] != 0);
+    }
+    SECTION("not enabled: fatal, the driver never called") {
+        Renderer r;
+        a.device = create_device(r);
+        CHECK(submit_one(r, a, VK_COMMAND_GENERATE_REPLY_BIT_EXT) == DecodeResult::Fatal);
+        CHECK(r.fatal.reason().find("not available") != std::string::npos);
     }
 }
