@@ -37,7 +37,7 @@ class Offscreen {
                               1,
                               nullptr,
                               0,
-                              VK_API_VERSION_1_1};
+                              VK_API_VERSION_1_2};
         VkInstanceCreateInfo ici{};
         ici.sType = VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO;
         ici.pApplicationInfo = &app;
@@ -70,6 +70,10 @@ class Offscreen {
         dci.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO;
         dci.queueCreateInfoCount = 1;
         dci.pQueueCreateInfos = &qci;
+        VkPhysicalDeviceVulkan12Features v12{};
+        v12.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES;
+        v12.timelineSemaphore = VK_TRUE;
+        dci.pNext = &v12;
         check(vkCreateDevice(m_pd, &dci, nullptr, &m_device), "vkCreateDevice");
         vkGetDeviceQueue(m_device, m_family, 0, &m_queue);
         VkCommandPoolCreateInfo pci{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO, nullptr, 0,
@@ -316,6 +320,70 @@ class Offscreen {
         return true;
     }
 
+    // Queries, a timeline semaphore and an event: what Mesa's Venus driver answers from feedback
+    // buffers the device writes, rather than by asking the host.
+    bool sync() {
+        VkQueryPoolCreateInfo qpci{};
+        qpci.sType = VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO;
+        qpci.queryType = VK_QUERY_TYPE_TIMESTAMP;
+        qpci.queryCount = 2;
+        VkQueryPool pool = VK_NULL_HANDLE;
+        check(vkCreateQueryPool(m_device, &qpci, nullptr, &pool), "vkCreateQueryPool");
+        VkSemaphoreTypeCreateInfo type{VK_STRUCTURE_TYPE_SEMAPHORE_TYPE_CREATE_INFO, nullptr,
+                                       VK_SEMAPHORE_TYPE_TIMELINE, 5};
+        VkSemaphoreCreateInfo sci{VK_STRUCTURE_TYPE_SEMAPHORE_CREATE_INFO, &type, 0};
+        VkSemaphore timeline = VK_NULL_HANDLE;
+        check(vkCreateSemaphore(m_device, &sci, nullptr, &timeline), "vkCreateSemaphore");
+        VkEventCreateInfo eci{VK_STRUCTURE_TYPE_EVENT_CREATE_INFO, nullptr, 0};
+        VkEvent event = VK_NULL_HANDLE;
+        check(vkCreateEvent(m_device, &eci, nullptr, &event), "vkCreateEvent");
+
+        begin();
+        vkCmdResetQueryPool(m_cb, pool, 0, 2);
+        vkCmdWriteTimestamp(m_cb, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, pool, 0);
+        vkCmdSetEvent(m_cb, event, VK_PIPELINE_STAGE_ALL_COMMANDS_BIT);
+        vkCmdWriteTimestamp(m_cb, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, pool, 1);
+        check(vkEndCommandBuffer(m_cb), "vkEndCommandBuffer");
+        const std::uint64_t signal_value = 9;
+        VkTimelineSemaphoreSubmitInfo tsi{};
+        tsi.sType = VK_STRUCTURE_TYPE_TIMELINE_SEMAPHORE_SUBMIT_INFO;
+        tsi.signalSemaphoreValueCount = 1;
+        tsi.pSignalSemaphoreValues = &signal_value;
+        VkSubmitInfo si{};
+        si.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO;
+        si.pNext = &tsi;
+        si.commandBufferCount = 1;
+        si.pCommandBuffers = &m_cb;
+        si.signalSemaphoreCount = 1;
+        si.pSignalSemaphores = &timeline;
+        check(vkQueueSubmit(m_queue, 1, &si, VK_NULL_HANDLE), "vkQueueSubmit");
+        VkSemaphoreWaitInfo wi{
+            VK_STRUCTURE_TYPE_SEMAPHORE_WAIT_INFO, nullptr, 0, 1, &timeline, &signal_value};
+        check(vkWaitSemaphores(m_device, &wi, 30'000'000'000ull), "vkWaitSemaphores");
+        std::uint64_t value = 0;
+        check(vkGetSemaphoreCounterValue(m_device, timeline, &value), "vkGetSemaphoreCounterValue");
+        std::uint64_t stamps[2]{};
+        check(vkGetQueryPoolResults(m_device, pool, 0, 2, sizeof(stamps), stamps,
+                                    sizeof(std::uint64_t),
+                                    VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT),
+              "vkGetQueryPoolResults");
+        const VkResult event_status = vkGetEventStatus(m_device, event);
+        check(vkQueueWaitIdle(m_queue), "vkQueueWaitIdle");
+        vkDestroyEvent(m_device, event, nullptr);
+        vkDestroySemaphore(m_device, timeline, nullptr);
+        vkDestroyQueryPool(m_device, pool, nullptr);
+        if (value != signal_value || event_status != VK_EVENT_SET || stamps[1] < stamps[0]) {
+            std::printf("sync: timeline %llu (want %llu), event %d, timestamps %llu..%llu\n",
+                        static_cast<unsigned long long>(value),
+                        static_cast<unsigned long long>(signal_value), event_status,
+                        static_cast<unsigned long long>(stamps[0]),
+                        static_cast<unsigned long long>(stamps[1]));
+            return false;
+        }
+        std::printf("sync: timeline semaphore, event and timestamp queries ok\n");
+        return true;
+    }
+
   private:
     void begin() {
         VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO, nullptr,
@@ -483,7 +551,7 @@ class Offscreen {
 int main() {
     try {
         Offscreen o;
-        const bool ok = o.compute() && o.draw();
+        const bool ok = o.compute() && o.draw() && o.sync();
         return ok ? 0 : 1;
     } catch (const std::exception& e) {
         std::printf("vn-offscreen-check: %s\n", e.what());
