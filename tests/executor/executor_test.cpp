@@ -222,6 +222,185 @@ TEST_CASE("a physical device id used as another type is fatal before the driver"
     CHECK(r.fatal.reason().find("VkInstance") != std::string::npos);
 }
 
+TEST_CASE("physical device groups name the ids the guest gave its physical devices") {
+    Renderer r;
+    create_instance(r);
+    enumerate_physical_devices(r);
+    std::uint32_t count = 0;
+    gen::EnumeratePhysicalDeviceGroupsArgs a;
+    a.instance = {instance_id, id<VkInstance>(instance_id)};
+    a.pPhysicalDeviceGroupCount = &count;
+    gen::EnumeratePhysicalDeviceGroupsArgs reply;
+    REQUIRE(r.call(a, reply) == DecodeResult::Ok);
+    REQUIRE(reply.ret == VK_SUCCESS);
+    REQUIRE(*reply.pPhysicalDeviceGroupCount >= 1);
+
+    // As Mesa does: placeholder handles (id 0) in, the known ids out.
+    count = 1;
+    VkPhysicalDeviceGroupProperties group{};
+    group.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_GROUP_PROPERTIES;
+    a.pPhysicalDeviceGroupProperties = &group;
+    REQUIRE(r.call(a, reply) == DecodeResult::Ok);
+    REQUIRE(reply.ret >= 0);
+    REQUIRE(*reply.pPhysicalDeviceGroupCount == 1);
+    const VkPhysicalDeviceGroupProperties& g = reply.pPhysicalDeviceGroupProperties[0];
+    REQUIRE(g.physicalDeviceCount == 1);
+    CHECK(protocol::handle_to_u64(g.physicalDevices[0]) == physical_device_id);
+    for (std::uint32_t j = 1; j < VK_MAX_DEVICE_GROUP_SIZE; ++j)
+        CHECK(protocol::handle_to_u64(g.physicalDevices[j]) == 0);
+}
+
+TEST_CASE("physical device groups before the devices were enumerated are fatal") {
+    Renderer r;
+    create_instance(r);
+    std::uint32_t count = 1;
+    VkPhysicalDeviceGroupProperties group{};
+    group.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_GROUP_PROPERTIES;
+    gen::EnumeratePhysicalDeviceGroupsArgs a;
+    a.instance = {instance_id, id<VkInstance>(instance_id)};
+    a.pPhysicalDeviceGroupCount = &count;
+    a.pPhysicalDeviceGroupProperties = &group;
+    std::vector<std::byte> stream;
+    protocol::Writer w(stream);
+    gen::encode_args(w, VK_COMMAND_GENERATE_REPLY_BIT_EXT, a);
+    CHECK(r.submit(stream) == DecodeResult::Fatal);
+    CHECK(r.fatal.reason().find("vkEnumeratePhysicalDevices") != std::string::npos);
+}
+
+TEST_CASE("image format properties: the driver's answer, structs of hidden extensions zeroed") {
+    Renderer r;
+    create_instance(r);
+    enumerate_physical_devices(r);
+    const protocol::Ref<VkPhysicalDevice> pd{physical_device_id,
+                                             id<VkPhysicalDevice>(physical_device_id)};
+    VkPhysicalDeviceImageFormatInfo2 info{};
+    info.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_IMAGE_FORMAT_INFO_2;
+    info.format = VK_FORMAT_R8G8B8A8_UNORM;
+    info.type = VK_IMAGE_TYPE_2D;
+    info.tiling = VK_IMAGE_TILING_OPTIMAL;
+    info.usage = VK_IMAGE_USAGE_SAMPLED_BIT | VK_IMAGE_USAGE_TRANSFER_DST_BIT;
+    // VK_EXT_filter_cubic is in the protocol but not on lavapipe: the guest reads zeros.
+    VkFilterCubicImageViewImageFormatPropertiesEXT cubic{};
+    cubic.sType = VK_STRUCTURE_TYPE_FILTER_CUBIC_IMAGE_VIEW_IMAGE_FORMAT_PROPERTIES_EXT;
+    cubic.filterCubic = VK_TRUE;
+    cubic.filterCubicMinmax = VK_TRUE;
+    VkImageFormatProperties2 props{};
+    props.sType = VK_STRUCTURE_TYPE_IMAGE_FORMAT_PROPERTIES_2;
+    props.pNext = &cubic;
+    gen::GetPhysicalDeviceImageFormatProperties2Args a;
+    a.physicalDevice = pd;
+    a.pImageFormatInfo = &info;
+    a.pImageFormatProperties = &props;
+    gen::GetPhysicalDeviceImageFormatProperties2Args reply;
+    REQUIRE(r.call(a, reply) == DecodeResult::Ok);
+    REQUIRE(reply.ret == VK_SUCCESS);
+    CHECK(reply.pImageFormatProperties->imageFormatProperties.maxExtent.width >= 4096);
+    CHECK(reply.pImageFormatProperties->imageFormatProperties.maxMipLevels > 1);
+    REQUIRE(reply.pImageFormatProperties->pNext);
+    const auto* c = static_cast<const VkFilterCubicImageViewImageFormatPropertiesEXT*>(
+        reply.pImageFormatProperties->pNext);
+    CHECK(c->sType == VK_STRUCTURE_TYPE_FILTER_CUBIC_IMAGE_VIEW_IMAGE_FORMAT_PROPERTIES_EXT);
+    CHECK(c->filterCubic == VK_FALSE);
+    CHECK(c->filterCubicMinmax == VK_FALSE);
+
+    // An unsupported combination is the driver's error, returned, not a fatal context.
+    info.format = VK_FORMAT_BC1_RGBA_UNORM_BLOCK;
+    info.usage = VK_IMAGE_USAGE_COLOR_ATTACHMENT_BIT;
+    props.pNext = nullptr;
+    REQUIRE(r.call(a, reply) == DecodeResult::Ok);
+    CHECK(reply.ret == VK_ERROR_FORMAT_NOT_SUPPORTED);
+
+    // Sparse: lavapipe has none, and a count query says so.
+    VkPhysicalDeviceSparseImageFormatInfo2 sparse{};
+    sparse.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SPARSE_IMAGE_FORMAT_INFO_2;
+    sparse.format = VK_FORMAT_R8G8B8A8_UNORM;
+    sparse.type = VK_IMAGE_TYPE_2D;
+    sparse.samples = VK_SAMPLE_COUNT_1_BIT;
+    sparse.usage = VK_IMAGE_USAGE_SAMPLED_BIT;
+    sparse.tiling = VK_IMAGE_TILING_OPTIMAL;
+    std::uint32_t sparse_count = 7;
+    gen::GetPhysicalDeviceSparseImageFormatProperties2Args s;
+    s.physicalDevice = pd;
+    s.pFormatInfo = &sparse;
+    s.pPropertyCount = &sparse_count;
+    gen::GetPhysicalDeviceSparseImageFormatProperties2Args sreply;
+    REQUIRE(r.call(s, sreply) == DecodeResult::Ok);
+    CHECK(*sreply.pPropertyCount == 0);
+}
+
+TEST_CASE("external buffer, fence and semaphore properties come from the driver") {
+    Renderer r;
+    create_instance(r);
+    enumerate_physical_devices(r);
+    const protocol::Ref<VkPhysicalDevice> pd{physical_device_id,
+                                             id<VkPhysicalDevice>(physical_device_id)};
+    VkPhysicalDeviceExternalBufferInfo binfo{};
+    binfo.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_EXTERNAL_BUFFER_INFO;
+    binfo.usage = VK_BUFFER_USAGE_TRANSFER_SRC_BIT;
+    binfo.handleType = VK_EXTERNAL_MEMORY_HANDLE_TYPE_OPAQUE_FD_BIT;
+    VkExternalBufferProperties bprops{};
+    bprops.sType = VK_STRUCTURE_TYPE_EXTERNAL_BUFFER_PROPERTIES;
+    gen::GetPhysicalDeviceExternalBufferPropertiesArgs b;
+    b.physicalDevice = pd;
+    b.pExternalBufferInfo = &binfo;
+    b.pExternalBufferProperties = &bprops;
+    gen::GetPhysicalDeviceExternalBufferPropertiesArgs breply;
+    REQUIRE(r.call(b, breply) == DecodeResult::Ok);
+    // lavapipe exports and imports opaque fds (VK_KHR_external_memory_fd).
+    CHECK((breply.pExternalBufferProperties->externalMemoryProperties.compatibleHandleTypes &
+           VK_EXTERNAL_MEMORY_HANDLE_TYPE_OPAQUE_FD_BIT) != 0);
+
+    VkPhysicalDeviceExternalFenceInfo finfo{};
+    finfo.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_EXTERNAL_FENCE_INFO;
+    finfo.handleType = VK_EXTERNAL_FENCE_HANDLE_TYPE_SYNC_FD_BIT;
+    VkExternalFenceProperties fprops{};
+    fprops.sType = VK_STRUCTURE_TYPE_EXTERNAL_FENCE_PROPERTIES;
+    fprops.externalFenceFeatures = 0xff; // the driver overwrites it
+    gen::GetPhysicalDeviceExternalFencePropertiesArgs f;
+    f.physicalDevice = pd;
+    f.pExternalFenceInfo = &finfo;
+    f.pExternalFenceProperties = &fprops;
+    gen::GetPhysicalDeviceExternalFencePropertiesArgs freply;
+    REQUIRE(r.call(f, freply) == DecodeResult::Ok);
+    CHECK((freply.pExternalFenceProperties->externalFenceFeatures & ~0x3u) == 0);
+
+    VkPhysicalDeviceExternalSemaphoreInfo sinfo{};
+    sinfo.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_EXTERNAL_SEMAPHORE_INFO;
+    sinfo.handleType = VK_EXTERNAL_SEMAPHORE_HANDLE_TYPE_SYNC_FD_BIT;
+    VkExternalSemaphoreProperties sprops{};
+    sprops.sType = VK_STRUCTURE_TYPE_EXTERNAL_SEMAPHORE_PROPERTIES;
+    sprops.externalSemaphoreFeatures = 0xff;
+    gen::GetPhysicalDeviceExternalSemaphorePropertiesArgs sm;
+    sm.physicalDevice = pd;
+    sm.pExternalSemaphoreInfo = &sinfo;
+    sm.pExternalSemaphoreProperties = &sprops;
+    gen::GetPhysicalDeviceExternalSemaphorePropertiesArgs smreply;
+    REQUIRE(r.call(sm, smreply) == DecodeResult::Ok);
+    CHECK((smreply.pExternalSemaphoreProperties->externalSemaphoreFeatures & ~0x3u) == 0);
+}
+
+TEST_CASE("calibrateable time domains: count, then the list") {
+    Renderer r;
+    create_instance(r);
+    enumerate_physical_devices(r);
+    std::uint32_t count = 0;
+    gen::GetPhysicalDeviceCalibrateableTimeDomainsEXTArgs a;
+    a.physicalDevice = {physical_device_id, id<VkPhysicalDevice>(physical_device_id)};
+    a.pTimeDomainCount = &count;
+    gen::GetPhysicalDeviceCalibrateableTimeDomainsEXTArgs reply;
+    REQUIRE(r.call(a, reply) == DecodeResult::Ok);
+    REQUIRE(reply.ret == VK_SUCCESS);
+    const std::uint32_t n = *reply.pTimeDomainCount;
+    REQUIRE(n >= 1);
+    std::vector<VkTimeDomainEXT> domains(n, VK_TIME_DOMAIN_MAX_ENUM_EXT);
+    count = n;
+    a.pTimeDomains = domains.data();
+    REQUIRE(r.call(a, reply) == DecodeResult::Ok);
+    REQUIRE(reply.ret == VK_SUCCESS);
+    CHECK(std::find(reply.pTimeDomains, reply.pTimeDomains + n, VK_TIME_DOMAIN_DEVICE_EXT) !=
+          reply.pTimeDomains + n);
+}
+
 namespace {
 constexpr std::uint64_t device_id = 0x7f0000003000;
 constexpr std::uint64_t queue_id = 0x7f0000004000;
@@ -252,7 +431,8 @@ namespace {
 
 // Device-level tests start from here: instance, physical device and a device with one queue.
 // `features` is chained to the device create info.
-protocol::Ref<VkDevice> create_device(Renderer& r, void* features = nullptr) {
+protocol::Ref<VkDevice> create_device(Renderer& r, void* features = nullptr,
+                                      std::vector<const char*> extensions = {}) {
     create_instance(r);
     enumerate_physical_devices(r);
     const float priority = 1.0f;
@@ -265,6 +445,8 @@ protocol::Ref<VkDevice> create_device(Renderer& r, void* features = nullptr) {
     dci.pNext = features;
     dci.queueCreateInfoCount = 1;
     dci.pQueueCreateInfos = &qci;
+    dci.enabledExtensionCount = static_cast<std::uint32_t>(extensions.size());
+    dci.ppEnabledExtensionNames = extensions.data();
     VkDevice device = id<VkDevice>(device_id);
     gen::CreateDeviceArgs cd;
     cd.physicalDevice = {physical_device_id, id<VkPhysicalDevice>(physical_device_id)};
@@ -1844,5 +2026,35 @@ TEST_CASE("buffers and images without memory are fatal in commands and views") {
         CHECK(submit_one(r, fill) == DecodeResult::Fatal);
         CHECK(r.fatal.reason().find("vkCmdFillBuffer: a buffer not bound to memory") !=
               std::string::npos);
+    }
+}
+
+TEST_CASE("calibrated timestamps: only with the extension enabled, and then the driver's") {
+    VkCalibratedTimestampInfoEXT info[2]{};
+    for (auto& i : info)
+        i.sType = VK_STRUCTURE_TYPE_CALIBRATED_TIMESTAMP_INFO_EXT;
+    info[0].timeDomain = VK_TIME_DOMAIN_DEVICE_EXT;
+    info[1].timeDomain = VK_TIME_DOMAIN_CLOCK_MONOTONIC_EXT;
+    std::uint64_t stamps[2]{};
+    std::uint64_t deviation = 0;
+    gen::GetCalibratedTimestampsEXTArgs a;
+    a.timestampCount = 2;
+    a.pTimestampInfos = info;
+    a.pTimestamps = stamps;
+    a.pMaxDeviation = &deviation;
+    SECTION("enabled") {
+        Renderer r;
+        a.device = create_device(r, nullptr, {"VK_EXT_calibrated_timestamps"});
+        gen::GetCalibratedTimestampsEXTArgs reply;
+        REQUIRE(r.call(a, reply) == DecodeResult::Ok);
+        REQUIRE(reply.ret == VK_SUCCESS);
+        CHECK(reply.pTimestamps[0] != 0);
+        CHECK(reply.pTimestamps[1] != 0);
+    }
+    SECTION("not enabled: fatal, the driver never called") {
+        Renderer r;
+        a.device = create_device(r);
+        CHECK(submit_one(r, a, VK_COMMAND_GENERATE_REPLY_BIT_EXT) == DecodeResult::Fatal);
+        CHECK(r.fatal.reason().find("not available") != std::string::npos);
     }
 }

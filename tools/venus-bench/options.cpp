@@ -32,6 +32,9 @@ constexpr const char* kDebianVirgl = "/usr/libexec/virgl_render_server";
         "  --name NAME            name of the --server given just before (default: file name)\n"
         "                         Without --server: %s, and %s (0.10) when installed.\n"
         "  --no-native            skip the native run on the host driver\n"
+        "  --native-only          only the native run (no server): with VK_DRIVER_FILES naming\n"
+        "                         Mesa's Venus ICD and VN_DEBUG=vtest, that run goes through\n"
+        "                         Mesa and a venus-vtest instead\n"
         "  --rounds N             rounds; each round runs every target once (default 3)\n"
         "  --seconds S            time bound per workload, target and round (default 1)\n"
         "  --iterations N         count bound per workload, target and round (default 5000)\n"
@@ -52,6 +55,7 @@ std::string base_name(const std::string& path) {
 
 Options parse_options(int argc, char** argv) {
     Options o;
+    bool native_only = false;
     for (int i = 1; i < argc; ++i) {
         const std::string arg = argv[i];
         auto value = [&]() -> std::string {
@@ -86,6 +90,8 @@ Options parse_options(int argc, char** argv) {
             o.servers.back().name = value();
         } else if (arg == "--no-native") {
             o.native = false;
+        } else if (arg == "--native-only") {
+            native_only = true;
         } else if (arg == "--rounds") {
             o.rounds = static_cast<int>(number(1));
         } else if (arg == "--seconds") {
@@ -105,7 +111,12 @@ Options parse_options(int argc, char** argv) {
             usage(argv[0], 2);
         }
     }
-    if (o.servers.empty()) {
+    if (native_only && (!o.servers.empty() || !o.native)) {
+        std::fprintf(stderr, "venus-bench: --native-only goes with neither --server nor "
+                             "--no-native\n");
+        usage(argv[0], 2);
+    }
+    if (o.servers.empty() && !native_only) {
         o.servers.push_back({"venus-render-server", VN_BENCH_DEFAULT_SERVER, VN_PROXY_LAYOUT_V1});
         if (::access(kDebianVirgl, X_OK) == 0)
             o.servers.push_back({"virgl_render_server", kDebianVirgl, VN_PROXY_LAYOUT_V0_10});

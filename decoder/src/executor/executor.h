@@ -295,6 +295,9 @@ class Executor final : public gen::PassthroughHandler {
     protocol::DecodeResult
     on_vkEnumeratePhysicalDevices(protocol::Decoder& d,
                                   gen::EnumeratePhysicalDevicesArgs& a) override;
+    protocol::DecodeResult
+    on_vkEnumeratePhysicalDeviceGroups(protocol::Decoder& d,
+                                       gen::EnumeratePhysicalDeviceGroupsArgs& a) override;
 
     // physical_device.cpp
     protocol::DecodeResult
@@ -314,6 +317,18 @@ class Executor final : public gen::PassthroughHandler {
         protocol::Decoder& d, gen::GetPhysicalDeviceFormatProperties2Args& a) override;
     protocol::DecodeResult on_vkEnumerateDeviceExtensionProperties(
         protocol::Decoder& d, gen::EnumerateDeviceExtensionPropertiesArgs& a) override;
+    protocol::DecodeResult on_vkGetPhysicalDeviceImageFormatProperties2(
+        protocol::Decoder& d, gen::GetPhysicalDeviceImageFormatProperties2Args& a) override;
+    protocol::DecodeResult on_vkGetPhysicalDeviceSparseImageFormatProperties2(
+        protocol::Decoder& d, gen::GetPhysicalDeviceSparseImageFormatProperties2Args& a) override;
+    protocol::DecodeResult on_vkGetPhysicalDeviceExternalBufferProperties(
+        protocol::Decoder& d, gen::GetPhysicalDeviceExternalBufferPropertiesArgs& a) override;
+    protocol::DecodeResult on_vkGetPhysicalDeviceExternalFenceProperties(
+        protocol::Decoder& d, gen::GetPhysicalDeviceExternalFencePropertiesArgs& a) override;
+    protocol::DecodeResult on_vkGetPhysicalDeviceExternalSemaphoreProperties(
+        protocol::Decoder& d, gen::GetPhysicalDeviceExternalSemaphorePropertiesArgs& a) override;
+    protocol::DecodeResult on_vkGetPhysicalDeviceCalibrateableTimeDomainsEXT(
+        protocol::Decoder& d, gen::GetPhysicalDeviceCalibrateableTimeDomainsEXTArgs& a) override;
 
     // device.cpp
     protocol::DecodeResult on_vkCreateDevice(protocol::Decoder& d,

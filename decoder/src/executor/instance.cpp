@@ -175,6 +175,69 @@ DecodeResult Executor::on_vkEnumeratePhysicalDevices(protocol::Decoder& d,
     return DecodeResult::Ok;
 }
 
+DecodeResult
+Executor::on_vkEnumeratePhysicalDeviceGroups(protocol::Decoder& d,
+                                             gen::EnumeratePhysicalDeviceGroupsArgs& a) {
+    if (!a.pPhysicalDeviceGroupCount)
+        return d.in.fail("vkEnumeratePhysicalDeviceGroups without pPhysicalDeviceGroupCount");
+    ObjectEntry<VkInstance>* entry = nullptr;
+    VN_TRY(m_objects.get<VkInstance>(a.instance.id, entry));
+    const auto& inst = *static_cast<const InstanceState*>(entry->state.get());
+    if (!inst.dispatch.EnumeratePhysicalDeviceGroups) {
+        // A host instance below 1.1 without VK_KHR_device_group_creation: the guest learns there
+        // are no groups rather than the worker calling through a null pointer.
+        a.ret = VK_ERROR_INITIALIZATION_FAILED;
+        return DecodeResult::Ok;
+    }
+
+    std::uint32_t count = 0;
+    a.ret = inst.dispatch.EnumeratePhysicalDeviceGroups(a.instance.handle, &count, nullptr);
+    if (a.ret != VK_SUCCESS)
+        return DecodeResult::Ok;
+    if (!a.pPhysicalDeviceGroupProperties) {
+        *a.pPhysicalDeviceGroupCount = count;
+        return DecodeResult::Ok;
+    }
+    // The guest's structs hold its placeholder ids; the driver fills structs of our own, whose
+    // host handles are then turned into the ids the guest gave those devices when it enumerated
+    // them.
+    VkPhysicalDeviceGroupProperties blank{};
+    blank.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_GROUP_PROPERTIES;
+    std::vector<VkPhysicalDeviceGroupProperties> hosts(count, blank);
+    a.ret = inst.dispatch.EnumeratePhysicalDeviceGroups(a.instance.handle, &count, hosts.data());
+    if (a.ret < 0)
+        return DecodeResult::Ok;
+    const std::uint32_t n = std::min(count, *a.pPhysicalDeviceGroupCount);
+    for (std::uint32_t i = 0; i < n; ++i) {
+        const VkPhysicalDeviceGroupProperties& host = hosts[i];
+        VkPhysicalDeviceGroupProperties& out = a.pPhysicalDeviceGroupProperties[i];
+        if (host.physicalDeviceCount > VK_MAX_DEVICE_GROUP_SIZE)
+            return d.in.fail("vkEnumeratePhysicalDeviceGroups: the driver reported " +
+                             std::to_string(host.physicalDeviceCount) + " devices in a group");
+        out.physicalDeviceCount = host.physicalDeviceCount;
+        out.subsetAllocation = host.subsetAllocation;
+        std::fill(std::begin(out.physicalDevices), std::end(out.physicalDevices),
+                  VkPhysicalDevice{});
+        for (std::uint32_t j = 0; j < host.physicalDeviceCount; ++j) {
+            std::uint64_t id = 0;
+            for (const auto& [pd_id, pd] : m_objects.table<VkPhysicalDevice>())
+                if (pd.handle == host.physicalDevices[j] &&
+                    static_cast<const PhysicalDeviceState*>(pd.state.get())->instance == &inst)
+                    id = pd_id;
+            // Ids come only from vkEnumeratePhysicalDevices (Mesa always calls it first, and
+            // virglrenderer requires the same).
+            if (!id)
+                return d.in.fail(
+                    "vkEnumeratePhysicalDeviceGroups before vkEnumeratePhysicalDevices listed "
+                    "every device");
+            out.physicalDevices[j] = protocol::handle_from_u64<VkPhysicalDevice>(id);
+        }
+    }
+    *a.pPhysicalDeviceGroupCount = n;
+    a.ret = n < count ? VK_INCOMPLETE : VK_SUCCESS;
+    return DecodeResult::Ok;
+}
+
 DecodeResult Executor::instance_of(protocol::Decoder& d, std::uint64_t physical_device_id,
                                    const InstanceState*& out) {
     ObjectEntry<VkPhysicalDevice>* entry = nullptr;

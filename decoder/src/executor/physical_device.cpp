@@ -130,6 +130,105 @@ Executor::on_vkEnumerateDeviceExtensionProperties(protocol::Decoder& d,
     return DecodeResult::Ok;
 }
 
+namespace {
+// A guest chain on its way into the driver: structs of extensions (or core versions) the guest
+// cannot have on this device stay out of the call.
+ExposedChain input_chain(const InstanceState& inst, VkPhysicalDevice pd, const void* head) {
+    return ExposedChain(head, effective_api_version(inst, pd), exposed_names(inst, pd), false);
+}
+ExposedChain output_chain(const InstanceState& inst, VkPhysicalDevice pd, const void* head) {
+    return ExposedChain(head, effective_api_version(inst, pd), exposed_names(inst, pd), true);
+}
+bool exposes(const InstanceState& inst, VkPhysicalDevice pd, const char* name) {
+    const std::vector<std::string> names = exposed_names(inst, pd);
+    return std::find(names.begin(), names.end(), name) != names.end();
+}
+} // namespace
+
+DecodeResult Executor::on_vkGetPhysicalDeviceImageFormatProperties2(
+    protocol::Decoder& d, gen::GetPhysicalDeviceImageFormatProperties2Args& a) {
+    VN_INSTANCE_DISPATCH(a, inst);
+    if (!a.pImageFormatInfo || !a.pImageFormatProperties)
+        return d.in.fail("vkGetPhysicalDeviceImageFormatProperties2 without its info or output");
+    const VkPhysicalDevice pd = a.physicalDevice.handle;
+    const ExposedChain in = input_chain(*inst, pd, a.pImageFormatInfo);
+    const ExposedChain out = output_chain(*inst, pd, a.pImageFormatProperties);
+    a.ret = inst->dispatch.GetPhysicalDeviceImageFormatProperties2(pd, a.pImageFormatInfo,
+                                                                   a.pImageFormatProperties);
+    return DecodeResult::Ok;
+}
+
+DecodeResult Executor::on_vkGetPhysicalDeviceSparseImageFormatProperties2(
+    protocol::Decoder& d, gen::GetPhysicalDeviceSparseImageFormatProperties2Args& a) {
+    VN_INSTANCE_DISPATCH(a, inst);
+    if (!a.pFormatInfo)
+        return d.in.fail("vkGetPhysicalDeviceSparseImageFormatProperties2 without pFormatInfo");
+    // The decoder sized pProperties by the guest's count (or left it null for a count query),
+    // so the driver writes no further than that.
+    const ExposedChain in = input_chain(*inst, a.physicalDevice.handle, a.pFormatInfo);
+    inst->dispatch.GetPhysicalDeviceSparseImageFormatProperties2(
+        a.physicalDevice.handle, a.pFormatInfo, a.pPropertyCount, a.pProperties);
+    return DecodeResult::Ok;
+}
+
+DecodeResult Executor::on_vkGetPhysicalDeviceExternalBufferProperties(
+    protocol::Decoder& d, gen::GetPhysicalDeviceExternalBufferPropertiesArgs& a) {
+    VN_INSTANCE_DISPATCH(a, inst);
+    if (!a.pExternalBufferInfo || !a.pExternalBufferProperties)
+        return d.in.fail("vkGetPhysicalDeviceExternalBufferProperties without its info or output");
+    const VkPhysicalDevice pd = a.physicalDevice.handle;
+    const ExposedChain in = input_chain(*inst, pd, a.pExternalBufferInfo);
+    const ExposedChain out = output_chain(*inst, pd, a.pExternalBufferProperties);
+    inst->dispatch.GetPhysicalDeviceExternalBufferProperties(pd, a.pExternalBufferInfo,
+                                                             a.pExternalBufferProperties);
+    return DecodeResult::Ok;
+}
+
+DecodeResult Executor::on_vkGetPhysicalDeviceExternalFenceProperties(
+    protocol::Decoder& d, gen::GetPhysicalDeviceExternalFencePropertiesArgs& a) {
+    VN_INSTANCE_DISPATCH(a, inst);
+    if (!a.pExternalFenceInfo || !a.pExternalFenceProperties)
+        return d.in.fail("vkGetPhysicalDeviceExternalFenceProperties without its info or output");
+    const VkPhysicalDevice pd = a.physicalDevice.handle;
+    const ExposedChain in = input_chain(*inst, pd, a.pExternalFenceInfo);
+    const ExposedChain out = output_chain(*inst, pd, a.pExternalFenceProperties);
+    inst->dispatch.GetPhysicalDeviceExternalFenceProperties(pd, a.pExternalFenceInfo,
+                                                            a.pExternalFenceProperties);
+    return DecodeResult::Ok;
+}
+
+DecodeResult Executor::on_vkGetPhysicalDeviceExternalSemaphoreProperties(
+    protocol::Decoder& d, gen::GetPhysicalDeviceExternalSemaphorePropertiesArgs& a) {
+    VN_INSTANCE_DISPATCH(a, inst);
+    if (!a.pExternalSemaphoreInfo || !a.pExternalSemaphoreProperties)
+        return d.in.fail(
+            "vkGetPhysicalDeviceExternalSemaphoreProperties without its info or output");
+    const VkPhysicalDevice pd = a.physicalDevice.handle;
+    const ExposedChain in = input_chain(*inst, pd, a.pExternalSemaphoreInfo);
+    const ExposedChain out = output_chain(*inst, pd, a.pExternalSemaphoreProperties);
+    inst->dispatch.GetPhysicalDeviceExternalSemaphoreProperties(pd, a.pExternalSemaphoreInfo,
+                                                                a.pExternalSemaphoreProperties);
+    return DecodeResult::Ok;
+}
+
+DecodeResult Executor::on_vkGetPhysicalDeviceCalibrateableTimeDomainsEXT(
+    protocol::Decoder& d, gen::GetPhysicalDeviceCalibrateableTimeDomainsEXTArgs& a) {
+    VN_INSTANCE_DISPATCH(a, inst);
+    if (!a.pTimeDomainCount)
+        return d.in.fail("vkGetPhysicalDeviceCalibrateableTimeDomainsEXT without a count");
+    // The loader answers for any physical device; only one that exposes the extension may be
+    // asked (the entry point is the device extension's).
+    const VkPhysicalDevice pd = a.physicalDevice.handle;
+    if (!inst->dispatch.GetPhysicalDeviceCalibrateableTimeDomainsEXT ||
+        (!exposes(*inst, pd, "VK_EXT_calibrated_timestamps") &&
+         !exposes(*inst, pd, "VK_KHR_calibrated_timestamps")))
+        return d.in.fail("vkGetPhysicalDeviceCalibrateableTimeDomainsEXT on a device without "
+                         "calibrated timestamps");
+    a.ret = inst->dispatch.GetPhysicalDeviceCalibrateableTimeDomainsEXT(pd, a.pTimeDomainCount,
+                                                                        a.pTimeDomains);
+    return DecodeResult::Ok;
+}
+
 #undef VN_INSTANCE_DISPATCH
 
 } // namespace vn::decoder
