@@ -41,6 +41,9 @@ class Ring {
     static constexpr std::chrono::microseconds spin_budget{200};
     static constexpr unsigned long timer_slack_ns = 1000;
     static constexpr int yield_spins = 16;
+    // Commands run under one hold of the dispatch lock (Ring::execute says why): bounds how long
+    // the context's other sources wait for a busy ring, about a microsecond per small command.
+    static constexpr std::uint32_t commands_per_lock = 32;
     static constexpr std::chrono::microseconds first_sleep{10};
     static constexpr std::chrono::microseconds max_sleep{1000};
 
