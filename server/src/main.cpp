@@ -54,6 +54,9 @@ void print_usage(std::FILE* out) {
              "Workers:\n"
              "  --worker=process|thread  one forked process per context (default), or one\n"
              "                         thread per context (debugging only: no isolation)\n"
+             "  --no-driver-preload    let each worker load the host Vulkan driver itself\n"
+             "                         (default: the server loads it once, before any client,\n"
+             "                         and workers share its pages; faster fork without it)\n"
              "  --sandbox=on|log|off   jail each worker (default on); log: blocked syscalls are\n"
              "                         logged and fail with ENOSYS instead of killing; off:\n"
              "                         no jail (debugging only)\n"
@@ -312,6 +315,7 @@ int main(int argc, char** argv) {
         kTestViolation,
         kListen,
         kWorker,
+        kNoDriverPreload,
         kLogLevel,
         kLogTarget,
         kHelp,
@@ -328,6 +332,7 @@ int main(int argc, char** argv) {
         {"test-worker-seccomp-violation", required_argument, nullptr, kTestViolation},
         {"listen", required_argument, nullptr, kListen},
         {"worker", required_argument, nullptr, kWorker},
+        {"no-driver-preload", no_argument, nullptr, kNoDriverPreload},
         {"log-level", required_argument, nullptr, kLogLevel},
         {"log-target", required_argument, nullptr, kLogTarget},
         {"help", no_argument, nullptr, kHelp},
@@ -344,6 +349,7 @@ int main(int argc, char** argv) {
     vn::sandbox::JailConfig jail_config;
     std::optional<std::uint32_t> violation_ctx;
     bool thread_workers = false;
+    bool driver_preload = true;
     auto level = spdlog::level::info;
     auto target = LogTarget::Stderr;
     int opt;
@@ -403,6 +409,9 @@ int main(int argc, char** argv) {
                 std::fprintf(stderr, "venus-render-server: --worker must be process or thread\n");
                 return kExitUsage;
             }
+            break;
+        case kNoDriverPreload:
+            driver_preload = false;
             break;
         case kLogLevel: {
             const auto parsed = parse_log_level(optarg);
@@ -523,6 +532,8 @@ int main(int argc, char** argv) {
         spdlog::warn("--sandbox=off: workers run without a jail");
     }
     JailHook& jail = sandbox_jail ? static_cast<JailHook&>(*sandbox_jail) : no_jail;
+    if (!thread_workers && driver_preload)
+        preload_host_driver();
     ProcessLauncher process_launcher(jail);
     ThreadLauncher thread_launcher;
     WorkerLauncher& launcher =

@@ -2,6 +2,10 @@
 
 #include "log.h"
 
+#ifdef VN_SERVER_HAVE_DECODER
+#include "vn/decoder/driver_preload.h"
+#endif
+
 #include <linux/close_range.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -10,7 +14,10 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
+#include <utility>
+#include <vector>
 
 namespace vn::server {
 
@@ -129,6 +136,29 @@ std::unique_ptr<Worker> ProcessLauncher::launch(const ContextConfig& config,
 std::unique_ptr<Worker> ThreadLauncher::launch(const ContextConfig& config,
                                                protocol::UniqueFd socket) {
     return std::make_unique<ThreadWorker>(std::move(socket), config);
+}
+
+void preload_host_driver() {
+#ifdef VN_SERVER_HAVE_DECODER
+    // Explicit layers are never loaded into a worker (the jail drops these variables); they must
+    // not become resident in the server, and so in every worker, through this preload either.
+    const char* const kLayerVariables[] = {"VK_INSTANCE_LAYERS", "VK_LOADER_LAYERS_ENABLE"};
+    std::vector<std::pair<const char*, std::string>> saved;
+    for (const char* name : kLayerVariables) {
+        if (const char* value = std::getenv(name)) {
+            saved.emplace_back(name, value);
+            ::unsetenv(name);
+        }
+    }
+    std::string error;
+    if (vn::decoder::preload_host_drivers(error))
+        spdlog::debug("host Vulkan driver preloaded; workers share its pages");
+    else
+        spdlog::warn("cannot preload the host Vulkan driver ({}); every worker loads its own",
+                     error);
+    for (const auto& [name, value] : saved)
+        ::setenv(name, value.c_str(), 1);
+#endif
 }
 
 } // namespace vn::server

@@ -92,4 +92,9 @@ class ThreadLauncher final : public WorkerLauncher {
 
 std::string describe_wait_status(int code, int status);
 
+// Loads the host Vulkan driver into this process so that workers forked later share its pages
+// (vn/decoder/driver_preload.h says why that is safe). Call it in the server before any client
+// connects and before it starts threads: it edits the environment for the duration.
+void preload_host_driver();
+
 } // namespace vn::server

@@ -1,5 +1,7 @@
 #include "driver_pin.h"
 
+#include "vn/decoder/driver_preload.h"
+
 #include <dlfcn.h>
 #include <link.h>
 #include <mutex>
@@ -48,6 +50,25 @@ VkResult create_instance_with_drivers_pinned(const std::function<VkResult()>& cr
         pinned = true;
     }
     return result;
+}
+
+bool preload_host_drivers(std::string& error) {
+    VkApplicationInfo app{};
+    app.sType = VK_STRUCTURE_TYPE_APPLICATION_INFO;
+    app.pApplicationName = "venus-render-server driver preload";
+    app.apiVersion = VK_API_VERSION_1_0;
+    VkInstanceCreateInfo info{};
+    info.sType = VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO;
+    info.pApplicationInfo = &app;
+    VkInstance instance = VK_NULL_HANDLE;
+    const VkResult result = create_instance_with_drivers_pinned(
+        [&] { return vkCreateInstance(&info, nullptr, &instance); });
+    if (result != VK_SUCCESS) {
+        error = "vkCreateInstance returned " + std::to_string(static_cast<int>(result));
+        return false;
+    }
+    vkDestroyInstance(instance, nullptr);
+    return true;
 }
 
 } // namespace vn::decoder

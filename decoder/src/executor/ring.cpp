@@ -346,26 +346,46 @@ bool Ring::execute(std::uint32_t cur, std::uint32_t n) {
 
     protocol::Reader in(m_commands.data(), n, m_executor.fatal_state());
     protocol::Decoder d{in, m_arena, &m_executor.objects()};
+    // The dispatch lock is held over up to `commands_per_lock` commands rather than taken per
+    // command: locking and waking per command cost as much as a small command itself. Waiters
+    // test their condition only while holding the lock, so one wake before each release tells
+    // them everything the stored heads say; the head itself still advances after every command.
+    std::unique_lock lock(m_executor.dispatch_mutex(), std::defer_lock);
+    std::uint32_t locked_commands = 0;
+    auto release = [&] {
+        if (!lock.owns_lock())
+            return;
+        m_executor.wake_all();
+        lock.unlock();
+        locked_commands = 0;
+    };
     while (!in.empty()) {
-        std::unique_lock lock(m_executor.dispatch_mutex());
-        if (m_stop)
+        if (!lock.owns_lock())
+            lock.lock();
+        if (m_stop) {
+            release();
             return false;
+        }
         if (m_executor.fatal_state().is_fatal()) {
             // Failed on another path: this ring stops too, and says so, but it is not the one
             // to report.
             set_status_bits(VK_RING_STATUS_FATAL_BIT_MESA);
+            release();
             return false;
         }
         const DecodeResult r = m_executor.dispatch(m_source, lock, d);
         m_arena.reset();
         if (r != DecodeResult::Ok) {
             fail(lock, "command failed");
+            release();
             return false;
         }
         m_head = cur + static_cast<std::uint32_t>(n - in.remaining());
         word(m_layout.head).store(m_head, std::memory_order_release);
-        m_executor.wake_all();
+        if (++locked_commands == commands_per_lock)
+            release();
     }
+    release();
     return true;
 }
 
@@ -377,6 +397,9 @@ void Ring::run() {
         // simply runs at the worker's priority, as it would on a host that refused it.
         (void)::setpriority(PRIO_PROCESS, 0, std::clamp(*m_priority, -20, 19));
     }
+    // The backoff sleeps are short and their length matters (a round trip that lands in one
+    // waits for it): without this the default 50 us timer slack makes a 10 us sleep 60 us.
+    (void)::prctl(PR_SET_TIMERSLACK, timer_slack_ns, 0, 0, 0);
     std::uint32_t cur = 0; // head reads 0 at creation
     auto last_submit = std::chrono::steady_clock::now();
     int relax = 0;
@@ -413,7 +436,7 @@ void Ring::run() {
                 break;
             }
         }
-        if (relax < yield_spins) {
+        if (relax < yield_spins || std::chrono::steady_clock::now() - last_submit < spin_budget) {
             ::sched_yield();
         } else {
             const int doublings = std::min(relax - yield_spins, 10);

@@ -31,9 +31,19 @@ struct RingLayout {
 class Ring {
   public:
     static constexpr std::uint32_t max_buffer_size = 16u << 20; // VKR_RING_BUFFER_MAX_SIZE
-    // Spin this many times with sched_yield when the ring is empty, then sleep, starting here
-    // and doubling up to the cap (vkr_ring.c relax).
+    // An empty ring yields (sched_yield: next to nothing on an idle core, the core to whoever
+    // needs it on a busy one) for at least `yield_spins` rounds and until `spin_budget` has passed
+    // since the last command: a guest waiting on a reply writes its next command within
+    // microseconds, and a sleep costs tens of them, which is what a round trip's tail latency
+    // was made of. The budget bounds what an idle ring spends before it backs off. Then it
+    // sleeps, starting here and doubling up to the cap (vkr_ring.c relax), until idleTimeout
+    // sends it to sleep on IDLE. The ring thread's timer slack is `timer_slack_ns`.
+    static constexpr std::chrono::microseconds spin_budget{200};
+    static constexpr unsigned long timer_slack_ns = 1000;
     static constexpr int yield_spins = 16;
+    // Commands run under one hold of the dispatch lock (Ring::execute says why): bounds how long
+    // the context's other sources wait for a busy ring, about a microsecond per small command.
+    static constexpr std::uint32_t commands_per_lock = 32;
     static constexpr std::chrono::microseconds first_sleep{10};
     static constexpr std::chrono::microseconds max_sleep{1000};
 
