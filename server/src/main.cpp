@@ -54,9 +54,11 @@ void print_usage(std::FILE* out) {
              "Workers:\n"
              "  --worker=process|thread  one forked process per context (default), or one\n"
              "                         thread per context (debugging only: no isolation)\n"
-             "  --no-driver-preload    let each worker load the host Vulkan driver itself\n"
-             "                         (default: the server loads it once, before any client,\n"
-             "                         and workers share its pages; faster fork without it)\n"
+             "  --driver-preload       load the host Vulkan driver once in the server, before\n"
+             "                         any client, so workers share its pages (half the memory\n"
+             "                         per worker on lavapipe, slower fork); only for drivers\n"
+             "                         that survive fork() after initialization: NVIDIA's\n"
+             "                         does not, so the default is off\n"
              "  --sandbox=on|log|off   jail each worker (default on); log: blocked syscalls are\n"
              "                         logged and fail with ENOSYS instead of killing; off:\n"
              "                         no jail (debugging only)\n"
@@ -315,7 +317,7 @@ int main(int argc, char** argv) {
         kTestViolation,
         kListen,
         kWorker,
-        kNoDriverPreload,
+        kDriverPreload,
         kLogLevel,
         kLogTarget,
         kHelp,
@@ -332,7 +334,7 @@ int main(int argc, char** argv) {
         {"test-worker-seccomp-violation", required_argument, nullptr, kTestViolation},
         {"listen", required_argument, nullptr, kListen},
         {"worker", required_argument, nullptr, kWorker},
-        {"no-driver-preload", no_argument, nullptr, kNoDriverPreload},
+        {"driver-preload", no_argument, nullptr, kDriverPreload},
         {"log-level", required_argument, nullptr, kLogLevel},
         {"log-target", required_argument, nullptr, kLogTarget},
         {"help", no_argument, nullptr, kHelp},
@@ -349,7 +351,10 @@ int main(int argc, char** argv) {
     vn::sandbox::JailConfig jail_config;
     std::optional<std::uint32_t> violation_ctx;
     bool thread_workers = false;
-    bool driver_preload = true;
+    // Off by default: on NVIDIA's driver 580 (H100) a worker forked from a server that had
+    // initialized the driver fails vkCreateInstance (the driver notices the fork, getppid), so
+    // preloading is a per-host choice, made where the driver is known to be fork-safe (Mesa's).
+    bool driver_preload = false;
     auto level = spdlog::level::info;
     auto target = LogTarget::Stderr;
     int opt;
@@ -410,8 +415,8 @@ int main(int argc, char** argv) {
                 return kExitUsage;
             }
             break;
-        case kNoDriverPreload:
-            driver_preload = false;
+        case kDriverPreload:
+            driver_preload = true;
             break;
         case kLogLevel: {
             const auto parsed = parse_log_level(optarg);

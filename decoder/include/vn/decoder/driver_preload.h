@@ -16,6 +16,10 @@ namespace vn::decoder {
 // accepts clients). No physical device is enumerated and no device is created: the driver's
 // library constructors and its instance entry points run once, on no input but the host's
 // environment and ICD manifests, exactly as in the worker.
+//
+// Fork safety: only for drivers that work in a child forked after they were initialized.
+// Mesa's (lavapipe) do; NVIDIA's driver 580 does not (the worker's vkCreateInstance fails), so
+// the server calls this only when asked to (--driver-preload).
 bool preload_host_drivers(std::string& error);
 
 } // namespace vn::decoder
