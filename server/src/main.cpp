@@ -57,6 +57,8 @@ void print_usage(std::FILE* out) {
              "  --no-driver-preload    let each worker load the host Vulkan driver itself\n"
              "                         (default: the server loads it once, before any client,\n"
              "                         and workers share its pages; faster fork without it)\n"
+             "  --no-spare-worker      fork each worker when its context is created (default:\n"
+             "                         one worker waits forked and jailed ahead of time)\n"
              "  --sandbox=on|log|off   jail each worker (default on); log: blocked syscalls are\n"
              "                         logged and fail with ENOSYS instead of killing; off:\n"
              "                         no jail (debugging only)\n"
@@ -90,9 +92,9 @@ class SandboxJail final : public JailHook {
 
     bool setup(std::uint32_t, int socket_fd) override { return m_jail.setup({&socket_fd, 1}); }
 
-    bool narrow(std::uint32_t ctx_id) override {
-        if (!m_jail.narrow())
-            return false;
+    bool narrow(std::uint32_t) override { return m_jail.narrow(); }
+
+    void started(std::uint32_t ctx_id) override {
         if (m_violation_ctx == ctx_id) {
             // Test only (--test-worker-seccomp-violation): a forbidden syscall once the context has
             // had time to serve, so that tests see a running context die and get reported lost.
@@ -101,7 +103,6 @@ class SandboxJail final : public JailHook {
                 ::syscall(SYS_ptrace, 0, 0, 0, 0);
             }).detach();
         }
-        return true;
     }
 
   private:
@@ -316,6 +317,7 @@ int main(int argc, char** argv) {
         kListen,
         kWorker,
         kNoDriverPreload,
+        kNoSpareWorker,
         kLogLevel,
         kLogTarget,
         kHelp,
@@ -333,6 +335,7 @@ int main(int argc, char** argv) {
         {"listen", required_argument, nullptr, kListen},
         {"worker", required_argument, nullptr, kWorker},
         {"no-driver-preload", no_argument, nullptr, kNoDriverPreload},
+        {"no-spare-worker", no_argument, nullptr, kNoSpareWorker},
         {"log-level", required_argument, nullptr, kLogLevel},
         {"log-target", required_argument, nullptr, kLogTarget},
         {"help", no_argument, nullptr, kHelp},
@@ -350,6 +353,7 @@ int main(int argc, char** argv) {
     std::optional<std::uint32_t> violation_ctx;
     bool thread_workers = false;
     bool driver_preload = true;
+    bool spare_worker = true;
     auto level = spdlog::level::info;
     auto target = LogTarget::Stderr;
     int opt;
@@ -412,6 +416,9 @@ int main(int argc, char** argv) {
             break;
         case kNoDriverPreload:
             driver_preload = false;
+            break;
+        case kNoSpareWorker:
+            spare_worker = false;
             break;
         case kLogLevel: {
             const auto parsed = parse_log_level(optarg);
@@ -534,7 +541,7 @@ int main(int argc, char** argv) {
     JailHook& jail = sandbox_jail ? static_cast<JailHook&>(*sandbox_jail) : no_jail;
     if (!thread_workers && driver_preload)
         preload_host_driver();
-    ProcessLauncher process_launcher(jail);
+    ProcessLauncher process_launcher(jail, spare_worker);
     ThreadLauncher thread_launcher;
     WorkerLauncher& launcher =
         thread_workers ? static_cast<WorkerLauncher&>(thread_launcher) : process_launcher;
