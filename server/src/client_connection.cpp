@@ -146,20 +146,13 @@ bool ClientConnection::handle_create_context(std::span<const std::byte> bytes,
         return reply_create_context(false, -1);
     }
 
-    int pair[2];
-    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) {
-        spdlog::error("{}: CREATE_CONTEXT: socketpair: {}", m_description, std::strerror(errno));
-        return reply_create_context(false, -1);
-    }
-    UniqueFd client_end(pair[0]);
-    UniqueFd worker_end(pair[1]);
-    auto worker = m_launcher.launch(config, std::move(worker_end));
-    if (!worker)
+    auto launched = m_launcher.launch(config);
+    if (!launched)
         return reply_create_context(false, -1);
     spdlog::debug("{}: context {} ({}) created, worker {}", m_description, req.ctx_id,
-                  printable(config.name), worker->pid());
-    m_contexts.emplace(req.ctx_id, std::move(worker));
-    return reply_create_context(true, client_end.get());
+                  printable(config.name), launched->worker->pid());
+    m_contexts.emplace(req.ctx_id, std::move(launched->worker));
+    return reply_create_context(true, launched->client_socket.get());
 }
 
 bool ClientConnection::handle_destroy_context(std::span<const std::byte> bytes,

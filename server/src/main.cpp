@@ -59,6 +59,8 @@ void print_usage(std::FILE* out) {
              "                         per worker on lavapipe, slower fork); only for drivers\n"
              "                         that survive fork() after initialization: NVIDIA's\n"
              "                         does not, so the default is off\n"
+             "  --no-spare-worker      fork each worker when its context is created (default:\n"
+             "                         one worker waits forked and jailed ahead of time)\n"
              "  --sandbox=on|log|off   jail each worker (default on); log: blocked syscalls are\n"
              "                         logged and fail with ENOSYS instead of killing; off:\n"
              "                         no jail (debugging only)\n"
@@ -92,9 +94,9 @@ class SandboxJail final : public JailHook {
 
     bool setup(std::uint32_t, int socket_fd) override { return m_jail.setup({&socket_fd, 1}); }
 
-    bool narrow(std::uint32_t ctx_id) override {
-        if (!m_jail.narrow())
-            return false;
+    bool narrow(std::uint32_t) override { return m_jail.narrow(); }
+
+    void started(std::uint32_t ctx_id) override {
         if (m_violation_ctx == ctx_id) {
             // Test only (--test-worker-seccomp-violation): a forbidden syscall once the context has
             // had time to serve, so that tests see a running context die and get reported lost.
@@ -103,7 +105,6 @@ class SandboxJail final : public JailHook {
                 ::syscall(SYS_ptrace, 0, 0, 0, 0);
             }).detach();
         }
-        return true;
     }
 
   private:
@@ -318,6 +319,7 @@ int main(int argc, char** argv) {
         kListen,
         kWorker,
         kDriverPreload,
+        kNoSpareWorker,
         kLogLevel,
         kLogTarget,
         kHelp,
@@ -335,6 +337,7 @@ int main(int argc, char** argv) {
         {"listen", required_argument, nullptr, kListen},
         {"worker", required_argument, nullptr, kWorker},
         {"driver-preload", no_argument, nullptr, kDriverPreload},
+        {"no-spare-worker", no_argument, nullptr, kNoSpareWorker},
         {"log-level", required_argument, nullptr, kLogLevel},
         {"log-target", required_argument, nullptr, kLogTarget},
         {"help", no_argument, nullptr, kHelp},
@@ -355,6 +358,7 @@ int main(int argc, char** argv) {
     // initialized the driver fails vkCreateInstance (the driver notices the fork, getppid), so
     // preloading is a per-host choice, made where the driver is known to be fork-safe (Mesa's).
     bool driver_preload = false;
+    bool spare_worker = true;
     auto level = spdlog::level::info;
     auto target = LogTarget::Stderr;
     int opt;
@@ -417,6 +421,9 @@ int main(int argc, char** argv) {
             break;
         case kDriverPreload:
             driver_preload = true;
+            break;
+        case kNoSpareWorker:
+            spare_worker = false;
             break;
         case kLogLevel: {
             const auto parsed = parse_log_level(optarg);
@@ -539,7 +546,7 @@ int main(int argc, char** argv) {
     JailHook& jail = sandbox_jail ? static_cast<JailHook&>(*sandbox_jail) : no_jail;
     if (!thread_workers && driver_preload)
         preload_host_driver();
-    ProcessLauncher process_launcher(jail);
+    ProcessLauncher process_launcher(jail, spare_worker);
     ThreadLauncher thread_launcher;
     WorkerLauncher& launcher =
         thread_workers ? static_cast<WorkerLauncher&>(thread_launcher) : process_launcher;

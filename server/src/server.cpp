@@ -69,6 +69,7 @@ void Server::accept_clients(int listener) {
 }
 
 void Server::reap_all() {
+    m_launcher.reap_spare();
     for (auto& client : m_clients)
         client->reap_workers();
 }
@@ -92,6 +93,8 @@ int Server::run() {
     for (;;) {
         if (m_listeners.empty() && m_clients.empty())
             return 0;
+        // Here, between requests: forking the next spare worker stays off CREATE_CONTEXT's path.
+        m_launcher.prepare_spare();
         fds.clear();
         fds.push_back({m_signalfd.get(), POLLIN, 0});
         for (const auto& l : m_listeners)

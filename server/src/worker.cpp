@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
@@ -20,6 +21,8 @@
 #include <vector>
 
 namespace vn::server {
+
+using protocol::UniqueFd;
 
 std::string describe_wait_status(int code, int status) {
     switch (code) {
@@ -72,8 +75,30 @@ ThreadWorker::~ThreadWorker() {
 
 namespace {
 
-[[noreturn]] void run_forked_worker(const ContextConfig& config, int socket_fd, JailHook& jail,
-                                    pid_t server_pid) {
+// What a spare receives when it becomes a context's worker. Sent by the server, which the worker
+// trusts; the guest cannot reach the socket before this message was queued.
+struct SpareAssignment {
+    std::uint32_t ctx_id;
+    std::uint32_t init_flags;
+    char name[32]; // NUL-terminated
+};
+
+constexpr int kSocketFd = 3;
+
+bool make_socket_pair(UniqueFd& client_end, UniqueFd& worker_end) {
+    int pair[2];
+    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) {
+        spdlog::error("socketpair: {}", std::strerror(errno));
+        return false;
+    }
+    client_end.reset(pair[0]);
+    worker_end.reset(pair[1]);
+    return true;
+}
+
+// The first steps of every forked worker, before the jail: signals, parent death, and an fd table
+// of stdio plus the socket at kSocketFd.
+void enter_child(int socket_fd, pid_t server_pid) {
     // The server blocks SIGCHLD for its signalfd; the worker must not inherit that.
     sigset_t all;
     sigemptyset(&all);
@@ -89,7 +114,6 @@ namespace {
 
     // Leave the worker only its context socket and stdio: other clients' sockets, the listening
     // socket and sibling contexts' sockets must not be reachable from a guest-driven process.
-    constexpr int kSocketFd = 3;
     if (socket_fd != kSocketFd) {
         if (::dup2(socket_fd, kSocketFd) < 0)
             ::_exit(1);
@@ -97,18 +121,19 @@ namespace {
     ::fcntl(kSocketFd, F_SETFD, FD_CLOEXEC);
     if (::syscall(SYS_close_range, kSocketFd + 1, ~0u, 0) != 0)
         ::_exit(1);
+}
 
+void set_context_name(std::uint32_t ctx_id) {
     char name[16];
-    std::snprintf(name, sizeof(name), "vn-ctx-%u", config.ctx_id);
+    std::snprintf(name, sizeof(name), "vn-ctx-%u", ctx_id);
     ::prctl(PR_SET_NAME, name);
+}
 
-    if (!jail.setup(config.ctx_id, kSocketFd) || !jail.narrow(config.ctx_id)) {
-        spdlog::error("context {}: cannot enter the worker jail", config.ctx_id);
-        ::_exit(1);
-    }
+[[noreturn]] void serve(const ContextConfig& config, JailHook& jail) {
+    jail.started(config.ctx_id);
     int code;
     {
-        ContextLoop loop(protocol::UniqueFd(kSocketFd), config);
+        ContextLoop loop(UniqueFd(kSocketFd), config);
         code = loop.run();
     }
     spdlog::default_logger()->flush();
@@ -116,26 +141,142 @@ namespace {
     ::_exit(code);
 }
 
+[[noreturn]] void run_forked_worker(const ContextConfig& config, int socket_fd, JailHook& jail,
+                                    pid_t server_pid) {
+    enter_child(socket_fd, server_pid);
+    set_context_name(config.ctx_id);
+    if (!jail.setup(config.ctx_id, kSocketFd) || !jail.narrow(config.ctx_id)) {
+        spdlog::error("context {}: cannot enter the worker jail", config.ctx_id);
+        ::_exit(1);
+    }
+    serve(config, jail);
+}
+
+[[noreturn]] void run_spare(int socket_fd, JailHook& jail, pid_t server_pid) {
+    enter_child(socket_fd, server_pid);
+    ::prctl(PR_SET_NAME, "vn-spare");
+    if (!jail.setup(0, kSocketFd) || !jail.narrow(0)) {
+        spdlog::error("spare worker: cannot enter the worker jail");
+        ::_exit(1);
+    }
+    SpareAssignment assignment{};
+    iovec iov{&assignment, sizeof(assignment)};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    ssize_t n;
+    // recvmsg, not recv: the worker filter allows recvmsg (recv is recvfrom on some ABIs).
+    while ((n = ::recvmsg(kSocketFd, &msg, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR) {
+    }
+    if (n == 0)
+        ::_exit(0); // retired by the server
+    if (n != static_cast<ssize_t>(sizeof(assignment)) || (msg.msg_flags & MSG_TRUNC) ||
+        assignment.ctx_id == 0) {
+        spdlog::error("spare worker: bad assignment ({} bytes)", n);
+        ::_exit(1);
+    }
+    ContextConfig config;
+    config.ctx_id = assignment.ctx_id;
+    config.init_flags = assignment.init_flags;
+    config.name.assign(assignment.name, strnlen(assignment.name, sizeof(assignment.name)));
+    set_context_name(config.ctx_id);
+    serve(config, jail);
+}
+
 } // namespace
 
-std::unique_ptr<Worker> ProcessLauncher::launch(const ContextConfig& config,
-                                                protocol::UniqueFd socket) {
+std::optional<LaunchedWorker> ProcessLauncher::launch(const ContextConfig& config) {
+    if (m_spares) {
+        if (auto launched = launch_from_spare(config))
+            return launched;
+    }
+    LaunchedWorker launched;
+    UniqueFd worker_end;
+    if (!make_socket_pair(launched.client_socket, worker_end))
+        return std::nullopt;
     const pid_t server_pid = ::getpid();
     spdlog::default_logger()->flush();
     const pid_t pid = ::fork();
     if (pid < 0) {
         spdlog::error("context {}: fork failed: {}", config.ctx_id, std::strerror(errno));
-        return nullptr;
+        return std::nullopt;
     }
     if (pid == 0)
-        run_forked_worker(config, socket.get(), m_jail, server_pid);
+        run_forked_worker(config, worker_end.get(), m_jail, server_pid);
     spdlog::debug("context {}: worker pid {}", config.ctx_id, pid);
-    return std::make_unique<ProcessWorker>(pid);
+    launched.worker = std::make_unique<ProcessWorker>(pid);
+    return launched;
 }
 
-std::unique_ptr<Worker> ThreadLauncher::launch(const ContextConfig& config,
-                                               protocol::UniqueFd socket) {
-    return std::make_unique<ThreadWorker>(std::move(socket), config);
+std::optional<LaunchedWorker> ProcessLauncher::launch_from_spare(const ContextConfig& config) {
+    // A spare that died since the last SIGCHLD must not be handed a context.
+    reap_spare();
+    if (!m_spare)
+        return std::nullopt;
+    Spare spare = std::move(*m_spare);
+    m_spare.reset();
+    SpareAssignment assignment{};
+    assignment.ctx_id = config.ctx_id;
+    assignment.init_flags = config.init_flags;
+    std::memcpy(assignment.name, config.name.data(),
+                std::min(config.name.size(), sizeof(assignment.name) - 1));
+    ssize_t n;
+    while ((n = ::send(spare.socket.get(), &assignment, sizeof(assignment), MSG_NOSIGNAL)) < 0 &&
+           errno == EINTR) {
+    }
+    if (n != static_cast<ssize_t>(sizeof(assignment))) {
+        // The spare is gone (or going): its record kills and reaps it; fork directly instead.
+        spdlog::warn("context {}: spare worker {} refused its assignment ({}); forking one",
+                     config.ctx_id, spare.process->pid(), n < 0 ? std::strerror(errno) : "short");
+        return std::nullopt;
+    }
+    m_spare_failures = 0;
+    spdlog::debug("context {}: worker pid {} (spare)", config.ctx_id, spare.process->pid());
+    return LaunchedWorker{std::move(spare.process), std::move(spare.socket)};
+}
+
+void ProcessLauncher::prepare_spare() {
+    if (!m_spares || m_spare || m_spare_failures >= kMaxSpareFailures)
+        return;
+    Spare spare;
+    UniqueFd worker_end;
+    if (!make_socket_pair(spare.socket, worker_end)) {
+        ++m_spare_failures;
+        return;
+    }
+    const pid_t server_pid = ::getpid();
+    spdlog::default_logger()->flush();
+    const pid_t pid = ::fork();
+    if (pid < 0) {
+        spdlog::warn("spare worker: fork failed: {}", std::strerror(errno));
+        ++m_spare_failures;
+        return;
+    }
+    if (pid == 0)
+        run_spare(worker_end.get(), m_jail, server_pid);
+    spare.process = std::make_unique<ProcessWorker>(pid);
+    m_spare = std::move(spare);
+}
+
+void ProcessLauncher::reap_spare() {
+    if (!m_spare)
+        return;
+    if (auto status = m_spare->process->try_reap()) {
+        spdlog::warn("spare worker {} {} before it got a context", m_spare->process->pid(),
+                     *status);
+        m_spare.reset();
+        if (++m_spare_failures == kMaxSpareFailures)
+            spdlog::warn("spare workers keep dying; contexts fork their own workers from now on");
+    }
+}
+
+std::optional<LaunchedWorker> ThreadLauncher::launch(const ContextConfig& config) {
+    LaunchedWorker launched;
+    UniqueFd worker_end;
+    if (!make_socket_pair(launched.client_socket, worker_end))
+        return std::nullopt;
+    launched.worker = std::make_unique<ThreadWorker>(std::move(worker_end), config);
+    return launched;
 }
 
 void preload_host_driver() {

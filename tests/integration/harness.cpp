@@ -126,6 +126,35 @@ bool process_alive(pid_t pid) {
     return close != std::string::npos && line.size() > close + 2 && line[close + 2] != 'Z';
 }
 
+namespace {
+
+std::string process_name(pid_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/comm");
+    std::string name;
+    std::getline(in, name);
+    return name;
+}
+
+} // namespace
+
+WorkerProcess find_context_worker(pid_t server, std::uint32_t ctx_id, int timeout_ms) {
+    const std::string name = "vn-ctx-" + std::to_string(ctx_id);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    do {
+        for (const pid_t child : child_pids(server)) {
+            const auto inner = child_pids(child);
+            // A reaper has exactly one child. The worker renames itself once it has its context,
+            // so its name is the one to match; a reaper may still carry the spare's name.
+            if (inner.size() == 1 && process_name(inner[0]) == name)
+                return {child, inner[0]};
+            if (inner.empty() && process_name(child) == name)
+                return {child, child};
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    } while (std::chrono::steady_clock::now() < deadline);
+    return {};
+}
+
 int settled_fd_count(pid_t pid) {
     int last = count_process_fds(pid);
     for (int stable = 0, i = 0; stable < 10 && i < 400; ++i) {

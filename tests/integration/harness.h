@@ -47,6 +47,15 @@ int count_process_fds(pid_t pid);
 int settled_fd_count(pid_t pid);
 std::vector<pid_t> child_pids(pid_t parent);
 bool process_alive(pid_t pid);
+// Our server's processes for one context: the server's child (the jail's reaper, or the worker
+// itself where there is no PID namespace) and the worker. Found by the name the worker gives
+// itself (vn-ctx-N), not as "the child that is new": the server keeps a spare worker forked ahead
+// of time, so a new child may well be the next spare. {-1, -1} if none shows up in time.
+struct WorkerProcess {
+    pid_t child = -1;
+    pid_t worker = -1;
+};
+WorkerProcess find_context_worker(pid_t server, std::uint32_t ctx_id, int timeout_ms = 1000);
 
 // RAII wrappers over the C API so that a failing REQUIRE never leaks.
 struct ServerDeleter {

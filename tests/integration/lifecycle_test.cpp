@@ -215,19 +215,10 @@ TEST_CASE("a worker holds only its own context's fds", "[lifecycle][ours]") {
     auto server = spawn(ours());
     const pid_t server_pid = vn_proxy_server_pid(server.get());
     auto first = create_context(server.get(), 1);
-    const auto before = child_pids(server_pid);
     auto second = create_context(server.get(), 2);
     REQUIRE(fence_round_trip(second.get()) == VN_PROXY_OK);
-    pid_t worker = -1;
-    for (const pid_t pid : child_pids(server_pid)) {
-        if (std::find(before.begin(), before.end(), pid) == before.end())
-            worker = pid;
-    }
+    const pid_t worker = find_context_worker(server_pid, 2).worker;
     REQUIRE(worker > 0);
-    // With the sandbox on, the server's child is the jail's reaper and the worker is its only child
-    // (PID 1 of its own PID namespace).
-    if (const auto inner = child_pids(worker); inner.size() == 1)
-        worker = inner[0];
     // stdin, stdout, stderr, its context socket and its eventfd: no sibling's socket, no shmem fd
     // (the mapping is enough), nothing of the server's.
     CHECK(settled_fd_count(worker) == 5);

@@ -2,6 +2,7 @@
 // Seccomp 2 and CapEff 0 and holds only its expected fds; a worker that makes a forbidden syscall
 // dies, its context is reported lost, and the server and the other contexts keep going.
 #include "venus_proxy.h"
+#include "vn/sandbox/jail.h"
 
 #include <catch2/catch.hpp>
 #include <dirent.h>
@@ -115,43 +116,56 @@ std::string status_field(pid_t pid, const std::string& name) {
     return "<missing>";
 }
 
-// The server's child is the jail's reaper; the worker is its only child (PID 1 of its own PID
-// namespace), or the child itself where the kernel gave no PID namespace.
-pid_t worker_of(pid_t server) {
-    for (int attempt = 0; attempt < 500; ++attempt) {
-        const auto direct = children(server);
-        if (!direct.empty()) {
-            const auto grand = children(direct.back());
-            if (!grand.empty())
-                return grand.back();
-            if (attempt > 50)
-                return direct.back();
+std::string process_name(pid_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/comm");
+    std::string name;
+    std::getline(in, name);
+    return name;
+}
+
+struct Jailed {
+    pid_t reaper = -1; // the server's child: the jail's reaper (or the process itself, see below)
+    pid_t process = -1;
+};
+
+// The server's process named `name` (vn-ctx-N for a context's worker, vn-spare for the spare
+// worker): the server's child is the jail's reaper and the process is its only child (PID 1 of its
+// own PID namespace), or the child itself where the kernel gives no PID namespace (asked once, the
+// way the server asks: a spare still entering its jail has no child yet either). Looked up by name
+// because the server has two children: this one and the spare forked ahead of time.
+Jailed find_jailed(pid_t server, const std::string& name, pid_t other_than = -1) {
+    static const bool pid_namespaces = vn::sandbox::Jail::probe_namespaces().pid;
+    for (int attempt = 0; attempt < 1000; ++attempt) {
+        for (const pid_t child : children(server)) {
+            const auto grand = children(child);
+            if (pid_namespaces && grand.size() == 1 && grand[0] != other_than &&
+                process_name(grand[0]) == name)
+                return {child, grand[0]};
+            if (!pid_namespaces && child != other_than && process_name(child) == name)
+                return {child, child};
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
-    return -1;
+    return {};
 }
 
-} // namespace
-
-TEST_CASE("workers of the real server run jailed", "[server][jail]") {
-    ServerProcess server({});
-    auto ctx = create_context(server.proxy, 1);
-    REQUIRE(fence_round_trip(ctx.get()) == VN_PROXY_OK);
-    const auto reapers = children(server.pid);
-    REQUIRE(reapers.size() == 1);
-    const pid_t worker = worker_of(server.pid);
-    REQUIRE(worker > 0);
-    for (const pid_t pid : {reapers[0], worker}) {
-        INFO("pid " << pid << (pid == worker ? " (worker)" : " (reaper)"));
+void check_confined(const Jailed& jailed) {
+    // A spare found right after its fork may still be entering the jail (it reads nothing from its
+    // socket before it is narrowed); wait for the filter, then check everything.
+    for (int i = 0; i < 1000 && status_field(jailed.process, "Seccomp") != "2"; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    for (const pid_t pid : {jailed.reaper, jailed.process}) {
+        INFO("pid " << pid << (pid == jailed.process ? " (worker)" : " (reaper)"));
         CHECK(status_field(pid, "NoNewPrivs") == "1");
         CHECK(status_field(pid, "Seccomp") == "2");
         CHECK(status_field(pid, "CapEff") == "0000000000000000");
         CHECK(status_field(pid, "CapPrm") == "0000000000000000");
     }
+}
 
-    // The worker's fd table: stdio, its context socket (fd 3), and what INIT gave it (the fence
-    // eventfd); never another client's or context's socket.
+// The worker's fd table: stdio, its context socket (fd 3), and what INIT gave it (the fence
+// eventfd, shm memfds); never another client's or context's socket.
+void check_fd_table(pid_t worker) {
     const std::string fd_dir = "/proc/" + std::to_string(worker) + "/fd";
     DIR* dir = ::opendir(fd_dir.c_str());
     if (!dir) {
@@ -182,7 +196,81 @@ TEST_CASE("workers of the real server run jailed", "[server][jail]") {
     ::closedir(dir);
     CHECK(sockets == 1);
     CHECK(unexpected.empty());
+}
+
+} // namespace
+
+TEST_CASE("workers of the real server run jailed", "[server][jail]") {
+    // Default: the worker was a spare, jailed before it had a context. --no-spare-worker: forked
+    // and jailed on CREATE_CONTEXT.
+    const bool spare = GENERATE(true, false);
+    INFO((spare ? "from a spare" : "--no-spare-worker"));
+    ServerProcess server(spare ? std::vector<std::string>{}
+                               : std::vector<std::string>{"--no-spare-worker"});
+    auto ctx = create_context(server.proxy, 1);
+    REQUIRE(fence_round_trip(ctx.get()) == VN_PROXY_OK);
+    const Jailed worker = find_jailed(server.pid, "vn-ctx-1");
+    REQUIRE(worker.process > 0);
+    check_confined(worker);
+    check_fd_table(worker.process);
+    // The worker, and with spares the next spare: nothing else.
+    if (spare)
+        CHECK(find_jailed(server.pid, "vn-spare").process > 0);
+    const auto direct = children(server.pid);
+    CHECK(direct.size() == (spare ? 2u : 1u));
     INFO(server.log());
+}
+
+TEST_CASE("a spare worker waits jailed, serves the next context and is replaced",
+          "[server][jail][spare]") {
+    ServerProcess server({});
+    const Jailed spare = find_jailed(server.pid, "vn-spare");
+    REQUIRE(spare.process > 0);
+    // Confined before any guest can reach it, holding nothing but stdio and its socket.
+    check_confined(spare);
+    check_fd_table(spare.process);
+
+    auto ctx = create_context(server.proxy, 5);
+    REQUIRE(fence_round_trip(ctx.get()) == VN_PROXY_OK);
+    const Jailed worker = find_jailed(server.pid, "vn-ctx-5");
+    CHECK(worker.process == spare.process);
+    const Jailed next = find_jailed(server.pid, "vn-spare", spare.process);
+    REQUIRE(next.process > 0);
+    check_confined(next);
+
+    // Contexts keep coming from spares: each one serves, and each leaves a new spare behind.
+    auto second = create_context(server.proxy, 6);
+    REQUIRE(fence_round_trip(second.get()) == VN_PROXY_OK);
+    CHECK(find_jailed(server.pid, "vn-ctx-6").process == next.process);
+    CHECK(find_jailed(server.pid, "vn-spare", next.process).process > 0);
+    CHECK(fence_round_trip(ctx.get()) == VN_PROXY_OK);
+    INFO(server.log());
+}
+
+TEST_CASE("a killed spare is reaped and replaced; the next context still works",
+          "[server][spare]") {
+    ServerProcess server({});
+    const Jailed spare = find_jailed(server.pid, "vn-spare");
+    REQUIRE(spare.process > 0);
+    // Once it waits for its assignment: killed any earlier, the jail's reaper may die of SIGPIPE
+    // on its ready pipe instead, and the log line would name that signal.
+    for (int i = 0; i < 1000 && status_field(spare.process, "Seccomp") != "2"; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    REQUIRE(::kill(spare.process, SIGKILL) == 0);
+    std::string log;
+    for (int i = 0; i < 300 && log.find("before it got a context") == std::string::npos; ++i) {
+        log += server.log();
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    INFO(log);
+    CHECK(log.find("killed by signal KILL before it got a context") != std::string::npos);
+    const Jailed replacement = find_jailed(server.pid, "vn-spare", spare.process);
+    REQUIRE(replacement.process > 0);
+    CHECK(::kill(spare.reaper, 0) != 0); // reaped, not a zombie child of the server
+    auto ctx = create_context(server.proxy, 2);
+    REQUIRE(fence_round_trip(ctx.get()) == VN_PROXY_OK);
+    CHECK(find_jailed(server.pid, "vn-ctx-2").process == replacement.process);
+    CHECK(server.alive());
 }
 
 TEST_CASE("a worker killed by seccomp is reported lost; the server and other contexts go on",

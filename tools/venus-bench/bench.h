@@ -136,7 +136,8 @@ class Native {
 // summed from /proc/PID/smaps_rollup. Throws Unavailable when none can be read.
 Memory descendants_memory(int pid);
 // Waits until no process descends from pid any more (workers of destroyed contexts have exited),
-// so that the next memory reading counts only the context being measured.
+// so that the next memory reading counts only the context being measured and, for our server, its
+// spare worker (which is counted: the server pays for it).
 bool wait_for_no_workers(int pid, std::chrono::milliseconds timeout);
 
 // Statistics.
