@@ -1,6 +1,6 @@
 #include "vn/sandbox/policy.h"
 
-#include "vn/sandbox/unique_fd.h"
+#include "vn/os/unique_fd.h"
 
 #include <fcntl.h>
 #include <linux/futex.h>
@@ -21,6 +21,8 @@
 #include <utility>
 
 namespace vn::sandbox {
+
+using os::UniqueFd;
 
 namespace {
 

@@ -48,7 +48,7 @@ std::optional<std::string> ProcessWorker::try_reap() {
     return describe_wait_status(info.si_code, info.si_status);
 }
 
-ThreadWorker::ThreadWorker(protocol::UniqueFd socket, ContextConfig config)
+ThreadWorker::ThreadWorker(os::UniqueFd socket, ContextConfig config)
     : m_wakeup(::fcntl(socket.get(), F_DUPFD_CLOEXEC, 0)) {
     m_thread = std::thread([socket = std::move(socket), config = std::move(config)]() mutable {
         ContextLoop loop(std::move(socket), std::move(config));
@@ -101,7 +101,7 @@ namespace {
     }
     int code;
     {
-        ContextLoop loop(protocol::UniqueFd(kSocketFd), config);
+        ContextLoop loop(os::UniqueFd(kSocketFd), config);
         code = loop.run();
     }
     spdlog::default_logger()->flush();
@@ -111,8 +111,7 @@ namespace {
 
 } // namespace
 
-std::unique_ptr<Worker> ProcessLauncher::launch(const ContextConfig& config,
-                                                protocol::UniqueFd socket) {
+std::unique_ptr<Worker> ProcessLauncher::launch(const ContextConfig& config, os::UniqueFd socket) {
     const pid_t server_pid = ::getpid();
     spdlog::default_logger()->flush();
     const pid_t pid = ::fork();
@@ -126,8 +125,7 @@ std::unique_ptr<Worker> ProcessLauncher::launch(const ContextConfig& config,
     return std::make_unique<ProcessWorker>(pid);
 }
 
-std::unique_ptr<Worker> ThreadLauncher::launch(const ContextConfig& config,
-                                               protocol::UniqueFd socket) {
+std::unique_ptr<Worker> ThreadLauncher::launch(const ContextConfig& config, os::UniqueFd socket) {
     return std::make_unique<ThreadWorker>(std::move(socket), config);
 }
 

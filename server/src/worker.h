@@ -4,7 +4,7 @@
 // for debugging. A Worker's destructor stops and reaps it, so dropping a record can never leave a
 // zombie or a stray process.
 #include "context_loop.h"
-#include "vn/server/protocol/unique_fd.h"
+#include "vn/os/unique_fd.h"
 
 #include <sys/types.h>
 
@@ -58,28 +58,27 @@ class ProcessWorker final : public Worker {
 
 class ThreadWorker final : public Worker {
   public:
-    ThreadWorker(protocol::UniqueFd socket, ContextConfig config);
+    ThreadWorker(os::UniqueFd socket, ContextConfig config);
     ~ThreadWorker() override;
     pid_t pid() const override { return 0; }
     std::optional<std::string> try_reap() override { return std::nullopt; }
 
   private:
     // A second handle on the worker's socket: shutdown() on it wakes the blocked recvmsg.
-    protocol::UniqueFd m_wakeup;
+    os::UniqueFd m_wakeup;
     std::thread m_thread;
 };
 
 class WorkerLauncher {
   public:
     virtual ~WorkerLauncher() = default;
-    virtual std::unique_ptr<Worker> launch(const ContextConfig& config,
-                                           protocol::UniqueFd socket) = 0;
+    virtual std::unique_ptr<Worker> launch(const ContextConfig& config, os::UniqueFd socket) = 0;
 };
 
 class ProcessLauncher final : public WorkerLauncher {
   public:
     explicit ProcessLauncher(JailHook& jail) : m_jail(jail) {}
-    std::unique_ptr<Worker> launch(const ContextConfig& config, protocol::UniqueFd socket) override;
+    std::unique_ptr<Worker> launch(const ContextConfig& config, os::UniqueFd socket) override;
 
   private:
     JailHook& m_jail;
@@ -87,7 +86,7 @@ class ProcessLauncher final : public WorkerLauncher {
 
 class ThreadLauncher final : public WorkerLauncher {
   public:
-    std::unique_ptr<Worker> launch(const ContextConfig& config, protocol::UniqueFd socket) override;
+    std::unique_ptr<Worker> launch(const ContextConfig& config, os::UniqueFd socket) override;
 };
 
 std::string describe_wait_status(int code, int status);
