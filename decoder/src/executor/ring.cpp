@@ -173,7 +173,7 @@ DecodeResult Executor::on_vkCreateRingMESA(protocol::Decoder& d, gen::CreateRing
     const auto idle = std::chrono::nanoseconds(
         static_cast<std::int64_t>(std::min<std::uint64_t>(info.idleTimeout, 1ull << 50)));
     if (!m_rings)
-        m_rings = std::make_unique<RingSet>(*this);
+        m_rings = std::make_unique<RingSet>();
     auto ring = std::make_unique<Ring>(*this, a.ring, layout, idle, priority);
     Ring* started = ring.get();
     m_rings->add(std::move(ring), monitor_period);

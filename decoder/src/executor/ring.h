@@ -104,7 +104,7 @@ class Ring {
 // rings set (one per context, as in virglrenderer).
 class RingSet {
   public:
-    explicit RingSet(Executor& executor) : m_executor(executor) {}
+    RingSet() = default;
     // Stops the monitor, then every ring. The caller must not hold the dispatch lock.
     ~RingSet();
 
@@ -121,7 +121,6 @@ class RingSet {
     void monitor();
     void stop_monitor();
 
-    Executor& m_executor;
     std::map<std::uint64_t, std::unique_ptr<Ring>> m_rings;
     // The monitor has its own lock: it must run while a ring holds the dispatch lock for a long
     // command, which is exactly when the guest needs to see the ring alive.
