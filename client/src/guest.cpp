@@ -96,7 +96,8 @@ Status Guest::map_blob(std::uint64_t blob_id, std::uint64_t size, MappedBlob& ou
         out = MappedBlob(*m_transport, std::move(blob), Mapping{});
         return Status::Ok;
     }
-    Mapping mapping = Mapping::map(blob.fd.get(), static_cast<std::size_t>(size));
+    Mapping mapping =
+        Mapping::map(blob.fd.get(), static_cast<std::size_t>(size)).value_or(Mapping{});
     const bool mapped = mapping.valid();
     out = MappedBlob(*m_transport, std::move(blob), std::move(mapping));
     if (!mapped) {

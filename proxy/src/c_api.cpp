@@ -1,6 +1,6 @@
 // The extern "C" surface. Nothing may throw across it: every entry point catches everything.
 #include "proxy_objects.h"
-#include "vn/server/protocol/unique_fd.h"
+#include "vn/os/unique_fd.h"
 
 #include <fcntl.h>
 #include <sys/socket.h>

@@ -95,7 +95,7 @@ int ProxyContext::init(std::uint32_t ctx_flags, bool fence_eventfd) {
         ::fcntl(m_shmem_fd.get(), F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW) != 0)
         return VN_PROXY_ERROR_SYSTEM;
     // Read-only here: only the worker retires fences.
-    auto mapping = protocol::MappedRegion::map(m_shmem_fd.get(), kShmemSize, PROT_READ);
+    auto mapping = os::Mapping::map(m_shmem_fd.get(), kShmemSize, PROT_READ);
     if (!mapping)
         return VN_PROXY_ERROR_SYSTEM;
     m_shmem = std::move(*mapping);

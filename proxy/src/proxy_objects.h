@@ -1,9 +1,9 @@
 #pragma once
 // C++ side of libvenus-proxy. The C API in venus_proxy.h wraps these one to one.
 #include "venus_proxy.h"
+#include "vn/os/unique_fd.h"
 #include "vn/server/protocol/fd_checks.h"
 #include "vn/server/protocol/render_protocol.h"
-#include "vn/server/protocol/unique_fd.h"
 
 #include <sys/types.h>
 
@@ -18,7 +18,7 @@
 
 namespace vn::proxy {
 
-using server::protocol::UniqueFd;
+using os::UniqueFd;
 
 // A server we spawned: killed and reaped when dropped, so a VMM never leaks a server process.
 class ServerProcess {
@@ -116,7 +116,7 @@ class ProxyContext {
     int m_timeout_ms;
     bool m_lost = false;
     UniqueFd m_shmem_fd;
-    server::protocol::MappedRegion m_shmem;
+    os::Mapping m_shmem;
     UniqueFd m_eventfd;
     std::array<std::uint32_t, VN_PROXY_RING_COUNT> m_next_seqno{};
 };

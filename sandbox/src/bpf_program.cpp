@@ -1,6 +1,6 @@
 #include "vn/sandbox/bpf_program.h"
 
-#include "vn/sandbox/unique_fd.h"
+#include "vn/os/unique_fd.h"
 
 #include <fcntl.h>
 #include <linux/seccomp.h>
@@ -12,6 +12,8 @@
 #include <cstring>
 
 namespace vn::sandbox {
+
+using os::UniqueFd;
 
 std::optional<BpfProgram> BpfProgram::from_bytes(std::span<const std::byte> bytes,
                                                  std::string& error) {

@@ -1,7 +1,7 @@
 #include "vn/sandbox/jail.h"
 
+#include "vn/os/unique_fd.h"
 #include "vn/sandbox/policy.h"
-#include "vn/sandbox/unique_fd.h"
 
 #include <fcntl.h>
 #include <linux/close_range.h>
@@ -28,6 +28,8 @@
 extern char** environ;
 
 namespace vn::sandbox {
+
+using os::UniqueFd;
 
 namespace {
 

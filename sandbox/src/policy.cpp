@@ -1,6 +1,6 @@
 #include "vn/sandbox/policy.h"
 
-#include "vn/sandbox/unique_fd.h"
+#include "vn/os/unique_fd.h"
 
 #include <fcntl.h>
 #include <linux/futex.h>
@@ -21,6 +21,8 @@
 #include <utility>
 
 namespace vn::sandbox {
+
+using os::UniqueFd;
 
 namespace {
 
@@ -240,26 +242,32 @@ std::uint32_t scmp_arch(Arch arch) {
     return arch == Arch::X86_64 ? SCMP_ARCH_X86_64 : SCMP_ARCH_AARCH64;
 }
 
+// libseccomp's SCMP_CMP() is a C99 compound literal with its last field left out: every field
+// given, in plain C++.
+scmp_arg_cmp scmp_cmp(unsigned int arg, scmp_compare op, scmp_datum_t a, scmp_datum_t b = 0) {
+    return scmp_arg_cmp{arg, op, a, b};
+}
+
 scmp_arg_cmp to_scmp(const ArgCompare& c) {
     switch (c.op) {
     case ArgCompare::Op::Eq:
-        return SCMP_CMP(c.arg, SCMP_CMP_EQ, c.value);
+        return scmp_cmp(c.arg, SCMP_CMP_EQ, c.value);
     case ArgCompare::Op::Ne:
-        return SCMP_CMP(c.arg, SCMP_CMP_NE, c.value);
+        return scmp_cmp(c.arg, SCMP_CMP_NE, c.value);
     case ArgCompare::Op::Lt:
-        return SCMP_CMP(c.arg, SCMP_CMP_LT, c.value);
+        return scmp_cmp(c.arg, SCMP_CMP_LT, c.value);
     case ArgCompare::Op::Le:
-        return SCMP_CMP(c.arg, SCMP_CMP_LE, c.value);
+        return scmp_cmp(c.arg, SCMP_CMP_LE, c.value);
     case ArgCompare::Op::Gt:
-        return SCMP_CMP(c.arg, SCMP_CMP_GT, c.value);
+        return scmp_cmp(c.arg, SCMP_CMP_GT, c.value);
     case ArgCompare::Op::Ge:
-        return SCMP_CMP(c.arg, SCMP_CMP_GE, c.value);
+        return scmp_cmp(c.arg, SCMP_CMP_GE, c.value);
     case ArgCompare::Op::BitSet:
-        return SCMP_CMP(c.arg, SCMP_CMP_MASKED_EQ, c.value, c.value);
+        return scmp_cmp(c.arg, SCMP_CMP_MASKED_EQ, c.value, c.value);
     case ArgCompare::Op::In:
-        return SCMP_CMP(c.arg, SCMP_CMP_MASKED_EQ, ~c.value, 0);
+        return scmp_cmp(c.arg, SCMP_CMP_MASKED_EQ, ~c.value, 0);
     case ArgCompare::Op::MaskedEq:
-        return SCMP_CMP(c.arg, SCMP_CMP_MASKED_EQ, c.mask, c.value);
+        return scmp_cmp(c.arg, SCMP_CMP_MASKED_EQ, c.mask, c.value);
     }
     __builtin_trap();
 }

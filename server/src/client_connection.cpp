@@ -11,8 +11,8 @@
 
 namespace vn::server {
 
+using os::UniqueFd;
 using protocol::ClientOp;
-using protocol::UniqueFd;
 
 const ClientConnection::Table& ClientConnection::table() {
     namespace p = protocol;

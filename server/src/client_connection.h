@@ -3,8 +3,8 @@
 // created. Connections are isolated from each other: a context id is only looked up in its own
 // connection, and a connection's workers die with it.
 #include "dispatcher.h"
+#include "vn/os/unique_fd.h"
 #include "vn/server/protocol/render_protocol.h"
-#include "vn/server/protocol/unique_fd.h"
 #include "worker.h"
 
 #include <cstdint>
@@ -16,7 +16,7 @@ namespace vn::server {
 
 class ClientConnection {
   public:
-    ClientConnection(protocol::UniqueFd socket, WorkerLauncher& launcher, std::string description);
+    ClientConnection(os::UniqueFd socket, WorkerLauncher& launcher, std::string description);
     ~ClientConnection();
 
     int fd() const { return m_socket.get(); }
@@ -29,11 +29,11 @@ class ClientConnection {
     std::size_t context_count() const { return m_contexts.size(); }
 
   private:
-    bool handle_nop(std::span<const std::byte>, std::vector<protocol::UniqueFd>&);
-    bool handle_init(std::span<const std::byte>, std::vector<protocol::UniqueFd>&);
-    bool handle_reset(std::span<const std::byte>, std::vector<protocol::UniqueFd>&);
-    bool handle_create_context(std::span<const std::byte>, std::vector<protocol::UniqueFd>&);
-    bool handle_destroy_context(std::span<const std::byte>, std::vector<protocol::UniqueFd>&);
+    bool handle_nop(std::span<const std::byte>, std::vector<os::UniqueFd>&);
+    bool handle_init(std::span<const std::byte>, std::vector<os::UniqueFd>&);
+    bool handle_reset(std::span<const std::byte>, std::vector<os::UniqueFd>&);
+    bool handle_create_context(std::span<const std::byte>, std::vector<os::UniqueFd>&);
+    bool handle_destroy_context(std::span<const std::byte>, std::vector<os::UniqueFd>&);
 
     bool reply_create_context(bool ok, int fd);
 
@@ -41,7 +41,7 @@ class ClientConnection {
                              static_cast<std::size_t>(protocol::ClientOp::Count)>;
     static const Table& table();
 
-    protocol::UniqueFd m_socket;
+    os::UniqueFd m_socket;
     WorkerLauncher& m_launcher;
     std::string m_description;
     std::uint32_t m_init_flags = 0;

@@ -12,9 +12,9 @@
 
 namespace vn::server {
 
+using os::UniqueFd;
 using protocol::ContextOp;
 using protocol::FdType;
-using protocol::UniqueFd;
 
 namespace {
 
@@ -215,8 +215,8 @@ bool ContextLoop::handle_init(std::span<const std::byte> bytes, std::vector<Uniq
     if (fds.size() == 2 && !protocol::is_eventfd(fds[1].get()))
         return fail("second fd is not an eventfd");
 
-    auto mapping = protocol::MappedRegion::map(shmem_fd, static_cast<std::size_t>(req.shmem_size),
-                                               PROT_READ | PROT_WRITE);
+    auto mapping = os::Mapping::map(shmem_fd, static_cast<std::size_t>(req.shmem_size),
+                                    PROT_READ | PROT_WRITE);
     if (!mapping)
         return fail(std::string("cannot map shmem: ") + std::strerror(errno));
     UniqueFd eventfd = fds.size() == 2 ? std::move(fds[1]) : UniqueFd();
@@ -234,8 +234,8 @@ std::optional<ContextLoop::Resource> ContextLoop::create_shm_blob(std::uint64_t 
     // rejects the fd if it cannot.
     if (::fcntl(fd.get(), F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW) != 0)
         return std::nullopt;
-    auto mapping = protocol::MappedRegion::map(fd.get(), static_cast<std::size_t>(size),
-                                               PROT_READ | PROT_WRITE);
+    auto mapping =
+        os::Mapping::map(fd.get(), static_cast<std::size_t>(size), PROT_READ | PROT_WRITE);
     if (!mapping)
         return std::nullopt;
     Resource res;
@@ -351,8 +351,8 @@ bool ContextLoop::handle_import_resource(std::span<const std::byte> bytes,
             return fail("SHM resource fd is not sealed against shrinking");
         if (req.size > kMaxShmBlobSize || m_mapped_bytes + req.size > kMaxMappedBytes)
             return fail("SHM resource exceeds the mapping budget");
-        auto mapping = protocol::MappedRegion::map(fd, static_cast<std::size_t>(req.size),
-                                                   PROT_READ | PROT_WRITE);
+        auto mapping =
+            os::Mapping::map(fd, static_cast<std::size_t>(req.size), PROT_READ | PROT_WRITE);
         if (!mapping)
             return fail(std::string("cannot map SHM resource: ") + std::strerror(errno));
         res.mapping = std::move(*mapping);

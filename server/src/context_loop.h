@@ -5,9 +5,9 @@
 #include "command_sink.h"
 #include "dispatcher.h"
 #include "ring_timelines.h"
+#include "vn/os/unique_fd.h"
 #include "vn/server/protocol/fd_checks.h"
 #include "vn/server/protocol/render_protocol.h"
-#include "vn/server/protocol/unique_fd.h"
 
 #include <cstdint>
 #include <memory>
@@ -30,7 +30,7 @@ struct ExportedBlob {
     protocol::FdType fd_type = protocol::FdType::Invalid;
     std::uint32_t map_info = protocol::kMapCacheNone;
     protocol::VulkanInfo vulkan_info{};
-    protocol::UniqueFd fd;
+    os::UniqueFd fd;
 };
 
 class DeviceMemoryExporter {
@@ -49,7 +49,7 @@ class ContextLoop {
     static constexpr std::uint64_t kMaxFenceShmemSize = 64 * 1024;
     static constexpr std::uint32_t kMaxSubmitSize = 16u << 20;
 
-    ContextLoop(protocol::UniqueFd socket, ContextConfig config);
+    ContextLoop(os::UniqueFd socket, ContextConfig config);
     ~ContextLoop();
 
     // 0 when the peer closed the socket, 1 when the context became fatal.
@@ -59,17 +59,17 @@ class ContextLoop {
     struct Resource {
         protocol::FdType type = protocol::FdType::Invalid;
         std::uint64_t size = 0;
-        protocol::UniqueFd fd;
-        protocol::MappedRegion mapping;
+        os::UniqueFd fd;
+        os::Mapping mapping;
     };
 
-    bool handle_nop(std::span<const std::byte>, std::vector<protocol::UniqueFd>&);
-    bool handle_init(std::span<const std::byte>, std::vector<protocol::UniqueFd>&);
-    bool handle_create_resource(std::span<const std::byte>, std::vector<protocol::UniqueFd>&);
-    bool handle_import_resource(std::span<const std::byte>, std::vector<protocol::UniqueFd>&);
-    bool handle_destroy_resource(std::span<const std::byte>, std::vector<protocol::UniqueFd>&);
-    bool handle_submit_cmd(std::span<const std::byte>, std::vector<protocol::UniqueFd>&);
-    bool handle_submit_fence(std::span<const std::byte>, std::vector<protocol::UniqueFd>&);
+    bool handle_nop(std::span<const std::byte>, std::vector<os::UniqueFd>&);
+    bool handle_init(std::span<const std::byte>, std::vector<os::UniqueFd>&);
+    bool handle_create_resource(std::span<const std::byte>, std::vector<os::UniqueFd>&);
+    bool handle_import_resource(std::span<const std::byte>, std::vector<os::UniqueFd>&);
+    bool handle_destroy_resource(std::span<const std::byte>, std::vector<os::UniqueFd>&);
+    bool handle_submit_cmd(std::span<const std::byte>, std::vector<os::UniqueFd>&);
+    bool handle_submit_fence(std::span<const std::byte>, std::vector<os::UniqueFd>&);
 
     bool fail(std::string reason);
     bool send_create_reply(const ExportedBlob& blob);
@@ -79,7 +79,7 @@ class ContextLoop {
                              static_cast<std::size_t>(protocol::ContextOp::Count)>;
     static const Table& table();
 
-    protocol::UniqueFd m_socket;
+    os::UniqueFd m_socket;
     ContextConfig m_config;
     std::unique_ptr<CommandSink> m_sink;
     std::unique_ptr<DeviceMemoryExporter> m_exporter;

@@ -2,7 +2,7 @@
 // The control protocol as a table: each op has one row {op, expected_size, max_fds, handler}, and a
 // request is checked against its row before any handler runs. Unknown ops, size mismatches and
 // excess fds never reach handler code (render_client.c / render_context.c dispatch tables).
-#include "vn/server/protocol/unique_fd.h"
+#include "vn/os/unique_fd.h"
 
 #include <array>
 #include <cstddef>
@@ -18,7 +18,7 @@ namespace vn::server {
 template <typename Op, typename Target>
 struct DispatchRow {
     using Handler = bool (Target::*)(std::span<const std::byte> request,
-                                     std::vector<protocol::UniqueFd>& fds);
+                                     std::vector<os::UniqueFd>& fds);
     Op op;
     std::size_t expected_size;
     std::size_t max_fds;

@@ -34,7 +34,7 @@
 namespace {
 
 using namespace vn::server;
-using vn::server::protocol::UniqueFd;
+using vn::os::UniqueFd;
 
 constexpr int kExitUsage = 2;
 

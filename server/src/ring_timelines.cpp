@@ -5,7 +5,7 @@
 
 namespace vn::server {
 
-FenceTimelines::FenceTimelines(protocol::MappedRegion shmem, protocol::UniqueFd eventfd)
+FenceTimelines::FenceTimelines(os::Mapping shmem, os::UniqueFd eventfd)
     : m_shmem(std::move(shmem)), m_eventfd(std::move(eventfd)),
       m_ring_count(static_cast<std::uint32_t>(m_shmem.size() / sizeof(std::uint32_t))) {
     auto* slots = static_cast<std::uint32_t*>(m_shmem.data());

@@ -13,7 +13,7 @@
 
 namespace vn::server {
 
-using protocol::UniqueFd;
+using os::UniqueFd;
 
 Server::Server(WorkerLauncher& launcher) : m_launcher(launcher) {}
 

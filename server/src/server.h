@@ -2,7 +2,7 @@
 // The server process: one poll loop over the listening sockets, the VMM connections and a SIGCHLD
 // signalfd. Workers are reaped here; a connection that goes away takes its workers with it.
 #include "client_connection.h"
-#include "vn/server/protocol/unique_fd.h"
+#include "vn/os/unique_fd.h"
 #include "worker.h"
 
 #include <memory>
@@ -17,8 +17,8 @@ class Server {
 
     // Blocks SIGCHLD/SIGTERM/SIGINT and opens the signalfd; must run before any worker exists.
     bool init();
-    void add_client(protocol::UniqueFd socket, std::string description);
-    void add_listener(protocol::UniqueFd socket);
+    void add_client(os::UniqueFd socket, std::string description);
+    void add_listener(os::UniqueFd socket);
 
     // Returns the process exit status. Ends when no listener and no client is left, or on
     // SIGTERM/SIGINT.
@@ -30,8 +30,8 @@ class Server {
     void reap_all();
 
     WorkerLauncher& m_launcher;
-    protocol::UniqueFd m_signalfd;
-    std::vector<protocol::UniqueFd> m_listeners;
+    os::UniqueFd m_signalfd;
+    std::vector<os::UniqueFd> m_listeners;
     std::vector<std::unique_ptr<ClientConnection>> m_clients;
     unsigned m_next_client = 1;
 };

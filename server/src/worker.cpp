@@ -23,7 +23,7 @@
 
 namespace vn::server {
 
-using protocol::UniqueFd;
+using os::UniqueFd;
 
 std::string describe_wait_status(int code, int status) {
     switch (code) {
@@ -59,7 +59,7 @@ std::optional<std::string> ProcessWorker::try_reap() {
     return describe_wait_status(info.si_code, info.si_status);
 }
 
-ThreadWorker::ThreadWorker(protocol::UniqueFd socket, ContextConfig config)
+ThreadWorker::ThreadWorker(os::UniqueFd socket, ContextConfig config)
     : m_wakeup(::fcntl(socket.get(), F_DUPFD_CLOEXEC, 0)) {
     m_thread = std::thread([socket = std::move(socket), config = std::move(config)]() mutable {
         ContextLoop loop(std::move(socket), std::move(config));

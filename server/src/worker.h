@@ -4,7 +4,7 @@
 // thread launcher exists for debugging. A Worker's destructor stops and reaps it, so dropping a
 // record can never leave a zombie or a stray process.
 #include "context_loop.h"
-#include "vn/server/protocol/unique_fd.h"
+#include "vn/os/unique_fd.h"
 
 #include <sys/types.h>
 
@@ -61,20 +61,20 @@ class ProcessWorker final : public Worker {
 
 class ThreadWorker final : public Worker {
   public:
-    ThreadWorker(protocol::UniqueFd socket, ContextConfig config);
+    ThreadWorker(os::UniqueFd socket, ContextConfig config);
     ~ThreadWorker() override;
     pid_t pid() const override { return 0; }
     std::optional<std::string> try_reap() override { return std::nullopt; }
 
   private:
     // A second handle on the worker's socket: shutdown() on it wakes the blocked recvmsg.
-    protocol::UniqueFd m_wakeup;
+    os::UniqueFd m_wakeup;
     std::thread m_thread;
 };
 
 struct LaunchedWorker {
     std::unique_ptr<Worker> worker;
-    protocol::UniqueFd client_socket; // the VMM's end of the context socket
+    os::UniqueFd client_socket; // the VMM's end of the context socket
 };
 
 class WorkerLauncher {
@@ -103,7 +103,7 @@ class ProcessLauncher final : public WorkerLauncher {
   private:
     struct Spare {
         std::unique_ptr<ProcessWorker> process;
-        protocol::UniqueFd socket; // the server's end until an assignment hands it to the VMM
+        os::UniqueFd socket; // the server's end until an assignment hands it to the VMM
     };
     std::optional<LaunchedWorker> launch_from_spare(const ContextConfig& config);
 

@@ -20,7 +20,7 @@ client::Status FakeTransport::create_blob(std::uint64_t blob_id, std::uint64_t s
     if (!fd || ::ftruncate(fd.get(), static_cast<off_t>(size)) != 0)
         return client::Status::System;
     out.res_id = m_next_res++;
-    resources[out.res_id] = client::Mapping::map(fd.get(), size);
+    resources[out.res_id] = client::Mapping::map(fd.get(), size).value_or(client::Mapping{});
     out.fd = std::move(fd);
     out.fd_type = client::FdType::Shm;
     out.size = size;

@@ -3,6 +3,7 @@
 #include "backends.h"
 #include "vn/client/ring.h"
 #include "vn/scenarios/device_setup.h"
+#include "vn/scenarios/synchronization.h"
 
 #include <thread>
 
@@ -171,6 +172,101 @@ void bad_command_in_a_ring_loses_the_context(const test::Backend& backend) {
     }
 }
 
+// A virtqueue-seqno wait in a ring holds it until the context path submits that seqno, and a
+// fence on a queue's timeline retires only once the GPU work submitted through the ring is done.
+void ring_orders_with_the_context_and_the_gpu(const test::Backend& backend) {
+    client::ProxyTransport transport(test::spawn(backend));
+    client::Guest guest(transport);
+    client::Ring ring(guest);
+    const scenarios::Device device = scenarios::create_device(guest);
+    REQUIRE(device.queue_ring_idx != 0);
+
+    std::uint32_t version = 0;
+    gen::EnumerateInstanceVersionArgs ev;
+    ev.pApiVersion = &version;
+    gen::WaitVirtqueueSeqnoMESAArgs wv;
+    wv.seqno = 7;
+    std::vector<std::byte> stream;
+    protocol::Writer w(stream);
+    gen::encode_args(w, 0, wv);
+    guest.encode_call(w, ev);
+    std::uint32_t after_wait = 0;
+    REQUIRE(ring.submit(stream, after_wait) == client::Status::Ok);
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    CHECK(ring.head() != after_wait);
+    gen::SubmitVirtqueueSeqnoMESAArgs sv;
+    sv.ring = ring.id();
+    sv.seqno = 7;
+    REQUIRE(guest.send(sv) == client::Status::Ok);
+    REQUIRE(ring.wait(after_wait, 10000) == client::Status::Ok);
+    gen::EnumerateInstanceVersionArgs reply;
+    REQUIRE(guest.read_reply(ev, reply) == client::Status::Ok);
+    CHECK(*reply.pApiVersion >= VK_API_VERSION_1_1);
+
+    // GPU work on the bound queue that cannot finish before the semaphore reaches 1.
+    const std::uint64_t sem = scenarios::create_timeline_semaphore(guest, device, 0);
+    VkSemaphore sem_handle = scenarios::handle<VkSemaphore>(sem);
+    const std::uint64_t wait_value = 1;
+    VkTimelineSemaphoreSubmitInfo tsi{};
+    tsi.sType = VK_STRUCTURE_TYPE_TIMELINE_SEMAPHORE_SUBMIT_INFO;
+    tsi.waitSemaphoreValueCount = 1;
+    tsi.pWaitSemaphoreValues = &wait_value;
+    const VkPipelineStageFlags stage = VK_PIPELINE_STAGE_ALL_COMMANDS_BIT;
+    VkSubmitInfo si{};
+    si.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO;
+    si.pNext = &tsi;
+    si.waitSemaphoreCount = 1;
+    si.pWaitSemaphores = &sem_handle;
+    si.pWaitDstStageMask = &stage;
+    gen::QueueSubmitArgs qs;
+    qs.queue = ref<VkQueue>(device.queue);
+    qs.submitCount = 1;
+    qs.pSubmits = &si;
+    REQUIRE(ring.send(qs) == client::Status::Ok);
+    REQUIRE(ring.wait_on_renderer(ring.tail()) == client::Status::Ok);
+
+    std::uint32_t fence = 0;
+    REQUIRE(transport.submit_fence(device.queue_ring_idx, fence) == client::Status::Ok);
+    // The GPU work is still blocked, and the context is fine.
+    CHECK(transport.wait_fence(device.queue_ring_idx, fence, 200) == client::Status::Timeout);
+    CHECK_FALSE(transport.is_lost());
+
+    VkSemaphoreSignalInfo signal{};
+    signal.sType = VK_STRUCTURE_TYPE_SEMAPHORE_SIGNAL_INFO;
+    signal.semaphore = sem_handle;
+    signal.value = 1;
+    gen::SignalSemaphoreArgs ss;
+    ss.device = device.ref();
+    ss.pSignalInfo = &signal;
+    REQUIRE(ring.send(ss) == client::Status::Ok);
+    CHECK(transport.wait_fence(device.queue_ring_idx, fence, 10000) == client::Status::Ok);
+    CHECK_FALSE(transport.is_lost());
+    CHECK_FALSE(ring.fatal());
+    scenarios::destroy_device(guest, device);
+}
+
+void destroying_the_ring_resource_loses_the_context(const test::Backend& backend) {
+    client::ProxyTransport transport(test::spawn(backend));
+    client::Guest guest(transport);
+    client::Ring ring(guest);
+    CHECK(version_through(ring) >= VK_API_VERSION_1_1);
+    REQUIRE(transport.destroy_resource(ring.res_id()) == client::Status::Ok);
+    CHECK(guest.wait_timeline(0, 10000) == client::Status::Lost);
+}
+
+// Bytes that are no command at all (an undecodable stream, unlike a bad handle).
+void undecodable_ring_sets_fatal(const test::Backend& backend) {
+    client::ProxyTransport transport(test::spawn(backend));
+    client::Guest guest(transport);
+    client::Ring ring(guest);
+    const std::vector<std::byte> garbage(16, std::byte{0xee});
+    std::uint32_t seqno = 0;
+    REQUIRE(ring.submit(garbage, seqno) == client::Status::Ok);
+    CHECK(ring.wait(seqno, 10000) == client::Status::Lost);
+    CHECK(ring.fatal());
+    CHECK(guest.wait_timeline(0, 10000) == client::Status::Lost);
+}
+
 } // namespace
 
 TEST_CASE("ring: the renderer waits for a seqno itself [ours]", "[ring][ours]") {
@@ -178,6 +274,16 @@ TEST_CASE("ring: the renderer waits for a seqno itself [ours]", "[ring][ours]") 
 }
 TEST_CASE("ring: a monitored ring reports ALIVE [ours]", "[ring][ours]") {
     monitored_ring_reports_alive(vn::test::ours());
+}
+TEST_CASE("ring: ordered with the context path and a queue-timeline fence waits for the GPU [ours]",
+          "[ring][ours]") {
+    ring_orders_with_the_context_and_the_gpu(vn::test::ours());
+}
+TEST_CASE("ring: destroying the ring's resource ends the context [ours]", "[ring][ours]") {
+    destroying_the_ring_resource_loses_the_context(vn::test::ours());
+}
+TEST_CASE("ring: an undecodable ring sets FATAL and the context is lost [ours]", "[ring][ours]") {
+    undecodable_ring_sets_fatal(vn::test::ours());
 }
 
 #define RING_TEST(name, fn) E2E_BOTH(name, "[ring]", fn)

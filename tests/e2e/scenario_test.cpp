@@ -5,6 +5,7 @@
 #include "vn/client/guest.h"
 #include "vn/scenarios/compute_dispatch.h"
 #include "vn/scenarios/synchronization.h"
+#include "vn/test/scenario_checks.h"
 
 #include <cstring>
 #include <fcntl.h>
@@ -26,15 +27,6 @@ std::span<const std::uint32_t> fill_spirv() {
     return {vn_fill_comp_spv, sizeof(vn_fill_comp_spv) / sizeof(vn_fill_comp_spv[0])};
 }
 
-void check_fill_output(const std::vector<std::uint32_t>& values) {
-    REQUIRE(values.size() == invocations);
-    INFO("first words: " << values[0] << " " << values[1] << " " << values[2]);
-    std::uint32_t good = 0;
-    for (std::uint32_t i = 0; i < invocations; ++i)
-        good += values[i] == i * 3 + 1;
-    CHECK(good == invocations);
-}
-
 // Our renderer hands host-visible memory out as SHM, which the guest maps. virglrenderer 0.10.4
 // exports lavapipe's memory as an OPAQUE fd that only a Vulkan import can map, so there the
 // dispatch and its fence are checked but the words cannot be read.
@@ -49,7 +41,7 @@ void check_compute(const test::Backend& backend, const scenarios::ComputeRun& ru
         WARN(backend.name << ": device memory is an OPAQUE fd; output not guest-readable");
         return;
     }
-    check_fill_output(run.values);
+    test::check_fill_output(run.values, invocations);
 }
 
 struct Answers {
@@ -128,17 +120,7 @@ void synchronization_works(const test::Backend& backend) {
     client::ProxyTransport transport(test::spawn(backend));
     client::Guest guest(transport);
     const auto device = scenarios::create_device(guest);
-    const auto t = scenarios::exercise_timeline_semaphore(guest, device);
-    CHECK(t.initial == 1);
-    CHECK(t.after_host_signal == 5);
-    CHECK(t.wait_reached == VK_SUCCESS);
-    CHECK(t.wait_unreached == VK_TIMEOUT);
-    CHECK(t.after_queue_signal == 9);
-    const auto f = scenarios::exercise_fences(guest, device);
-    CHECK(f.unsignaled == VK_NOT_READY);
-    CHECK(f.after_submit == VK_SUCCESS);
-    CHECK(f.after_reset == VK_NOT_READY);
-    CHECK(f.created_signaled == VK_SUCCESS);
+    test::check_synchronization(guest, device);
     scenarios::destroy_device(guest, device);
 }
 

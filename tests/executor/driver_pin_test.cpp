@@ -2,25 +2,10 @@
 #include "driver_pin.h"
 
 #include <catch2/catch.hpp>
-#include <link.h>
 #include <set>
 #include <string>
 
-namespace {
-
-std::set<std::string> loaded_objects() {
-    std::set<std::string> names;
-    dl_iterate_phdr(
-        [](dl_phdr_info* info, std::size_t, void* data) {
-            if (info->dlpi_name && info->dlpi_name[0])
-                static_cast<std::set<std::string>*>(data)->insert(info->dlpi_name);
-            return 0;
-        },
-        &names);
-    return names;
-}
-
-} // namespace
+using vn::decoder::loaded_objects;
 
 TEST_CASE("the host driver stays loaded after the last instance is destroyed") {
     // ctest runs each case in a fresh process, so no instance has been created before this one.

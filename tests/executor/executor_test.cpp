@@ -1,7 +1,9 @@
 // Venus commands executed on lavapipe: the driver-side encoder writes the stream, the decoder and
 // executor run it on the host driver, and the driver-side decoder reads the replies back.
-#include "executor.h"
-#include "fill_comp.spv.h" // SPIR-V of fill.comp, built by glslangValidator
+#include "guest_context.h"
+
+// SPIR-V of the shaders, built by glslangValidator (need <cstdint> first).
+#include "fill_comp.spv.h"
 #include "triangle_frag.spv.h"
 #include "triangle_vert.spv.h"
 
@@ -18,103 +20,10 @@
 #include <vector>
 
 using namespace vn;
-using protocol::DecodeResult;
-
-namespace {
-
-template <typename H>
-H id(std::uint64_t v) {
-    return protocol::handle_from_u64<H>(v);
-}
-
-// One renderer context: tables, executor, reply buffer, and a guest-side stream.
-struct Renderer {
-    protocol::FatalState fatal;
-    protocol::Arena arena;
-    decoder::ObjectTables objects{fatal};
-    decoder::Executor executor{objects};
-    std::vector<std::byte> replies;
-    protocol::Writer reply_writer{replies};
-    std::size_t reply_read = 0;
-    // Decoded replies point into this, so it lives as long as the test's view of them.
-    protocol::Arena reply_arena;
-
-    Renderer() { executor.set_reply_writer(&reply_writer); }
-
-    // Encodes one synchronous command, runs it, and decodes its reply into `out` (which starts
-    // as a copy of the request, as the guest driver knows what it asked).
-    template <typename Args>
-    DecodeResult call(const Args& request, Args& out) {
-        std::vector<std::byte> stream;
-        protocol::Writer w(stream);
-        gen::encode_args(w, VK_COMMAND_GENERATE_REPLY_BIT_EXT, request);
-        VN_TRY(submit(stream));
-        protocol::FatalState reply_fatal;
-        protocol::Reader in(replies.data() + reply_read, replies.size() - reply_read, reply_fatal);
-        protocol::Decoder d{in, reply_arena};
-        out = request;
-        const DecodeResult r = gen::decode_reply(d, out);
-        reply_read = replies.size() - in.remaining();
-        INFO(reply_fatal.reason());
-        REQUIRE(r == DecodeResult::Ok);
-        return r;
-    }
-
-    DecodeResult submit(const std::vector<std::byte>& stream) {
-        protocol::Reader in(stream.data(), stream.size(), fatal);
-        protocol::Decoder d{in, arena, &objects};
-        while (!in.empty()) {
-            const DecodeResult r = gen::dispatch_command(executor, d);
-            arena.reset();
-            VN_TRY(r);
-        }
-        return DecodeResult::Ok;
-    }
-};
-
-constexpr std::uint64_t instance_id = 0x7f0000001000;
-constexpr std::uint64_t physical_device_id = 0x7f0000002000;
-
-void create_instance(Renderer& r) {
-    const char* extensions[] = {"VK_EXT_command_serialization", "VK_MESA_venus_protocol"};
-    VkApplicationInfo app{
-        VK_STRUCTURE_TYPE_APPLICATION_INFO, nullptr, "test", 1, "venus", 1, VK_API_VERSION_1_3};
-    VkInstanceCreateInfo info{
-        VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO, nullptr, 0, &app, 0, nullptr, 2, extensions};
-    VkInstance instance = id<VkInstance>(instance_id);
-    gen::CreateInstanceArgs a;
-    a.pCreateInfo = &info;
-    a.pInstance = &instance;
-    gen::CreateInstanceArgs reply;
-    REQUIRE(r.call(a, reply) == DecodeResult::Ok);
-    REQUIRE(reply.ret == VK_SUCCESS);
-    CHECK(protocol::handle_to_u64(*reply.pInstance) == instance_id);
-}
-
-std::uint32_t enumerate_physical_devices(Renderer& r) {
-    std::uint32_t count = 0;
-    gen::EnumeratePhysicalDevicesArgs a;
-    a.instance = {instance_id, id<VkInstance>(instance_id)};
-    a.pPhysicalDeviceCount = &count;
-    gen::EnumeratePhysicalDevicesArgs reply;
-    REQUIRE(r.call(a, reply) == DecodeResult::Ok);
-    REQUIRE(reply.ret == VK_SUCCESS);
-    REQUIRE(*reply.pPhysicalDeviceCount >= 1);
-
-    count = 1;
-    VkPhysicalDevice pd = id<VkPhysicalDevice>(physical_device_id);
-    a.pPhysicalDevices = &pd;
-    REQUIRE(r.call(a, reply) == DecodeResult::Ok);
-    REQUIRE(reply.ret >= 0);
-    REQUIRE(*reply.pPhysicalDeviceCount == 1);
-    CHECK(protocol::handle_to_u64(reply.pPhysicalDevices[0]) == physical_device_id);
-    return count;
-}
-
-} // namespace
+using namespace vn::test_guest;
 
 TEST_CASE("instance version and the Venus instance extensions") {
-    Renderer r;
+    Context r;
     std::uint32_t version = 0;
     gen::EnumerateInstanceVersionArgs a;
     a.pApiVersion = &version;
@@ -139,7 +48,7 @@ TEST_CASE("instance version and the Venus instance extensions") {
 }
 
 TEST_CASE("lavapipe through Venus: instance, physical device, properties with a pNext chain") {
-    Renderer r;
+    Context r;
     create_instance(r);
     enumerate_physical_devices(r);
 
@@ -181,7 +90,7 @@ TEST_CASE("lavapipe through Venus: instance, physical device, properties with a 
 }
 
 TEST_CASE("device extensions are the host's, filtered by what Venus can encode") {
-    Renderer r;
+    Context r;
     create_instance(r);
     enumerate_physical_devices(r);
     std::uint32_t count = 0;
@@ -207,7 +116,7 @@ TEST_CASE("device extensions are the host's, filtered by what Venus can encode")
 }
 
 TEST_CASE("a physical device id used as another type is fatal before the driver") {
-    Renderer r;
+    Context r;
     create_instance(r);
     enumerate_physical_devices(r);
     VkPhysicalDeviceProperties2 props{};
@@ -223,7 +132,7 @@ TEST_CASE("a physical device id used as another type is fatal before the driver"
 }
 
 TEST_CASE("physical device groups name the ids the guest gave its physical devices") {
-    Renderer r;
+    Context r;
     create_instance(r);
     enumerate_physical_devices(r);
     std::uint32_t count = 0;
@@ -251,7 +160,7 @@ TEST_CASE("physical device groups name the ids the guest gave its physical devic
 }
 
 TEST_CASE("physical device groups before the devices were enumerated are fatal") {
-    Renderer r;
+    Context r;
     create_instance(r);
     std::uint32_t count = 1;
     VkPhysicalDeviceGroupProperties group{};
@@ -268,7 +177,7 @@ TEST_CASE("physical device groups before the devices were enumerated are fatal")
 }
 
 TEST_CASE("image format properties: the driver's answer, structs of hidden extensions zeroed") {
-    Renderer r;
+    Context r;
     create_instance(r);
     enumerate_physical_devices(r);
     const protocol::Ref<VkPhysicalDevice> pd{physical_device_id,
@@ -329,7 +238,7 @@ TEST_CASE("image format properties: the driver's answer, structs of hidden exten
 }
 
 TEST_CASE("external buffer, fence and semaphore properties come from the driver") {
-    Renderer r;
+    Context r;
     create_instance(r);
     enumerate_physical_devices(r);
     const protocol::Ref<VkPhysicalDevice> pd{physical_device_id,
@@ -380,7 +289,7 @@ TEST_CASE("external buffer, fence and semaphore properties come from the driver"
 }
 
 TEST_CASE("calibrateable time domains: count, then the list") {
-    Renderer r;
+    Context r;
     create_instance(r);
     enumerate_physical_devices(r);
     std::uint32_t count = 0;
@@ -402,76 +311,22 @@ TEST_CASE("calibrateable time domains: count, then the list") {
 }
 
 namespace {
-constexpr std::uint64_t device_id = 0x7f0000003000;
-constexpr std::uint64_t queue_id = 0x7f0000004000;
 constexpr std::uint64_t pool_id = 0x7f0000005000;
 constexpr std::uint64_t cb_id = 0x7f0000006000;
 constexpr std::uint64_t fence_id = 0x7f0000007000;
 
 // Encodes and runs one command; bad-input tests expect Fatal.
 template <typename Args>
-DecodeResult submit_one(Renderer& r, const Args& a, std::uint32_t flags = 0) {
+DecodeResult submit_one(Context& r, const Args& a, std::uint32_t flags = 0) {
     std::vector<std::byte> s;
     protocol::Writer w(s);
     gen::encode_args(w, flags, a);
     return r.submit(s);
 }
 
-template <typename Args>
-void send(Renderer& r, const Args& a) {
-    std::vector<std::byte> stream;
-    protocol::Writer w(stream);
-    gen::encode_args(w, 0, a);
-    INFO(Args::vn_name);
-    REQUIRE(r.submit(stream) == DecodeResult::Ok);
-}
 } // namespace
 
 namespace {
-
-// Device-level tests start from here: instance, physical device and a device with one queue.
-// `features` is chained to the device create info.
-protocol::Ref<VkDevice> create_device(Renderer& r, void* features = nullptr,
-                                      std::vector<const char*> extensions = {}) {
-    create_instance(r);
-    enumerate_physical_devices(r);
-    const float priority = 1.0f;
-    VkDeviceQueueCreateInfo qci{};
-    qci.sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO;
-    qci.queueCount = 1;
-    qci.pQueuePriorities = &priority;
-    VkDeviceCreateInfo dci{};
-    dci.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO;
-    dci.pNext = features;
-    dci.queueCreateInfoCount = 1;
-    dci.pQueueCreateInfos = &qci;
-    dci.enabledExtensionCount = static_cast<std::uint32_t>(extensions.size());
-    dci.ppEnabledExtensionNames = extensions.data();
-    VkDevice device = id<VkDevice>(device_id);
-    gen::CreateDeviceArgs cd;
-    cd.physicalDevice = {physical_device_id, id<VkPhysicalDevice>(physical_device_id)};
-    cd.pCreateInfo = &dci;
-    cd.pDevice = &device;
-    gen::CreateDeviceArgs reply;
-    REQUIRE(r.call(cd, reply) == DecodeResult::Ok);
-    REQUIRE(reply.ret == VK_SUCCESS);
-    return {device_id, device};
-}
-
-// The device's queue; `chain` goes into VkDeviceQueueInfo2 (the Venus timeline binding).
-protocol::Ref<VkQueue> get_queue(Renderer& r, const protocol::Ref<VkDevice>& dev,
-                                 const void* chain = nullptr) {
-    VkDeviceQueueInfo2 qi{};
-    qi.sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_INFO_2;
-    qi.pNext = chain;
-    VkQueue queue = id<VkQueue>(queue_id);
-    gen::GetDeviceQueue2Args gq;
-    gq.device = dev;
-    gq.pQueueInfo = &qi;
-    gq.pQueue = &queue;
-    send(r, gq);
-    return {queue_id, queue};
-}
 
 // A buffer bound to host-visible memory of exactly its required size.
 struct BoundBuffer {
@@ -480,7 +335,7 @@ struct BoundBuffer {
     VkMemoryRequirements requirements;
 };
 
-BoundBuffer create_bound_buffer(Renderer& r, const protocol::Ref<VkDevice>& dev,
+BoundBuffer create_bound_buffer(Context& r, const protocol::Ref<VkDevice>& dev,
                                 std::uint64_t buffer_id, std::uint64_t memory_id, VkDeviceSize size,
                                 VkBufferUsageFlags usage) {
     VkBufferCreateInfo bci{};
@@ -548,7 +403,7 @@ BoundBuffer create_bound_buffer(Renderer& r, const protocol::Ref<VkDevice>& dev,
 }
 
 // A command pool with one primary command buffer, recording.
-protocol::Ref<VkCommandBuffer> begin_commands(Renderer& r, const protocol::Ref<VkDevice>& dev) {
+protocol::Ref<VkCommandBuffer> begin_commands(Context& r, const protocol::Ref<VkDevice>& dev) {
     VkCommandPoolCreateInfo pci{};
     pci.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO;
     VkCommandPool pool = id<VkCommandPool>(pool_id);
@@ -578,7 +433,7 @@ protocol::Ref<VkCommandBuffer> begin_commands(Renderer& r, const protocol::Ref<V
 }
 
 // Ends the command buffer, submits it and waits for the device to go idle.
-void end_submit_wait(Renderer& r, const protocol::Ref<VkDevice>& dev,
+void end_submit_wait(Context& r, const protocol::Ref<VkDevice>& dev,
                      const protocol::Ref<VkQueue>& queue,
                      const protocol::Ref<VkCommandBuffer>& cb) {
     gen::EndCommandBufferArgs end;
@@ -599,7 +454,7 @@ void end_submit_wait(Renderer& r, const protocol::Ref<VkDevice>& dev,
 }
 
 // The words of a memory object as the guest sees them through the exported memfd.
-std::vector<std::uint32_t> read_memory(Renderer& r, std::uint64_t memory_id, std::size_t words) {
+std::vector<std::uint32_t> read_memory(Context& r, std::uint64_t memory_id, std::size_t words) {
     const auto blob = r.executor.export_memory(memory_id);
     REQUIRE(blob.has_value());
     REQUIRE(blob->size >= words * 4);
@@ -615,7 +470,7 @@ std::vector<std::uint32_t> read_memory(Renderer& r, std::uint64_t memory_id, std
 } // namespace
 
 TEST_CASE("a device records a command buffer and a fence signals its submission") {
-    Renderer r;
+    Context r;
     const auto dev = create_device(r);
     // The queue, bound to fence timeline 1 as Mesa does.
     VkDeviceQueueTimelineInfoMESA timeline{};
@@ -705,7 +560,7 @@ TEST_CASE("a device records a command buffer and a fence signals its submission"
 }
 
 TEST_CASE("device extensions the protocol cannot carry are refused") {
-    Renderer r;
+    Context r;
     create_instance(r);
     enumerate_physical_devices(r);
     const char* ext[] = {"VK_KHR_swapchain"};
@@ -736,52 +591,13 @@ class FakeResources final : public decoder::ResourceProvider {
     }
 };
 
-std::vector<std::byte> set_reply_stream(std::uint32_t res, std::size_t offset, std::size_t size) {
-    VkCommandStreamDescriptionMESA desc{res, offset, size};
-    gen::SetReplyCommandStreamMESAArgs a;
-    a.pStream = &desc;
-    std::vector<std::byte> out;
-    protocol::Writer w(out);
-    gen::encode_args(w, 0, a);
-    return out;
-}
-
-std::vector<std::byte> instance_version_request(std::uint32_t* version) {
-    gen::EnumerateInstanceVersionArgs a;
-    a.pApiVersion = version;
-    std::vector<std::byte> out;
-    protocol::Writer w(out);
-    gen::encode_args(w, VK_COMMAND_GENERATE_REPLY_BIT_EXT, a);
-    return out;
-}
-
-std::uint32_t decode_version_reply(const std::byte* at, std::size_t size) {
-    protocol::FatalState fatal;
-    protocol::Reader in(at, size, fatal);
-    protocol::Arena arena;
-    protocol::Decoder d{in, arena};
-    std::uint32_t version = 0;
-    gen::EnumerateInstanceVersionArgs a;
-    a.pApiVersion = &version;
-    REQUIRE(gen::decode_reply(d, a) == DecodeResult::Ok);
-    return *a.pApiVersion;
-}
-
-std::vector<std::byte> concat(std::initializer_list<std::vector<std::byte>> parts) {
-    std::vector<std::byte> out;
-    for (const auto& p : parts)
-        out.insert(out.end(), p.begin(), p.end());
-    return out;
-}
-
 } // namespace
 
 TEST_CASE("replies go to the reply stream set in shared memory") {
-    Renderer r;
+    Context r;
     FakeResources res;
     r.executor.set_resources(&res);
-    std::uint32_t v = 0;
-    REQUIRE(r.submit(concat({set_reply_stream(1, 64, 256), instance_version_request(&v)})) ==
+    REQUIRE(r.submit(concat({set_reply_stream(1, 64, 256), version_request()})) ==
             DecodeResult::Ok);
     CHECK(decode_version_reply(res.shm_bytes.data() + 64, 256) >= VK_API_VERSION_1_1);
     CHECK(r.replies.empty()); // nothing went to the test's own writer
@@ -792,7 +608,7 @@ TEST_CASE("replies go to the reply stream set in shared memory") {
         std::vector<std::byte> s;
         protocol::Writer w(s);
         gen::encode_args(w, 0, seek);
-        REQUIRE(r.submit(concat({s, instance_version_request(&v)})) == DecodeResult::Ok);
+        REQUIRE(r.submit(concat({s, version_request()})) == DecodeResult::Ok);
         CHECK(decode_version_reply(res.shm_bytes.data() + 64 + 128, 128) >= VK_API_VERSION_1_1);
     }
     SECTION("seeking past the end is fatal") {
@@ -806,7 +622,7 @@ TEST_CASE("replies go to the reply stream set in shared memory") {
 }
 
 TEST_CASE("reply streams outside their resource, or not shm, are fatal") {
-    Renderer r;
+    Context r;
     FakeResources res;
     r.executor.set_resources(&res);
     const auto [resource, offset, size] = GENERATE(std::tuple{2u, 0ull, 16ull},      // unknown
@@ -818,21 +634,18 @@ TEST_CASE("reply streams outside their resource, or not shm, are fatal") {
 }
 
 TEST_CASE("a reply larger than the reply stream is fatal") {
-    Renderer r;
+    Context r;
     FakeResources res;
     r.executor.set_resources(&res);
-    std::uint32_t v = 0;
-    CHECK(r.submit(concat({set_reply_stream(1, 0, 8), instance_version_request(&v)})) ==
-          DecodeResult::Fatal);
+    CHECK(r.submit(concat({set_reply_stream(1, 0, 8), version_request()})) == DecodeResult::Fatal);
     CHECK(r.fatal.reason().find("does not fit") != std::string::npos);
 }
 
 TEST_CASE("command streams execute out of shared memory, one level deep") {
-    Renderer r;
+    Context r;
     FakeResources res;
     r.executor.set_resources(&res);
-    std::uint32_t v = 0;
-    const auto inner = concat({set_reply_stream(1, 64, 256), instance_version_request(&v)});
+    const auto inner = concat({set_reply_stream(1, 64, 256), version_request()});
     std::copy(inner.begin(), inner.end(), res.shm_bytes.begin() + 4096);
 
     VkCommandStreamDescriptionMESA stream{1, 4096, inner.size()};
@@ -866,7 +679,7 @@ TEST_CASE("command streams execute out of shared memory, one level deep") {
 }
 
 TEST_CASE("plain device children: generated create and destroy, ownership checked") {
-    Renderer r;
+    Context r;
     const auto dev = create_device(r);
     constexpr std::uint64_t buffer_id = 0x7f0000008000;
     VkBufferCreateInfo bci{};
@@ -915,7 +728,7 @@ TEST_CASE("plain device children: generated create and destroy, ownership checke
 }
 
 TEST_CASE("host-visible memory is a sealed memfd the GPU writes and the guest maps") {
-    Renderer r;
+    Context r;
     const auto dev = create_device(r);
     const auto queue = get_queue(r, dev);
     constexpr std::uint64_t buffer_id = 0x7f0000008000, memory_id = 0x7f0000009000;
@@ -972,7 +785,7 @@ TEST_CASE("host-visible memory is a sealed memfd the GPU writes and the guest ma
 }
 
 TEST_CASE("a compute shader writes a buffer the guest maps") {
-    Renderer r;
+    Context r;
     const auto dev = create_device(r);
     const auto queue = get_queue(r, dev);
     constexpr std::uint32_t invocations = 256;
@@ -1135,7 +948,7 @@ TEST_CASE("a compute shader writes a buffer the guest maps") {
 }
 
 TEST_CASE("timeline semaphores: signal, read back and wait through generated passthrough") {
-    Renderer r;
+    Context r;
     VkPhysicalDeviceVulkan12Features v12{};
     v12.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES;
     v12.timelineSemaphore = VK_TRUE;
@@ -1195,7 +1008,7 @@ TEST_CASE("timeline semaphores: signal, read back and wait through generated pas
 namespace {
 
 // Memory of `size` bytes of a type in `type_bits`, host-visible where that is allowed.
-protocol::Ref<VkDeviceMemory> allocate_memory(Renderer& r, const protocol::Ref<VkDevice>& dev,
+protocol::Ref<VkDeviceMemory> allocate_memory(Context& r, const protocol::Ref<VkDevice>& dev,
                                               std::uint64_t memory_id, VkDeviceSize size,
                                               std::uint32_t type_bits) {
     VkPhysicalDeviceMemoryProperties2 mem{};
@@ -1234,7 +1047,7 @@ protocol::Ref<VkDeviceMemory> allocate_memory(Renderer& r, const protocol::Ref<V
 constexpr std::uint32_t image_size = 32;
 
 // A 32x32 RGBA8 image the draw renders into and the copy reads, and its requirements.
-VkMemoryRequirements create_color_image(Renderer& r, const protocol::Ref<VkDevice>& dev,
+VkMemoryRequirements create_color_image(Context& r, const protocol::Ref<VkDevice>& dev,
                                         std::uint64_t image_id) {
     VkImageCreateInfo ici{};
     ici.sType = VK_STRUCTURE_TYPE_IMAGE_CREATE_INFO;
@@ -1299,7 +1112,7 @@ Coverage triangle_coverage(const float (&v)[3][2], std::uint32_t x, std::uint32_
 } // namespace
 
 TEST_CASE("a triangle through a render pass and graphics pipeline, read back through memory") {
-    Renderer r;
+    Context r;
     const auto dev = create_device(r);
     const auto queue = get_queue(r, dev);
     constexpr std::uint64_t image_id = 0x7f0000030000, image_memory_id = 0x7f0000030100,
@@ -1708,7 +1521,7 @@ TEST_CASE("a triangle through a render pass and graphics pipeline, read back thr
 }
 
 TEST_CASE("an image bound past the end of its memory is fatal before the driver") {
-    Renderer r;
+    Context r;
     const auto dev = create_device(r);
     constexpr std::uint64_t image_id = 0x7f0000031000, memory_id = 0x7f0000031100;
     const VkMemoryRequirements mr = create_color_image(r, dev, image_id);
@@ -1723,7 +1536,7 @@ TEST_CASE("an image bound past the end of its memory is fatal before the driver"
 }
 
 TEST_CASE("buffer ranges in commands are checked before the driver records them") {
-    Renderer r;
+    Context r;
     const auto dev = create_device(r);
     constexpr std::uint64_t buffer_id = 0x7f0000032000, memory_id = 0x7f0000032100;
     const auto b =
@@ -1825,7 +1638,7 @@ TEST_CASE("buffer ranges in commands are checked before the driver records them"
 }
 
 TEST_CASE("pipeline cache data is bounded by the guest's buffer and the cache") {
-    Renderer r;
+    Context r;
     const auto dev = create_device(r);
     constexpr std::uint64_t cache_id = 0x7f0000033000;
     VkPipelineCacheCreateInfo pcci{};
@@ -1867,7 +1680,7 @@ TEST_CASE("pipeline cache data is bounded by the guest's buffer and the cache") 
 }
 
 TEST_CASE("image regions, ranges and views are checked before the driver") {
-    Renderer r;
+    Context r;
     const auto dev = create_device(r);
     constexpr std::uint64_t image_id = 0x7f0000034000, memory_id = 0x7f0000034100,
                             view_id = 0x7f0000034200;
@@ -1987,7 +1800,7 @@ TEST_CASE("image regions, ranges and views are checked before the driver") {
 }
 
 TEST_CASE("buffers and images without memory are fatal in commands and views") {
-    Renderer r;
+    Context r;
     const auto dev = create_device(r);
     SECTION("a view of an image without memory") {
         constexpr std::uint64_t image_id = 0x7f0000035100, view_id = 0x7f0000035200;
@@ -2043,7 +1856,7 @@ TEST_CASE("calibrated timestamps: only with the extension enabled, and then the 
     a.pTimestamps = stamps;
     a.pMaxDeviation = &deviation;
     SECTION("enabled") {
-        Renderer r;
+        Context r;
         a.device = create_device(r, nullptr, {"VK_EXT_calibrated_timestamps"});
         gen::GetCalibratedTimestampsEXTArgs reply;
         REQUIRE(r.call(a, reply) == DecodeResult::Ok);
@@ -2052,7 +1865,7 @@ TEST_CASE("calibrated timestamps: only with the extension enabled, and then the 
         CHECK(reply.pTimestamps[1] != 0);
     }
     SECTION("not enabled: fatal, the driver never called") {
-        Renderer r;
+        Context r;
         a.device = create_device(r);
         CHECK(submit_one(r, a, VK_COMMAND_GENERATE_REPLY_BIT_EXT) == DecodeResult::Fatal);
         CHECK(r.fatal.reason().find("not available") != std::string::npos);

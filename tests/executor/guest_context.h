@@ -1,8 +1,11 @@
 #pragma once
-// The guest side of one executor context for tests that need threads: the context path locks per
-// command as the worker does, shared memory is real memfd mappings, and a device with a queue is
+// The guest side of one executor context, for every executor test: the context path locks per
+// command as the worker does (so rings can run beside it), shared memory is real memfd mappings,
+// replies are decoded as the guest driver reads them, and an instance, a device and a queue are
 // one call away. Header-only: each test file is its own translation unit of one executable.
 #include "executor.h"
+#include "vn/os/mapping.h"
+#include "vn/os/unique_fd.h"
 
 #include <catch2/catch.hpp>
 #include <cstring>
@@ -10,6 +13,7 @@
 #include <string>
 #include <sys/mman.h>
 #include <unistd.h>
+#include <utility>
 #include <vector>
 
 namespace vn::test_guest {
@@ -24,27 +28,19 @@ H id(std::uint64_t v) {
 // A memfd mapping, as the worker maps a guest blob.
 class Memfd {
   public:
-    explicit Memfd(std::size_t size) : m_size(size) {
-        m_fd = ::memfd_create("ring-test", MFD_CLOEXEC);
-        REQUIRE(m_fd >= 0);
-        REQUIRE(::ftruncate(m_fd, static_cast<off_t>(size)) == 0);
-        void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, m_fd, 0);
-        REQUIRE(p != MAP_FAILED);
-        m_data = static_cast<std::byte*>(p);
+    explicit Memfd(std::size_t size) : m_fd(::memfd_create("ring-test", MFD_CLOEXEC)) {
+        REQUIRE(m_fd);
+        REQUIRE(::ftruncate(m_fd.get(), static_cast<off_t>(size)) == 0);
+        auto mapping = os::Mapping::map(m_fd.get(), size);
+        REQUIRE(mapping);
+        m_mapping = std::move(*mapping);
     }
-    ~Memfd() {
-        ::munmap(m_data, m_size);
-        ::close(m_fd);
-    }
-    Memfd(const Memfd&) = delete;
-    Memfd& operator=(const Memfd&) = delete;
-    std::byte* data() const { return m_data; }
-    std::size_t size() const { return m_size; }
+    std::byte* data() const { return static_cast<std::byte*>(m_mapping.data()); }
+    std::size_t size() const { return m_mapping.size(); }
 
   private:
-    int m_fd = -1;
-    std::byte* m_data = nullptr;
-    std::size_t m_size;
+    os::UniqueFd m_fd;
+    os::Mapping m_mapping;
 };
 
 // Resource 1 holds rings, resource 2 reply streams.
@@ -141,18 +137,28 @@ struct Context {
     DecodeResult send(const Args& a) {
         return submit(encode(a));
     }
-    // A synchronous call: its reply, decoded from the context's reply writer.
+    // A synchronous call: runs the command with GENERATE_REPLY and decodes its reply from the
+    // context's reply writer into `out` (which starts as a copy of the request, as the guest
+    // driver knows what it asked). Returns how the command ran; its reply must decode.
     template <typename Args>
-    Args call(const Args& a) {
+    DecodeResult call(const Args& request, Args& out) {
         const std::size_t start = replies.size();
-        REQUIRE(submit(encode(a, VK_COMMAND_GENERATE_REPLY_BIT_EXT)) == DecodeResult::Ok);
+        VN_TRY(submit(encode(request, VK_COMMAND_GENERATE_REPLY_BIT_EXT)));
         protocol::FatalState reply_fatal;
         protocol::Reader in(replies.data() + start, replies.size() - start, reply_fatal);
         protocol::Decoder d{in, reply_arena};
-        Args out = a;
+        out = request;
         const DecodeResult r = gen::decode_reply(d, out);
         INFO(reply_fatal.reason());
         REQUIRE(r == DecodeResult::Ok);
+        return r;
+    }
+    // The same for a command that must run.
+    template <typename Args>
+    Args call(const Args& a) {
+        Args out{};
+        INFO(Args::vn_name);
+        REQUIRE(call(a, out) == DecodeResult::Ok);
         return out;
     }
     bool is_fatal() {
@@ -165,36 +171,60 @@ struct Context {
     }
 };
 
+// Runs a command that must decode and run.
+template <typename Args>
+void send(Context& c, const Args& a) {
+    INFO(Args::vn_name);
+    REQUIRE(c.send(a) == DecodeResult::Ok);
+}
+
 inline constexpr std::uint64_t instance_id = 0x7f0000001000;
 inline constexpr std::uint64_t physical_device_id = 0x7f0000002000;
 inline constexpr std::uint64_t device_id = 0x7f0000003000;
 inline constexpr std::uint64_t queue_id = 0x7f0000004000;
 inline constexpr std::uint64_t semaphore_id = 0x7f0000005000;
 
-// Instance, physical device, a device with timeline semaphores and its queue bound to ring_idx.
-inline protocol::Ref<VkQueue> device_with_queue_on(Context& c, std::uint32_t ring_idx) {
+inline void create_instance(Context& c) {
     const char* extensions[] = {"VK_EXT_command_serialization", "VK_MESA_venus_protocol"};
     VkApplicationInfo app{
         VK_STRUCTURE_TYPE_APPLICATION_INFO, nullptr, "test", 1, "venus", 1, VK_API_VERSION_1_3};
-    VkInstanceCreateInfo ici{
+    VkInstanceCreateInfo info{
         VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO, nullptr, 0, &app, 0, nullptr, 2, extensions};
     VkInstance instance = id<VkInstance>(instance_id);
-    gen::CreateInstanceArgs ci;
-    ci.pCreateInfo = &ici;
-    ci.pInstance = &instance;
-    REQUIRE(c.send(ci) == DecodeResult::Ok);
+    gen::CreateInstanceArgs a;
+    a.pCreateInfo = &info;
+    a.pInstance = &instance;
+    const auto reply = c.call(a);
+    REQUIRE(reply.ret == VK_SUCCESS);
+    CHECK(protocol::handle_to_u64(*reply.pInstance) == instance_id);
+}
 
-    std::uint32_t count = 1;
+// Binds the first physical device to physical_device_id.
+inline std::uint32_t enumerate_physical_devices(Context& c) {
+    std::uint32_t count = 0;
+    gen::EnumeratePhysicalDevicesArgs a;
+    a.instance = {instance_id, id<VkInstance>(instance_id)};
+    a.pPhysicalDeviceCount = &count;
+    auto reply = c.call(a);
+    REQUIRE(reply.ret == VK_SUCCESS);
+    REQUIRE(*reply.pPhysicalDeviceCount >= 1);
+
+    count = 1;
     VkPhysicalDevice pd = id<VkPhysicalDevice>(physical_device_id);
-    gen::EnumeratePhysicalDevicesArgs ep;
-    ep.instance = {instance_id, instance};
-    ep.pPhysicalDeviceCount = &count;
-    ep.pPhysicalDevices = &pd;
-    REQUIRE(c.submit(encode(ep, VK_COMMAND_GENERATE_REPLY_BIT_EXT)) == DecodeResult::Ok);
+    a.pPhysicalDevices = &pd;
+    reply = c.call(a);
+    REQUIRE(reply.ret >= 0);
+    REQUIRE(*reply.pPhysicalDeviceCount == 1);
+    CHECK(protocol::handle_to_u64(reply.pPhysicalDevices[0]) == physical_device_id);
+    return count;
+}
 
-    VkPhysicalDeviceVulkan12Features v12{};
-    v12.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES;
-    v12.timelineSemaphore = VK_TRUE;
+// Instance, physical device and a device with one queue. `features` is chained to the device
+// create info; `extensions` are enabled on it.
+inline protocol::Ref<VkDevice> create_device(Context& c, void* features = nullptr,
+                                             std::vector<const char*> extensions = {}) {
+    create_instance(c);
+    enumerate_physical_devices(c);
     const float priority = 1.0f;
     VkDeviceQueueCreateInfo qci{};
     qci.sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO;
@@ -202,30 +232,46 @@ inline protocol::Ref<VkQueue> device_with_queue_on(Context& c, std::uint32_t rin
     qci.pQueuePriorities = &priority;
     VkDeviceCreateInfo dci{};
     dci.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO;
-    dci.pNext = &v12;
+    dci.pNext = features;
     dci.queueCreateInfoCount = 1;
     dci.pQueueCreateInfos = &qci;
+    dci.enabledExtensionCount = static_cast<std::uint32_t>(extensions.size());
+    dci.ppEnabledExtensionNames = extensions.data();
     VkDevice device = id<VkDevice>(device_id);
     gen::CreateDeviceArgs cd;
-    cd.physicalDevice = {physical_device_id, pd};
+    cd.physicalDevice = {physical_device_id, id<VkPhysicalDevice>(physical_device_id)};
     cd.pCreateInfo = &dci;
     cd.pDevice = &device;
-    REQUIRE(c.send(cd) == DecodeResult::Ok);
+    REQUIRE(c.call(cd).ret == VK_SUCCESS);
     REQUIRE(c.objects.find<VkDevice>(device_id));
+    return {device_id, device};
+}
 
-    VkDeviceQueueTimelineInfoMESA timeline{};
-    timeline.sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_TIMELINE_INFO_MESA;
-    timeline.ringIdx = ring_idx;
+// The device's queue; `chain` goes into VkDeviceQueueInfo2 (the Venus timeline binding).
+inline protocol::Ref<VkQueue> get_queue(Context& c, const protocol::Ref<VkDevice>& dev,
+                                        const void* chain = nullptr) {
     VkDeviceQueueInfo2 qi{};
     qi.sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_INFO_2;
-    qi.pNext = &timeline;
+    qi.pNext = chain;
     VkQueue queue = id<VkQueue>(queue_id);
     gen::GetDeviceQueue2Args gq;
-    gq.device = {device_id, device};
+    gq.device = dev;
     gq.pQueueInfo = &qi;
     gq.pQueue = &queue;
     REQUIRE(c.send(gq) == DecodeResult::Ok);
     return {queue_id, queue};
+}
+
+// Instance, physical device, a device with timeline semaphores and its queue bound to ring_idx.
+inline protocol::Ref<VkQueue> device_with_queue_on(Context& c, std::uint32_t ring_idx) {
+    VkPhysicalDeviceVulkan12Features v12{};
+    v12.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES;
+    v12.timelineSemaphore = VK_TRUE;
+    const auto dev = create_device(c, &v12);
+    VkDeviceQueueTimelineInfoMESA timeline{};
+    timeline.sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_TIMELINE_INFO_MESA;
+    timeline.ringIdx = ring_idx;
+    return get_queue(c, dev, &timeline);
 }
 
 } // namespace vn::test_guest

@@ -2,9 +2,9 @@
 // Shared pieces of the integration suite: which servers to run against, raw-socket helpers for
 // sending what the proxy never would, and the command streams every test submits.
 #include "venus_proxy.h"
+#include "vn/os/unique_fd.h"
 #include "vn/server/protocol/render_protocol.h"
 #include "vn/server/protocol/seqpacket.h"
-#include "vn/server/protocol/unique_fd.h"
 
 #include <sys/types.h>
 
@@ -16,7 +16,7 @@
 
 namespace vn::test {
 
-using server::protocol::UniqueFd;
+using os::UniqueFd;
 
 struct Backend {
     std::string name;

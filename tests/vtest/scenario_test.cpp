@@ -7,6 +7,7 @@
 #include "vn/scenarios/device_setup.h"
 #include "vn/scenarios/instance_queries.h"
 #include "vn/scenarios/synchronization.h"
+#include "vn/test/scenario_checks.h"
 #include "vtest_server_process.h"
 #include "vtest_transport.h"
 
@@ -35,11 +36,7 @@ std::span<const std::uint32_t> fill_spirv() {
 void check_fill(const scenarios::ComputeRun& run) {
     CHECK(run.fd_type == client::FdType::Shm);
     REQUIRE(run.readable);
-    REQUIRE(run.values.size() == invocations);
-    std::uint32_t good = 0;
-    for (std::uint32_t i = 0; i < invocations; ++i)
-        good += run.values[i] == i * 3 + 1;
-    CHECK(good == invocations);
+    test::check_fill_output(run.values, invocations);
 }
 
 struct Answers {
@@ -60,17 +57,7 @@ Answers run_all(client::Transport& transport) {
     a.memory_types = device.physical_device.memory.memoryTypeCount;
     a.device_extensions = device.physical_device.extensions.size();
     check_fill(scenarios::run_storage_shader(guest, device, fill_spirv(), invocations));
-    const auto t = scenarios::exercise_timeline_semaphore(guest, device);
-    CHECK(t.initial == 1);
-    CHECK(t.after_host_signal == 5);
-    CHECK(t.wait_reached == VK_SUCCESS);
-    CHECK(t.wait_unreached == VK_TIMEOUT);
-    CHECK(t.after_queue_signal == 9);
-    const auto f = scenarios::exercise_fences(guest, device);
-    CHECK(f.unsignaled == VK_NOT_READY);
-    CHECK(f.after_submit == VK_SUCCESS);
-    CHECK(f.after_reset == VK_NOT_READY);
-    CHECK(f.created_signaled == VK_SUCCESS);
+    test::check_synchronization(guest, device);
     scenarios::destroy_device(guest, device);
     CHECK(guest.sync() == client::Status::Ok);
     CHECK_FALSE(transport.is_lost());

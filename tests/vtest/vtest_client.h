@@ -3,7 +3,7 @@
 // for tests (and, over it, a transport for the guest-side client library). Every call returns
 // nullopt/false once the server closed the connection or sent something unexpected; it never hangs
 // for longer than its reply timeout.
-#include "vn/server/protocol/unique_fd.h"
+#include "vn/os/unique_fd.h"
 #include "vn/vtest/protocol.h"
 
 #include <cstdint>
@@ -15,7 +15,7 @@
 
 namespace vn::vtest::client {
 
-using server::protocol::UniqueFd;
+using os::UniqueFd;
 
 struct Blob {
     std::uint32_t res_id = 0;

@@ -1,59 +1,27 @@
-// venus-ring-bench: the cost of the Venus ring transport itself. A guest thread writes
-// vkSeekReplyCommandStreamMESA commands (decoded and checked, no driver call) into a ring in a
-// memfd, as Mesa's vn_ring.c does, and the ring thread of a real decoder context runs them.
+// venus-ring-bench: the cost of the Venus ring transport itself, with no processes in between
+// (venus-bench measures rings through libvenus-proxy, a server and a worker). The guest library's
+// Ring (the one venus-bench uses) writes vkSeekReplyCommandStreamMESA commands (decoded and
+// checked, no driver call) into a ring in a memfd, and the ring thread of a real decoder context
+// in this process runs them.
 // Prints commands/s and MB/s for batched writes, and the round trip of one command to a busy
 // ring (polling) and to an idle one (asleep, woken by vkNotifyRingMESA on the context path).
-#include "vn/decoder/context.h"
+#include "local_transport.h"
+#include "vn/client/guest.h"
+#include "vn/client/ring.h"
 #include "vn_protocol.gen.h"
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <sys/mman.h>
 #include <thread>
-#include <unistd.h>
 #include <vector>
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
 using namespace vn;
-
-constexpr std::size_t shm_size = 1 << 20;
-constexpr std::uint32_t buffer_size = 256 * 1024;
-constexpr std::size_t head_off = 0, tail_off = 64, status_off = 128, buffer_off = 192;
-constexpr std::uint64_t ring_id = 1;
-
-class Shm final : public decoder::ResourceProvider {
-  public:
-    Shm() {
-        m_fd = ::memfd_create("ring-bench", MFD_CLOEXEC);
-        if (m_fd < 0 || ::ftruncate(m_fd, shm_size) != 0)
-            std::abort();
-        void* p = ::mmap(nullptr, shm_size, PROT_READ | PROT_WRITE, MAP_SHARED, m_fd, 0);
-        if (p == MAP_FAILED)
-            std::abort();
-        data = static_cast<std::byte*>(p);
-    }
-    ~Shm() override {
-        ::munmap(data, shm_size);
-        ::close(m_fd);
-    }
-    Shm(const Shm&) = delete;
-    Shm& operator=(const Shm&) = delete;
-    std::optional<decoder::ShmRegion> shm(std::uint32_t id) override {
-        if (id != 1)
-            return std::nullopt;
-        return decoder::ShmRegion{data, shm_size};
-    }
-    std::byte* data = nullptr;
-
-  private:
-    int m_fd = -1;
-};
 
 template <typename Args>
 std::vector<std::byte> encode(const Args& a) {
@@ -63,36 +31,15 @@ std::vector<std::byte> encode(const Args& a) {
     return out;
 }
 
-std::atomic_ref<std::uint32_t> word(Shm& shm, std::size_t off) {
-    return std::atomic_ref<std::uint32_t>(*reinterpret_cast<std::uint32_t*>(shm.data + off));
+// One batch on the ring, waited for; any failure ends the benchmark.
+void run(client::Ring& ring, std::span<const std::byte> cmds) {
+    std::uint32_t seqno = 0;
+    if (ring.submit(cmds, seqno) != client::Status::Ok ||
+        ring.wait(seqno, 10000) != client::Status::Ok) {
+        std::fprintf(stderr, "the ring failed (head %u, tail %u)\n", ring.head(), ring.tail());
+        std::exit(1);
+    }
 }
-
-// The guest side: writes at the tail, waits for room, publishes, notifies an idle ring.
-struct Guest {
-    Shm& shm;
-    decoder::Context& ctx;
-    std::uint32_t tail = 0;
-
-    void write(const std::vector<std::byte>& cmds) {
-        while (tail + cmds.size() - word(shm, head_off).load(std::memory_order_acquire) >
-               buffer_size)
-            std::this_thread::yield();
-        for (std::size_t i = 0; i < cmds.size(); ++i)
-            shm.data[buffer_off + ((tail + i) & (buffer_size - 1))] = cmds[i];
-        tail += static_cast<std::uint32_t>(cmds.size());
-        word(shm, tail_off).store(tail, std::memory_order_seq_cst);
-        if (word(shm, status_off).load(std::memory_order_seq_cst) & VK_RING_STATUS_IDLE_BIT_MESA) {
-            gen::NotifyRingMESAArgs n;
-            n.ring = ring_id;
-            if (!ctx.submit(encode(n)))
-                std::abort();
-        }
-    }
-    void wait_head() const {
-        while (word(shm, head_off).load(std::memory_order_acquire) != tail)
-            std::this_thread::yield();
-    }
-};
 
 double median(std::vector<double> v) {
     std::sort(v.begin(), v.end());
@@ -114,38 +61,25 @@ int main(int argc, char** argv) {
             return 2;
         }
     }
-    Shm shm;
-    decoder::Context ctx({decoder::Mode::Execute, std::size_t{1} << 30, &shm});
-
-    VkCommandStreamDescriptionMESA desc{1, buffer_off + buffer_size, 4096};
+    bench::LocalTransport transport;
+    client::Guest guest(transport);
+    client::RingOptions options;
+    options.buffer_size = 256 * 1024;
+    options.idle_timeout_ns = 5'000'000; // Mesa's
+    // The seeks below need a reply stream: a small shmem of its own, outliving the ring.
+    client::MappedBlob replies;
+    if (guest.map_blob(0, 4096, replies) != client::Status::Ok) {
+        std::fprintf(stderr, "reply shmem: %s\n", guest.last_error().c_str());
+        return 1;
+    }
+    client::Ring ring(guest, options);
+    VkCommandStreamDescriptionMESA desc{replies.res_id(), 0, 4096};
     gen::SetReplyCommandStreamMESAArgs set;
     set.pStream = &desc;
     gen::SeekReplyCommandStreamMESAArgs seek;
     seek.position = 16;
     const auto one = encode(seek);
-
-    VkRingCreateInfoMESA info{};
-    info.sType = VK_STRUCTURE_TYPE_RING_CREATE_INFO_MESA;
-    info.resourceId = 1;
-    info.size = shm_size;
-    info.idleTimeout = 5'000'000; // Mesa's
-    info.headOffset = head_off;
-    info.tailOffset = tail_off;
-    info.statusOffset = status_off;
-    info.bufferOffset = buffer_off;
-    info.bufferSize = buffer_size;
-    info.extraOffset = buffer_off + buffer_size + 4096;
-    info.extraSize = 4;
-    gen::CreateRingMESAArgs create;
-    create.ring = ring_id;
-    create.pCreateInfo = &info;
-    if (!ctx.submit(encode(create))) {
-        std::fprintf(stderr, "vkCreateRingMESA failed: %s\n", ctx.fatal_reason().c_str());
-        return 1;
-    }
-    Guest guest{shm, ctx};
-    guest.write(encode(set));
-    guest.wait_head();
+    run(ring, encode(set));
 
     // Throughput: batches of 256 commands (one 4 KiB write), the guest never waiting but for room.
     std::vector<std::byte> batch;
@@ -153,9 +87,12 @@ int main(int argc, char** argv) {
         batch.insert(batch.end(), one.begin(), one.end());
     const std::size_t batches = std::max<std::size_t>(1, commands / 256);
     auto t0 = Clock::now();
+    std::uint32_t last = 0;
     for (std::size_t b = 0; b < batches; ++b)
-        guest.write(batch);
-    guest.wait_head();
+        if (ring.submit(batch, last) != client::Status::Ok)
+            return 1;
+    if (ring.wait(last, 10000) != client::Status::Ok)
+        return 1;
     const double s = std::chrono::duration<double>(Clock::now() - t0).count();
     const double n = static_cast<double>(batches * 256);
     std::printf("ring throughput: %.2f M commands/s, %.1f MB/s (%zu commands of %zu bytes)\n",
@@ -167,20 +104,18 @@ int main(int argc, char** argv) {
     std::vector<double> busy, idle;
     for (int i = 0; i < round_trips; ++i) {
         const auto t = Clock::now();
-        guest.write(one);
-        guest.wait_head();
+        run(ring, one);
         busy.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t).count());
     }
     for (int i = 0; i < std::max(1, round_trips / 100); ++i) {
-        while (!(word(shm, status_off).load() & VK_RING_STATUS_IDLE_BIT_MESA))
+        while (!(ring.status() & VK_RING_STATUS_IDLE_BIT_MESA))
             std::this_thread::sleep_for(std::chrono::milliseconds(1));
         const auto t = Clock::now();
-        guest.write(one);
-        guest.wait_head();
+        run(ring, one);
         idle.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t).count());
     }
     std::printf("round trip, busy ring: median %.1f us over %zu\n", median(busy), busy.size());
     std::printf("round trip, idle ring (notify): median %.1f us over %zu\n", median(idle),
                 idle.size());
-    return ctx.is_fatal() ? 1 : 0;
+    return transport.is_lost() ? 1 : 0;
 }

@@ -6,6 +6,7 @@
 #include "vn/client/guest.h"
 #include "vn/client/proxy_transport.h"
 #include "vn/client/ring.h"
+#include "vn/scenarios/device_setup.h"
 #include "vn_protocol.gen.h"
 
 #include <cstdio>
@@ -39,46 +40,7 @@ void require(Status s, const client::Guest& g, const char* what) {
 
 // Where a workload's commands travel: a Venus ring (how Mesa's driver sends everything after
 // start-up) or, for a server without rings, the context path (SUBMIT_CMD). Same bytes either way.
-class Channel {
-  public:
-    Channel(client::Guest& guest, client::Ring* ring) : m_guest(guest), m_ring(ring) {}
-
-    const char* name() const { return m_ring ? "ring" : "context path (SUBMIT_CMD)"; }
-
-    void submit(std::span<const std::byte> bytes) {
-        if (m_ring) {
-            require(m_ring->submit(bytes, m_seqno), m_guest, "ring submit");
-        } else {
-            require(m_guest.submit(bytes), m_guest, "SUBMIT_CMD");
-        }
-    }
-    template <typename Args>
-    void send(const Args& a) {
-        m_bytes.clear();
-        protocol::Writer w(m_bytes);
-        gen::encode_args(w, 0, a);
-        submit(m_bytes);
-    }
-    template <typename Args>
-    Args call(const Args& a) {
-        Args reply{};
-        require(m_ring ? m_ring->call(a, reply) : m_guest.call(a, reply), m_guest, Args::vn_name);
-        return reply;
-    }
-    // Everything submitted so far has been executed.
-    void drain() {
-        if (m_ring)
-            require(m_ring->wait(m_seqno, m_guest.options().timeout_ms), m_guest, "ring wait");
-        else
-            require(m_guest.sync(), m_guest, "fence");
-    }
-
-  private:
-    client::Guest& m_guest;
-    client::Ring* m_ring;
-    std::uint32_t m_seqno = 0;
-    std::vector<std::byte> m_bytes;
-};
+using Channel = scenarios::Commands;
 
 void check(VkResult r, const char* what) {
     if (r != VK_SUCCESS)
@@ -87,12 +49,7 @@ void check(VkResult r, const char* what) {
 
 // Object ids of the benchmark context (any distinct non-zero values do).
 enum : std::uint64_t {
-    instance_id = 0x10,
-    pd_id,
-    device_id,
-    queue_id,
-    pool_id,
-    record_cb_id,
+    record_cb_id = 0x10,
     copy_cb_id,
     set_layout_id,
     layout_id,
@@ -113,62 +70,14 @@ enum : std::uint64_t {
 class BenchDevice {
   public:
     explicit BenchDevice(Channel& g) : m_g(g) {
-        VkApplicationInfo app{VK_STRUCTURE_TYPE_APPLICATION_INFO,
-                              nullptr,
-                              "venus-bench",
-                              1,
-                              "venus-bench",
-                              1,
-                              VK_API_VERSION_1_3};
-        VkInstanceCreateInfo ici{};
-        ici.sType = VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO;
-        ici.pApplicationInfo = &app;
-        VkInstance instance = handle<VkInstance>(instance_id);
-        gen::CreateInstanceArgs ci;
-        ci.pCreateInfo = &ici;
-        ci.pInstance = &instance;
-        check(g.call(ci).ret, "vkCreateInstance");
-
-        std::uint32_t count = 1;
-        VkPhysicalDevice pd = handle<VkPhysicalDevice>(pd_id);
-        gen::EnumeratePhysicalDevicesArgs ep;
-        ep.instance = ref<VkInstance>(instance_id);
-        ep.pPhysicalDeviceCount = &count;
-        ep.pPhysicalDevices = &pd;
-        if (g.call(ep).ret < 0 || count < 1)
-            throw Unavailable("no physical device");
-
-        const float priority = 1.0f;
-        VkDeviceQueueCreateInfo qci{};
-        qci.sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO;
-        qci.queueCount = 1;
-        qci.pQueuePriorities = &priority;
-        VkDeviceCreateInfo dci{};
-        dci.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO;
-        dci.queueCreateInfoCount = 1;
-        dci.pQueueCreateInfos = &qci;
-        VkDevice device = handle<VkDevice>(device_id);
-        gen::CreateDeviceArgs cd;
-        cd.physicalDevice = ref<VkPhysicalDevice>(pd_id);
-        cd.pCreateInfo = &dci;
-        cd.pDevice = &device;
-        check(g.call(cd).ret, "vkCreateDevice");
-
-        VkQueue queue = handle<VkQueue>(queue_id);
-        VkDeviceQueueInfo2 qi{};
-        qi.sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_INFO_2;
-        gen::GetDeviceQueue2Args gq;
-        gq.device = dev();
-        gq.pQueueInfo = &qi;
-        gq.pQueue = &queue;
-        g.send(gq);
-
-        VkPhysicalDeviceMemoryProperties2 mem{};
-        mem.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MEMORY_PROPERTIES_2;
-        gen::GetPhysicalDeviceMemoryProperties2Args gm;
-        gm.physicalDevice = ref<VkPhysicalDevice>(pd_id);
-        gm.pMemoryProperties = &mem;
-        m_memory = g.call(gm).pMemoryProperties->memoryProperties;
+        // The scenarios' device, set up through the channel: instance, physical device, a
+        // device with one queue and a command pool.
+        scenarios::DeviceOptions options;
+        options.api_version = VK_API_VERSION_1_3;
+        options.timeline_semaphore = false;
+        options.queue_ring_idx = 0;
+        options.command_pool_flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT;
+        m_device = scenarios::create_device(g, options);
 
         make_buffer(storage_buffer_id, storage_memory_id, Shape::kStorageBytes,
                     VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_VERTEX_BUFFER_BIT);
@@ -176,7 +85,8 @@ class BenchDevice {
         make_command_buffers();
     }
 
-    protocol::Ref<VkDevice> dev() const { return ref<VkDevice>(device_id); }
+    protocol::Ref<VkDevice> dev() const { return m_device.ref(); }
+    std::uint64_t queue() const { return m_device.queue; }
 
     // A buffer bound to its own host-visible, coherent memory.
     void make_buffer(std::uint64_t buffer_id, std::uint64_t memory_id, VkDeviceSize size,
@@ -193,15 +103,9 @@ class BenchDevice {
         check(m_g.call(cb).ret, "vkCreateBuffer");
 
         const VkMemoryRequirements req = memory_requirements(buffer_id);
-        const VkMemoryPropertyFlags want =
-            VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
-        std::uint32_t type = UINT32_MAX;
-        for (std::uint32_t i = 0; i < m_memory.memoryTypeCount && type == UINT32_MAX; ++i)
-            if ((req.memoryTypeBits & (1u << i)) &&
-                (m_memory.memoryTypes[i].propertyFlags & want) == want)
-                type = i;
-        if (type == UINT32_MAX)
-            throw Unavailable("no host-visible coherent memory type");
+        const std::uint32_t type = scenarios::find_memory_type(
+            m_device, req.memoryTypeBits,
+            VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT);
 
         // Mesa's driver asks for exportable memory when it will map it as a blob; a 0.10
         // virgl_render_server otherwise hands out an fd that is not the memory the device uses.
@@ -330,14 +234,7 @@ class BenchDevice {
     }
 
     void make_command_buffers() {
-        VkCommandPoolCreateInfo pci{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO, nullptr,
-                                    VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT, 0};
-        VkCommandPool pool = handle<VkCommandPool>(pool_id);
-        gen::CreateCommandPoolArgs create_pool;
-        create_pool.device = dev();
-        create_pool.pCreateInfo = &pci;
-        create_pool.pCommandPool = &pool;
-        check(m_g.call(create_pool).ret, "vkCreateCommandPool");
+        VkCommandPool pool = handle<VkCommandPool>(m_device.command_pool);
         for (std::uint64_t cb_id : {record_cb_id, copy_cb_id}) {
             VkCommandBufferAllocateInfo cai{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO, nullptr,
                                             pool, VK_COMMAND_BUFFER_LEVEL_PRIMARY, 1};
@@ -382,7 +279,7 @@ class BenchDevice {
 
   private:
     Channel& m_g;
-    VkPhysicalDeviceMemoryProperties m_memory{};
+    scenarios::Device m_device;
 };
 
 // One command buffer of the throughput mix, encoded once: begin, kBatches x (bind pipeline, bind
@@ -482,14 +379,14 @@ std::vector<std::byte> encode_recording() {
     return out;
 }
 
-std::vector<std::byte> encode_submit(std::uint32_t command_buffers) {
+std::vector<std::byte> encode_submit(std::uint64_t queue, std::uint32_t command_buffers) {
     VkCommandBuffer cmd = handle<VkCommandBuffer>(copy_cb_id);
     VkSubmitInfo si{};
     si.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO;
     si.commandBufferCount = command_buffers;
     si.pCommandBuffers = &cmd;
     gen::QueueSubmitArgs qs;
-    qs.queue = ref<VkQueue>(queue_id);
+    qs.queue = ref<VkQueue>(queue);
     qs.submitCount = command_buffers ? 1 : 0;
     qs.pSubmits = command_buffers ? &si : nullptr;
     if (command_buffers)
@@ -514,6 +411,10 @@ void attempt(TargetResult& out, const char* key, bool verbose, F&& f) {
         if (verbose)
             std::fprintf(stderr, "venus-bench: %s: %s: %s\n", out.name.c_str(), key, e.what());
         out.mark_unavailable(key, e.what());
+    } catch (const scenarios::Failure& e) {
+        if (verbose)
+            std::fprintf(stderr, "venus-bench: %s: %s: %s\n", out.name.c_str(), key, e.what());
+        out.mark_unavailable(key, e.what());
     }
 }
 
@@ -534,8 +435,9 @@ void round_trip(const Options& o, BenchDevice& device, Channel& via, std::vector
 // An empty vkQueueSubmit, then a fence the VMM waits on: what a guest's submit with a fence
 // costs when the queue has nothing to run. Always on the context path, where the VMM's fences
 // are.
-void submit_fence(const Options& o, client::Guest& g, TargetResult& out) {
-    const auto submit = encode_submit(0);
+void submit_fence(const Options& o, client::Guest& g, const BenchDevice& device,
+                  TargetResult& out) {
+    const auto submit = encode_submit(device.queue(), 0);
     Budget budget(o);
     for (std::size_t n = 0; budget.more(n); ++n) {
         const auto t0 = Clock::now();
@@ -594,7 +496,7 @@ void bulk(const Options& o, client::Guest& g, Channel& channel, BenchDevice& dev
     end.commandBuffer = cb;
     check(channel.call(end).ret, "vkEndCommandBuffer");
 
-    const auto submit = encode_submit(1);
+    const auto submit = encode_submit(device.queue(), 1);
     auto* src_bytes = static_cast<std::byte*>(src.data());
     const auto* words = static_cast<const std::uint64_t*>(dst.data());
     Budget budget(o);
@@ -691,7 +593,7 @@ void run_server_round(const Options& o, const ServerSpec& spec, TargetResult& ou
                         [&] { round_trip(o, device, channel, out.round_trip_us); });
             attempt(out, "round_trip_context", o.verbose,
                     [&] { round_trip(o, device, context_path, out.round_trip_context_us); });
-            attempt(out, "submit_fence", o.verbose, [&] { submit_fence(o, g, out); });
+            attempt(out, "submit_fence", o.verbose, [&] { submit_fence(o, g, device, out); });
             if (ring)
                 attempt(out, "throughput", o.verbose,
                         [&] { out.throughput.push_back(throughput(o, channel)); });
@@ -707,6 +609,9 @@ void run_server_round(const Options& o, const ServerSpec& spec, TargetResult& ou
         std::fprintf(stderr, "venus-bench: %s: %s\n", spec.name.c_str(), e.what());
         out.mark_unavailable("server", e.what());
     } catch (const client::SetupError& e) {
+        std::fprintf(stderr, "venus-bench: %s: %s\n", spec.name.c_str(), e.what());
+        out.mark_unavailable("server", e.what());
+    } catch (const scenarios::Failure& e) {
         std::fprintf(stderr, "venus-bench: %s: %s\n", spec.name.c_str(), e.what());
         out.mark_unavailable("server", e.what());
     }

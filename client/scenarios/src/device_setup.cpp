@@ -5,7 +5,7 @@
 
 namespace vn::scenarios {
 
-Device create_device(client::Guest& guest, const DeviceOptions& options) {
+Device create_device(Commands guest, const DeviceOptions& options) {
     Device dev;
     dev.instance = create_instance(guest, options.api_version);
     const auto pds = enumerate_physical_devices(guest, dev.instance);
@@ -61,6 +61,7 @@ Device create_device(client::Guest& guest, const DeviceOptions& options) {
 
     VkCommandPoolCreateInfo pci{};
     pci.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO;
+    pci.flags = options.command_pool_flags;
     pci.queueFamilyIndex = family;
     dev.command_pool = guest.new_id();
     VkCommandPool pool = handle<VkCommandPool>(dev.command_pool);

@@ -59,7 +59,7 @@ std::vector<VkExtensionProperties> enumerate_instance_extensions(client::Guest& 
     return list;
 }
 
-Instance create_instance(client::Guest& guest, std::uint32_t api_version) {
+Instance create_instance(Commands guest, std::uint32_t api_version) {
     Instance instance{guest.new_id(), api_version};
     VkApplicationInfo app{};
     app.sType = VK_STRUCTURE_TYPE_APPLICATION_INFO;
@@ -86,8 +86,7 @@ void destroy_instance(client::Guest& guest, const Instance& instance) {
     send(guest, a);
 }
 
-std::vector<std::uint64_t> enumerate_physical_devices(client::Guest& guest,
-                                                      const Instance& instance) {
+std::vector<std::uint64_t> enumerate_physical_devices(Commands guest, const Instance& instance) {
     std::uint32_t count = 0;
     gen::EnumeratePhysicalDevicesArgs a;
     a.instance = ref<VkInstance>(instance.id);
@@ -114,7 +113,7 @@ std::vector<std::uint64_t> enumerate_physical_devices(client::Guest& guest,
     return ids;
 }
 
-PhysicalDeviceInfo query_physical_device(client::Guest& guest, std::uint64_t physical_device) {
+PhysicalDeviceInfo query_physical_device(Commands guest, std::uint64_t physical_device) {
     PhysicalDeviceInfo info;
     info.id = physical_device;
     const auto pd = ref<VkPhysicalDevice>(physical_device);

@@ -40,13 +40,13 @@ void destroy_fence(client::Guest& guest, const Device& device, std::uint64_t fen
 }
 } // namespace
 
-TimelineResults exercise_timeline_semaphore(client::Guest& guest, const Device& device) {
-    TimelineResults out;
+std::uint64_t create_timeline_semaphore(client::Guest& guest, const Device& device,
+                                        std::uint64_t initial_value) {
     const std::uint64_t sem = guest.new_id();
     VkSemaphoreTypeCreateInfo type{};
     type.sType = VK_STRUCTURE_TYPE_SEMAPHORE_TYPE_CREATE_INFO;
     type.semaphoreType = VK_SEMAPHORE_TYPE_TIMELINE;
-    type.initialValue = 1;
+    type.initialValue = initial_value;
     VkSemaphoreCreateInfo sci{};
     sci.sType = VK_STRUCTURE_TYPE_SEMAPHORE_CREATE_INFO;
     sci.pNext = &type;
@@ -56,6 +56,13 @@ TimelineResults exercise_timeline_semaphore(client::Guest& guest, const Device& 
     cs.pCreateInfo = &sci;
     cs.pSemaphore = &h;
     expect_success(call(guest, cs).ret, "vkCreateSemaphore");
+    return sem;
+}
+
+TimelineResults exercise_timeline_semaphore(client::Guest& guest, const Device& device) {
+    TimelineResults out;
+    const std::uint64_t sem = create_timeline_semaphore(guest, device, 1);
+    VkSemaphore h = handle<VkSemaphore>(sem);
     out.initial = counter_value(guest, device, sem);
 
     VkSemaphoreSignalInfo signal{};

@@ -10,8 +10,6 @@
 
 namespace vn::decoder {
 
-namespace {
-
 std::set<std::string> loaded_objects() {
     std::set<std::string> names;
     dl_iterate_phdr(
@@ -23,6 +21,8 @@ std::set<std::string> loaded_objects() {
         &names);
     return names;
 }
+
+namespace {
 
 // RTLD_NOLOAD finds the already loaded object by its path (no file access, so nothing the worker's
 // seccomp policy has to allow); RTLD_NODELETE then keeps it. The handle is deliberately never

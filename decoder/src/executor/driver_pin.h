@@ -2,6 +2,8 @@
 #pragma once
 
 #include <functional>
+#include <set>
+#include <string>
 #include <vulkan/vulkan.h>
 
 namespace vn::decoder {
@@ -16,5 +18,8 @@ namespace vn::decoder {
 // that limit, so the first instance's libraries are pinned instead (RTLD_NODELETE), which costs no
 // extra instance.
 VkResult create_instance_with_drivers_pinned(const std::function<VkResult()>& create_instance);
+
+// The paths of the shared objects loaded in this process now.
+std::set<std::string> loaded_objects();
 
 } // namespace vn::decoder

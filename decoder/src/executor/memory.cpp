@@ -14,50 +14,19 @@ namespace vn::decoder {
 using protocol::DecodeResult;
 
 std::optional<HostAllocation> HostAllocation::create(std::size_t size) {
-    const int fd = ::memfd_create("venus-memory", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-    if (fd < 0)
+    os::UniqueFd fd(::memfd_create("venus-memory", MFD_CLOEXEC | MFD_ALLOW_SEALING));
+    if (!fd)
         return std::nullopt;
     // Sealed against resizing, so no mapping of it (the driver's, the guest's) can ever see it
     // shrink. Not F_SEAL_SEAL: the VMM's proxy adds its own seals to every shm blob it receives
     // (virglrenderer's does the same), which F_SEAL_SEAL would refuse.
-    if (::ftruncate(fd, static_cast<off_t>(size)) != 0 ||
-        ::fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW) != 0) {
-        ::close(fd);
+    if (::ftruncate(fd.get(), static_cast<off_t>(size)) != 0 ||
+        ::fcntl(fd.get(), F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW) != 0)
         return std::nullopt;
-    }
-    void* data = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    if (data == MAP_FAILED) {
-        ::close(fd);
+    auto mapping = os::Mapping::map(fd.get(), size);
+    if (!mapping)
         return std::nullopt;
-    }
-    return HostAllocation(fd, data, size);
-}
-
-HostAllocation::HostAllocation(HostAllocation&& other) noexcept
-    : m_fd(std::exchange(other.m_fd, -1)), m_data(std::exchange(other.m_data, nullptr)),
-      m_size(std::exchange(other.m_size, 0)) {}
-
-HostAllocation& HostAllocation::operator=(HostAllocation&& other) noexcept {
-    if (this != &other) {
-        release();
-        m_fd = std::exchange(other.m_fd, -1);
-        m_data = std::exchange(other.m_data, nullptr);
-        m_size = std::exchange(other.m_size, 0);
-    }
-    return *this;
-}
-
-HostAllocation::~HostAllocation() {
-    release();
-}
-
-void HostAllocation::release() {
-    if (m_data)
-        ::munmap(m_data, m_size);
-    if (m_fd >= 0)
-        ::close(m_fd);
-    m_data = nullptr;
-    m_fd = -1;
+    return HostAllocation(std::move(fd), std::move(*mapping));
 }
 
 DecodeResult Executor::on_vkAllocateMemory(protocol::Decoder& d, gen::AllocateMemoryArgs& a) {

@@ -5,33 +5,30 @@
 // that imports host pointers (lavapipe, NVIDIA), unlike exporting device memory as a mappable
 // dma-buf, which the Vulkan spec does not promise.
 #include "vn/decoder/object_table.h"
+#include "vn/os/mapping.h"
+#include "vn/os/unique_fd.h"
 
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <utility>
 
 namespace vn::decoder {
 
-// One sealed memfd and our mapping of it, owned together.
+// One sealed memfd and our mapping of it, owned together (the mapping goes first).
 class HostAllocation {
   public:
     static std::optional<HostAllocation> create(std::size_t size);
-    ~HostAllocation();
-    HostAllocation(HostAllocation&& other) noexcept;
-    HostAllocation& operator=(HostAllocation&& other) noexcept;
-    HostAllocation(const HostAllocation&) = delete;
-    HostAllocation& operator=(const HostAllocation&) = delete;
 
-    void* data() const { return m_data; }
-    std::size_t size() const { return m_size; }
-    int fd() const { return m_fd; }
+    void* data() const { return m_mapping.data(); }
+    std::size_t size() const { return m_mapping.size(); }
+    int fd() const { return m_fd.get(); }
 
   private:
-    void release();
-    HostAllocation(int fd, void* data, std::size_t size) : m_fd(fd), m_data(data), m_size(size) {}
-    int m_fd = -1;
-    void* m_data = nullptr;
-    std::size_t m_size = 0;
+    HostAllocation(os::UniqueFd fd, os::Mapping mapping)
+        : m_fd(std::move(fd)), m_mapping(std::move(mapping)) {}
+    os::UniqueFd m_fd;
+    os::Mapping m_mapping;
 };
 
 class MemoryState final : public ObjectState {

@@ -3,7 +3,7 @@
 // client is untrusted: any malformed, unexpected or oversized message ends the session with one
 // log line, and everything it held (context, worker, resources, syncs, wait eventfds) goes with it.
 #include "venus_proxy.h"
-#include "vn/server/protocol/unique_fd.h"
+#include "vn/os/unique_fd.h"
 
 #include <chrono>
 #include <cstdint>
@@ -18,7 +18,7 @@
 
 namespace vn::vtest {
 
-using server::protocol::UniqueFd;
+using os::UniqueFd;
 
 // Creates the client's Venus context (vn_proxy_context_create on a spawned server, or
 // vn_proxy_context_adopt of a foreground worker). Returns a VN_PROXY_* result.

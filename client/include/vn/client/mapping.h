@@ -2,6 +2,7 @@
 // RAII for the guest's view of blob resources: an mmap of a blob fd, and a blob that is mapped
 // and destroyed on the peer when it goes away.
 #include "vn/client/transport.h"
+#include "vn/os/mapping.h"
 
 #include <cstddef>
 #include <cstdint>
@@ -10,40 +11,7 @@
 
 namespace vn::client {
 
-class Mapping {
-  public:
-    Mapping() = default;
-    // Maps `size` bytes of fd read-write and shared; an invalid Mapping when mmap fails.
-    static Mapping map(int fd, std::size_t size);
-    ~Mapping() { reset(); }
-    Mapping(Mapping&& o) noexcept
-        : m_data(std::exchange(o.m_data, nullptr)), m_size(std::exchange(o.m_size, 0)) {}
-    Mapping& operator=(Mapping&& o) noexcept {
-        if (this != &o) {
-            reset();
-            m_data = std::exchange(o.m_data, nullptr);
-            m_size = std::exchange(o.m_size, 0);
-        }
-        return *this;
-    }
-    Mapping(const Mapping&) = delete;
-    Mapping& operator=(const Mapping&) = delete;
-
-    bool valid() const { return m_data != nullptr; }
-    void* data() const { return m_data; }
-    std::size_t size() const { return m_size; }
-    // The peer writes this memory concurrently; readers that must see each value once use these.
-    volatile std::byte* bytes() const { return static_cast<volatile std::byte*>(m_data); }
-    template <typename T>
-    std::span<T> as() const {
-        return {static_cast<T*>(m_data), m_size / sizeof(T)};
-    }
-    void reset();
-
-  private:
-    void* m_data = nullptr;
-    std::size_t m_size = 0;
-};
+using os::Mapping;
 
 // A blob resource of one context, mapped into the guest. Destroys the resource when it goes away
 // (the transport must outlive it).

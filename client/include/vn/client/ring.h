@@ -33,6 +33,8 @@ class Ring {
     Ring& operator=(const Ring&) = delete;
 
     std::uint64_t id() const { return m_id; }
+    // The blob resource holding the ring's shmem.
+    std::uint32_t res_id() const { return m_shmem.res_id(); }
     const RingOptions& options() const { return m_options; }
 
     // Copies `cmd` into the ring (waiting for room), publishes the new tail, and notifies the

@@ -3,7 +3,7 @@
 // Mesa's Venus driver: command submission, blob resources, fences on per-queue timelines. Guest
 // and Ring are written against this interface only, so the same client runs over libvenus-proxy,
 // over vtest, or over anything else that carries these five operations.
-#include "vn/server/protocol/unique_fd.h"
+#include "vn/os/unique_fd.h"
 
 #include <cstddef>
 #include <cstdint>
@@ -13,7 +13,7 @@
 
 namespace vn::client {
 
-using UniqueFd = server::protocol::UniqueFd;
+using os::UniqueFd;
 
 enum class Status {
     Ok,

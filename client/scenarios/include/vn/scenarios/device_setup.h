@@ -15,6 +15,7 @@ struct DeviceOptions {
     // Non-zero: bind the queue to this fence timeline (VkDeviceQueueTimelineInfoMESA), as Mesa
     // does, so that fences on it retire after the queue's work.
     std::uint32_t queue_ring_idx = 1;
+    VkCommandPoolCreateFlags command_pool_flags = 0;
 };
 
 struct Device {
@@ -31,7 +32,8 @@ struct Device {
 
 // Instance, first physical device, a device with one compute-capable queue, its queue, and a
 // command pool.
-Device create_device(client::Guest& guest, const DeviceOptions& options = {});
+// Through `guest`: its context path, or a ring (as Mesa's driver, and venus-bench, set up).
+Device create_device(Commands guest, const DeviceOptions& options = {});
 void destroy_device(client::Guest& guest, const Device& device);
 
 // A memory type with all of `flags` allowed by `type_bits`; throws when there is none.

@@ -34,13 +34,12 @@ struct PhysicalDeviceInfo {
 std::uint32_t enumerate_instance_version(client::Guest& guest);
 std::vector<VkExtensionProperties> enumerate_instance_extensions(client::Guest& guest);
 // vkCreateInstance with no layers and no extensions (virglrenderer 0.10.x refuses any).
-Instance create_instance(client::Guest& guest, std::uint32_t api_version = VK_API_VERSION_1_2);
+Instance create_instance(Commands guest, std::uint32_t api_version = VK_API_VERSION_1_2);
 void destroy_instance(client::Guest& guest, const Instance& instance);
 // Count, then the ids: the renderer must answer with exactly the ids the guest chose.
-std::vector<std::uint64_t> enumerate_physical_devices(client::Guest& guest,
-                                                      const Instance& instance);
+std::vector<std::uint64_t> enumerate_physical_devices(Commands guest, const Instance& instance);
 // Properties and features with Vulkan 1.1 and 1.2 structs chained, extensions, queue families
 // and memory properties.
-PhysicalDeviceInfo query_physical_device(client::Guest& guest, std::uint64_t physical_device);
+PhysicalDeviceInfo query_physical_device(Commands guest, std::uint64_t physical_device);
 
 } // namespace vn::scenarios

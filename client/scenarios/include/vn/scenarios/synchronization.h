@@ -13,6 +13,10 @@ struct TimelineResults {
     VkResult wait_unreached = VK_ERROR_UNKNOWN; // vkWaitSemaphores(9, timeout 0): TIMEOUT
     std::uint64_t after_queue_signal = 0;       // a submission signalling 9, fence waited
 };
+// A timeline semaphore starting at initial_value; needs a device created with timelineSemaphore.
+std::uint64_t create_timeline_semaphore(client::Guest& guest, const Device& device,
+                                        std::uint64_t initial_value);
+
 // Needs a device created with timelineSemaphore.
 TimelineResults exercise_timeline_semaphore(client::Guest& guest, const Device& device);
 

@@ -1,6 +1,8 @@
 #pragma once
-// Checks on fds received from a peer we do not trust, and the RAII mapping type. Shared by the
+// Checks on fds received from a peer we do not trust. Shared by the
 // worker (which distrusts the VMM) and the proxy (which distrusts the worker).
+#include "vn/os/mapping.h"
+
 #include <fcntl.h>
 #include <linux/magic.h>
 #include <sys/mman.h>
@@ -61,49 +63,5 @@ inline std::optional<std::uint64_t> seek_size(int fd) {
 inline int file_seals(int fd) {
     return ::fcntl(fd, F_GET_SEALS);
 }
-
-class MappedRegion {
-  public:
-    MappedRegion() = default;
-    static std::optional<MappedRegion> map(int fd, std::size_t size, int prot) {
-        if (size == 0)
-            return std::nullopt;
-        void* addr = ::mmap(nullptr, size, prot, MAP_SHARED, fd, 0);
-        if (addr == MAP_FAILED)
-            return std::nullopt;
-        MappedRegion region;
-        region.m_addr = addr;
-        region.m_size = size;
-        return region;
-    }
-    ~MappedRegion() { reset(); }
-    MappedRegion(const MappedRegion&) = delete;
-    MappedRegion& operator=(const MappedRegion&) = delete;
-    MappedRegion(MappedRegion&& other) noexcept
-        : m_addr(std::exchange(other.m_addr, nullptr)), m_size(std::exchange(other.m_size, 0)) {}
-    MappedRegion& operator=(MappedRegion&& other) noexcept {
-        if (this != &other) {
-            reset();
-            m_addr = std::exchange(other.m_addr, nullptr);
-            m_size = std::exchange(other.m_size, 0);
-        }
-        return *this;
-    }
-
-    void* data() const { return m_addr; }
-    std::size_t size() const { return m_size; }
-    bool valid() const { return m_addr != nullptr; }
-
-    void reset() {
-        if (m_addr)
-            ::munmap(m_addr, m_size);
-        m_addr = nullptr;
-        m_size = 0;
-    }
-
-  private:
-    void* m_addr = nullptr;
-    std::size_t m_size = 0;
-};
 
 } // namespace vn::server::protocol

@@ -3,8 +3,8 @@
 // apply the same framing rules: one cmsg of at most kMaxFdsPerMessage fds, MSG_CMSG_CLOEXEC, and a
 // truncated datagram or control message (MSG_TRUNC/MSG_CTRUNC) is an error that closes every fd it
 // carried.
+#include "vn/os/unique_fd.h"
 #include "vn/server/protocol/render_protocol.h"
-#include "vn/server/protocol/unique_fd.h"
 
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -28,7 +28,7 @@ enum class RecvStatus {
 struct Received {
     RecvStatus status = RecvStatus::Error;
     std::size_t size = 0;
-    std::vector<UniqueFd> fds;
+    std::vector<os::UniqueFd> fds;
 };
 
 // Receives one datagram into `buffer`. The buffer is sized one byte larger than the largest

@@ -1,11 +1,12 @@
 #pragma once
-// Sole owner of a file descriptor. Every fd in the server, the worker and the proxy lives in one of
-// these, so an early return or a thrown exception can never leak one into a forked worker.
+// Sole owner of a file descriptor. Every fd in the server, the worker, the sandbox, the proxy and
+// the client lives in one of these, so an early return or a thrown exception can never leak one
+// into a forked worker.
 #include <unistd.h>
 
 #include <utility>
 
-namespace vn::server::protocol {
+namespace vn::os {
 
 class UniqueFd {
   public:
@@ -39,4 +40,4 @@ class UniqueFd {
     int m_fd = -1;
 };
 
-} // namespace vn::server::protocol
+} // namespace vn::os
