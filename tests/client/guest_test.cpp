@@ -169,6 +169,6 @@ TEST_CASE("blobs are destroyed on the renderer when the guest drops them") {
         blob.reset();
         CHECK(t.destroyed == std::vector<std::uint32_t>{res});
     }
-    // And the reply stream when the guest goes.
-    CHECK(t.destroyed.size() == 2);
+    // Not the reply stream: the renderer may still write to it, so it goes with the context.
+    CHECK(t.destroyed.size() == 1);
 }

@@ -36,6 +36,9 @@ class Guest {
     explicit Guest(Transport& transport, GuestOptions options = {});
     Guest(const Guest&) = delete;
     Guest& operator=(const Guest&) = delete;
+    // The reply stream stays set in the renderer until the context ends, so its resource goes
+    // with the context rather than being destroyed under it.
+    ~Guest() { m_reply.release_to_context(); }
 
     Transport& transport() const { return *m_transport; }
     const GuestOptions& options() const { return m_options; }

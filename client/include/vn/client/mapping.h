@@ -49,6 +49,13 @@ class MappedBlob {
         return m_mapping.as<T>();
     }
     void reset();
+    // Unmaps without destroying the resource, which then lives as long as the context: for a
+    // resource the renderer may still be using (the current reply stream), whose destruction the
+    // renderer rightly treats as fatal.
+    void release_to_context() {
+        m_transport = nullptr;
+        reset();
+    }
 
   private:
     Transport* m_transport = nullptr;
