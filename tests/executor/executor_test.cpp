@@ -1,5 +1,6 @@
 // Venus commands executed on lavapipe: the driver-side encoder writes the stream, the decoder and
 // executor run it on the host driver, and the driver-side decoder reads the replies back.
+#include "device_objects.h"
 #include "guest_context.h"
 
 // SPIR-V of the shaders, built by glslangValidator (need <cstdint> first).
@@ -326,149 +327,6 @@ DecodeResult submit_one(Context& r, const Args& a, std::uint32_t flags = 0) {
 
 } // namespace
 
-namespace {
-
-// A buffer bound to host-visible memory of exactly its required size.
-struct BoundBuffer {
-    protocol::Ref<VkBuffer> buffer;
-    protocol::Ref<VkDeviceMemory> memory;
-    VkMemoryRequirements requirements;
-};
-
-BoundBuffer create_bound_buffer(Context& r, const protocol::Ref<VkDevice>& dev,
-                                std::uint64_t buffer_id, std::uint64_t memory_id, VkDeviceSize size,
-                                VkBufferUsageFlags usage) {
-    VkBufferCreateInfo bci{};
-    bci.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO;
-    bci.size = size;
-    bci.usage = usage;
-    VkBuffer buffer = id<VkBuffer>(buffer_id);
-    gen::CreateBufferArgs cb;
-    cb.device = dev;
-    cb.pCreateInfo = &bci;
-    cb.pBuffer = &buffer;
-    send(r, cb);
-
-    VkBufferMemoryRequirementsInfo2 ri{};
-    ri.sType = VK_STRUCTURE_TYPE_BUFFER_MEMORY_REQUIREMENTS_INFO_2;
-    ri.buffer = buffer;
-    VkMemoryRequirements2 req{};
-    req.sType = VK_STRUCTURE_TYPE_MEMORY_REQUIREMENTS_2;
-    gen::GetBufferMemoryRequirements2Args gr;
-    gr.device = dev;
-    gr.pInfo = &ri;
-    gr.pMemoryRequirements = &req;
-    gen::GetBufferMemoryRequirements2Args gr_reply;
-    REQUIRE(r.call(gr, gr_reply) == DecodeResult::Ok);
-    const VkMemoryRequirements mr = gr_reply.pMemoryRequirements->memoryRequirements;
-
-    VkPhysicalDeviceMemoryProperties2 mem{};
-    mem.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MEMORY_PROPERTIES_2;
-    gen::GetPhysicalDeviceMemoryProperties2Args gm;
-    gm.physicalDevice = {physical_device_id, id<VkPhysicalDevice>(physical_device_id)};
-    gm.pMemoryProperties = &mem;
-    gen::GetPhysicalDeviceMemoryProperties2Args gm_reply;
-    REQUIRE(r.call(gm, gm_reply) == DecodeResult::Ok);
-    const auto& props = gm_reply.pMemoryProperties->memoryProperties;
-    std::uint32_t type = UINT32_MAX;
-    for (std::uint32_t i = 0; i < props.memoryTypeCount && type == UINT32_MAX; ++i)
-        if ((mr.memoryTypeBits & (1u << i)) &&
-            (props.memoryTypes[i].propertyFlags & VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT))
-            type = i;
-    REQUIRE(type != UINT32_MAX);
-
-    VkMemoryAllocateInfo ai{};
-    ai.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO;
-    ai.allocationSize = mr.size;
-    ai.memoryTypeIndex = type;
-    VkDeviceMemory memory = id<VkDeviceMemory>(memory_id);
-    gen::AllocateMemoryArgs am;
-    am.device = dev;
-    am.pAllocateInfo = &ai;
-    am.pMemory = &memory;
-    gen::AllocateMemoryArgs am_reply;
-    REQUIRE(r.call(am, am_reply) == DecodeResult::Ok);
-    REQUIRE(am_reply.ret == VK_SUCCESS);
-
-    VkBindBufferMemoryInfo bind{};
-    bind.sType = VK_STRUCTURE_TYPE_BIND_BUFFER_MEMORY_INFO;
-    bind.buffer = buffer;
-    bind.memory = memory;
-    gen::BindBufferMemory2Args bm;
-    bm.device = dev;
-    bm.bindInfoCount = 1;
-    bm.pBindInfos = &bind;
-    send(r, bm);
-    return {{buffer_id, buffer}, {memory_id, memory}, mr};
-}
-
-// A command pool with one primary command buffer, recording.
-protocol::Ref<VkCommandBuffer> begin_commands(Context& r, const protocol::Ref<VkDevice>& dev) {
-    VkCommandPoolCreateInfo pci{};
-    pci.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO;
-    VkCommandPool pool = id<VkCommandPool>(pool_id);
-    gen::CreateCommandPoolArgs cp;
-    cp.device = dev;
-    cp.pCreateInfo = &pci;
-    cp.pCommandPool = &pool;
-    send(r, cp);
-    VkCommandBufferAllocateInfo cai{};
-    cai.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO;
-    cai.commandPool = pool;
-    cai.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
-    cai.commandBufferCount = 1;
-    VkCommandBuffer cmd = id<VkCommandBuffer>(cb_id);
-    gen::AllocateCommandBuffersArgs acb;
-    acb.device = dev;
-    acb.pAllocateInfo = &cai;
-    acb.pCommandBuffers = &cmd;
-    send(r, acb);
-    VkCommandBufferBeginInfo bi{};
-    bi.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO;
-    gen::BeginCommandBufferArgs begin;
-    begin.commandBuffer = {cb_id, cmd};
-    begin.pBeginInfo = &bi;
-    send(r, begin);
-    return {cb_id, cmd};
-}
-
-// Ends the command buffer, submits it and waits for the device to go idle.
-void end_submit_wait(Context& r, const protocol::Ref<VkDevice>& dev,
-                     const protocol::Ref<VkQueue>& queue,
-                     const protocol::Ref<VkCommandBuffer>& cb) {
-    gen::EndCommandBufferArgs end;
-    end.commandBuffer = cb;
-    send(r, end);
-    VkSubmitInfo si{};
-    si.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO;
-    si.commandBufferCount = 1;
-    si.pCommandBuffers = &cb.handle;
-    gen::QueueSubmitArgs qs;
-    qs.queue = queue;
-    qs.submitCount = 1;
-    qs.pSubmits = &si;
-    send(r, qs);
-    gen::DeviceWaitIdleArgs idle;
-    idle.device = dev;
-    send(r, idle);
-}
-
-// The words of a memory object as the guest sees them through the exported memfd.
-std::vector<std::uint32_t> read_memory(Context& r, std::uint64_t memory_id, std::size_t words) {
-    const auto blob = r.executor.export_memory(memory_id);
-    REQUIRE(blob.has_value());
-    REQUIRE(blob->size >= words * 4);
-    void* map = ::mmap(nullptr, blob->size, PROT_READ, MAP_SHARED, blob->fd, 0);
-    ::close(blob->fd);
-    REQUIRE(map != MAP_FAILED);
-    const auto* p = static_cast<const std::uint32_t*>(map);
-    std::vector<std::uint32_t> out(p, p + words);
-    ::munmap(map, blob->size);
-    return out;
-}
-
-} // namespace
-
 TEST_CASE("a device records a command buffer and a fence signals its submission") {
     Context r;
     const auto dev = create_device(r);
@@ -477,7 +335,7 @@ TEST_CASE("a device records a command buffer and a fence signals its submission"
     timeline.sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_TIMELINE_INFO_MESA;
     timeline.ringIdx = 1;
     const auto queue = get_queue(r, dev, &timeline);
-    const auto cbr = begin_commands(r, dev);
+    const auto cbr = begin_commands(r, dev, pool_id, cb_id);
 
     VkMemoryBarrier barrier{};
     barrier.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER;
@@ -735,7 +593,7 @@ TEST_CASE("host-visible memory is a sealed memfd the GPU writes and the guest ma
     constexpr VkDeviceSize size = 64 * 1024;
     const auto b =
         create_bound_buffer(r, dev, buffer_id, memory_id, size, VK_BUFFER_USAGE_TRANSFER_DST_BIT);
-    const auto cbr = begin_commands(r, dev);
+    const auto cbr = begin_commands(r, dev, pool_id, cb_id);
     gen::CmdFillBufferArgs fill;
     fill.commandBuffer = cbr;
     fill.dstBuffer = b.buffer;
@@ -758,19 +616,10 @@ TEST_CASE("host-visible memory is a sealed memfd the GPU writes and the guest ma
     // A second buffer bound where it would run past the end of the memory is refused before
     // the driver sees it: the GPU would otherwise write outside our mapping.
     constexpr std::uint64_t second_id = 0x7f000000a000;
-    VkBufferCreateInfo bci{};
-    bci.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO;
-    bci.size = size;
-    bci.usage = VK_BUFFER_USAGE_TRANSFER_DST_BIT;
-    VkBuffer second = id<VkBuffer>(second_id);
-    gen::CreateBufferArgs cb;
-    cb.device = dev;
-    cb.pCreateInfo = &bci;
-    cb.pBuffer = &second;
-    send(r, cb);
+    const auto second = create_buffer(r, dev, second_id, size, VK_BUFFER_USAGE_TRANSFER_DST_BIT);
     VkBindBufferMemoryInfo past{};
     past.sType = VK_STRUCTURE_TYPE_BIND_BUFFER_MEMORY_INFO;
-    past.buffer = second;
+    past.buffer = second.handle;
     past.memory = b.memory.handle;
     past.memoryOffset = b.requirements.size;
     gen::BindBufferMemory2Args bm;
@@ -808,26 +657,9 @@ TEST_CASE("a compute shader writes a buffer the guest maps") {
     cdsl.pCreateInfo = &dslci;
     cdsl.pSetLayout = &dsl;
     send(r, cdsl);
-    VkPipelineLayoutCreateInfo plci{};
-    plci.sType = VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO;
-    plci.setLayoutCount = 1;
-    plci.pSetLayouts = &dsl;
-    VkPipelineLayout layout = id<VkPipelineLayout>(layout_id);
-    gen::CreatePipelineLayoutArgs cpl;
-    cpl.device = dev;
-    cpl.pCreateInfo = &plci;
-    cpl.pPipelineLayout = &layout;
-    send(r, cpl);
-    VkShaderModuleCreateInfo smci{};
-    smci.sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO;
-    smci.codeSize = sizeof(vn_fill_comp_spv);
-    smci.pCode = vn_fill_comp_spv;
-    VkShaderModule shader = id<VkShaderModule>(shader_id);
-    gen::CreateShaderModuleArgs csm;
-    csm.device = dev;
-    csm.pCreateInfo = &smci;
-    csm.pShaderModule = &shader;
-    send(r, csm);
+    const VkPipelineLayout layout = create_pipeline_layout(r, dev, layout_id, {dsl});
+    const VkShaderModule shader =
+        create_shader_module(r, dev, shader_id, vn_fill_comp_spv, sizeof(vn_fill_comp_spv));
     VkComputePipelineCreateInfo cpci{};
     cpci.sType = VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO;
     cpci.stage.sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO;
@@ -881,7 +713,7 @@ TEST_CASE("a compute shader writes a buffer the guest maps") {
     uds.pDescriptorWrites = &write;
     send(r, uds);
 
-    const auto cbr = begin_commands(r, dev);
+    const auto cbr = begin_commands(r, dev, pool_id, cb_id);
     gen::CmdBindPipelineArgs bp;
     bp.commandBuffer = cbr;
     bp.pipelineBindPoint = VK_PIPELINE_BIND_POINT_COMPUTE;
@@ -1006,43 +838,6 @@ TEST_CASE("timeline semaphores: signal, read back and wait through generated pas
 }
 
 namespace {
-
-// Memory of `size` bytes of a type in `type_bits`, host-visible where that is allowed.
-protocol::Ref<VkDeviceMemory> allocate_memory(Context& r, const protocol::Ref<VkDevice>& dev,
-                                              std::uint64_t memory_id, VkDeviceSize size,
-                                              std::uint32_t type_bits) {
-    VkPhysicalDeviceMemoryProperties2 mem{};
-    mem.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MEMORY_PROPERTIES_2;
-    gen::GetPhysicalDeviceMemoryProperties2Args gm;
-    gm.physicalDevice = {physical_device_id, id<VkPhysicalDevice>(physical_device_id)};
-    gm.pMemoryProperties = &mem;
-    gen::GetPhysicalDeviceMemoryProperties2Args gm_reply;
-    REQUIRE(r.call(gm, gm_reply) == DecodeResult::Ok);
-    const auto& props = gm_reply.pMemoryProperties->memoryProperties;
-    // Host-visible where the object allows it; otherwise (an optimal-tiling image on a discrete
-    // GPU such as NVIDIA's) any type it allows: such memory is read back through a buffer copy.
-    std::uint32_t type = UINT32_MAX;
-    for (const bool need_host_visible : {true, false})
-        for (std::uint32_t i = 0; i < props.memoryTypeCount && type == UINT32_MAX; ++i)
-            if ((type_bits & (1u << i)) &&
-                (!need_host_visible ||
-                 (props.memoryTypes[i].propertyFlags & VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT)))
-                type = i;
-    REQUIRE(type != UINT32_MAX);
-    VkMemoryAllocateInfo ai{};
-    ai.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO;
-    ai.allocationSize = size;
-    ai.memoryTypeIndex = type;
-    VkDeviceMemory memory = id<VkDeviceMemory>(memory_id);
-    gen::AllocateMemoryArgs am;
-    am.device = dev;
-    am.pAllocateInfo = &ai;
-    am.pMemory = &memory;
-    gen::AllocateMemoryArgs am_reply;
-    REQUIRE(r.call(am, am_reply) == DecodeResult::Ok);
-    REQUIRE(am_reply.ret == VK_SUCCESS);
-    return {memory_id, memory};
-}
 
 constexpr std::uint32_t image_size = 32;
 
@@ -1225,29 +1020,10 @@ TEST_CASE("a triangle through a render pass and graphics pipeline, read back thr
     }
     send(r, cfb);
 
-    VkShaderModule modules[2] = {id<VkShaderModule>(vs_id), id<VkShaderModule>(fs_id)};
-    const std::pair<const std::uint32_t*, std::size_t> code[2] = {
-        {vn_triangle_vert_spv, sizeof(vn_triangle_vert_spv)},
-        {vn_triangle_frag_spv, sizeof(vn_triangle_frag_spv)}};
-    for (int i = 0; i < 2; ++i) {
-        VkShaderModuleCreateInfo smci{};
-        smci.sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO;
-        smci.codeSize = code[i].second;
-        smci.pCode = code[i].first;
-        gen::CreateShaderModuleArgs csm;
-        csm.device = dev;
-        csm.pCreateInfo = &smci;
-        csm.pShaderModule = &modules[i];
-        send(r, csm);
-    }
-    VkPipelineLayoutCreateInfo plci{};
-    plci.sType = VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO;
-    VkPipelineLayout layout = id<VkPipelineLayout>(layout_id);
-    gen::CreatePipelineLayoutArgs cpl;
-    cpl.device = dev;
-    cpl.pCreateInfo = &plci;
-    cpl.pPipelineLayout = &layout;
-    send(r, cpl);
+    const VkShaderModule modules[2] = {
+        create_shader_module(r, dev, vs_id, vn_triangle_vert_spv, sizeof(vn_triangle_vert_spv)),
+        create_shader_module(r, dev, fs_id, vn_triangle_frag_spv, sizeof(vn_triangle_frag_spv))};
+    const VkPipelineLayout layout = create_pipeline_layout(r, dev, layout_id);
 
     VkPipelineShaderStageCreateInfo stages[2]{};
     for (int i = 0; i < 2; ++i) {
@@ -1342,7 +1118,7 @@ TEST_CASE("a triangle through a render pass and graphics pipeline, read back thr
     send(r, cqp);
     const protocol::Ref<VkQueryPool> pool_ref{query_pool_id, query_pool};
 
-    const auto cbr = begin_commands(r, dev);
+    const auto cbr = begin_commands(r, dev, pool_id, cb_id);
     gen::CmdResetQueryPoolArgs reset;
     reset.commandBuffer = cbr;
     reset.queryPool = pool_ref;
@@ -1543,7 +1319,7 @@ TEST_CASE("buffer ranges in commands are checked before the driver records them"
         create_bound_buffer(r, dev, buffer_id, memory_id, 4096,
                             VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT |
                                 VK_BUFFER_USAGE_INDIRECT_BUFFER_BIT);
-    const auto cbr = begin_commands(r, dev);
+    const auto cbr = begin_commands(r, dev, pool_id, cb_id);
     gen::CmdFillBufferArgs fill;
     fill.commandBuffer = cbr;
     fill.dstBuffer = b.buffer;
@@ -1710,7 +1486,7 @@ TEST_CASE("image regions, ranges and views are checked before the driver") {
     REQUIRE(bind_reply.ret == VK_SUCCESS);
     send(r, civ);
 
-    const auto cbr = begin_commands(r, dev);
+    const auto cbr = begin_commands(r, dev, pool_id, cb_id);
     VkImageSubresourceRange level0{VK_IMAGE_ASPECT_COLOR_BIT, 0, 1, 0, 1};
     VkClearColorValue color{};
     gen::CmdClearColorImageArgs clear;
@@ -1821,20 +1597,12 @@ TEST_CASE("buffers and images without memory are fatal in commands and views") {
     }
     SECTION("a fill of a buffer without memory") {
         constexpr std::uint64_t buffer_id = 0x7f0000035000;
-        VkBufferCreateInfo bci{};
-        bci.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO;
-        bci.size = 4096;
-        bci.usage = VK_BUFFER_USAGE_TRANSFER_DST_BIT;
-        VkBuffer buffer = id<VkBuffer>(buffer_id);
-        gen::CreateBufferArgs cb;
-        cb.device = dev;
-        cb.pCreateInfo = &bci;
-        cb.pBuffer = &buffer;
-        send(r, cb);
-        const auto cbr = begin_commands(r, dev);
+        const auto buffer =
+            create_buffer(r, dev, buffer_id, 4096, VK_BUFFER_USAGE_TRANSFER_DST_BIT);
+        const auto cbr = begin_commands(r, dev, pool_id, cb_id);
         gen::CmdFillBufferArgs fill;
         fill.commandBuffer = cbr;
-        fill.dstBuffer = {buffer_id, buffer};
+        fill.dstBuffer = buffer;
         fill.size = VK_WHOLE_SIZE;
         CHECK(submit_one(r, fill) == DecodeResult::Fatal);
         CHECK(r.fatal.reason().find("vkCmdFillBuffer: a buffer not bound to memory") !=

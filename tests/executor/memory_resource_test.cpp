@@ -1,6 +1,7 @@
 // Device memory from context resources and the fence/semaphore resource commands, on lavapipe:
 // a shm resource (a memfd the guest maps) becomes device memory the GPU writes and the guest
 // reads without a copy.
+#include "device_objects.h"
 #include "guest_context.h"
 
 #include <catch2/catch.hpp>
@@ -68,19 +69,11 @@ TEST_CASE("a shm resource's memory types and size, and memory imported from it")
         REQUIRE(import(c, shm_resource, bytes, type) == VK_SUCCESS);
         CHECK(c.executor.resource_in_use(shm_resource));
 
-        VkBufferCreateInfo bci{};
-        bci.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO;
-        bci.size = bytes;
-        bci.usage = VK_BUFFER_USAGE_TRANSFER_DST_BIT;
-        VkBuffer buffer = id<VkBuffer>(buffer_id);
-        gen::CreateBufferArgs cb;
-        cb.device = dev;
-        cb.pCreateInfo = &bci;
-        cb.pBuffer = &buffer;
-        REQUIRE(c.send(cb) == DecodeResult::Ok);
+        const auto buffer =
+            create_buffer(c, dev, buffer_id, bytes, VK_BUFFER_USAGE_TRANSFER_DST_BIT);
         VkBindBufferMemoryInfo bind{};
         bind.sType = VK_STRUCTURE_TYPE_BIND_BUFFER_MEMORY_INFO;
-        bind.buffer = buffer;
+        bind.buffer = buffer.handle;
         bind.memory = id<VkDeviceMemory>(memory_id);
         gen::BindBufferMemory2Args bm;
         bm.device = dev;
@@ -88,25 +81,7 @@ TEST_CASE("a shm resource's memory types and size, and memory imported from it")
         bm.pBindInfos = &bind;
         REQUIRE(c.call(bm).ret == VK_SUCCESS);
 
-        VkCommandPoolCreateInfo pci{};
-        pci.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO;
-        VkCommandPool pool = id<VkCommandPool>(pool_id);
-        gen::CreateCommandPoolArgs cp;
-        cp.device = dev;
-        cp.pCreateInfo = &pci;
-        cp.pCommandPool = &pool;
-        REQUIRE(c.send(cp) == DecodeResult::Ok);
-        VkCommandBufferAllocateInfo cai{};
-        cai.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO;
-        cai.commandPool = pool;
-        cai.commandBufferCount = 1;
-        VkCommandBuffer cmd = id<VkCommandBuffer>(cb_id);
-        gen::AllocateCommandBuffersArgs acb;
-        acb.device = dev;
-        acb.pAllocateInfo = &cai;
-        acb.pCommandBuffers = &cmd;
-        REQUIRE(c.send(acb) == DecodeResult::Ok);
-        const protocol::Ref<VkCommandBuffer> cbr{cb_id, cmd};
+        const auto cbr = allocate_command_buffer(c, dev, pool_id, cb_id);
         VkCommandBufferBeginInfo bi{};
         bi.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO;
         gen::BeginCommandBufferArgs begin;
@@ -114,7 +89,7 @@ TEST_CASE("a shm resource's memory types and size, and memory imported from it")
         begin.pBeginInfo = &bi;
         gen::CmdFillBufferArgs fill;
         fill.commandBuffer = cbr;
-        fill.dstBuffer = {buffer_id, buffer};
+        fill.dstBuffer = buffer;
         fill.size = VK_WHOLE_SIZE;
         fill.data = 0xabcdef01u;
         gen::EndCommandBufferArgs end;
@@ -122,7 +97,7 @@ TEST_CASE("a shm resource's memory types and size, and memory imported from it")
         VkSubmitInfo si{};
         si.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO;
         si.commandBufferCount = 1;
-        si.pCommandBuffers = &cmd;
+        si.pCommandBuffers = &cbr.handle;
         gen::QueueSubmitArgs qs;
         qs.queue = {queue_id, id<VkQueue>(queue_id)};
         qs.submitCount = 1;
@@ -141,7 +116,7 @@ TEST_CASE("a shm resource's memory types and size, and memory imported from it")
 
         gen::DestroyBufferArgs db;
         db.device = dev;
-        db.buffer = {buffer_id, buffer};
+        db.buffer = buffer;
         gen::FreeMemoryArgs fm;
         fm.device = dev;
         fm.memory = {memory_id, id<VkDeviceMemory>(memory_id)};
