@@ -212,6 +212,34 @@ create_pipeline_layout(Context& c, const protocol::Ref<VkDevice>& dev, std::uint
     return layout;
 }
 
+inline VkFence create_fence(Context& c, const protocol::Ref<VkDevice>& dev,
+                            std::uint64_t fence_id) {
+    VkFenceCreateInfo fci{};
+    fci.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO;
+    VkFence fence = id<VkFence>(fence_id);
+    gen::CreateFenceArgs cf;
+    cf.device = dev;
+    cf.pCreateInfo = &fci;
+    cf.pFence = &fence;
+    send(c, cf);
+    return fence;
+}
+
+// A semaphore; `chain` (a VkSemaphoreTypeCreateInfo) makes it a timeline semaphore.
+inline VkSemaphore create_semaphore(Context& c, const protocol::Ref<VkDevice>& dev,
+                                    std::uint64_t sem_id, const void* chain = nullptr) {
+    VkSemaphoreCreateInfo sci{};
+    sci.sType = VK_STRUCTURE_TYPE_SEMAPHORE_CREATE_INFO;
+    sci.pNext = chain;
+    VkSemaphore sem = id<VkSemaphore>(sem_id);
+    gen::CreateSemaphoreArgs cs;
+    cs.device = dev;
+    cs.pCreateInfo = &sci;
+    cs.pSemaphore = &sem;
+    send(c, cs);
+    return sem;
+}
+
 // The words of a memory object as the guest sees them through the exported memfd.
 inline std::vector<std::uint32_t> read_memory(Context& c, std::uint64_t memory_id,
                                               std::size_t words) {

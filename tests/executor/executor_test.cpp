@@ -354,14 +354,7 @@ TEST_CASE("a device records a command buffer and a fence signals its submission"
     REQUIRE(r.call(end, end_reply) == DecodeResult::Ok);
     CHECK(end_reply.ret == VK_SUCCESS);
 
-    VkFenceCreateInfo fci{};
-    fci.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO;
-    VkFence fence = id<VkFence>(fence_id);
-    gen::CreateFenceArgs cf;
-    cf.device = dev;
-    cf.pCreateInfo = &fci;
-    cf.pFence = &fence;
-    send(r, cf);
+    const VkFence fence = create_fence(r, dev, fence_id);
 
     VkSubmitInfo si{};
     si.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO;
@@ -791,15 +784,7 @@ TEST_CASE("timeline semaphores: signal, read back and wait through generated pas
     type.sType = VK_STRUCTURE_TYPE_SEMAPHORE_TYPE_CREATE_INFO;
     type.semaphoreType = VK_SEMAPHORE_TYPE_TIMELINE;
     type.initialValue = 1;
-    VkSemaphoreCreateInfo sci{};
-    sci.sType = VK_STRUCTURE_TYPE_SEMAPHORE_CREATE_INFO;
-    sci.pNext = &type;
-    VkSemaphore sem = id<VkSemaphore>(sem_id);
-    gen::CreateSemaphoreArgs cs;
-    cs.device = dev;
-    cs.pCreateInfo = &sci;
-    cs.pSemaphore = &sem;
-    send(r, cs);
+    const VkSemaphore sem = create_semaphore(r, dev, sem_id, &type);
 
     VkSemaphoreSignalInfo signal{};
     signal.sType = VK_STRUCTURE_TYPE_SEMAPHORE_SIGNAL_INFO;

@@ -166,22 +166,8 @@ TEST_CASE("memory resource commands naming no resource of the context are fatal"
 TEST_CASE("fence and semaphore resource commands need sync_fd support, resource 0 only") {
     Context c;
     device_with_queue_on(c, 0);
-    VkFenceCreateInfo fci{};
-    fci.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO;
-    VkFence fence = id<VkFence>(fence_id);
-    gen::CreateFenceArgs cf;
-    cf.device = dev;
-    cf.pCreateInfo = &fci;
-    cf.pFence = &fence;
-    REQUIRE(c.send(cf) == DecodeResult::Ok);
-    VkSemaphoreCreateInfo sci{};
-    sci.sType = VK_STRUCTURE_TYPE_SEMAPHORE_CREATE_INFO;
-    VkSemaphore sem = id<VkSemaphore>(semaphore_id);
-    gen::CreateSemaphoreArgs cs;
-    cs.device = dev;
-    cs.pCreateInfo = &sci;
-    cs.pSemaphore = &sem;
-    REQUIRE(c.send(cs) == DecodeResult::Ok);
+    const VkFence fence = create_fence(c, dev, fence_id);
+    const VkSemaphore sem = create_semaphore(c, dev, semaphore_id);
 
     std::string expect;
     SECTION("an import of a real resource") {
