@@ -865,6 +865,30 @@ VkMemoryRequirements create_color_image(Context& r, const protocol::Ref<VkDevice
     return mr;
 }
 
+// The arguments of vkCreateImageView for a 2D view of a color image; tests change `info` or
+// `view` before submitting `args` to try views the image cannot have. Not copyable: `args`
+// points at the members.
+struct ColorImageViewArgs {
+    VkImageViewCreateInfo info{};
+    VkImageView view;
+    gen::CreateImageViewArgs args;
+
+    ColorImageViewArgs(const protocol::Ref<VkDevice>& dev, VkImage image, std::uint64_t view_id,
+                       const VkImageSubresourceRange& range)
+        : view(id<VkImageView>(view_id)) {
+        info.sType = VK_STRUCTURE_TYPE_IMAGE_VIEW_CREATE_INFO;
+        info.image = image;
+        info.viewType = VK_IMAGE_VIEW_TYPE_2D;
+        info.format = VK_FORMAT_R8G8B8A8_UNORM;
+        info.subresourceRange = range;
+        args.device = dev;
+        args.pCreateInfo = &info;
+        args.pView = &view;
+    }
+    ColorImageViewArgs(const ColorImageViewArgs&) = delete;
+    ColorImageViewArgs& operator=(const ColorImageViewArgs&) = delete;
+};
+
 // Whether the center of pixel (x, y) lies inside the triangle, and by how much (in pixels) it
 // clears every edge; pixels within a pixel of an edge are not compared.
 struct Coverage {
@@ -933,18 +957,8 @@ TEST_CASE("a triangle through a render pass and graphics pipeline, read back thr
     REQUIRE(r.call(bim, bim_reply) == DecodeResult::Ok);
     REQUIRE(bim_reply.ret == VK_SUCCESS);
 
-    VkImageViewCreateInfo ivci{};
-    ivci.sType = VK_STRUCTURE_TYPE_IMAGE_VIEW_CREATE_INFO;
-    ivci.image = image;
-    ivci.viewType = VK_IMAGE_VIEW_TYPE_2D;
-    ivci.format = VK_FORMAT_R8G8B8A8_UNORM;
-    ivci.subresourceRange = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 1, 0, 1};
-    VkImageView view = id<VkImageView>(view_id);
-    gen::CreateImageViewArgs civ;
-    civ.device = dev;
-    civ.pCreateInfo = &ivci;
-    civ.pView = &view;
-    send(r, civ);
+    const ColorImageViewArgs civ(dev, image, view_id, {VK_IMAGE_ASPECT_COLOR_BIT, 0, 1, 0, 1});
+    send(r, civ.args);
 
     VkAttachmentDescription color{};
     color.format = VK_FORMAT_R8G8B8A8_UNORM;
@@ -987,7 +1001,7 @@ TEST_CASE("a triangle through a render pass and graphics pipeline, read back thr
     fbci.sType = VK_STRUCTURE_TYPE_FRAMEBUFFER_CREATE_INFO;
     fbci.renderPass = pass;
     fbci.attachmentCount = 1;
-    fbci.pAttachments = &view;
+    fbci.pAttachments = &civ.view;
     fbci.width = image_size;
     fbci.height = image_size;
     fbci.layers = 1;
@@ -1448,18 +1462,9 @@ TEST_CASE("image regions, ranges and views are checked before the driver") {
     const VkMemoryRequirements mr = create_color_image(r, dev, image_id);
     const protocol::Ref<VkImage> image{image_id, id<VkImage>(image_id)};
 
-    VkImageViewCreateInfo ivci{};
-    ivci.sType = VK_STRUCTURE_TYPE_IMAGE_VIEW_CREATE_INFO;
-    ivci.image = image.handle;
-    ivci.viewType = VK_IMAGE_VIEW_TYPE_2D;
-    ivci.format = VK_FORMAT_R8G8B8A8_UNORM;
-    ivci.subresourceRange = {VK_IMAGE_ASPECT_COLOR_BIT, 0, VK_REMAINING_MIP_LEVELS, 0,
-                             VK_REMAINING_ARRAY_LAYERS};
-    VkImageView view = id<VkImageView>(view_id);
-    gen::CreateImageViewArgs civ;
-    civ.device = dev;
-    civ.pCreateInfo = &ivci;
-    civ.pView = &view;
+    ColorImageViewArgs civ(
+        dev, image.handle, view_id,
+        {VK_IMAGE_ASPECT_COLOR_BIT, 0, VK_REMAINING_MIP_LEVELS, 0, VK_REMAINING_ARRAY_LAYERS});
 
     const auto memory = allocate_memory(r, dev, memory_id, mr.size, mr.memoryTypeBits);
     gen::BindImageMemoryArgs bind;
@@ -1469,7 +1474,7 @@ TEST_CASE("image regions, ranges and views are checked before the driver") {
     gen::BindImageMemoryArgs bind_reply;
     REQUIRE(r.call(bind, bind_reply) == DecodeResult::Ok);
     REQUIRE(bind_reply.ret == VK_SUCCESS);
-    send(r, civ);
+    send(r, civ.args);
 
     const auto cbr = begin_commands(r, dev, pool_id, cb_id);
     VkImageSubresourceRange level0{VK_IMAGE_ASPECT_COLOR_BIT, 0, 1, 0, 1};
@@ -1505,9 +1510,9 @@ TEST_CASE("image regions, ranges and views are checked before the driver") {
     gen::CmdBlitImageArgs blit;
     switch (bad) {
     case 0:
-        ivci.subresourceRange.baseMipLevel = 1;
-        view = id<VkImageView>(view_id + 1);
-        result = submit_one(r, civ);
+        civ.info.subresourceRange.baseMipLevel = 1;
+        civ.view = id<VkImageView>(view_id + 1);
+        result = submit_one(r, civ.args);
         expected = "vkCreateImageView: levels 1";
         break;
     case 1:
@@ -1566,18 +1571,9 @@ TEST_CASE("buffers and images without memory are fatal in commands and views") {
     SECTION("a view of an image without memory") {
         constexpr std::uint64_t image_id = 0x7f0000035100, view_id = 0x7f0000035200;
         create_color_image(r, dev, image_id);
-        VkImageViewCreateInfo ivci{};
-        ivci.sType = VK_STRUCTURE_TYPE_IMAGE_VIEW_CREATE_INFO;
-        ivci.image = id<VkImage>(image_id);
-        ivci.viewType = VK_IMAGE_VIEW_TYPE_2D;
-        ivci.format = VK_FORMAT_R8G8B8A8_UNORM;
-        ivci.subresourceRange = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 1, 0, 1};
-        VkImageView view = id<VkImageView>(view_id);
-        gen::CreateImageViewArgs civ;
-        civ.device = dev;
-        civ.pCreateInfo = &ivci;
-        civ.pView = &view;
-        CHECK(submit_one(r, civ) == DecodeResult::Fatal);
+        const ColorImageViewArgs civ(dev, id<VkImage>(image_id), view_id,
+                                     {VK_IMAGE_ASPECT_COLOR_BIT, 0, 1, 0, 1});
+        CHECK(submit_one(r, civ.args) == DecodeResult::Fatal);
         CHECK(r.fatal.reason().find("not bound to memory") != std::string::npos);
     }
     SECTION("a fill of a buffer without memory") {
