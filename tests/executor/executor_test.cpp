@@ -319,10 +319,7 @@ constexpr std::uint64_t fence_id = 0x7f0000007000;
 // Encodes and runs one command; bad-input tests expect Fatal.
 template <typename Args>
 DecodeResult submit_one(Context& r, const Args& a, std::uint32_t flags = 0) {
-    std::vector<std::byte> s;
-    protocol::Writer w(s);
-    gen::encode_args(w, flags, a);
-    return r.submit(s);
+    return r.submit(encode(a, flags));
 }
 
 } // namespace
@@ -456,19 +453,13 @@ TEST_CASE("replies go to the reply stream set in shared memory") {
     SECTION("seek moves the write position") {
         gen::SeekReplyCommandStreamMESAArgs seek;
         seek.position = 128;
-        std::vector<std::byte> s;
-        protocol::Writer w(s);
-        gen::encode_args(w, 0, seek);
-        REQUIRE(r.submit(concat({s, version_request()})) == DecodeResult::Ok);
+        REQUIRE(r.submit(concat({encode(seek), version_request()})) == DecodeResult::Ok);
         CHECK(decode_version_reply(res.shm_bytes.data() + 64 + 128, 128) >= VK_API_VERSION_1_1);
     }
     SECTION("seeking past the end is fatal") {
         gen::SeekReplyCommandStreamMESAArgs seek;
         seek.position = 257;
-        std::vector<std::byte> s;
-        protocol::Writer w(s);
-        gen::encode_args(w, 0, seek);
-        CHECK(r.submit(s) == DecodeResult::Fatal);
+        CHECK(submit_one(r, seek) == DecodeResult::Fatal);
     }
 }
 
@@ -548,10 +539,7 @@ TEST_CASE("plain device children: generated create and destroy, ownership checke
     CHECK(r.objects.type_of(buffer_id) == VK_OBJECT_TYPE_BUFFER);
 
     SECTION("the same id twice is fatal") {
-        std::vector<std::byte> s;
-        protocol::Writer w(s);
-        gen::encode_args(w, 0, cb);
-        CHECK(r.submit(s) == DecodeResult::Fatal);
+        CHECK(submit_one(r, cb) == DecodeResult::Fatal);
     }
     SECTION("destroy forgets the id") {
         gen::DestroyBufferArgs db;
@@ -564,10 +552,7 @@ TEST_CASE("plain device children: generated create and destroy, ownership checke
         gen::DestroyImageArgs di;
         di.device = dev;
         di.image = {buffer_id, id<VkImage>(buffer_id)};
-        std::vector<std::byte> s;
-        protocol::Writer w(s);
-        gen::encode_args(w, 0, di);
-        CHECK(r.submit(s) == DecodeResult::Fatal);
+        CHECK(submit_one(r, di) == DecodeResult::Fatal);
         CHECK(r.objects.type_of(buffer_id) == VK_OBJECT_TYPE_BUFFER);
     }
     SECTION("the device takes it along") {
@@ -619,10 +604,7 @@ TEST_CASE("host-visible memory is a sealed memfd the GPU writes and the guest ma
     bm.device = dev;
     bm.bindInfoCount = 1;
     bm.pBindInfos = &past;
-    std::vector<std::byte> s;
-    protocol::Writer w(s);
-    gen::encode_args(w, 0, bm);
-    CHECK(r.submit(s) == DecodeResult::Fatal);
+    CHECK(submit_one(r, bm) == DecodeResult::Fatal);
     CHECK(r.fatal.reason().find("does not fit its memory") != std::string::npos);
 }
 
