@@ -52,12 +52,14 @@ inline std::uint32_t memory_type(Context& c, std::uint32_t type_bits,
     return type;
 }
 
-// Memory of `size` bytes of type `type`; the allocation must succeed.
-inline protocol::Ref<VkDeviceMemory>
-allocate_memory_of_type(Context& c, const protocol::Ref<VkDevice>& dev, std::uint64_t memory_id,
-                        VkDeviceSize size, std::uint32_t type) {
+// Allocates memory of `size` bytes of type `type` (`chain` goes into VkMemoryAllocateInfo) and
+// returns what the driver said.
+inline VkResult try_allocate_memory(Context& c, const protocol::Ref<VkDevice>& dev,
+                                    std::uint64_t memory_id, VkDeviceSize size, std::uint32_t type,
+                                    const void* chain = nullptr) {
     VkMemoryAllocateInfo ai{};
     ai.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO;
+    ai.pNext = chain;
     ai.allocationSize = size;
     ai.memoryTypeIndex = type;
     VkDeviceMemory memory = id<VkDeviceMemory>(memory_id);
@@ -65,10 +67,15 @@ allocate_memory_of_type(Context& c, const protocol::Ref<VkDevice>& dev, std::uin
     am.device = dev;
     am.pAllocateInfo = &ai;
     am.pMemory = &memory;
-    gen::AllocateMemoryArgs am_reply;
-    REQUIRE(c.call(am, am_reply) == DecodeResult::Ok);
-    REQUIRE(am_reply.ret == VK_SUCCESS);
-    return {memory_id, memory};
+    return c.call(am).ret;
+}
+
+// Memory of `size` bytes of type `type`; the allocation must succeed.
+inline protocol::Ref<VkDeviceMemory>
+allocate_memory_of_type(Context& c, const protocol::Ref<VkDevice>& dev, std::uint64_t memory_id,
+                        VkDeviceSize size, std::uint32_t type) {
+    REQUIRE(try_allocate_memory(c, dev, memory_id, size, type) == VK_SUCCESS);
+    return {memory_id, id<VkDeviceMemory>(memory_id)};
 }
 
 // Memory of `size` bytes of a type in `type_bits`, host-visible where that is allowed.

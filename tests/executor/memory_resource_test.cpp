@@ -30,17 +30,7 @@ VkResult import(Context& c, std::uint32_t resource, VkDeviceSize size, std::uint
     VkImportMemoryResourceInfoMESA res{};
     res.sType = VK_STRUCTURE_TYPE_IMPORT_MEMORY_RESOURCE_INFO_MESA;
     res.resourceId = resource;
-    VkMemoryAllocateInfo ai{};
-    ai.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO;
-    ai.pNext = &res;
-    ai.allocationSize = size;
-    ai.memoryTypeIndex = type;
-    VkDeviceMemory memory = id<VkDeviceMemory>(memory_id);
-    gen::AllocateMemoryArgs am;
-    am.device = dev;
-    am.pAllocateInfo = &ai;
-    am.pMemory = &memory;
-    return c.call(am).ret;
+    return try_allocate_memory(c, dev, memory_id, size, type, &res);
 }
 
 } // namespace
