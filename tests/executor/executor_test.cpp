@@ -125,10 +125,7 @@ TEST_CASE("a physical device id used as another type is fatal before the driver"
     gen::GetPhysicalDeviceProperties2Args a;
     a.physicalDevice = {instance_id, id<VkPhysicalDevice>(instance_id)}; // an instance id
     a.pProperties = &props;
-    std::vector<std::byte> stream;
-    protocol::Writer w(stream);
-    gen::encode_args(w, VK_COMMAND_GENERATE_REPLY_BIT_EXT, a);
-    CHECK(r.submit(stream) == DecodeResult::Fatal);
+    CHECK(r.submit(encode(a, VK_COMMAND_GENERATE_REPLY_BIT_EXT)) == DecodeResult::Fatal);
     CHECK(r.fatal.reason().find("VkInstance") != std::string::npos);
 }
 
@@ -170,10 +167,7 @@ TEST_CASE("physical device groups before the devices were enumerated are fatal")
     a.instance = {instance_id, id<VkInstance>(instance_id)};
     a.pPhysicalDeviceGroupCount = &count;
     a.pPhysicalDeviceGroupProperties = &group;
-    std::vector<std::byte> stream;
-    protocol::Writer w(stream);
-    gen::encode_args(w, VK_COMMAND_GENERATE_REPLY_BIT_EXT, a);
-    CHECK(r.submit(stream) == DecodeResult::Fatal);
+    CHECK(r.submit(encode(a, VK_COMMAND_GENERATE_REPLY_BIT_EXT)) == DecodeResult::Fatal);
     CHECK(r.fatal.reason().find("vkEnumeratePhysicalDevices") != std::string::npos);
 }
 
@@ -391,10 +385,7 @@ TEST_CASE("a device records a command buffer and a fence signals its submission"
         dp.commandPool = {pool_id, id<VkCommandPool>(pool_id)};
         send(r, dp);
         CHECK_FALSE(r.objects.type_of(cb_id).has_value());
-        std::vector<std::byte> stream;
-        protocol::Writer w(stream);
-        gen::encode_args(w, 0, pb);
-        CHECK(r.submit(stream) == DecodeResult::Fatal); // the freed buffer is unknown now
+        CHECK(r.submit(encode(pb)) == DecodeResult::Fatal); // the freed buffer is unknown now
     }
     SECTION("destroying the device takes every child with it") {
         gen::DestroyDeviceArgs dd;
@@ -494,9 +485,7 @@ TEST_CASE("command streams execute out of shared memory, one level deep") {
     gen::ExecuteCommandStreamsMESAArgs ex;
     ex.streamCount = 1;
     ex.pStreams = &stream;
-    std::vector<std::byte> outer;
-    protocol::Writer w(outer);
-    gen::encode_args(w, 0, ex);
+    const std::vector<std::byte> outer = encode(ex);
 
     SECTION("the executed stream runs and replies") {
         REQUIRE(r.submit(outer) == DecodeResult::Ok);
@@ -505,18 +494,12 @@ TEST_CASE("command streams execute out of shared memory, one level deep") {
     SECTION("a stream that executes streams is fatal") {
         std::copy(outer.begin(), outer.end(), res.shm_bytes.begin() + 4096);
         stream.size = outer.size();
-        std::vector<std::byte> again;
-        protocol::Writer w2(again);
-        gen::encode_args(w2, 0, ex);
-        CHECK(r.submit(again) == DecodeResult::Fatal);
+        CHECK(r.submit(encode(ex)) == DecodeResult::Fatal);
         CHECK(r.fatal.reason().find("inside an executed stream") != std::string::npos);
     }
     SECTION("a stream outside its resource is fatal before anything runs") {
         stream.offset = 8000;
-        std::vector<std::byte> bad;
-        protocol::Writer w2(bad);
-        gen::encode_args(w2, 0, ex);
-        CHECK(r.submit(bad) == DecodeResult::Fatal);
+        CHECK(r.submit(encode(ex)) == DecodeResult::Fatal);
     }
 }
 
