@@ -15,7 +15,6 @@
 #include <fcntl.h>
 #include <optional>
 #include <string>
-#include <sys/mman.h>
 #include <tuple>
 #include <unistd.h>
 #include <vector>
