@@ -1,5 +1,6 @@
 // Venus commands executed on lavapipe: the driver-side encoder writes the stream, the decoder and
 // executor run it on the host driver, and the driver-side decoder reads the replies back.
+#include "device_objects.h"
 #include "guest_context.h"
 
 // SPIR-V of the shaders, built by glslangValidator (need <cstdint> first).
@@ -14,7 +15,6 @@
 #include <fcntl.h>
 #include <optional>
 #include <string>
-#include <sys/mman.h>
 #include <tuple>
 #include <unistd.h>
 #include <vector>
@@ -124,10 +124,7 @@ TEST_CASE("a physical device id used as another type is fatal before the driver"
     gen::GetPhysicalDeviceProperties2Args a;
     a.physicalDevice = {instance_id, id<VkPhysicalDevice>(instance_id)}; // an instance id
     a.pProperties = &props;
-    std::vector<std::byte> stream;
-    protocol::Writer w(stream);
-    gen::encode_args(w, VK_COMMAND_GENERATE_REPLY_BIT_EXT, a);
-    CHECK(r.submit(stream) == DecodeResult::Fatal);
+    CHECK(r.submit(encode(a, VK_COMMAND_GENERATE_REPLY_BIT_EXT)) == DecodeResult::Fatal);
     CHECK(r.fatal.reason().find("VkInstance") != std::string::npos);
 }
 
@@ -169,10 +166,7 @@ TEST_CASE("physical device groups before the devices were enumerated are fatal")
     a.instance = {instance_id, id<VkInstance>(instance_id)};
     a.pPhysicalDeviceGroupCount = &count;
     a.pPhysicalDeviceGroupProperties = &group;
-    std::vector<std::byte> stream;
-    protocol::Writer w(stream);
-    gen::encode_args(w, VK_COMMAND_GENERATE_REPLY_BIT_EXT, a);
-    CHECK(r.submit(stream) == DecodeResult::Fatal);
+    CHECK(r.submit(encode(a, VK_COMMAND_GENERATE_REPLY_BIT_EXT)) == DecodeResult::Fatal);
     CHECK(r.fatal.reason().find("vkEnumeratePhysicalDevices") != std::string::npos);
 }
 
@@ -318,153 +312,7 @@ constexpr std::uint64_t fence_id = 0x7f0000007000;
 // Encodes and runs one command; bad-input tests expect Fatal.
 template <typename Args>
 DecodeResult submit_one(Context& r, const Args& a, std::uint32_t flags = 0) {
-    std::vector<std::byte> s;
-    protocol::Writer w(s);
-    gen::encode_args(w, flags, a);
-    return r.submit(s);
-}
-
-} // namespace
-
-namespace {
-
-// A buffer bound to host-visible memory of exactly its required size.
-struct BoundBuffer {
-    protocol::Ref<VkBuffer> buffer;
-    protocol::Ref<VkDeviceMemory> memory;
-    VkMemoryRequirements requirements;
-};
-
-BoundBuffer create_bound_buffer(Context& r, const protocol::Ref<VkDevice>& dev,
-                                std::uint64_t buffer_id, std::uint64_t memory_id, VkDeviceSize size,
-                                VkBufferUsageFlags usage) {
-    VkBufferCreateInfo bci{};
-    bci.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO;
-    bci.size = size;
-    bci.usage = usage;
-    VkBuffer buffer = id<VkBuffer>(buffer_id);
-    gen::CreateBufferArgs cb;
-    cb.device = dev;
-    cb.pCreateInfo = &bci;
-    cb.pBuffer = &buffer;
-    send(r, cb);
-
-    VkBufferMemoryRequirementsInfo2 ri{};
-    ri.sType = VK_STRUCTURE_TYPE_BUFFER_MEMORY_REQUIREMENTS_INFO_2;
-    ri.buffer = buffer;
-    VkMemoryRequirements2 req{};
-    req.sType = VK_STRUCTURE_TYPE_MEMORY_REQUIREMENTS_2;
-    gen::GetBufferMemoryRequirements2Args gr;
-    gr.device = dev;
-    gr.pInfo = &ri;
-    gr.pMemoryRequirements = &req;
-    gen::GetBufferMemoryRequirements2Args gr_reply;
-    REQUIRE(r.call(gr, gr_reply) == DecodeResult::Ok);
-    const VkMemoryRequirements mr = gr_reply.pMemoryRequirements->memoryRequirements;
-
-    VkPhysicalDeviceMemoryProperties2 mem{};
-    mem.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MEMORY_PROPERTIES_2;
-    gen::GetPhysicalDeviceMemoryProperties2Args gm;
-    gm.physicalDevice = {physical_device_id, id<VkPhysicalDevice>(physical_device_id)};
-    gm.pMemoryProperties = &mem;
-    gen::GetPhysicalDeviceMemoryProperties2Args gm_reply;
-    REQUIRE(r.call(gm, gm_reply) == DecodeResult::Ok);
-    const auto& props = gm_reply.pMemoryProperties->memoryProperties;
-    std::uint32_t type = UINT32_MAX;
-    for (std::uint32_t i = 0; i < props.memoryTypeCount && type == UINT32_MAX; ++i)
-        if ((mr.memoryTypeBits & (1u << i)) &&
-            (props.memoryTypes[i].propertyFlags & VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT))
-            type = i;
-    REQUIRE(type != UINT32_MAX);
-
-    VkMemoryAllocateInfo ai{};
-    ai.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO;
-    ai.allocationSize = mr.size;
-    ai.memoryTypeIndex = type;
-    VkDeviceMemory memory = id<VkDeviceMemory>(memory_id);
-    gen::AllocateMemoryArgs am;
-    am.device = dev;
-    am.pAllocateInfo = &ai;
-    am.pMemory = &memory;
-    gen::AllocateMemoryArgs am_reply;
-    REQUIRE(r.call(am, am_reply) == DecodeResult::Ok);
-    REQUIRE(am_reply.ret == VK_SUCCESS);
-
-    VkBindBufferMemoryInfo bind{};
-    bind.sType = VK_STRUCTURE_TYPE_BIND_BUFFER_MEMORY_INFO;
-    bind.buffer = buffer;
-    bind.memory = memory;
-    gen::BindBufferMemory2Args bm;
-    bm.device = dev;
-    bm.bindInfoCount = 1;
-    bm.pBindInfos = &bind;
-    send(r, bm);
-    return {{buffer_id, buffer}, {memory_id, memory}, mr};
-}
-
-// A command pool with one primary command buffer, recording.
-protocol::Ref<VkCommandBuffer> begin_commands(Context& r, const protocol::Ref<VkDevice>& dev) {
-    VkCommandPoolCreateInfo pci{};
-    pci.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO;
-    VkCommandPool pool = id<VkCommandPool>(pool_id);
-    gen::CreateCommandPoolArgs cp;
-    cp.device = dev;
-    cp.pCreateInfo = &pci;
-    cp.pCommandPool = &pool;
-    send(r, cp);
-    VkCommandBufferAllocateInfo cai{};
-    cai.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO;
-    cai.commandPool = pool;
-    cai.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
-    cai.commandBufferCount = 1;
-    VkCommandBuffer cmd = id<VkCommandBuffer>(cb_id);
-    gen::AllocateCommandBuffersArgs acb;
-    acb.device = dev;
-    acb.pAllocateInfo = &cai;
-    acb.pCommandBuffers = &cmd;
-    send(r, acb);
-    VkCommandBufferBeginInfo bi{};
-    bi.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO;
-    gen::BeginCommandBufferArgs begin;
-    begin.commandBuffer = {cb_id, cmd};
-    begin.pBeginInfo = &bi;
-    send(r, begin);
-    return {cb_id, cmd};
-}
-
-// Ends the command buffer, submits it and waits for the device to go idle.
-void end_submit_wait(Context& r, const protocol::Ref<VkDevice>& dev,
-                     const protocol::Ref<VkQueue>& queue,
-                     const protocol::Ref<VkCommandBuffer>& cb) {
-    gen::EndCommandBufferArgs end;
-    end.commandBuffer = cb;
-    send(r, end);
-    VkSubmitInfo si{};
-    si.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO;
-    si.commandBufferCount = 1;
-    si.pCommandBuffers = &cb.handle;
-    gen::QueueSubmitArgs qs;
-    qs.queue = queue;
-    qs.submitCount = 1;
-    qs.pSubmits = &si;
-    send(r, qs);
-    gen::DeviceWaitIdleArgs idle;
-    idle.device = dev;
-    send(r, idle);
-}
-
-// The words of a memory object as the guest sees them through the exported memfd.
-std::vector<std::uint32_t> read_memory(Context& r, std::uint64_t memory_id, std::size_t words) {
-    const auto blob = r.executor.export_memory(memory_id);
-    REQUIRE(blob.has_value());
-    REQUIRE(blob->size >= words * 4);
-    void* map = ::mmap(nullptr, blob->size, PROT_READ, MAP_SHARED, blob->fd, 0);
-    ::close(blob->fd);
-    REQUIRE(map != MAP_FAILED);
-    const auto* p = static_cast<const std::uint32_t*>(map);
-    std::vector<std::uint32_t> out(p, p + words);
-    ::munmap(map, blob->size);
-    return out;
+    return r.submit(encode(a, flags));
 }
 
 } // namespace
@@ -477,7 +325,7 @@ TEST_CASE("a device records a command buffer and a fence signals its submission"
     timeline.sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_TIMELINE_INFO_MESA;
     timeline.ringIdx = 1;
     const auto queue = get_queue(r, dev, &timeline);
-    const auto cbr = begin_commands(r, dev);
+    const auto cbr = begin_commands(r, dev, pool_id, cb_id);
 
     VkMemoryBarrier barrier{};
     barrier.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER;
@@ -496,14 +344,7 @@ TEST_CASE("a device records a command buffer and a fence signals its submission"
     REQUIRE(r.call(end, end_reply) == DecodeResult::Ok);
     CHECK(end_reply.ret == VK_SUCCESS);
 
-    VkFenceCreateInfo fci{};
-    fci.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO;
-    VkFence fence = id<VkFence>(fence_id);
-    gen::CreateFenceArgs cf;
-    cf.device = dev;
-    cf.pCreateInfo = &fci;
-    cf.pFence = &fence;
-    send(r, cf);
+    const VkFence fence = create_fence(r, dev, fence_id);
 
     VkSubmitInfo si{};
     si.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO;
@@ -543,10 +384,7 @@ TEST_CASE("a device records a command buffer and a fence signals its submission"
         dp.commandPool = {pool_id, id<VkCommandPool>(pool_id)};
         send(r, dp);
         CHECK_FALSE(r.objects.type_of(cb_id).has_value());
-        std::vector<std::byte> stream;
-        protocol::Writer w(stream);
-        gen::encode_args(w, 0, pb);
-        CHECK(r.submit(stream) == DecodeResult::Fatal); // the freed buffer is unknown now
+        CHECK(r.submit(encode(pb)) == DecodeResult::Fatal); // the freed buffer is unknown now
     }
     SECTION("destroying the device takes every child with it") {
         gen::DestroyDeviceArgs dd;
@@ -605,19 +443,13 @@ TEST_CASE("replies go to the reply stream set in shared memory") {
     SECTION("seek moves the write position") {
         gen::SeekReplyCommandStreamMESAArgs seek;
         seek.position = 128;
-        std::vector<std::byte> s;
-        protocol::Writer w(s);
-        gen::encode_args(w, 0, seek);
-        REQUIRE(r.submit(concat({s, version_request()})) == DecodeResult::Ok);
+        REQUIRE(r.submit(concat({encode(seek), version_request()})) == DecodeResult::Ok);
         CHECK(decode_version_reply(res.shm_bytes.data() + 64 + 128, 128) >= VK_API_VERSION_1_1);
     }
     SECTION("seeking past the end is fatal") {
         gen::SeekReplyCommandStreamMESAArgs seek;
         seek.position = 257;
-        std::vector<std::byte> s;
-        protocol::Writer w(s);
-        gen::encode_args(w, 0, seek);
-        CHECK(r.submit(s) == DecodeResult::Fatal);
+        CHECK(submit_one(r, seek) == DecodeResult::Fatal);
     }
 }
 
@@ -652,9 +484,7 @@ TEST_CASE("command streams execute out of shared memory, one level deep") {
     gen::ExecuteCommandStreamsMESAArgs ex;
     ex.streamCount = 1;
     ex.pStreams = &stream;
-    std::vector<std::byte> outer;
-    protocol::Writer w(outer);
-    gen::encode_args(w, 0, ex);
+    const std::vector<std::byte> outer = encode(ex);
 
     SECTION("the executed stream runs and replies") {
         REQUIRE(r.submit(outer) == DecodeResult::Ok);
@@ -663,18 +493,12 @@ TEST_CASE("command streams execute out of shared memory, one level deep") {
     SECTION("a stream that executes streams is fatal") {
         std::copy(outer.begin(), outer.end(), res.shm_bytes.begin() + 4096);
         stream.size = outer.size();
-        std::vector<std::byte> again;
-        protocol::Writer w2(again);
-        gen::encode_args(w2, 0, ex);
-        CHECK(r.submit(again) == DecodeResult::Fatal);
+        CHECK(r.submit(encode(ex)) == DecodeResult::Fatal);
         CHECK(r.fatal.reason().find("inside an executed stream") != std::string::npos);
     }
     SECTION("a stream outside its resource is fatal before anything runs") {
         stream.offset = 8000;
-        std::vector<std::byte> bad;
-        protocol::Writer w2(bad);
-        gen::encode_args(w2, 0, ex);
-        CHECK(r.submit(bad) == DecodeResult::Fatal);
+        CHECK(r.submit(encode(ex)) == DecodeResult::Fatal);
     }
 }
 
@@ -697,10 +521,7 @@ TEST_CASE("plain device children: generated create and destroy, ownership checke
     CHECK(r.objects.type_of(buffer_id) == VK_OBJECT_TYPE_BUFFER);
 
     SECTION("the same id twice is fatal") {
-        std::vector<std::byte> s;
-        protocol::Writer w(s);
-        gen::encode_args(w, 0, cb);
-        CHECK(r.submit(s) == DecodeResult::Fatal);
+        CHECK(submit_one(r, cb) == DecodeResult::Fatal);
     }
     SECTION("destroy forgets the id") {
         gen::DestroyBufferArgs db;
@@ -713,10 +534,7 @@ TEST_CASE("plain device children: generated create and destroy, ownership checke
         gen::DestroyImageArgs di;
         di.device = dev;
         di.image = {buffer_id, id<VkImage>(buffer_id)};
-        std::vector<std::byte> s;
-        protocol::Writer w(s);
-        gen::encode_args(w, 0, di);
-        CHECK(r.submit(s) == DecodeResult::Fatal);
+        CHECK(submit_one(r, di) == DecodeResult::Fatal);
         CHECK(r.objects.type_of(buffer_id) == VK_OBJECT_TYPE_BUFFER);
     }
     SECTION("the device takes it along") {
@@ -735,7 +553,7 @@ TEST_CASE("host-visible memory is a sealed memfd the GPU writes and the guest ma
     constexpr VkDeviceSize size = 64 * 1024;
     const auto b =
         create_bound_buffer(r, dev, buffer_id, memory_id, size, VK_BUFFER_USAGE_TRANSFER_DST_BIT);
-    const auto cbr = begin_commands(r, dev);
+    const auto cbr = begin_commands(r, dev, pool_id, cb_id);
     gen::CmdFillBufferArgs fill;
     fill.commandBuffer = cbr;
     fill.dstBuffer = b.buffer;
@@ -758,29 +576,17 @@ TEST_CASE("host-visible memory is a sealed memfd the GPU writes and the guest ma
     // A second buffer bound where it would run past the end of the memory is refused before
     // the driver sees it: the GPU would otherwise write outside our mapping.
     constexpr std::uint64_t second_id = 0x7f000000a000;
-    VkBufferCreateInfo bci{};
-    bci.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO;
-    bci.size = size;
-    bci.usage = VK_BUFFER_USAGE_TRANSFER_DST_BIT;
-    VkBuffer second = id<VkBuffer>(second_id);
-    gen::CreateBufferArgs cb;
-    cb.device = dev;
-    cb.pCreateInfo = &bci;
-    cb.pBuffer = &second;
-    send(r, cb);
+    const auto second = create_buffer(r, dev, second_id, size, VK_BUFFER_USAGE_TRANSFER_DST_BIT);
     VkBindBufferMemoryInfo past{};
     past.sType = VK_STRUCTURE_TYPE_BIND_BUFFER_MEMORY_INFO;
-    past.buffer = second;
+    past.buffer = second.handle;
     past.memory = b.memory.handle;
     past.memoryOffset = b.requirements.size;
     gen::BindBufferMemory2Args bm;
     bm.device = dev;
     bm.bindInfoCount = 1;
     bm.pBindInfos = &past;
-    std::vector<std::byte> s;
-    protocol::Writer w(s);
-    gen::encode_args(w, 0, bm);
-    CHECK(r.submit(s) == DecodeResult::Fatal);
+    CHECK(submit_one(r, bm) == DecodeResult::Fatal);
     CHECK(r.fatal.reason().find("does not fit its memory") != std::string::npos);
 }
 
@@ -808,26 +614,9 @@ TEST_CASE("a compute shader writes a buffer the guest maps") {
     cdsl.pCreateInfo = &dslci;
     cdsl.pSetLayout = &dsl;
     send(r, cdsl);
-    VkPipelineLayoutCreateInfo plci{};
-    plci.sType = VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO;
-    plci.setLayoutCount = 1;
-    plci.pSetLayouts = &dsl;
-    VkPipelineLayout layout = id<VkPipelineLayout>(layout_id);
-    gen::CreatePipelineLayoutArgs cpl;
-    cpl.device = dev;
-    cpl.pCreateInfo = &plci;
-    cpl.pPipelineLayout = &layout;
-    send(r, cpl);
-    VkShaderModuleCreateInfo smci{};
-    smci.sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO;
-    smci.codeSize = sizeof(vn_fill_comp_spv);
-    smci.pCode = vn_fill_comp_spv;
-    VkShaderModule shader = id<VkShaderModule>(shader_id);
-    gen::CreateShaderModuleArgs csm;
-    csm.device = dev;
-    csm.pCreateInfo = &smci;
-    csm.pShaderModule = &shader;
-    send(r, csm);
+    const VkPipelineLayout layout = create_pipeline_layout(r, dev, layout_id, {dsl});
+    const VkShaderModule shader =
+        create_shader_module(r, dev, shader_id, vn_fill_comp_spv, sizeof(vn_fill_comp_spv));
     VkComputePipelineCreateInfo cpci{};
     cpci.sType = VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO;
     cpci.stage.sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO;
@@ -881,7 +670,7 @@ TEST_CASE("a compute shader writes a buffer the guest maps") {
     uds.pDescriptorWrites = &write;
     send(r, uds);
 
-    const auto cbr = begin_commands(r, dev);
+    const auto cbr = begin_commands(r, dev, pool_id, cb_id);
     gen::CmdBindPipelineArgs bp;
     bp.commandBuffer = cbr;
     bp.pipelineBindPoint = VK_PIPELINE_BIND_POINT_COMPUTE;
@@ -959,15 +748,7 @@ TEST_CASE("timeline semaphores: signal, read back and wait through generated pas
     type.sType = VK_STRUCTURE_TYPE_SEMAPHORE_TYPE_CREATE_INFO;
     type.semaphoreType = VK_SEMAPHORE_TYPE_TIMELINE;
     type.initialValue = 1;
-    VkSemaphoreCreateInfo sci{};
-    sci.sType = VK_STRUCTURE_TYPE_SEMAPHORE_CREATE_INFO;
-    sci.pNext = &type;
-    VkSemaphore sem = id<VkSemaphore>(sem_id);
-    gen::CreateSemaphoreArgs cs;
-    cs.device = dev;
-    cs.pCreateInfo = &sci;
-    cs.pSemaphore = &sem;
-    send(r, cs);
+    const VkSemaphore sem = create_semaphore(r, dev, sem_id, &type);
 
     VkSemaphoreSignalInfo signal{};
     signal.sType = VK_STRUCTURE_TYPE_SEMAPHORE_SIGNAL_INFO;
@@ -1006,43 +787,6 @@ TEST_CASE("timeline semaphores: signal, read back and wait through generated pas
 }
 
 namespace {
-
-// Memory of `size` bytes of a type in `type_bits`, host-visible where that is allowed.
-protocol::Ref<VkDeviceMemory> allocate_memory(Context& r, const protocol::Ref<VkDevice>& dev,
-                                              std::uint64_t memory_id, VkDeviceSize size,
-                                              std::uint32_t type_bits) {
-    VkPhysicalDeviceMemoryProperties2 mem{};
-    mem.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MEMORY_PROPERTIES_2;
-    gen::GetPhysicalDeviceMemoryProperties2Args gm;
-    gm.physicalDevice = {physical_device_id, id<VkPhysicalDevice>(physical_device_id)};
-    gm.pMemoryProperties = &mem;
-    gen::GetPhysicalDeviceMemoryProperties2Args gm_reply;
-    REQUIRE(r.call(gm, gm_reply) == DecodeResult::Ok);
-    const auto& props = gm_reply.pMemoryProperties->memoryProperties;
-    // Host-visible where the object allows it; otherwise (an optimal-tiling image on a discrete
-    // GPU such as NVIDIA's) any type it allows: such memory is read back through a buffer copy.
-    std::uint32_t type = UINT32_MAX;
-    for (const bool need_host_visible : {true, false})
-        for (std::uint32_t i = 0; i < props.memoryTypeCount && type == UINT32_MAX; ++i)
-            if ((type_bits & (1u << i)) &&
-                (!need_host_visible ||
-                 (props.memoryTypes[i].propertyFlags & VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT)))
-                type = i;
-    REQUIRE(type != UINT32_MAX);
-    VkMemoryAllocateInfo ai{};
-    ai.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO;
-    ai.allocationSize = size;
-    ai.memoryTypeIndex = type;
-    VkDeviceMemory memory = id<VkDeviceMemory>(memory_id);
-    gen::AllocateMemoryArgs am;
-    am.device = dev;
-    am.pAllocateInfo = &ai;
-    am.pMemory = &memory;
-    gen::AllocateMemoryArgs am_reply;
-    REQUIRE(r.call(am, am_reply) == DecodeResult::Ok);
-    REQUIRE(am_reply.ret == VK_SUCCESS);
-    return {memory_id, memory};
-}
 
 constexpr std::uint32_t image_size = 32;
 
@@ -1084,6 +828,30 @@ VkMemoryRequirements create_color_image(Context& r, const protocol::Ref<VkDevice
     REQUIRE(mr.size >= image_size * image_size * 4);
     return mr;
 }
+
+// The arguments of vkCreateImageView for a 2D view of a color image; tests change `info` or
+// `view` before submitting `args` to try views the image cannot have. Not copyable: `args`
+// points at the members.
+struct ColorImageViewArgs {
+    VkImageViewCreateInfo info{};
+    VkImageView view;
+    gen::CreateImageViewArgs args;
+
+    ColorImageViewArgs(const protocol::Ref<VkDevice>& dev, VkImage image, std::uint64_t view_id,
+                       const VkImageSubresourceRange& range)
+        : view(id<VkImageView>(view_id)) {
+        info.sType = VK_STRUCTURE_TYPE_IMAGE_VIEW_CREATE_INFO;
+        info.image = image;
+        info.viewType = VK_IMAGE_VIEW_TYPE_2D;
+        info.format = VK_FORMAT_R8G8B8A8_UNORM;
+        info.subresourceRange = range;
+        args.device = dev;
+        args.pCreateInfo = &info;
+        args.pView = &view;
+    }
+    ColorImageViewArgs(const ColorImageViewArgs&) = delete;
+    ColorImageViewArgs& operator=(const ColorImageViewArgs&) = delete;
+};
 
 // Whether the center of pixel (x, y) lies inside the triangle, and by how much (in pixels) it
 // clears every edge; pixels within a pixel of an edge are not compared.
@@ -1153,18 +921,8 @@ TEST_CASE("a triangle through a render pass and graphics pipeline, read back thr
     REQUIRE(r.call(bim, bim_reply) == DecodeResult::Ok);
     REQUIRE(bim_reply.ret == VK_SUCCESS);
 
-    VkImageViewCreateInfo ivci{};
-    ivci.sType = VK_STRUCTURE_TYPE_IMAGE_VIEW_CREATE_INFO;
-    ivci.image = image;
-    ivci.viewType = VK_IMAGE_VIEW_TYPE_2D;
-    ivci.format = VK_FORMAT_R8G8B8A8_UNORM;
-    ivci.subresourceRange = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 1, 0, 1};
-    VkImageView view = id<VkImageView>(view_id);
-    gen::CreateImageViewArgs civ;
-    civ.device = dev;
-    civ.pCreateInfo = &ivci;
-    civ.pView = &view;
-    send(r, civ);
+    const ColorImageViewArgs civ(dev, image, view_id, {VK_IMAGE_ASPECT_COLOR_BIT, 0, 1, 0, 1});
+    send(r, civ.args);
 
     VkAttachmentDescription color{};
     color.format = VK_FORMAT_R8G8B8A8_UNORM;
@@ -1207,7 +965,7 @@ TEST_CASE("a triangle through a render pass and graphics pipeline, read back thr
     fbci.sType = VK_STRUCTURE_TYPE_FRAMEBUFFER_CREATE_INFO;
     fbci.renderPass = pass;
     fbci.attachmentCount = 1;
-    fbci.pAttachments = &view;
+    fbci.pAttachments = &civ.view;
     fbci.width = image_size;
     fbci.height = image_size;
     fbci.layers = 1;
@@ -1225,29 +983,10 @@ TEST_CASE("a triangle through a render pass and graphics pipeline, read back thr
     }
     send(r, cfb);
 
-    VkShaderModule modules[2] = {id<VkShaderModule>(vs_id), id<VkShaderModule>(fs_id)};
-    const std::pair<const std::uint32_t*, std::size_t> code[2] = {
-        {vn_triangle_vert_spv, sizeof(vn_triangle_vert_spv)},
-        {vn_triangle_frag_spv, sizeof(vn_triangle_frag_spv)}};
-    for (int i = 0; i < 2; ++i) {
-        VkShaderModuleCreateInfo smci{};
-        smci.sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO;
-        smci.codeSize = code[i].second;
-        smci.pCode = code[i].first;
-        gen::CreateShaderModuleArgs csm;
-        csm.device = dev;
-        csm.pCreateInfo = &smci;
-        csm.pShaderModule = &modules[i];
-        send(r, csm);
-    }
-    VkPipelineLayoutCreateInfo plci{};
-    plci.sType = VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO;
-    VkPipelineLayout layout = id<VkPipelineLayout>(layout_id);
-    gen::CreatePipelineLayoutArgs cpl;
-    cpl.device = dev;
-    cpl.pCreateInfo = &plci;
-    cpl.pPipelineLayout = &layout;
-    send(r, cpl);
+    const VkShaderModule modules[2] = {
+        create_shader_module(r, dev, vs_id, vn_triangle_vert_spv, sizeof(vn_triangle_vert_spv)),
+        create_shader_module(r, dev, fs_id, vn_triangle_frag_spv, sizeof(vn_triangle_frag_spv))};
+    const VkPipelineLayout layout = create_pipeline_layout(r, dev, layout_id);
 
     VkPipelineShaderStageCreateInfo stages[2]{};
     for (int i = 0; i < 2; ++i) {
@@ -1342,7 +1081,7 @@ TEST_CASE("a triangle through a render pass and graphics pipeline, read back thr
     send(r, cqp);
     const protocol::Ref<VkQueryPool> pool_ref{query_pool_id, query_pool};
 
-    const auto cbr = begin_commands(r, dev);
+    const auto cbr = begin_commands(r, dev, pool_id, cb_id);
     gen::CmdResetQueryPoolArgs reset;
     reset.commandBuffer = cbr;
     reset.queryPool = pool_ref;
@@ -1543,7 +1282,7 @@ TEST_CASE("buffer ranges in commands are checked before the driver records them"
         create_bound_buffer(r, dev, buffer_id, memory_id, 4096,
                             VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT |
                                 VK_BUFFER_USAGE_INDIRECT_BUFFER_BIT);
-    const auto cbr = begin_commands(r, dev);
+    const auto cbr = begin_commands(r, dev, pool_id, cb_id);
     gen::CmdFillBufferArgs fill;
     fill.commandBuffer = cbr;
     fill.dstBuffer = b.buffer;
@@ -1687,18 +1426,9 @@ TEST_CASE("image regions, ranges and views are checked before the driver") {
     const VkMemoryRequirements mr = create_color_image(r, dev, image_id);
     const protocol::Ref<VkImage> image{image_id, id<VkImage>(image_id)};
 
-    VkImageViewCreateInfo ivci{};
-    ivci.sType = VK_STRUCTURE_TYPE_IMAGE_VIEW_CREATE_INFO;
-    ivci.image = image.handle;
-    ivci.viewType = VK_IMAGE_VIEW_TYPE_2D;
-    ivci.format = VK_FORMAT_R8G8B8A8_UNORM;
-    ivci.subresourceRange = {VK_IMAGE_ASPECT_COLOR_BIT, 0, VK_REMAINING_MIP_LEVELS, 0,
-                             VK_REMAINING_ARRAY_LAYERS};
-    VkImageView view = id<VkImageView>(view_id);
-    gen::CreateImageViewArgs civ;
-    civ.device = dev;
-    civ.pCreateInfo = &ivci;
-    civ.pView = &view;
+    ColorImageViewArgs civ(
+        dev, image.handle, view_id,
+        {VK_IMAGE_ASPECT_COLOR_BIT, 0, VK_REMAINING_MIP_LEVELS, 0, VK_REMAINING_ARRAY_LAYERS});
 
     const auto memory = allocate_memory(r, dev, memory_id, mr.size, mr.memoryTypeBits);
     gen::BindImageMemoryArgs bind;
@@ -1708,9 +1438,9 @@ TEST_CASE("image regions, ranges and views are checked before the driver") {
     gen::BindImageMemoryArgs bind_reply;
     REQUIRE(r.call(bind, bind_reply) == DecodeResult::Ok);
     REQUIRE(bind_reply.ret == VK_SUCCESS);
-    send(r, civ);
+    send(r, civ.args);
 
-    const auto cbr = begin_commands(r, dev);
+    const auto cbr = begin_commands(r, dev, pool_id, cb_id);
     VkImageSubresourceRange level0{VK_IMAGE_ASPECT_COLOR_BIT, 0, 1, 0, 1};
     VkClearColorValue color{};
     gen::CmdClearColorImageArgs clear;
@@ -1744,9 +1474,9 @@ TEST_CASE("image regions, ranges and views are checked before the driver") {
     gen::CmdBlitImageArgs blit;
     switch (bad) {
     case 0:
-        ivci.subresourceRange.baseMipLevel = 1;
-        view = id<VkImageView>(view_id + 1);
-        result = submit_one(r, civ);
+        civ.info.subresourceRange.baseMipLevel = 1;
+        civ.view = id<VkImageView>(view_id + 1);
+        result = submit_one(r, civ.args);
         expected = "vkCreateImageView: levels 1";
         break;
     case 1:
@@ -1805,36 +1535,19 @@ TEST_CASE("buffers and images without memory are fatal in commands and views") {
     SECTION("a view of an image without memory") {
         constexpr std::uint64_t image_id = 0x7f0000035100, view_id = 0x7f0000035200;
         create_color_image(r, dev, image_id);
-        VkImageViewCreateInfo ivci{};
-        ivci.sType = VK_STRUCTURE_TYPE_IMAGE_VIEW_CREATE_INFO;
-        ivci.image = id<VkImage>(image_id);
-        ivci.viewType = VK_IMAGE_VIEW_TYPE_2D;
-        ivci.format = VK_FORMAT_R8G8B8A8_UNORM;
-        ivci.subresourceRange = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 1, 0, 1};
-        VkImageView view = id<VkImageView>(view_id);
-        gen::CreateImageViewArgs civ;
-        civ.device = dev;
-        civ.pCreateInfo = &ivci;
-        civ.pView = &view;
-        CHECK(submit_one(r, civ) == DecodeResult::Fatal);
+        const ColorImageViewArgs civ(dev, id<VkImage>(image_id), view_id,
+                                     {VK_IMAGE_ASPECT_COLOR_BIT, 0, 1, 0, 1});
+        CHECK(submit_one(r, civ.args) == DecodeResult::Fatal);
         CHECK(r.fatal.reason().find("not bound to memory") != std::string::npos);
     }
     SECTION("a fill of a buffer without memory") {
         constexpr std::uint64_t buffer_id = 0x7f0000035000;
-        VkBufferCreateInfo bci{};
-        bci.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO;
-        bci.size = 4096;
-        bci.usage = VK_BUFFER_USAGE_TRANSFER_DST_BIT;
-        VkBuffer buffer = id<VkBuffer>(buffer_id);
-        gen::CreateBufferArgs cb;
-        cb.device = dev;
-        cb.pCreateInfo = &bci;
-        cb.pBuffer = &buffer;
-        send(r, cb);
-        const auto cbr = begin_commands(r, dev);
+        const auto buffer =
+            create_buffer(r, dev, buffer_id, 4096, VK_BUFFER_USAGE_TRANSFER_DST_BIT);
+        const auto cbr = begin_commands(r, dev, pool_id, cb_id);
         gen::CmdFillBufferArgs fill;
         fill.commandBuffer = cbr;
-        fill.dstBuffer = {buffer_id, buffer};
+        fill.dstBuffer = buffer;
         fill.size = VK_WHOLE_SIZE;
         CHECK(submit_one(r, fill) == DecodeResult::Fatal);
         CHECK(r.fatal.reason().find("vkCmdFillBuffer: a buffer not bound to memory") !=

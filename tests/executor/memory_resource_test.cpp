@@ -1,6 +1,7 @@
 // Device memory from context resources and the fence/semaphore resource commands, on lavapipe:
 // a shm resource (a memfd the guest maps) becomes device memory the GPU writes and the guest
 // reads without a copy.
+#include "device_objects.h"
 #include "guest_context.h"
 
 #include <catch2/catch.hpp>
@@ -29,17 +30,7 @@ VkResult import(Context& c, std::uint32_t resource, VkDeviceSize size, std::uint
     VkImportMemoryResourceInfoMESA res{};
     res.sType = VK_STRUCTURE_TYPE_IMPORT_MEMORY_RESOURCE_INFO_MESA;
     res.resourceId = resource;
-    VkMemoryAllocateInfo ai{};
-    ai.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO;
-    ai.pNext = &res;
-    ai.allocationSize = size;
-    ai.memoryTypeIndex = type;
-    VkDeviceMemory memory = id<VkDeviceMemory>(memory_id);
-    gen::AllocateMemoryArgs am;
-    am.device = dev;
-    am.pAllocateInfo = &ai;
-    am.pMemory = &memory;
-    return c.call(am).ret;
+    return try_allocate_memory(c, dev, memory_id, size, type, &res);
 }
 
 } // namespace
@@ -68,19 +59,11 @@ TEST_CASE("a shm resource's memory types and size, and memory imported from it")
         REQUIRE(import(c, shm_resource, bytes, type) == VK_SUCCESS);
         CHECK(c.executor.resource_in_use(shm_resource));
 
-        VkBufferCreateInfo bci{};
-        bci.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO;
-        bci.size = bytes;
-        bci.usage = VK_BUFFER_USAGE_TRANSFER_DST_BIT;
-        VkBuffer buffer = id<VkBuffer>(buffer_id);
-        gen::CreateBufferArgs cb;
-        cb.device = dev;
-        cb.pCreateInfo = &bci;
-        cb.pBuffer = &buffer;
-        REQUIRE(c.send(cb) == DecodeResult::Ok);
+        const auto buffer =
+            create_buffer(c, dev, buffer_id, bytes, VK_BUFFER_USAGE_TRANSFER_DST_BIT);
         VkBindBufferMemoryInfo bind{};
         bind.sType = VK_STRUCTURE_TYPE_BIND_BUFFER_MEMORY_INFO;
-        bind.buffer = buffer;
+        bind.buffer = buffer.handle;
         bind.memory = id<VkDeviceMemory>(memory_id);
         gen::BindBufferMemory2Args bm;
         bm.device = dev;
@@ -88,25 +71,7 @@ TEST_CASE("a shm resource's memory types and size, and memory imported from it")
         bm.pBindInfos = &bind;
         REQUIRE(c.call(bm).ret == VK_SUCCESS);
 
-        VkCommandPoolCreateInfo pci{};
-        pci.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO;
-        VkCommandPool pool = id<VkCommandPool>(pool_id);
-        gen::CreateCommandPoolArgs cp;
-        cp.device = dev;
-        cp.pCreateInfo = &pci;
-        cp.pCommandPool = &pool;
-        REQUIRE(c.send(cp) == DecodeResult::Ok);
-        VkCommandBufferAllocateInfo cai{};
-        cai.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO;
-        cai.commandPool = pool;
-        cai.commandBufferCount = 1;
-        VkCommandBuffer cmd = id<VkCommandBuffer>(cb_id);
-        gen::AllocateCommandBuffersArgs acb;
-        acb.device = dev;
-        acb.pAllocateInfo = &cai;
-        acb.pCommandBuffers = &cmd;
-        REQUIRE(c.send(acb) == DecodeResult::Ok);
-        const protocol::Ref<VkCommandBuffer> cbr{cb_id, cmd};
+        const auto cbr = allocate_command_buffer(c, dev, pool_id, cb_id);
         VkCommandBufferBeginInfo bi{};
         bi.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO;
         gen::BeginCommandBufferArgs begin;
@@ -114,7 +79,7 @@ TEST_CASE("a shm resource's memory types and size, and memory imported from it")
         begin.pBeginInfo = &bi;
         gen::CmdFillBufferArgs fill;
         fill.commandBuffer = cbr;
-        fill.dstBuffer = {buffer_id, buffer};
+        fill.dstBuffer = buffer;
         fill.size = VK_WHOLE_SIZE;
         fill.data = 0xabcdef01u;
         gen::EndCommandBufferArgs end;
@@ -122,7 +87,7 @@ TEST_CASE("a shm resource's memory types and size, and memory imported from it")
         VkSubmitInfo si{};
         si.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO;
         si.commandBufferCount = 1;
-        si.pCommandBuffers = &cmd;
+        si.pCommandBuffers = &cbr.handle;
         gen::QueueSubmitArgs qs;
         qs.queue = {queue_id, id<VkQueue>(queue_id)};
         qs.submitCount = 1;
@@ -141,7 +106,7 @@ TEST_CASE("a shm resource's memory types and size, and memory imported from it")
 
         gen::DestroyBufferArgs db;
         db.device = dev;
-        db.buffer = {buffer_id, buffer};
+        db.buffer = buffer;
         gen::FreeMemoryArgs fm;
         fm.device = dev;
         fm.memory = {memory_id, id<VkDeviceMemory>(memory_id)};
@@ -191,22 +156,8 @@ TEST_CASE("memory resource commands naming no resource of the context are fatal"
 TEST_CASE("fence and semaphore resource commands need sync_fd support, resource 0 only") {
     Context c;
     device_with_queue_on(c, 0);
-    VkFenceCreateInfo fci{};
-    fci.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO;
-    VkFence fence = id<VkFence>(fence_id);
-    gen::CreateFenceArgs cf;
-    cf.device = dev;
-    cf.pCreateInfo = &fci;
-    cf.pFence = &fence;
-    REQUIRE(c.send(cf) == DecodeResult::Ok);
-    VkSemaphoreCreateInfo sci{};
-    sci.sType = VK_STRUCTURE_TYPE_SEMAPHORE_CREATE_INFO;
-    VkSemaphore sem = id<VkSemaphore>(semaphore_id);
-    gen::CreateSemaphoreArgs cs;
-    cs.device = dev;
-    cs.pCreateInfo = &sci;
-    cs.pSemaphore = &sem;
-    REQUIRE(c.send(cs) == DecodeResult::Ok);
+    const VkFence fence = create_fence(c, dev, fence_id);
+    const VkSemaphore sem = create_semaphore(c, dev, semaphore_id);
 
     std::string expect;
     SECTION("an import of a real resource") {

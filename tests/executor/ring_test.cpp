@@ -1,6 +1,7 @@
 // Venus rings on lavapipe: the test plays the guest, writing commands into a ring in a memfd it
 // shares with the executor, publishing the tail and notifying the ring through the context path,
 // exactly as Mesa's vn_ring.c does. The ring thread is real; so are its waits.
+#include "device_objects.h"
 #include "guest_context.h"
 
 #include <atomic>
@@ -389,15 +390,7 @@ TEST_CASE("a fence on a queue timeline retires only once the queue's GPU work ha
     VkSemaphoreTypeCreateInfo type{};
     type.sType = VK_STRUCTURE_TYPE_SEMAPHORE_TYPE_CREATE_INFO;
     type.semaphoreType = VK_SEMAPHORE_TYPE_TIMELINE;
-    VkSemaphoreCreateInfo sci{};
-    sci.sType = VK_STRUCTURE_TYPE_SEMAPHORE_CREATE_INFO;
-    sci.pNext = &type;
-    VkSemaphore sem = id<VkSemaphore>(semaphore_id);
-    gen::CreateSemaphoreArgs cs;
-    cs.device = dev;
-    cs.pCreateInfo = &sci;
-    cs.pSemaphore = &sem;
-    REQUIRE(c.send(cs) == DecodeResult::Ok);
+    const VkSemaphore sem = create_semaphore(c, dev, semaphore_id, &type);
 
     const std::uint64_t wait_value = 1;
     VkTimelineSemaphoreSubmitInfo tsi{};
