@@ -173,8 +173,55 @@ void bind_outside_memory(const test::Backend& backend) {
         });
 }
 
+// Mesa's ring layout in a 4 KiB shmem, with one region moved: each must end the context before
+// any ring thread starts.
+void ring_layout(const test::Backend& backend, void (*spoil)(VkRingCreateInfoMESA&)) {
+    misbehave(backend, no_setup, [spoil](client::Guest& g, int) {
+        client::MappedBlob shmem;
+        if (const auto r = g.map_blob(0, 4096, shmem); r != client::Status::Ok)
+            return r;
+        VkRingCreateInfoMESA info{};
+        info.sType = VK_STRUCTURE_TYPE_RING_CREATE_INFO_MESA;
+        info.resourceId = shmem.res_id();
+        info.size = 4096;
+        info.idleTimeout = 5'000'000;
+        info.headOffset = 0;
+        info.tailOffset = 64;
+        info.statusOffset = 128;
+        info.bufferOffset = 192;
+        info.bufferSize = 2048;
+        info.extraOffset = 192 + 2048;
+        info.extraSize = 4;
+        spoil(info);
+        gen::CreateRingMESAArgs create;
+        create.ring = 0x7fff00001000;
+        create.pCreateInfo = &info;
+        const auto r = g.send(create);
+        shmem.release_to_context();
+        return r;
+    });
+}
+
+void ring_buffer_outside_its_resource(const test::Backend& backend) {
+    ring_layout(backend, [](VkRingCreateInfoMESA& info) { info.bufferSize = 8192; });
+}
+
+void ring_head_overlapping_its_tail(const test::Backend& backend) {
+    ring_layout(backend, [](VkRingCreateInfoMESA& info) { info.tailOffset = 2; });
+}
+
+void ring_status_outside_its_resource(const test::Backend& backend) {
+    ring_layout(backend, [](VkRingCreateInfoMESA& info) { info.statusOffset = 4096; });
+}
+
 } // namespace
 
+E2E_BOTH("bad input: a ring buffer outside its resource", "[bad-input][ring]",
+         ring_buffer_outside_its_resource)
+E2E_BOTH("bad input: a ring head overlapping its tail", "[bad-input][ring]",
+         ring_head_overlapping_its_tail)
+E2E_BOTH("bad input: a ring status outside its resource", "[bad-input][ring]",
+         ring_status_outside_its_resource)
 E2E_BOTH("bad input: an unknown object id", "[bad-input]", unknown_object_id)
 E2E_BOTH("bad input: an object destroyed twice", "[bad-input]", destroy_twice)
 E2E_BOTH("bad input: a reply stream outside its resource", "[bad-input]",
