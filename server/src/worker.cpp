@@ -160,15 +160,6 @@ void set_context_name(std::uint32_t ctx_id) {
         spdlog::error("spare worker: cannot enter the worker jail");
         ::_exit(1);
     }
-#ifdef VN_SERVER_HAVE_DECODER
-    // Loading the host driver (the loader's manifest scan, the ICD and, for lavapipe, libLLVM with
-    // its relocations) is most of what a worker's first vkCreateInstance costs; a spare does it
-    // while it waits, inside its own jail, so the context it is handed starts without it. Here,
-    // unlike a preload in the server, the driver initializes in the process that will use it, so
-    // drivers that do not survive fork() (NVIDIA's) are fine.
-    if (std::string error; !vn::decoder::preload_host_drivers(error))
-        spdlog::debug("spare worker: host driver not preloaded ({})", error);
-#endif
     SpareAssignment assignment{};
     iovec iov{&assignment, sizeof(assignment)};
     msghdr msg{};

@@ -163,29 +163,6 @@ void check_confined(const Jailed& jailed) {
     }
 }
 
-// Until no file is open in `pid` but /dev/null (a spare's driver loading opens each library for a
-// moment), or 10 s have passed.
-void wait_for_driver_loaded(pid_t pid) {
-    const std::string fd_dir = "/proc/" + std::to_string(pid) + "/fd";
-    for (int i = 0; i < 1000; ++i) {
-        DIR* dir = ::opendir(fd_dir.c_str());
-        if (!dir)
-            return;
-        bool loading = false;
-        while (dirent* entry = ::readdir(dir)) {
-            char target[256] = {};
-            const std::string link = fd_dir + "/" + entry->d_name;
-            if (entry->d_name[0] != '.' && ::readlink(link.c_str(), target, sizeof(target) - 1) > 0)
-                loading = loading || (target[0] == '/' && std::string(target) != "/dev/null" &&
-                                      std::string(target).rfind("/memfd:", 0) != 0);
-        }
-        ::closedir(dir);
-        if (!loading)
-            return;
-        ::usleep(10'000);
-    }
-}
-
 // The worker's fd table: stdio, its context socket (fd 3), and what INIT gave it (the fence
 // eventfd, shm memfds); never another client's or context's socket.
 void check_fd_table(pid_t worker) {
@@ -251,11 +228,8 @@ TEST_CASE("a spare worker waits jailed, serves the next context and is replaced"
     ServerProcess server({});
     const Jailed spare = find_jailed(server.pid, "vn-spare");
     REQUIRE(spare.process > 0);
-    // Confined before any guest can reach it, holding nothing but stdio and its socket. While it
-    // waits it loads the host driver, whose libraries are open for a moment each: check the fd
-    // table once that is done.
+    // Confined before any guest can reach it, holding nothing but stdio and its socket.
     check_confined(spare);
-    wait_for_driver_loaded(spare.process);
     check_fd_table(spare.process);
 
     auto ctx = create_context(server.proxy, 5);
