@@ -125,12 +125,11 @@ DecodeResult Executor::check_image_ranges(protocol::Decoder& d, const DeviceStat
     const ImageShape& shape = it->second;
     if (!shape.bound)
         return d.in.fail(std::string(what) + ": an image not bound to memory");
-    const auto fits = [](std::uint32_t base, std::uint32_t n, std::uint32_t total) {
-        return base < total && (n == VK_REMAINING_MIP_LEVELS || (n != 0 && n <= total - base));
-    };
     for (std::uint32_t i = 0; i < count; ++i)
-        if (!fits(ranges[i].baseMipLevel, ranges[i].levelCount, shape.mip_levels) ||
-            !fits(ranges[i].baseArrayLayer, ranges[i].layerCount, shape.array_layers))
+        if (!subresource_span_fits(ranges[i].baseMipLevel, ranges[i].levelCount,
+                                   shape.mip_levels) ||
+            !subresource_span_fits(ranges[i].baseArrayLayer, ranges[i].layerCount,
+                                   shape.array_layers))
             return d.in.fail(std::string(what) + ": range " + std::to_string(i) +
                              " names levels or layers the image does not have");
     return DecodeResult::Ok;

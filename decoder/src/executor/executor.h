@@ -38,6 +38,13 @@ class PhysicalDeviceState final : public ObjectState {
 
 // The shape of an image: every region a command names in it is checked against this, since
 // drivers trust those regions and would read or write outside the image's memory.
+// Whether `count` mip levels or array layers from `base` lie within `total`; VK_REMAINING_*
+// (both ~0u) means "from base to the end".
+constexpr bool subresource_span_fits(std::uint32_t base, std::uint32_t count, std::uint32_t total) {
+    return base < total &&
+           (count == VK_REMAINING_MIP_LEVELS || (count != 0 && count <= total - base));
+}
+
 struct ImageShape {
     VkImageType type = VK_IMAGE_TYPE_2D;
     VkFormat format = VK_FORMAT_UNDEFINED;

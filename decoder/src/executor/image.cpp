@@ -156,16 +156,13 @@ DecodeResult Executor::on_vkCreateImageView(protocol::Decoder& d, gen::CreateIma
     // A view's levels and layers are what draws and descriptors address the image through.
     const ImageShape& shape = it->second;
     const VkImageSubresourceRange& r = info.subresourceRange;
-    const auto fits = [](std::uint32_t base, std::uint32_t count, std::uint32_t total) {
-        return base < total &&
-               (count == VK_REMAINING_MIP_LEVELS || (count != 0 && count <= total - base));
-    };
-    const bool levels_fit = fits(r.baseMipLevel, r.levelCount, shape.mip_levels);
+    const bool levels_fit = subresource_span_fits(r.baseMipLevel, r.levelCount, shape.mip_levels);
     // A 3D image viewed as a 2D array has the slices of its level for layers.
     const std::uint32_t total_layers = shape.type == VK_IMAGE_TYPE_3D && levels_fit
                                            ? std::max(1u, shape.extent.depth >> r.baseMipLevel)
                                            : shape.array_layers;
-    if (!shape.bound || !levels_fit || !fits(r.baseArrayLayer, r.layerCount, total_layers))
+    if (!shape.bound || !levels_fit ||
+        !subresource_span_fits(r.baseArrayLayer, r.layerCount, total_layers))
         return d.in.fail(
             "vkCreateImageView: levels " + std::to_string(r.baseMipLevel) + " +" +
             std::to_string(r.levelCount) + ", layers " + std::to_string(r.baseArrayLayer) + " +" +
