@@ -315,6 +315,104 @@ DecodeResult Executor::on_vkCmdBindIndexBuffer(protocol::Decoder& d,
     return DecodeResult::Ok;
 }
 
+#ifdef VN_GEN_HAS_vkCmdBindIndexBuffer2
+// maintenance5 (Vulkan 1.4): the index range may be bounded by a size as well.
+DecodeResult Executor::on_vkCmdBindIndexBuffer2(protocol::Decoder& d,
+                                                gen::CmdBindIndexBuffer2Args& a) {
+    DeviceState* dev = nullptr;
+    VN_TRY(command_buffer_device(d, a.commandBuffer, dev));
+    if (a.buffer.handle != VK_NULL_HANDLE || a.offset != 0 || a.size != whole)
+        VN_TRY(check_buffer_range(d, *dev, a.buffer.handle, a.offset, a.size == whole ? 0 : a.size,
+                                  "vkCmdBindIndexBuffer2"));
+    if (!dev->dispatch.CmdBindIndexBuffer2)
+        return d.in.fail("vkCmdBindIndexBuffer2 is not available on this device");
+    dev->dispatch.CmdBindIndexBuffer2(a.commandBuffer.handle, a.buffer.handle, a.offset, a.size,
+                                      a.indexType);
+    return DecodeResult::Ok;
+}
+#endif
+
+DecodeResult Executor::on_vkCmdBeginConditionalRenderingEXT(
+    protocol::Decoder& d, gen::CmdBeginConditionalRenderingEXTArgs& a) {
+    DeviceState* dev = nullptr;
+    VN_TRY(command_buffer_device(d, a.commandBuffer, dev));
+    const VkConditionalRenderingBeginInfoEXT& info = *a.pConditionalRenderingBegin;
+    // The predicate is one 32-bit value at offset.
+    VN_TRY(check_buffer_range(d, *dev, info.buffer, info.offset, sizeof(std::uint32_t),
+                              "vkCmdBeginConditionalRenderingEXT"));
+    if (!dev->dispatch.CmdBeginConditionalRenderingEXT)
+        return d.in.fail("vkCmdBeginConditionalRenderingEXT is not available on this device");
+    dev->dispatch.CmdBeginConditionalRenderingEXT(a.commandBuffer.handle, &info);
+    return DecodeResult::Ok;
+}
+
+// Viewports and scissors live in fixed arrays of maxViewports entries in the driver's state.
+DecodeResult Executor::on_vkCmdSetViewport(protocol::Decoder& d, gen::CmdSetViewportArgs& a) {
+    DeviceState* dev = nullptr;
+    VN_TRY(command_buffer_device(d, a.commandBuffer, dev));
+    const std::uint32_t max = dev->limits.maxViewports;
+    if (a.firstViewport > max || a.viewportCount > max - a.firstViewport)
+        return d.in.fail("vkCmdSetViewport: viewports [" + std::to_string(a.firstViewport) +
+                         ", +" + std::to_string(a.viewportCount) + ") past maxViewports " +
+                         std::to_string(max));
+    dev->dispatch.CmdSetViewport(a.commandBuffer.handle, a.firstViewport, a.viewportCount,
+                                 a.pViewports);
+    return DecodeResult::Ok;
+}
+
+DecodeResult Executor::on_vkCmdSetScissor(protocol::Decoder& d, gen::CmdSetScissorArgs& a) {
+    DeviceState* dev = nullptr;
+    VN_TRY(command_buffer_device(d, a.commandBuffer, dev));
+    const std::uint32_t max = dev->limits.maxViewports;
+    if (a.firstScissor > max || a.scissorCount > max - a.firstScissor)
+        return d.in.fail("vkCmdSetScissor: scissors [" + std::to_string(a.firstScissor) + ", +" +
+                         std::to_string(a.scissorCount) + ") past maxViewports " +
+                         std::to_string(max));
+    dev->dispatch.CmdSetScissor(a.commandBuffer.handle, a.firstScissor, a.scissorCount,
+                                a.pScissors);
+    return DecodeResult::Ok;
+}
+
+DecodeResult Executor::check_push_constants(protocol::Decoder& d, const DeviceState& dev,
+                                            VkPipelineLayout layout, std::uint32_t offset,
+                                            std::uint32_t size, const char* what) {
+    const auto it = dev.pipeline_layouts.find(layout);
+    if (it == dev.pipeline_layouts.end())
+        return d.in.fail(std::string(what) + ": a pipeline layout of another device");
+    // Drivers copy the bytes into a block sized by the layout's ranges (at most
+    // maxPushConstantsSize), at the offset given.
+    const std::uint32_t end = it->second.push_constant_end;
+    if (offset > end || size > end - offset)
+        return d.in.fail(std::string(what) + ": push constants [" + std::to_string(offset) +
+                         ", +" + std::to_string(size) + ") past the layout's " +
+                         std::to_string(end) + " bytes");
+    return DecodeResult::Ok;
+}
+
+DecodeResult Executor::on_vkCmdPushConstants(protocol::Decoder& d, gen::CmdPushConstantsArgs& a) {
+    DeviceState* dev = nullptr;
+    VN_TRY(command_buffer_device(d, a.commandBuffer, dev));
+    VN_TRY(check_push_constants(d, *dev, a.layout.handle, a.offset, a.size, "vkCmdPushConstants"));
+    dev->dispatch.CmdPushConstants(a.commandBuffer.handle, a.layout.handle, a.stageFlags, a.offset,
+                                   a.size, a.pValues);
+    return DecodeResult::Ok;
+}
+
+#ifdef VN_GEN_HAS_vkCmdPushConstants2
+DecodeResult Executor::on_vkCmdPushConstants2(protocol::Decoder& d,
+                                              gen::CmdPushConstants2Args& a) {
+    DeviceState* dev = nullptr;
+    VN_TRY(command_buffer_device(d, a.commandBuffer, dev));
+    const VkPushConstantsInfo& info = *a.pPushConstantsInfo;
+    VN_TRY(check_push_constants(d, *dev, info.layout, info.offset, info.size,
+                                "vkCmdPushConstants2"));
+    if (!dev->dispatch.CmdPushConstants2)
+        return d.in.fail("vkCmdPushConstants2 is not available on this device");
+    dev->dispatch.CmdPushConstants2(a.commandBuffer.handle, &info);
+    return DecodeResult::Ok;
+}
+#endif
+
 namespace {
 // Bytes of `count` indirect records `stride` apart, each `record` bytes. Cannot overflow: both
 // factors are 32-bit.

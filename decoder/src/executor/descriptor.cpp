@@ -273,6 +273,15 @@ DecodeResult Executor::on_vkCreatePipelineLayout(protocol::Decoder& d,
     if (info.setLayoutCount > dev->limits.maxBoundDescriptorSets)
         return d.in.fail("vkCreatePipelineLayout: more set layouts than maxBoundDescriptorSets");
     PipelineLayoutShape shape;
+    for (std::uint32_t i = 0; i < info.pushConstantRangeCount; ++i) {
+        const VkPushConstantRange& r = info.pPushConstantRanges[i];
+        if (r.offset > dev->limits.maxPushConstantsSize ||
+            r.size > dev->limits.maxPushConstantsSize - r.offset)
+            return d.in.fail("vkCreatePipelineLayout: push constants [" +
+                             std::to_string(r.offset) + ", +" + std::to_string(r.size) +
+                             ") past maxPushConstantsSize");
+        shape.push_constant_end = std::max(shape.push_constant_end, r.offset + r.size);
+    }
     for (std::uint32_t i = 0; i < info.setLayoutCount; ++i) {
         if (info.pSetLayouts[i] == VK_NULL_HANDLE) { // graphics pipeline libraries leave holes
             shape.sets.emplace_back();
@@ -304,54 +313,73 @@ DecodeResult Executor::on_vkDestroyPipelineLayout(protocol::Decoder& d,
     return remove_child<VkPipelineLayout>(*dev, a.pipelineLayout.id);
 }
 
+DecodeResult Executor::check_bind_descriptor_sets(protocol::Decoder& d, const DeviceState& dev,
+                                                  VkPipelineLayout layout_handle,
+                                                  std::uint32_t first_set, std::uint32_t set_count,
+                                                  const VkDescriptorSet* sets,
+                                                  std::uint32_t dynamic_offset_count,
+                                                  const char* what) {
+    const auto layout = dev.pipeline_layouts.find(layout_handle);
+    if (layout == dev.pipeline_layouts.end())
+        return d.in.fail(std::string(what) + ": a pipeline layout of another device");
+    // Drivers keep bound sets in arrays indexed by set number, and take one dynamic offset per
+    // dynamic descriptor of the sets bound.
+    const std::size_t count = layout->second.sets.size();
+    if (first_set > count || set_count > count - first_set)
+        return d.in.fail(std::string(what) + ": sets " + std::to_string(first_set) + " +" +
+                         std::to_string(set_count) + " of a layout with " +
+                         std::to_string(count));
+    std::uint64_t dynamic = 0;
+    for (std::uint32_t i = 0; i < set_count; ++i) {
+        if (sets[i] == VK_NULL_HANDLE)
+            continue;
+        const auto set = dev.sets.find(sets[i]);
+        if (set == dev.sets.end())
+            return d.in.fail(std::string(what) + ": a set of another device");
+        dynamic += set->second.layout->dynamic;
+    }
+    if (dynamic_offset_count != dynamic)
+        return d.in.fail(std::string(what) + ": " + std::to_string(dynamic_offset_count) +
+                         " dynamic offsets for " + std::to_string(dynamic) +
+                         " dynamic descriptors");
+    return DecodeResult::Ok;
+}
+
 DecodeResult Executor::on_vkCmdBindDescriptorSets(protocol::Decoder& d,
                                                   gen::CmdBindDescriptorSetsArgs& a) {
     DeviceState* dev = nullptr;
     VN_TRY(command_buffer_device(d, a.commandBuffer, dev));
-    const auto layout = dev->pipeline_layouts.find(a.layout.handle);
-    if (layout == dev->pipeline_layouts.end())
-        return d.in.fail("vkCmdBindDescriptorSets: a pipeline layout of another device");
-    // Drivers keep bound sets in arrays indexed by set number, and take one dynamic offset per
-    // dynamic descriptor of the sets bound.
-    const std::size_t sets = layout->second.sets.size();
-    if (a.firstSet > sets || a.descriptorSetCount > sets - a.firstSet)
-        return d.in.fail("vkCmdBindDescriptorSets: sets " + std::to_string(a.firstSet) + " +" +
-                         std::to_string(a.descriptorSetCount) + " of a layout with " +
-                         std::to_string(sets));
-    std::uint64_t dynamic = 0;
-    for (std::uint32_t i = 0; i < a.descriptorSetCount; ++i) {
-        if (a.pDescriptorSets[i] == VK_NULL_HANDLE)
-            continue;
-        const auto set = dev->sets.find(a.pDescriptorSets[i]);
-        if (set == dev->sets.end())
-            return d.in.fail("vkCmdBindDescriptorSets: a set of another device");
-        dynamic += set->second.layout->dynamic;
-    }
-    if (a.dynamicOffsetCount != dynamic)
-        return d.in.fail("vkCmdBindDescriptorSets: " + std::to_string(a.dynamicOffsetCount) +
-                         " dynamic offsets for " + std::to_string(dynamic) +
-                         " dynamic descriptors");
+    VN_TRY(check_bind_descriptor_sets(d, *dev, a.layout.handle, a.firstSet, a.descriptorSetCount,
+                                      a.pDescriptorSets, a.dynamicOffsetCount,
+                                      "vkCmdBindDescriptorSets"));
     dev->dispatch.CmdBindDescriptorSets(a.commandBuffer.handle, a.pipelineBindPoint,
                                         a.layout.handle, a.firstSet, a.descriptorSetCount,
                                         a.pDescriptorSets, a.dynamicOffsetCount, a.pDynamicOffsets);
     return DecodeResult::Ok;
 }
 
+DecodeResult Executor::check_push_descriptor_set(protocol::Decoder& d, const DeviceState& dev,
+                                                 VkPipelineLayout layout_handle, std::uint32_t set,
+                                                 const VkWriteDescriptorSet* writes,
+                                                 std::uint32_t count, const char* what) {
+    const auto layout = dev.pipeline_layouts.find(layout_handle);
+    if (layout == dev.pipeline_layouts.end() || set >= layout->second.sets.size() ||
+        !layout->second.sets[set])
+        return d.in.fail(std::string(what) + ": set " + std::to_string(set) +
+                         " is not in the pipeline layout");
+    // Push descriptor layouts have no variable binding: the last binding has its declared size.
+    const auto& set_layout = layout->second.sets[set];
+    const SetShape push{set_layout,
+                        set_layout->bindings.empty() ? 0 : set_layout->bindings.back().second};
+    return check_descriptor_writes(d, dev, writes, count, &push, what);
+}
+
 DecodeResult Executor::on_vkCmdPushDescriptorSetKHR(protocol::Decoder& d,
                                                     gen::CmdPushDescriptorSetKHRArgs& a) {
     DeviceState* dev = nullptr;
     VN_TRY(command_buffer_device(d, a.commandBuffer, dev));
-    const auto layout = dev->pipeline_layouts.find(a.layout.handle);
-    if (layout == dev->pipeline_layouts.end() || a.set >= layout->second.sets.size() ||
-        !layout->second.sets[a.set])
-        return d.in.fail("vkCmdPushDescriptorSetKHR: set " + std::to_string(a.set) +
-                         " is not in the pipeline layout");
-    // Push descriptor layouts have no variable binding: the last binding has its declared size.
-    const auto& set_layout = layout->second.sets[a.set];
-    const SetShape push{set_layout,
-                        set_layout->bindings.empty() ? 0 : set_layout->bindings.back().second};
-    VN_TRY(check_descriptor_writes(d, *dev, a.pDescriptorWrites, a.descriptorWriteCount, &push,
-                                   "vkCmdPushDescriptorSetKHR"));
+    VN_TRY(check_push_descriptor_set(d, *dev, a.layout.handle, a.set, a.pDescriptorWrites,
+                                     a.descriptorWriteCount, "vkCmdPushDescriptorSetKHR"));
     if (!dev->dispatch.CmdPushDescriptorSetKHR)
         return d.in.fail("vkCmdPushDescriptorSetKHR is not available on this device");
     dev->dispatch.CmdPushDescriptorSetKHR(a.commandBuffer.handle, a.pipelineBindPoint,
@@ -359,6 +387,40 @@ DecodeResult Executor::on_vkCmdPushDescriptorSetKHR(protocol::Decoder& d,
                                           a.pDescriptorWrites);
     return DecodeResult::Ok;
 }
+
+// The maintenance6 (Vulkan 1.4) forms take the same arguments in a struct, and get the same
+// checks. A layout given through a chained VkPipelineLayoutCreateInfo instead of a handle
+// (dynamicPipelineLayout) is not tracked, so it is refused.
+#ifdef VN_GEN_HAS_vkCmdBindDescriptorSets2
+DecodeResult Executor::on_vkCmdBindDescriptorSets2(protocol::Decoder& d,
+                                                   gen::CmdBindDescriptorSets2Args& a) {
+    DeviceState* dev = nullptr;
+    VN_TRY(command_buffer_device(d, a.commandBuffer, dev));
+    const VkBindDescriptorSetsInfo& info = *a.pBindDescriptorSetsInfo;
+    VN_TRY(check_bind_descriptor_sets(d, *dev, info.layout, info.firstSet,
+                                      info.descriptorSetCount, info.pDescriptorSets,
+                                      info.dynamicOffsetCount, "vkCmdBindDescriptorSets2"));
+    if (!dev->dispatch.CmdBindDescriptorSets2)
+        return d.in.fail("vkCmdBindDescriptorSets2 is not available on this device");
+    dev->dispatch.CmdBindDescriptorSets2(a.commandBuffer.handle, &info);
+    return DecodeResult::Ok;
+}
+#endif
+
+#ifdef VN_GEN_HAS_vkCmdPushDescriptorSet2
+DecodeResult Executor::on_vkCmdPushDescriptorSet2(protocol::Decoder& d,
+                                                  gen::CmdPushDescriptorSet2Args& a) {
+    DeviceState* dev = nullptr;
+    VN_TRY(command_buffer_device(d, a.commandBuffer, dev));
+    const VkPushDescriptorSetInfo& info = *a.pPushDescriptorSetInfo;
+    VN_TRY(check_push_descriptor_set(d, *dev, info.layout, info.set, info.pDescriptorWrites,
+                                     info.descriptorWriteCount, "vkCmdPushDescriptorSet2"));
+    if (!dev->dispatch.CmdPushDescriptorSet2)
+        return d.in.fail("vkCmdPushDescriptorSet2 is not available on this device");
+    dev->dispatch.CmdPushDescriptorSet2(a.commandBuffer.handle, &info);
+    return DecodeResult::Ok;
+}
+#endif
 
 DecodeResult Executor::on_vkUpdateDescriptorSets(protocol::Decoder& d,
                                                  gen::UpdateDescriptorSetsArgs& a) {

@@ -28,8 +28,8 @@ bool host_supports(const InstanceState& inst, VkPhysicalDevice pd, const char* n
 
 bool exposed_device_extension(const char* name) {
     for (const auto& info : gen::extensions)
-        if (info.in_registry && info.host && std::strcmp(info.name, name) == 0)
-            return true;
+        if (std::strcmp(info.name, name) == 0)
+            return extension_exposable(info);
     return false;
 }
 } // namespace

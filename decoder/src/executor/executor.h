@@ -88,6 +88,9 @@ struct SetShape {
 // A pipeline layout's set layouts by set number (null where a pipeline library leaves a hole).
 struct PipelineLayoutShape {
     std::vector<std::shared_ptr<const SetLayoutShape>> sets;
+    // The end of the furthest push constant range: drivers copy pushed bytes into a block of
+    // this layout's size.
+    std::uint32_t push_constant_end = 0;
 };
 
 struct FramebufferShape {
@@ -420,6 +423,14 @@ class Executor final : public gen::PassthroughHandler {
     protocol::DecodeResult
     on_vkCmdPushDescriptorSetKHR(protocol::Decoder& d,
                                  gen::CmdPushDescriptorSetKHRArgs& a) override;
+#ifdef VN_GEN_HAS_vkCmdBindDescriptorSets2
+    protocol::DecodeResult on_vkCmdBindDescriptorSets2(protocol::Decoder& d,
+                                                       gen::CmdBindDescriptorSets2Args& a) override;
+#endif
+#ifdef VN_GEN_HAS_vkCmdPushDescriptorSet2
+    protocol::DecodeResult on_vkCmdPushDescriptorSet2(protocol::Decoder& d,
+                                                      gen::CmdPushDescriptorSet2Args& a) override;
+#endif
 
     // buffer.cpp
     protocol::DecodeResult on_vkCreateBuffer(protocol::Decoder& d,
@@ -481,6 +492,8 @@ class Executor final : public gen::PassthroughHandler {
                                                 gen::CreateQueryPoolArgs& a) override;
     protocol::DecodeResult on_vkDestroyQueryPool(protocol::Decoder& d,
                                                  gen::DestroyQueryPoolArgs& a) override;
+    protocol::DecodeResult on_vkResetQueryPool(protocol::Decoder& d,
+                                               gen::ResetQueryPoolArgs& a) override;
     protocol::DecodeResult on_vkGetQueryPoolResults(protocol::Decoder& d,
                                                     gen::GetQueryPoolResultsArgs& a) override;
     protocol::DecodeResult on_vkCmdBeginQuery(protocol::Decoder& d,
@@ -519,6 +532,23 @@ class Executor final : public gen::PassthroughHandler {
                                                       gen::CmdBindVertexBuffers2Args& a) override;
     protocol::DecodeResult on_vkCmdBindIndexBuffer(protocol::Decoder& d,
                                                    gen::CmdBindIndexBufferArgs& a) override;
+#ifdef VN_GEN_HAS_vkCmdBindIndexBuffer2
+    protocol::DecodeResult on_vkCmdBindIndexBuffer2(protocol::Decoder& d,
+                                                    gen::CmdBindIndexBuffer2Args& a) override;
+#endif
+    protocol::DecodeResult on_vkCmdSetViewport(protocol::Decoder& d,
+                                               gen::CmdSetViewportArgs& a) override;
+    protocol::DecodeResult on_vkCmdSetScissor(protocol::Decoder& d,
+                                              gen::CmdSetScissorArgs& a) override;
+    protocol::DecodeResult on_vkCmdPushConstants(protocol::Decoder& d,
+                                                 gen::CmdPushConstantsArgs& a) override;
+#ifdef VN_GEN_HAS_vkCmdPushConstants2
+    protocol::DecodeResult on_vkCmdPushConstants2(protocol::Decoder& d,
+                                                  gen::CmdPushConstants2Args& a) override;
+#endif
+    protocol::DecodeResult
+    on_vkCmdBeginConditionalRenderingEXT(protocol::Decoder& d,
+                                         gen::CmdBeginConditionalRenderingEXTArgs& a) override;
     protocol::DecodeResult on_vkCmdDrawIndirect(protocol::Decoder& d,
                                                 gen::CmdDrawIndirectArgs& a) override;
     protocol::DecodeResult on_vkCmdDrawIndexedIndirect(protocol::Decoder& d,
@@ -619,6 +649,23 @@ class Executor final : public gen::PassthroughHandler {
                                               VkImage image, std::uint32_t count,
                                               const VkImageSubresourceRange* ranges,
                                               const char* what);
+    // command_ranges.cpp: [offset, offset + size) of a layout's push constant block.
+    protocol::DecodeResult check_push_constants(protocol::Decoder& d, const DeviceState& dev,
+                                                VkPipelineLayout layout, std::uint32_t offset,
+                                                std::uint32_t size, const char* what);
+    // descriptor.cpp: sets bound to a layout, and their dynamic offsets.
+    protocol::DecodeResult check_bind_descriptor_sets(protocol::Decoder& d, const DeviceState& dev,
+                                                      VkPipelineLayout layout,
+                                                      std::uint32_t first_set,
+                                                      std::uint32_t set_count,
+                                                      const VkDescriptorSet* sets,
+                                                      std::uint32_t dynamic_offset_count,
+                                                      const char* what);
+    // descriptor.cpp: a pushed set against set `set` of the layout.
+    protocol::DecodeResult check_push_descriptor_set(protocol::Decoder& d, const DeviceState& dev,
+                                                     VkPipelineLayout layout, std::uint32_t set,
+                                                     const VkWriteDescriptorSet* writes,
+                                                     std::uint32_t count, const char* what);
     // query.cpp: queries [first, first + count) must exist in the pool.
     protocol::DecodeResult check_queries(protocol::Decoder& d, const DeviceState& dev,
                                          VkQueryPool pool, std::uint32_t first, std::uint32_t count,

@@ -5,6 +5,17 @@
 
 namespace vn::decoder {
 
+bool extension_exposable(const gen::ExtensionInfo& info) {
+    // Which commands the executor implements, read from its class at compile time.
+    static constexpr auto implemented = gen::implemented_commands<Executor>();
+    if (!info.in_registry || !info.host || !info.decodable)
+        return false;
+    for (std::uint32_t i = 0; i < info.command_count; ++i)
+        if (!implemented[info.command_ids[i]])
+            return false;
+    return true;
+}
+
 std::vector<VkExtensionProperties> exposed_device_extensions(const InstanceState& inst,
                                                              VkPhysicalDevice pd) {
     std::uint32_t count = 0;
@@ -19,8 +30,8 @@ std::vector<VkExtensionProperties> exposed_device_extensions(const InstanceState
     for (VkExtensionProperties e : host) {
         bool allowed = false;
         for (const auto& info : gen::extensions)
-            if (info.in_registry && info.host && std::strcmp(info.name, e.extensionName) == 0)
-                allowed = true;
+            if (std::strcmp(info.name, e.extensionName) == 0)
+                allowed = extension_exposable(info);
         if (!allowed)
             continue;
         e.specVersion = std::min(e.specVersion, gen::extension_spec_version(e.extensionName));

@@ -11,6 +11,11 @@
 
 namespace vn::decoder {
 
+// Whether an extension of the protocol table may be exposed at all: the codec carries every
+// command and struct it adds (and what it depends on), and the executor implements every
+// command it adds. Ray tracing, for one, is not exposed until all of that holds.
+bool extension_exposable(const gen::ExtensionInfo& info);
+
 // The host's device extensions that the protocol can carry and may take from the host, each at
 // the lower of the host's and the protocol's spec version. Empty when the host query fails.
 std::vector<VkExtensionProperties> exposed_device_extensions(const InstanceState& inst,

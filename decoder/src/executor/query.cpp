@@ -106,6 +106,17 @@ DecodeResult Executor::check_queries(protocol::Decoder& d, const DeviceState& de
     return DecodeResult::Ok;
 }
 
+DecodeResult Executor::on_vkResetQueryPool(protocol::Decoder& d, gen::ResetQueryPoolArgs& a) {
+    DeviceState* dev = nullptr;
+    VN_TRY(device_of(d, a.device.id, dev));
+    VN_TRY(check_queries(d, *dev, a.queryPool.handle, a.firstQuery, a.queryCount,
+                         "vkResetQueryPool"));
+    if (!dev->dispatch.ResetQueryPool)
+        return d.in.fail("vkResetQueryPool is not available on this device");
+    dev->dispatch.ResetQueryPool(a.device.handle, a.queryPool.handle, a.firstQuery, a.queryCount);
+    return DecodeResult::Ok;
+}
+
 DecodeResult Executor::on_vkGetQueryPoolResults(protocol::Decoder& d,
                                                 gen::GetQueryPoolResultsArgs& a) {
     DeviceState* dev = nullptr;

@@ -37,8 +37,14 @@ def generated(built):
     return render.render(built, "vk.xml")
 
 
+# The copies are of what Debian 12's registry yields; other registries add pNext cases.
+GOLDEN_VK_XML = (1, 3, 239)
+
+
 @pytest.mark.parametrize("golden,source,markers", CASES)
-def test_generated_code_matches_golden(generated, request, golden, source, markers):
+def test_generated_code_matches_golden(built, generated, request, golden, source, markers):
+    if built.vk_xml_version != GOLDEN_VK_XML:
+        pytest.skip(f"golden copies are of vk.xml {GOLDEN_VK_XML}, this is {built.vk_xml_version}")
     sources = [source] if source else [n for n in generated if n.startswith("vn_structs_")]
     text = None
     for marker in markers:

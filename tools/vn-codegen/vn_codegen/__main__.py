@@ -41,7 +41,12 @@ def main(argv: list[str] | None = None) -> int:
         p = protocol.load(args.protocol)
         m = model_mod.build(r, p)
     except (model_mod.ModelError, protocol.ProtocolError, ValueError) as e:
-        print(f"vn-codegen: error: {e}", file=sys.stderr)
+        print(f"vn-codegen: error: {args.vk_xml}: {e}", file=sys.stderr)
+        return 1
+    except Exception as e:  # noqa: BLE001 - a construct the reader does not know: say so, no trace
+        print(f"vn-codegen: error: {args.vk_xml}: cannot read this registry "
+              f"({type(e).__name__}: {e}); the generator does not understand one of its "
+              "constructs", file=sys.stderr)
         return 1
     files = render.render(m, os.path.basename(args.vk_xml))
     os.makedirs(args.out, exist_ok=True)
@@ -59,9 +64,14 @@ def main(argv: list[str] | None = None) -> int:
         os.replace(tmp, path)
     if not args.quiet:
         c = m.coverage
+        decodable = sum(1 for e in m.extensions if e.undecodable is None)
+        unruled = sum(1 for x in m.commands if x.ranges and not x.handwritten and x.exemption is None)
         print(f"vn-codegen: {c.commands_generated} commands (+{c.commands_blocked} blocked) of "
               f"{c.ids} ids, {c.structs_generated} structs, {c.extensions_in_registry}/"
-              f"{len(m.extensions)} extensions from Vulkan {'.'.join(map(str, m.vk_xml_version))}")
+              f"{len(m.extensions)} extensions ({decodable} fully decodable) from Vulkan "
+              f"{'.'.join(map(str, m.vk_xml_version))}; core up to "
+              f"{'.'.join(map(str, max(map(model_mod.core_version_of, m.core_features))))}; {unruled} commands without "
+              "a range rule (not executed)")
     return 0
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from . import depends
 from . import registry as reg
 from .cdecl import Decl, parse_decl
 from .protocol import Protocol
@@ -107,6 +108,12 @@ class Command:
 
     handwritten: bool = False        # listed in [executor] handwritten
     device_call: bool = False        # listed in [executor_passthrough]
+    # Input fields that name memory the driver reads or writes through (buffers, images, query
+    # pools, offsets, sizes, counts not sized by the decoder, device addresses): such a command
+    # is executed only under a range rule (a hand-written handler that checks them) or a
+    # reviewed exemption ([executor.reviewed_passthrough]); without either it is not executed.
+    ranges: list[str] = field(default_factory=list)
+    exemption: str | None = None
 
     @property
     def simple_create(self) -> str | None:
@@ -141,10 +148,26 @@ class Command:
     def passthrough(self) -> bool:
         """Executed by calling the driver with the decoded arguments, nothing else: vkCmd*
         (except those listed in [executor] handwritten, which check their arguments first)."""
-        return (self.name.startswith("vkCmd") and not self.handwritten and not self.blocked and
-                not self.private and
+        return (self.plain_command and not self.handwritten and
+                (not self.ranges or self.exemption is not None))
+
+    @property
+    def plain_command(self) -> bool:
+        """A vkCmd* the generator could execute as a plain call into the driver."""
+        return (self.name.startswith("vkCmd") and not self.blocked and not self.private and
                 self.level == "device" and self.params[0].elem.type == "VkCommandBuffer" and
                 not any(f.output for f in self.params) and self.result == "void")
+
+    @property
+    def range_rule(self) -> str:
+        """How the memory this command names is kept in bounds, for vn_coverage.txt."""
+        if not self.ranges:
+            return "names no range"
+        if self.handwritten:
+            return "range rule: hand-written handler ([executor] handwritten)"
+        if self.exemption is not None:
+            return "reviewed exemption: " + self.exemption
+        return "NO RULE: not executed (fatal), its extensions are not exposed"
 
     @property
     def short(self) -> str:
@@ -159,6 +182,11 @@ class Extension:
     host: bool
     in_registry: bool
     registry_spec_version: int | None
+    # Ids of the commands the extension adds (as the registry in use defines it); the executor
+    # must implement every one before the extension is exposed.
+    command_ids: list[int] = field(default_factory=list)
+    # Why the codec cannot carry everything the extension adds (None: it can).
+    undecodable: str | None = None
 
 
 @dataclass
@@ -186,6 +214,11 @@ class Model:
     coverage: Coverage
     vk_xml_version: tuple[int, int, int]
     max_pnext: int
+    core_features: list[str] = field(default_factory=list)     # in scope
+    core_out_of_scope: list[str] = field(default_factory=list)
+    # The vk.xml version the codec stands for (the capset's vk_xml_version): the registry's, but
+    # never past the newest core version in scope.
+    covered_version: tuple[int, int, int] = (1, 0, 0)
 
     @property
     def struct_list(self) -> list[Struct]:
@@ -272,48 +305,103 @@ class Builder:
                                   re_.spec_version if re_ else None))
             if ok:
                 in_scope_ext.add(pe.name)
-        versions = {f.name for f in r.features if f.name in
-                    ("VK_VERSION_1_0", "VK_VERSION_1_1", "VK_VERSION_1_2", "VK_VERSION_1_3")}
+        versions = self.core_features()
+        known_names = {f.name for f in r.features} | set(r.extensions)
 
-        def satisfied(dep: str | None) -> bool:
-            if not dep:
-                return True
-            # depends expressions: ',' = or, '+' = and, parentheses for grouping.
-            expr = re.sub(r"[A-Za-z0-9_]+", lambda m: str(m.group(0) in versions or
-                                                          m.group(0) in in_scope_ext), dep)
-            expr = expr.replace(",", " or ").replace("+", " and ")
-            return bool(eval(expr, {"__builtins__": {}}, {}))  # noqa: S307 - expression of bools
+        def name_in_scope(name: str) -> bool:
+            if name not in known_names:
+                raise ModelError(f"depends names {name}, which is neither a version nor an "
+                                 "extension of this vk.xml")
+            return name in versions or name in in_scope_ext
 
         types: set[str] = set()
         commands: set[str] = set()
         sources = [f for f in r.features if f.name in versions]
         sources += [r.extensions[n] for n in sorted(in_scope_ext)]
-        for src in sources:
-            for req in src.requires:
-                if not satisfied(req.depends):
-                    continue
-                types.update(req.types)
-                commands.update(req.commands)
+        parsed: dict[str, depends.Expr] = {}
+
+        def satisfied(dep: str | None) -> bool:
+            if not dep:
+                return True
+            if dep not in parsed:
+                try:
+                    parsed[dep] = depends.parse(dep)
+                except depends.DependsError as e:
+                    raise ModelError(str(e)) from e
+            return depends.evaluate(parsed[dep], name_in_scope, feature_in_scope)
+
+        def feature_in_scope(struct: str, member: str) -> bool:
+            # A runtime feature (Struct::member, vk.xml >= 1.3.300): what it gates can be used
+            # when the feature struct itself is part of what we generate.
+            t = r.types.get(struct)
+            if t is None or t.category != "struct":
+                raise ModelError(f"depends names {struct}::{member}, but {struct} is not a struct "
+                                 "of this vk.xml")
+            if not any(m.name == member for m in r.types[r.canonical_type(struct)].members):
+                raise ModelError(f"depends names {struct}::{member}, which {struct} does not have")
+            return struct in types or r.canonical_type(struct) in types
+
+        self.require_satisfied = satisfied
+        # Feature terms refer to types other blocks require, so repeat until nothing is added.
+        while True:
+            before = (len(types), len(commands))
+            for src in sources:
+                for req in src.requires:
+                    if not satisfied(req.depends):
+                        continue
+                    types.update(req.types)
+                    commands.update(req.commands)
+            if (len(types), len(commands)) == before:
+                break
         types.update(self.p.private_structs)
         commands.update(self.p.private_commands)
         self.cov.extensions_in_registry = len(in_scope_ext)
         self.cov.extensions_missing = [e.name for e in exts if not e.in_registry]
         return types, commands, exts
 
+    def core_features(self) -> set[str]:
+        """The vk.xml features that are Vulkan core up to MAX_CORE_VERSION. From vk.xml 1.4.330
+        core is split into VK_BASE_VERSION_*, VK_COMPUTE_VERSION_* and VK_GRAPHICS_VERSION_*
+        (apitype="internal"), with VK_VERSION_* depending on them; all of them count. A feature
+        of another shape means the registry grew something the generator does not know: it would
+        otherwise drop that feature's commands without a word."""
+        out = set()
+        self.core_out_of_scope = []
+        for f in self.r.features:
+            v = core_version_of(f.name)
+            if v is None:
+                raise ModelError(f"vk.xml feature {f.name} is not a Vulkan core version "
+                                 "(VK_VERSION_M_N or VK_{BASE,COMPUTE,GRAPHICS}_VERSION_M_N): "
+                                 "the generator does not know what it adds")
+            if f.depends:
+                try:
+                    depends.parse(f.depends)
+                except depends.DependsError as e:
+                    raise ModelError(f"{f.name}: {e}") from e
+            if v <= MAX_CORE_VERSION:
+                out.add(f.name)
+            else:
+                self.core_out_of_scope.append(f.name)
+        if not any(core_version_of(n) == (1, 0) for n in out):
+            raise ModelError("vk.xml has no Vulkan 1.0 feature")
+        return out
+
     def _struct_origins(self, structs: dict[str, Struct], exts: list[Extension]) -> None:
         """Core version and extensions of every struct that can sit in a pNext chain."""
         r = self.r
         chainable = {n for s in structs.values() for n in s.extensions}
         for f in r.features:
-            if not f.name.startswith("VK_VERSION_"):
+            v = core_version_of(f.name)
+            if v is None or v > MAX_CORE_VERSION:
                 continue
+            name = f"VK_VERSION_{v[0]}_{v[1]}"
             for req in f.requires:
                 for t in req.types:
                     s = structs.get(r.canonical_type(t))
                     if s and s.name in chainable and (
                             s.core_version is None or
-                            _version_order(f.name) < _version_order(s.core_version)):
-                        s.core_version = f.name
+                            v < _version_order(s.core_version)):
+                        s.core_version = name
         for e in exts:
             if not e.in_registry:
                 continue
@@ -322,6 +410,165 @@ class Builder:
                     s = structs.get(r.canonical_type(t))
                     if s and s.name in chainable and e.name not in s.origin_extensions:
                         s.origin_extensions.append(e.name)
+
+    def _private_order(self, structs: dict[str, Struct]) -> list[str]:
+        """Private structs by name, each after the private structs it holds (C needs them
+        declared first)."""
+        names = sorted(n for n in self.p.private_structs if n in structs)
+        out: list[str] = []
+
+        def emit(n: str) -> None:
+            if n in out:
+                return
+            for f in structs[n].fields:
+                if f.elem and f.elem.type in names:
+                    emit(f.elem.type)
+            out.append(n)
+        for n in names:
+            emit(n)
+        return out
+
+    # -- never advertise what we cannot carry ---------------------------------------------------------
+    def _decodable_extensions(self, exts: list[Extension], commands: list[Command],
+                              structs: dict[str, Struct], failed: dict[str, str]) -> None:
+        """An extension may be exposed only when the codec carries every command and struct it
+        adds and the executor runs every command (checked at run time against the handlers,
+        from command_ids), and what it depends on may be exposed too."""
+        r = self.r
+        id_of: dict[str, Command] = {}
+        for c in commands:
+            for n in c.names:
+                id_of[n] = c
+            id_of[r.canonical_command(c.name)] = c
+        toml_names = {n for names in self.p.command_ids.values() for n in names}
+        by_name = {e.name: e for e in exts}
+        guest_cmds = self.p.guest_implemented_commands
+        guest_structs = set(self.p.guest_implemented_structs)
+        for targets in guest_cmds.values():
+            for t in targets:
+                if t not in toml_names:
+                    raise ModelError(f"[guest_implemented.commands]: {t} has no command id")
+        for e in exts:
+            if not e.in_registry:
+                e.undecodable = "not in this vk.xml"
+                continue
+            reasons: list[str] = []
+            ids: set[int] = set()
+            for req in r.extensions[e.name].requires:
+                # Interactions with what is not in scope cannot be reached by a guest.
+                if not self.require_satisfied(req.depends):
+                    continue
+                for cname in req.commands:
+                    guest = next((guest_cmds[n] for n in self._spellings(cname) if n in guest_cmds),
+                                 None)
+                    if guest is not None:
+                        # The guest driver implements it, through these protocol commands.
+                        for other in guest:
+                            c = id_of.get(other)
+                            if c is None:
+                                reasons.append(f"{cname}: {other} is not generated")
+                            else:
+                                ids.add(c.id)
+                        continue
+                    c = id_of.get(cname) or id_of.get(r.canonical_command(cname))
+                    if c is None:
+                        why = (self.cov.commands_unsupported.get(cname) if cname in toml_names
+                               else "no Venus command id")
+                        reasons.append(f"{cname}: {why or 'not generated'}")
+                    elif c.blocked:
+                        reasons.append(f"{cname}: blocked")
+                    else:
+                        ids.add(c.id)
+                for tname in req.types:
+                    t = r.types.get(r.canonical_type(tname))
+                    if self._type_spellings(tname) & guest_structs:
+                        continue
+                    if t and t.category in ("struct", "union") and \
+                            r.canonical_type(tname) not in structs:
+                        reasons.append(f"{tname}: " + failed.get(r.canonical_type(tname),
+                                                                  "not generated"))
+            e.command_ids = sorted(ids)
+            e.undecodable = "; ".join(reasons) if reasons else None
+        # Dependencies: an extension whose requirements cannot be exposed cannot be either.
+        versions = self.core_features()
+        changed = True
+        while changed:
+            changed = False
+            for e in exts:
+                if e.undecodable is not None:
+                    continue
+                dep = r.extensions[e.name].depends
+                if not dep:
+                    continue
+                try:
+                    expr = depends.parse(dep)
+                except depends.DependsError as err:
+                    raise ModelError(f"{e.name}: {err}") from err
+                ok = depends.evaluate(
+                    expr,
+                    lambda n: n in versions or (n in by_name and by_name[n].undecodable is None),
+                    lambda s_, m_: True)
+                if not ok:
+                    e.undecodable = f"depends on {dep}, which cannot be exposed"
+                    changed = True
+
+    _VENDOR = re.compile(r"(KHR|EXT)$")
+
+    def _spellings(self, cname: str) -> set[str]:
+        """A command's names across registry versions: aliases, and the core name of a
+        promoted KHR/EXT command."""
+        r = self.r
+        canon = r.canonical_command(cname)
+        names = {cname, canon} | {n for n, c in r.commands.items() if c.alias == canon}
+        return names | {self._VENDOR.sub("", n) for n in names}
+
+    def _type_spellings(self, tname: str) -> set[str]:
+        r = self.r
+        canon = r.canonical_type(tname)
+        names = {tname, canon}
+        return names | {self._VENDOR.sub("", n) for n in names}
+
+    # -- fail closed on memory the driver trusts --------------------------------------------------
+    def _classify_ranges(self, commands: list[Command], structs: dict[str, Struct]) -> None:
+        reviewed = self.p.reviewed_passthrough
+        all_ids = {n for names in self.p.command_ids.values() for n in names}
+        for name in reviewed:
+            if name not in all_ids:
+                raise ModelError(f"[executor.reviewed_passthrough] {name} has no command id")
+        for c in commands:
+            if not (c.plain_command or c.device_call):
+                continue  # executed by the executor's own handlers, never generated
+            c.ranges = self.range_fields(c.params, structs)
+            hits = [n for n in c.names if n in reviewed]
+            if hits:
+                c.exemption = reviewed[hits[0]]
+                if not c.ranges:
+                    raise ModelError(f"[executor.reviewed_passthrough] {hits[0]}: names no range, "
+                                     "the exemption is stale")
+                if c.handwritten:
+                    raise ModelError(f"{hits[0]} is both hand-written and a reviewed exemption")
+            if c.device_call and c.ranges and c.exemption is None:
+                raise ModelError(f"[executor_passthrough] {c.name} names "
+                                 f"{', '.join(c.ranges)}: add a range rule (a hand-written "
+                                 "handler) or a reviewed exemption ([executor.reviewed_passthrough])")
+
+    def range_fields(self, fields: list[Field], structs: dict[str, Struct], path: str = "",
+                     seen: frozenset = frozenset()) -> list[str]:
+        out: list[str] = []
+        for f in fields:
+            if f.kind in ("stype", "pnext", "allocator", "unsupported") or f.output:
+                continue
+            e = f.elem
+            if e and e.cat == "handle" and e.type in RANGE_HANDLES:
+                out.append(f"{path}{f.name}")
+            elif e and e.cat == "scalar" and f.kind in ("scalar", "array", "fixed") and \
+                    not f.count_for and (RANGE_NAME.search(f.name) or e.type in RANGE_SCALARS):
+                out.append(f"{path}{f.name}")
+            if e and e.cat in ("struct", "union"):
+                s = structs.get(self.r.canonical_type(e.type))
+                if s and s.name not in seen:
+                    out += self.range_fields(s.fields, structs, f"{path}{f.name}.", seen | {s.name})
+        return out
 
     # -- classification --------------------------------------------------------------------------
     def elem_of(self, tname: str) -> Elem:
@@ -623,6 +870,8 @@ class Builder:
             kept.append(c)
         commands = kept
 
+        self._classify_ranges(commands, structs)
+
         # pNext extension sets (only structs we can encode are accepted in a chain).
         for s in structs.values():
             if not s.has_pnext:
@@ -636,6 +885,7 @@ class Builder:
             s.extensions = sorted(exts_of)
 
         self._struct_origins(structs, exts)
+        self._decodable_extensions(exts, commands, structs, failed)
 
         # Partial (output) variants: closure from the output params of commands.
         pending_out = []
@@ -698,9 +948,31 @@ class Builder:
         handles = {n: t for n, t in r.types.items()
                    if t.category == "handle" and not t.alias and t.objtypeenum}
         max_pnext = max([len(s.extensions) for s in structs.values()] + [1])
+        core = self.core_features()
+        newest = max(core_version_of(n) for n in core)
+        version = r.header_version_complete
+        covered = version if version[:2] <= newest else (newest[0], newest[1], 0)
         return Model(r, p, structs, commands, exts, handles,
-                     sorted(n for n in p.private_structs if n in structs), self.cov,
-                     r.header_version_complete, max_pnext)
+                     self._private_order(structs), self.cov,
+                     r.header_version_complete, max_pnext, sorted(core),
+                     list(self.core_out_of_scope), covered)
+
+
+MAX_CORE_VERSION = (1, 4)
+
+# What makes a command name memory the driver trusts (see Command.ranges).
+RANGE_HANDLES = {"VkBuffer", "VkImage", "VkBufferView", "VkImageView", "VkQueryPool",
+                 "VkDeviceMemory", "VkPipelineLayout", "VkAccelerationStructureKHR",
+                 "VkAccelerationStructureNV", "VkMicromapEXT", "VkIndirectCommandsLayoutEXT",
+                 "VkIndirectExecutionSetEXT", "VkTensorARM"}
+RANGE_SCALARS = {"VkDeviceAddress", "VkDeviceSize"}
+RANGE_NAME = re.compile(r"offset|size|count|stride|first|index", re.I)
+_CORE_RE = re.compile(r"VK_(?:(?:BASE|COMPUTE|GRAPHICS)_)?VERSION_(\d+)_(\d+)")
+
+
+def core_version_of(feature: str) -> tuple[int, int] | None:
+    m = _CORE_RE.fullmatch(feature)
+    return (int(m.group(1)), int(m.group(2))) if m else None
 
 
 def _version_order(name: str) -> tuple[int, int]:

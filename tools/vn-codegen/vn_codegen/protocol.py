@@ -29,6 +29,9 @@ class Protocol:
     union_tags: dict[str, str]
     executor_handwritten: list[str] = field(default_factory=list)
     executor_passthrough: list[str] = field(default_factory=list)
+    reviewed_passthrough: dict[str, str] = field(default_factory=dict)
+    guest_implemented_commands: dict[str, list[str]] = field(default_factory=dict)
+    guest_implemented_structs: list[str] = field(default_factory=list)
     raw: dict = field(repr=False, default_factory=dict)
 
 
@@ -77,5 +80,9 @@ def load(path: str) -> Protocol:
         union_tags=dict(exc.get("union_tags", {})),
         executor_handwritten=list(raw.get("executor", {}).get("handwritten", [])),
         executor_passthrough=list(raw.get("executor_passthrough", {}).get("commands", [])),
+        reviewed_passthrough=dict(raw.get("executor", {}).get("reviewed_passthrough", {})),
+        guest_implemented_commands={k: list(v) for k, v in
+                                    raw.get("guest_implemented", {}).get("commands", {}).items()},
+        guest_implemented_structs=list(raw.get("guest_implemented", {}).get("structs", [])),
         raw=raw,
     )

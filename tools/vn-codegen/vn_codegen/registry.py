@@ -86,6 +86,8 @@ class Feature:
     supported: list[str]
     requires: list[Require]
     spec_version: int | None = None
+    depends: str | None = None
+    apitype: str | None = None      # "internal" for the split VK_{BASE,COMPUTE,GRAPHICS}_VERSION_*
 
 
 @dataclass
@@ -143,6 +145,17 @@ def _requires(elem: ET.Element) -> list[Require]:
             enums=[(e.get("name"), e) for e in req.findall("enum") if _for_api(e)],
         ))
     return out
+
+
+def _extension_depends(e: ET.Element) -> str | None:
+    """The extension's `depends` expression. Registries before 1.3.241 had `requires` (a list of
+    extensions, all needed) and `requiresCore` instead."""
+    if e.get("depends") is not None:
+        return e.get("depends")
+    parts = [p for p in (e.get("requires") or "").split(",") if p]
+    if e.get("requiresCore"):
+        parts.append("VK_VERSION_" + e.get("requiresCore").replace(".", "_"))
+    return "+".join(parts) or None
 
 
 def load(path: str) -> Registry:
@@ -208,7 +221,8 @@ def load(path: str) -> Registry:
             continue
         features.append(Feature(name=f.get("name"), number=None,
                                 supported=(f.get("api") or "").split(","),
-                                requires=_requires(f)))
+                                requires=_requires(f), depends=f.get("depends"),
+                                apitype=f.get("apitype")))
 
     extensions = {}
     for e in root.find("extensions"):
@@ -223,7 +237,7 @@ def load(path: str) -> Registry:
         extensions[e.get("name")] = Feature(
             name=e.get("name"), number=int(e.get("number")),
             supported=(e.get("supported") or "").split(","), requires=_requires(e),
-            spec_version=spec_version)
+            spec_version=spec_version, depends=_extension_depends(e))
 
     # C++ gives an enum without a fixed underlying type only the range of its enumerators; a
     # negative value in an enum with none is undefined behaviour, so the codec must know which

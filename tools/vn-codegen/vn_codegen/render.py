@@ -50,6 +50,11 @@ def coverage_text(model: Model) -> str:
         f"({sum(1 for s in model.structs.values() if s.partial)} with output variants)",
         f"structs not serializable: {len(c.structs_unsupported)}",
         f"protocol extensions covered: {c.extensions_in_registry} of {len(model.extensions)}",
+        f"protocol extensions fully decodable (may be exposed): "
+        f"{sum(1 for e in model.extensions if e.undecodable is None)}",
+        f"core versions in scope: {', '.join(sorted(model.core_features))}",
+        f"core versions not in scope: {', '.join(model.core_out_of_scope) or 'none'}",
+        f"capset vk_xml_version: {'.'.join(map(str, model.covered_version))}",
         "",
         "not in this vk.xml: " + ", ".join(c.commands_missing),
         "",
@@ -59,6 +64,15 @@ def coverage_text(model: Model) -> str:
     lines += ["", "structs not serializable:"]
     lines += [f"  {k}: {v}" for k, v in sorted(c.structs_unsupported.items())]
     lines += ["", "extensions the vk.xml does not define: " + ", ".join(c.extensions_missing)]
+    lines += ["", "protocol extensions the codec cannot fully carry (never exposed):"]
+    lines += [f"  {e.name}: {e.undecodable}" for e in sorted(model.extensions, key=lambda e: e.name)
+              if e.in_registry and e.undecodable]
+    lines += ["", "commands that name memory the driver trusts (buffers, images, query pools, offsets,",
+              "sizes, counts, device addresses), and what keeps each in bounds:"]
+    for cmd in sorted(model.commands, key=lambda x: x.name):
+        if cmd.ranges:
+            lines.append(f"  {cmd.name}: {cmd.range_rule}")
+            lines.append(f"    names: {', '.join(cmd.ranges)}")
     return "\n".join(lines) + "\n"
 
 
@@ -84,7 +98,7 @@ def capset(model: Model) -> dict:
         words[e.number // 32] |= 1 << (e.number % 32)
         encodable.append(e)
         spec[e.number] = e.spec_version
-    major, minor, patch = model.vk_xml_version
+    major, minor, patch = model.covered_version
     return dict(mask=words, encodable=encodable, vk_xml_version=(major << 22) | (minor << 12) | patch,
                 command_serialization_spec=spec.get(int(raw["command_serialization_extension_number"]), 0),
                 venus_protocol_spec=spec.get(model.protocol.mesa_extension_number, 0))
