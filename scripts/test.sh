@@ -10,6 +10,10 @@
 #   asan-tests   unit, codec, client and fuzz-replay tests under the sanitizers
 #   fuzz         libFuzzer on the decoder for VN_FUZZ_SECONDS (default 60), seeded from
 #                tests/fuzz/corpus; skipped when the fuzz target is not built
+#   codec-trixie the codec tests again, generated from Debian 13's registry (libvulkan-dev
+#                1.4.309, fetched by scripts/trixie-packages.sh, never installed) into
+#                build-trixie/; skipped when the package cannot be fetched, except in CI
+#                (CI=true), where that fails
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 2
 
@@ -102,6 +106,19 @@ fuzz() {
     fi
 }
 
+# A second registry: Debian 13's vk.xml and headers, unpacked into build-trixie/pkgs.
+trixie=build-trixie/pkgs/root/usr
+trixie_fetch() {
+    scripts/trixie-packages.sh build-trixie/pkgs libvulkan-dev
+}
+codec_trixie() {
+    cmake -S . -B build-trixie -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+        -DVN_VK_XML="$PWD/$trixie/share/vulkan/registry/vk.xml" \
+        -DVN_VULKAN_INCLUDE_DIR="$PWD/$trixie/include" -DVN_MESA25_TESTS=OFF || return 1
+    cmake --build build-trixie -j "$jobs" --target vn_codec_tests || return 1
+    ctest --test-dir build-trixie --output-on-failure --no-tests=error -R '^codec:'
+}
+
 phase build scripts/build.sh
 phase tests run_tests
 phase format check_format
@@ -111,6 +128,13 @@ if [[ -x $fuzz_binary ]]; then
     phase fuzz fuzz
 else
     skip fuzz "$fuzz_binary was not built"
+fi
+if trixie_fetch; then
+    phase codec-trixie codec_trixie
+elif [[ ${CI:-} == true ]]; then
+    phase codec-trixie false
+else
+    skip codec-trixie "Debian 13's libvulkan-dev could not be fetched (see above)"
 fi
 
 echo

@@ -254,9 +254,13 @@ int ProxyContext::validate_blob(std::uint32_t res_id, std::uint64_t blob_size,
         const int seals = protocol::file_seals(fd);
         if (seals < 0 || (seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)))
             return lost(what + "SHM fd is write-sealed");
+        // Exactly blob_size, or (device memory, backed in whole pages) the blob rounded up to
+        // the page: the VMM maps blob_size of it either way.
         const auto size = protocol::regular_file_size(fd);
-        if (!size || *size != blob_size)
-            return lost(what + "SHM fd size differs from blob_size");
+        const auto page = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+        if (!size || *size < blob_size || *size - blob_size >= page)
+            return lost(what + "SHM fd size " + std::to_string(size ? *size : 0) +
+                        " is not blob_size " + std::to_string(blob_size) + " (or its page)");
         break;
     }
     case VN_PROXY_FD_DMABUF: {

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <array>
 #include <cstring>
@@ -33,7 +34,10 @@ class SinkMemoryExporter final : public DeviceMemoryExporter {
             return std::nullopt;
         }
         UniqueFd fd(memory->fd);
-        if (memory->size != size) {
+        // The memory is backed in whole pages; Mesa 25 asks for the allocation size itself
+        // (Mesa 24 suballocated small allocations and asked for whole pages).
+        const std::uint64_t page = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+        if (size == 0 || size > memory->size || memory->size - size >= page) {
             spdlog::info("device-memory blob {}: {} bytes requested, memory holds {}", blob_id,
                          size, memory->size);
             return std::nullopt;
