@@ -332,8 +332,9 @@ DecodeResult Executor::on_vkCmdBindIndexBuffer2(protocol::Decoder& d,
 }
 #endif
 
-DecodeResult Executor::on_vkCmdBeginConditionalRenderingEXT(
-    protocol::Decoder& d, gen::CmdBeginConditionalRenderingEXTArgs& a) {
+DecodeResult
+Executor::on_vkCmdBeginConditionalRenderingEXT(protocol::Decoder& d,
+                                               gen::CmdBeginConditionalRenderingEXTArgs& a) {
     DeviceState* dev = nullptr;
     VN_TRY(command_buffer_device(d, a.commandBuffer, dev));
     const VkConditionalRenderingBeginInfoEXT& info = *a.pConditionalRenderingBegin;
@@ -352,8 +353,8 @@ DecodeResult Executor::on_vkCmdSetViewport(protocol::Decoder& d, gen::CmdSetView
     VN_TRY(command_buffer_device(d, a.commandBuffer, dev));
     const std::uint32_t max = dev->limits.maxViewports;
     if (a.firstViewport > max || a.viewportCount > max - a.firstViewport)
-        return d.in.fail("vkCmdSetViewport: viewports [" + std::to_string(a.firstViewport) +
-                         ", +" + std::to_string(a.viewportCount) + ") past maxViewports " +
+        return d.in.fail("vkCmdSetViewport: viewports [" + std::to_string(a.firstViewport) + ", +" +
+                         std::to_string(a.viewportCount) + ") past maxViewports " +
                          std::to_string(max));
     dev->dispatch.CmdSetViewport(a.commandBuffer.handle, a.firstViewport, a.viewportCount,
                                  a.pViewports);
@@ -383,9 +384,9 @@ DecodeResult Executor::check_push_constants(protocol::Decoder& d, const DeviceSt
     // maxPushConstantsSize), at the offset given.
     const std::uint32_t end = it->second.push_constant_end;
     if (offset > end || size > end - offset)
-        return d.in.fail(std::string(what) + ": push constants [" + std::to_string(offset) +
-                         ", +" + std::to_string(size) + ") past the layout's " +
-                         std::to_string(end) + " bytes");
+        return d.in.fail(std::string(what) + ": push constants [" + std::to_string(offset) + ", +" +
+                         std::to_string(size) + ") past the layout's " + std::to_string(end) +
+                         " bytes");
     return DecodeResult::Ok;
 }
 
@@ -399,13 +400,12 @@ DecodeResult Executor::on_vkCmdPushConstants(protocol::Decoder& d, gen::CmdPushC
 }
 
 #ifdef VN_GEN_HAS_vkCmdPushConstants2
-DecodeResult Executor::on_vkCmdPushConstants2(protocol::Decoder& d,
-                                              gen::CmdPushConstants2Args& a) {
+DecodeResult Executor::on_vkCmdPushConstants2(protocol::Decoder& d, gen::CmdPushConstants2Args& a) {
     DeviceState* dev = nullptr;
     VN_TRY(command_buffer_device(d, a.commandBuffer, dev));
     const VkPushConstantsInfo& info = *a.pPushConstantsInfo;
-    VN_TRY(check_push_constants(d, *dev, info.layout, info.offset, info.size,
-                                "vkCmdPushConstants2"));
+    VN_TRY(
+        check_push_constants(d, *dev, info.layout, info.offset, info.size, "vkCmdPushConstants2"));
     if (!dev->dispatch.CmdPushConstants2)
         return d.in.fail("vkCmdPushConstants2 is not available on this device");
     dev->dispatch.CmdPushConstants2(a.commandBuffer.handle, &info);

@@ -277,9 +277,8 @@ DecodeResult Executor::on_vkCreatePipelineLayout(protocol::Decoder& d,
         const VkPushConstantRange& r = info.pPushConstantRanges[i];
         if (r.offset > dev->limits.maxPushConstantsSize ||
             r.size > dev->limits.maxPushConstantsSize - r.offset)
-            return d.in.fail("vkCreatePipelineLayout: push constants [" +
-                             std::to_string(r.offset) + ", +" + std::to_string(r.size) +
-                             ") past maxPushConstantsSize");
+            return d.in.fail("vkCreatePipelineLayout: push constants [" + std::to_string(r.offset) +
+                             ", +" + std::to_string(r.size) + ") past maxPushConstantsSize");
         shape.push_constant_end = std::max(shape.push_constant_end, r.offset + r.size);
     }
     for (std::uint32_t i = 0; i < info.setLayoutCount; ++i) {
@@ -327,8 +326,7 @@ DecodeResult Executor::check_bind_descriptor_sets(protocol::Decoder& d, const De
     const std::size_t count = layout->second.sets.size();
     if (first_set > count || set_count > count - first_set)
         return d.in.fail(std::string(what) + ": sets " + std::to_string(first_set) + " +" +
-                         std::to_string(set_count) + " of a layout with " +
-                         std::to_string(count));
+                         std::to_string(set_count) + " of a layout with " + std::to_string(count));
     std::uint64_t dynamic = 0;
     for (std::uint32_t i = 0; i < set_count; ++i) {
         if (sets[i] == VK_NULL_HANDLE)
@@ -397,9 +395,9 @@ DecodeResult Executor::on_vkCmdBindDescriptorSets2(protocol::Decoder& d,
     DeviceState* dev = nullptr;
     VN_TRY(command_buffer_device(d, a.commandBuffer, dev));
     const VkBindDescriptorSetsInfo& info = *a.pBindDescriptorSetsInfo;
-    VN_TRY(check_bind_descriptor_sets(d, *dev, info.layout, info.firstSet,
-                                      info.descriptorSetCount, info.pDescriptorSets,
-                                      info.dynamicOffsetCount, "vkCmdBindDescriptorSets2"));
+    VN_TRY(check_bind_descriptor_sets(d, *dev, info.layout, info.firstSet, info.descriptorSetCount,
+                                      info.pDescriptorSets, info.dynamicOffsetCount,
+                                      "vkCmdBindDescriptorSets2"));
     if (!dev->dispatch.CmdBindDescriptorSets2)
         return d.in.fail("vkCmdBindDescriptorSets2 is not available on this device");
     dev->dispatch.CmdBindDescriptorSets2(a.commandBuffer.handle, &info);

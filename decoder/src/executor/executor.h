@@ -654,13 +654,11 @@ class Executor final : public gen::PassthroughHandler {
                                                 VkPipelineLayout layout, std::uint32_t offset,
                                                 std::uint32_t size, const char* what);
     // descriptor.cpp: sets bound to a layout, and their dynamic offsets.
-    protocol::DecodeResult check_bind_descriptor_sets(protocol::Decoder& d, const DeviceState& dev,
-                                                      VkPipelineLayout layout,
-                                                      std::uint32_t first_set,
-                                                      std::uint32_t set_count,
-                                                      const VkDescriptorSet* sets,
-                                                      std::uint32_t dynamic_offset_count,
-                                                      const char* what);
+    protocol::DecodeResult
+    check_bind_descriptor_sets(protocol::Decoder& d, const DeviceState& dev,
+                               VkPipelineLayout layout, std::uint32_t first_set,
+                               std::uint32_t set_count, const VkDescriptorSet* sets,
+                               std::uint32_t dynamic_offset_count, const char* what);
     // descriptor.cpp: a pushed set against set `set` of the layout.
     protocol::DecodeResult check_push_descriptor_set(protocol::Decoder& d, const DeviceState& dev,
                                                      VkPipelineLayout layout, std::uint32_t set,

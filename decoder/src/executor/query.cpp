@@ -109,8 +109,8 @@ DecodeResult Executor::check_queries(protocol::Decoder& d, const DeviceState& de
 DecodeResult Executor::on_vkResetQueryPool(protocol::Decoder& d, gen::ResetQueryPoolArgs& a) {
     DeviceState* dev = nullptr;
     VN_TRY(device_of(d, a.device.id, dev));
-    VN_TRY(check_queries(d, *dev, a.queryPool.handle, a.firstQuery, a.queryCount,
-                         "vkResetQueryPool"));
+    VN_TRY(
+        check_queries(d, *dev, a.queryPool.handle, a.firstQuery, a.queryCount, "vkResetQueryPool"));
     if (!dev->dispatch.ResetQueryPool)
         return d.in.fail("vkResetQueryPool is not available on this device");
     dev->dispatch.ResetQueryPool(a.device.handle, a.queryPool.handle, a.firstQuery, a.queryCount);
