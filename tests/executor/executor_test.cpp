@@ -1376,6 +1376,84 @@ TEST_CASE("buffer ranges in commands are checked before the driver records them"
     }
 }
 
+TEST_CASE("dynamic state and push constants stay inside the driver's fixed arrays") {
+    Context r;
+    const auto dev = create_device(r);
+    constexpr std::uint64_t layout_id = 0x7f0000033000;
+    const VkPushConstantRange range{VK_SHADER_STAGE_COMPUTE_BIT, 0, 16};
+    VkPipelineLayoutCreateInfo plci{};
+    plci.sType = VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO;
+    plci.pushConstantRangeCount = 1;
+    plci.pPushConstantRanges = &range;
+    VkPipelineLayout layout = id<VkPipelineLayout>(layout_id);
+    gen::CreatePipelineLayoutArgs cpl;
+    cpl.device = dev;
+    cpl.pCreateInfo = &plci;
+    cpl.pPipelineLayout = &layout;
+    send(r, cpl);
+    const auto cbr = begin_commands(r, dev, pool_id, cb_id);
+
+    const std::uint32_t values[4] = {1, 2, 3, 4};
+    gen::CmdPushConstantsArgs push;
+    push.commandBuffer = cbr;
+    push.layout = protocol::Ref<VkPipelineLayout>{layout_id, layout};
+    push.stageFlags = VK_SHADER_STAGE_COMPUTE_BIT;
+    push.offset = 0;
+    push.size = sizeof(values);
+    push.pValues = values;
+    send(r, push); // the whole range
+
+    const VkViewport viewport{0, 0, 16, 16, 0, 1};
+    gen::CmdSetViewportArgs vp;
+    vp.commandBuffer = cbr;
+    vp.firstViewport = 0;
+    vp.viewportCount = 1;
+    vp.pViewports = &viewport;
+    send(r, vp);
+
+    SECTION("push constants past the layout's block") {
+        push.offset = 4;
+        CHECK(submit_one(r, push) == DecodeResult::Fatal);
+        CHECK(r.fatal.reason().find("vkCmdPushConstants: push constants [4, +16)") !=
+              std::string::npos);
+    }
+    SECTION("push constants far past it") {
+        push.offset = 1u << 30;
+        CHECK(submit_one(r, push) == DecodeResult::Fatal);
+    }
+    SECTION("a viewport past maxViewports") {
+        vp.firstViewport = 1u << 16;
+        CHECK(submit_one(r, vp) == DecodeResult::Fatal);
+        CHECK(r.fatal.reason().find("maxViewports") != std::string::npos);
+    }
+    SECTION("a scissor past maxViewports") {
+        const VkRect2D rect{{0, 0}, {16, 16}};
+        gen::CmdSetScissorArgs sc;
+        sc.commandBuffer = cbr;
+        sc.firstScissor = 1u << 16;
+        sc.scissorCount = 1;
+        sc.pScissors = &rect;
+        CHECK(submit_one(r, sc) == DecodeResult::Fatal);
+    }
+    SECTION("more counted viewports than maxViewports") {
+        std::vector<VkViewport> many(1024, viewport);
+        gen::CmdSetViewportWithCountArgs vwc;
+        vwc.commandBuffer = cbr;
+        vwc.viewportCount = static_cast<std::uint32_t>(many.size());
+        vwc.pViewports = many.data();
+        CHECK(submit_one(r, vwc) == DecodeResult::Fatal);
+        CHECK(r.fatal.reason().find("vkCmdSetViewportWithCount") != std::string::npos);
+    }
+    SECTION("a push constant range past maxPushConstantsSize") {
+        const VkPushConstantRange big{VK_SHADER_STAGE_COMPUTE_BIT, 0, 1u << 20};
+        plci.pPushConstantRanges = &big;
+        VkPipelineLayout other = id<VkPipelineLayout>(layout_id + 1);
+        cpl.pPipelineLayout = &other;
+        CHECK(submit_one(r, cpl) == DecodeResult::Fatal);
+        CHECK(r.fatal.reason().find("maxPushConstantsSize") != std::string::npos);
+    }
+}
+
 TEST_CASE("pipeline cache data is bounded by the guest's buffer and the cache") {
     Context r;
     const auto dev = create_device(r);

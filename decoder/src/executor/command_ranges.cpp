@@ -374,6 +374,116 @@ DecodeResult Executor::on_vkCmdSetScissor(protocol::Decoder& d, gen::CmdSetSciss
     return DecodeResult::Ok;
 }
 
+// The counted forms (Vulkan 1.3) replace the whole array.
+DecodeResult Executor::on_vkCmdSetViewportWithCount(protocol::Decoder& d,
+                                                    gen::CmdSetViewportWithCountArgs& a) {
+    DeviceState* dev = nullptr;
+    VN_TRY(command_buffer_device(d, a.commandBuffer, dev));
+    if (a.viewportCount > dev->limits.maxViewports)
+        return d.in.fail("vkCmdSetViewportWithCount: " + std::to_string(a.viewportCount) +
+                         " viewports, maxViewports is " + std::to_string(dev->limits.maxViewports));
+    if (!dev->dispatch.CmdSetViewportWithCount)
+        return d.in.fail("vkCmdSetViewportWithCount is not available on this device");
+    dev->dispatch.CmdSetViewportWithCount(a.commandBuffer.handle, a.viewportCount, a.pViewports);
+    return DecodeResult::Ok;
+}
+
+DecodeResult Executor::on_vkCmdSetScissorWithCount(protocol::Decoder& d,
+                                                   gen::CmdSetScissorWithCountArgs& a) {
+    DeviceState* dev = nullptr;
+    VN_TRY(command_buffer_device(d, a.commandBuffer, dev));
+    if (a.scissorCount > dev->limits.maxViewports)
+        return d.in.fail("vkCmdSetScissorWithCount: " + std::to_string(a.scissorCount) +
+                         " scissors, maxViewports is " + std::to_string(dev->limits.maxViewports));
+    if (!dev->dispatch.CmdSetScissorWithCount)
+        return d.in.fail("vkCmdSetScissorWithCount is not available on this device");
+    dev->dispatch.CmdSetScissorWithCount(a.commandBuffer.handle, a.scissorCount, a.pScissors);
+    return DecodeResult::Ok;
+}
+
+// Per-attachment state lives in arrays of maxColorAttachments entries.
+DecodeResult Executor::on_vkCmdSetColorWriteEnableEXT(protocol::Decoder& d,
+                                                      gen::CmdSetColorWriteEnableEXTArgs& a) {
+    DeviceState* dev = nullptr;
+    VN_TRY(command_buffer_device(d, a.commandBuffer, dev));
+    if (a.attachmentCount > dev->limits.maxColorAttachments)
+        return d.in.fail("vkCmdSetColorWriteEnableEXT: " + std::to_string(a.attachmentCount) +
+                         " attachments, maxColorAttachments is " +
+                         std::to_string(dev->limits.maxColorAttachments));
+    if (!dev->dispatch.CmdSetColorWriteEnableEXT)
+        return d.in.fail("vkCmdSetColorWriteEnableEXT is not available on this device");
+    dev->dispatch.CmdSetColorWriteEnableEXT(a.commandBuffer.handle, a.attachmentCount,
+                                            a.pColorWriteEnables);
+    return DecodeResult::Ok;
+}
+
+// Vertex input state is kept per binding and per location, in arrays of the device's limits.
+DecodeResult Executor::on_vkCmdSetVertexInputEXT(protocol::Decoder& d,
+                                                 gen::CmdSetVertexInputEXTArgs& a) {
+    DeviceState* dev = nullptr;
+    VN_TRY(command_buffer_device(d, a.commandBuffer, dev));
+    const VkPhysicalDeviceLimits& l = dev->limits;
+    if (a.vertexBindingDescriptionCount > l.maxVertexInputBindings ||
+        a.vertexAttributeDescriptionCount > l.maxVertexInputAttributes)
+        return d.in.fail(
+            "vkCmdSetVertexInputEXT: " + std::to_string(a.vertexBindingDescriptionCount) +
+            " bindings, " + std::to_string(a.vertexAttributeDescriptionCount) +
+            " attributes, past the device's limits");
+    for (std::uint32_t i = 0; i < a.vertexBindingDescriptionCount; ++i)
+        if (a.pVertexBindingDescriptions[i].binding >= l.maxVertexInputBindings)
+            return d.in.fail("vkCmdSetVertexInputEXT: binding " +
+                             std::to_string(a.pVertexBindingDescriptions[i].binding) +
+                             " past maxVertexInputBindings");
+    for (std::uint32_t i = 0; i < a.vertexAttributeDescriptionCount; ++i) {
+        const auto& attr = a.pVertexAttributeDescriptions[i];
+        if (attr.location >= l.maxVertexInputAttributes || attr.binding >= l.maxVertexInputBindings)
+            return d.in.fail("vkCmdSetVertexInputEXT: attribute at location " +
+                             std::to_string(attr.location) + ", binding " +
+                             std::to_string(attr.binding) + " past the device's limits");
+    }
+    if (!dev->dispatch.CmdSetVertexInputEXT)
+        return d.in.fail("vkCmdSetVertexInputEXT is not available on this device");
+    dev->dispatch.CmdSetVertexInputEXT(
+        a.commandBuffer.handle, a.vertexBindingDescriptionCount, a.pVertexBindingDescriptions,
+        a.vertexAttributeDescriptionCount, a.pVertexAttributeDescriptions);
+    return DecodeResult::Ok;
+}
+
+#ifdef VN_GEN_HAS_vkCmdSetRenderingAttachmentLocations
+DecodeResult
+Executor::on_vkCmdSetRenderingAttachmentLocations(protocol::Decoder& d,
+                                                  gen::CmdSetRenderingAttachmentLocationsArgs& a) {
+    DeviceState* dev = nullptr;
+    VN_TRY(command_buffer_device(d, a.commandBuffer, dev));
+    const auto& info = *a.pLocationInfo;
+    if (info.colorAttachmentCount > dev->limits.maxColorAttachments)
+        return d.in.fail(
+            "vkCmdSetRenderingAttachmentLocations: " + std::to_string(info.colorAttachmentCount) +
+            " attachments past maxColorAttachments");
+    if (!dev->dispatch.CmdSetRenderingAttachmentLocations)
+        return d.in.fail("vkCmdSetRenderingAttachmentLocations is not available on this device");
+    dev->dispatch.CmdSetRenderingAttachmentLocations(a.commandBuffer.handle, &info);
+    return DecodeResult::Ok;
+}
+#endif
+
+#ifdef VN_GEN_HAS_vkCmdSetRenderingInputAttachmentIndices
+DecodeResult Executor::on_vkCmdSetRenderingInputAttachmentIndices(
+    protocol::Decoder& d, gen::CmdSetRenderingInputAttachmentIndicesArgs& a) {
+    DeviceState* dev = nullptr;
+    VN_TRY(command_buffer_device(d, a.commandBuffer, dev));
+    const auto& info = *a.pInputAttachmentIndexInfo;
+    if (info.colorAttachmentCount > dev->limits.maxColorAttachments)
+        return d.in.fail("vkCmdSetRenderingInputAttachmentIndices: " +
+                         std::to_string(info.colorAttachmentCount) +
+                         " attachments past maxColorAttachments");
+    if (!dev->dispatch.CmdSetRenderingInputAttachmentIndices)
+        return d.in.fail("vkCmdSetRenderingInputAttachmentIndices is not available on this device");
+    dev->dispatch.CmdSetRenderingInputAttachmentIndices(a.commandBuffer.handle, &info);
+    return DecodeResult::Ok;
+}
+#endif
+
 DecodeResult Executor::check_push_constants(protocol::Decoder& d, const DeviceState& dev,
                                             VkPipelineLayout layout, std::uint32_t offset,
                                             std::uint32_t size, const char* what) {

@@ -540,6 +540,24 @@ class Executor final : public gen::PassthroughHandler {
                                                gen::CmdSetViewportArgs& a) override;
     protocol::DecodeResult on_vkCmdSetScissor(protocol::Decoder& d,
                                               gen::CmdSetScissorArgs& a) override;
+    protocol::DecodeResult
+    on_vkCmdSetViewportWithCount(protocol::Decoder& d,
+                                 gen::CmdSetViewportWithCountArgs& a) override;
+    protocol::DecodeResult on_vkCmdSetScissorWithCount(protocol::Decoder& d,
+                                                       gen::CmdSetScissorWithCountArgs& a) override;
+    protocol::DecodeResult
+    on_vkCmdSetColorWriteEnableEXT(protocol::Decoder& d,
+                                   gen::CmdSetColorWriteEnableEXTArgs& a) override;
+    protocol::DecodeResult on_vkCmdSetVertexInputEXT(protocol::Decoder& d,
+                                                     gen::CmdSetVertexInputEXTArgs& a) override;
+#ifdef VN_GEN_HAS_vkCmdSetRenderingAttachmentLocations
+    protocol::DecodeResult on_vkCmdSetRenderingAttachmentLocations(
+        protocol::Decoder& d, gen::CmdSetRenderingAttachmentLocationsArgs& a) override;
+#endif
+#ifdef VN_GEN_HAS_vkCmdSetRenderingInputAttachmentIndices
+    protocol::DecodeResult on_vkCmdSetRenderingInputAttachmentIndices(
+        protocol::Decoder& d, gen::CmdSetRenderingInputAttachmentIndicesArgs& a) override;
+#endif
     protocol::DecodeResult on_vkCmdPushConstants(protocol::Decoder& d,
                                                  gen::CmdPushConstantsArgs& a) override;
 #ifdef VN_GEN_HAS_vkCmdPushConstants2

@@ -175,6 +175,11 @@ def test_range_commands_need_a_rule(built):
     # Hand-written checks.
     for n in ("vkCmdBindIndexBuffer", "vkCmdPushConstants", "vkCmdSetViewport", "vkCmdFillBuffer"):
         assert cmds[n].ranges and cmds[n].handwritten and not cmds[n].passthrough, n
+    # Dynamic state is stored in the driver's fixed arrays: a count that only sizes a decoded
+    # array is a range there.
+    assert cmds["vkCmdSetViewportWithCount"].ranges == ["viewportCount"]
+    assert cmds["vkCmdSetViewportWithCount"].handwritten
+    assert not cmds["vkCmdBindVertexBuffers"].ranges or cmds["vkCmdBindVertexBuffers"].handwritten
     # Reviewed exemptions stay plain calls.
     assert cmds["vkCmdDraw"].exemption and cmds["vkCmdDraw"].passthrough
     # Nothing: not executed at all.

@@ -538,7 +538,10 @@ class Builder:
         for c in commands:
             if not (c.plain_command or c.device_call):
                 continue  # executed by the executor's own handlers, never generated
-            c.ranges = self.range_fields(c.params, structs)
+            # Dynamic state lands in the driver's fixed-size state arrays: there even a count
+            # that only sizes a decoded array indexes driver memory.
+            c.ranges = self.range_fields(c.params, structs,
+                                         counts=c.name.startswith("vkCmdSet"))
             hits = [n for n in c.names if n in reviewed]
             if hits:
                 c.exemption = reviewed[hits[0]]
@@ -553,7 +556,7 @@ class Builder:
                                  "handler) or a reviewed exemption ([executor.reviewed_passthrough])")
 
     def range_fields(self, fields: list[Field], structs: dict[str, Struct], path: str = "",
-                     seen: frozenset = frozenset()) -> list[str]:
+                     seen: frozenset = frozenset(), counts: bool = False) -> list[str]:
         out: list[str] = []
         for f in fields:
             if f.kind in ("stype", "pnext", "allocator", "unsupported") or f.output:
@@ -562,12 +565,14 @@ class Builder:
             if e and e.cat == "handle" and e.type in RANGE_HANDLES:
                 out.append(f"{path}{f.name}")
             elif e and e.cat == "scalar" and f.kind in ("scalar", "array", "fixed") and \
-                    not f.count_for and (RANGE_NAME.search(f.name) or e.type in RANGE_SCALARS):
+                    (counts or not f.count_for) and \
+                    (RANGE_NAME.search(f.name) or e.type in RANGE_SCALARS):
                 out.append(f"{path}{f.name}")
             if e and e.cat in ("struct", "union"):
                 s = structs.get(self.r.canonical_type(e.type))
                 if s and s.name not in seen:
-                    out += self.range_fields(s.fields, structs, f"{path}{f.name}.", seen | {s.name})
+                    out += self.range_fields(s.fields, structs, f"{path}{f.name}.",
+                                             seen | {s.name}, counts)
         return out
 
     # -- classification --------------------------------------------------------------------------
