@@ -14,7 +14,6 @@
 #include <mutex>
 #include <optional>
 #include <string>
-#include <string>
 #include <unordered_map>
 
 namespace vn::server {
