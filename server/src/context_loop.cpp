@@ -6,7 +6,6 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include <array>
 #include <cstring>
@@ -33,14 +32,19 @@ class SinkMemoryExporter final : public DeviceMemoryExporter {
             spdlog::info("device-memory blob {}: no guest-mappable memory behind it", blob_id);
             return std::nullopt;
         }
-        UniqueFd fd(memory->fd);
-        // The memory is backed in whole pages; Mesa 25 asks for the allocation size itself
-        // (Mesa 24 suballocated small allocations and asked for whole pages).
-        const std::uint64_t page = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
-        if (size == 0 || size > memory->size || memory->size - size >= page) {
-            spdlog::info("device-memory blob {}: {} bytes requested, memory holds {}", blob_id,
-                         size, memory->size);
+        if (memory->repeated) {
+            spdlog::info("device-memory blob {}: exported once already; refused", blob_id);
             return std::nullopt;
+        }
+        UniqueFd fd(memory->fd);
+        // The memfd is rounded up to whole pages (and the driver's import unit); the blob covers
+        // what the guest asked for, which may be less, never more.
+        if (size > memory->size) {
+            ExportedBlob fatal;
+            fatal.fatal = "device-memory blob " + std::to_string(blob_id) + ": " +
+                          std::to_string(size) + " bytes requested, the memory holds only " +
+                          std::to_string(memory->size);
+            return fatal;
         }
         ExportedBlob blob;
         blob.fd_type = FdType::Shm;
@@ -308,6 +312,8 @@ bool ContextLoop::handle_create_resource(std::span<const std::byte> bytes, std::
     }
 
     auto blob = m_exporter->export_blob(req.blob_id, req.blob_size, req.blob_flags);
+    if (blob && !blob->fatal.empty())
+        return fail("resource " + std::to_string(req.res_id) + ": " + blob->fatal);
     if (!blob || !blob->fd) {
         spdlog::info("context {}: CREATE_RESOURCE {}: blob {} cannot be exported", m_config.ctx_id,
                      req.res_id, req.blob_id);

@@ -31,6 +31,9 @@ struct ExportedBlob {
     std::uint32_t map_info = protocol::kMapCacheNone;
     protocol::VulkanInfo vulkan_info{};
     os::UniqueFd fd;
+    // Set when the request itself is a guest error that ends the context (a blob larger than
+    // the memory behind it); fd is then empty.
+    std::string fatal;
 };
 
 class DeviceMemoryExporter {

@@ -11,6 +11,8 @@ DecodeResult Executor::on_vkCreateBuffer(protocol::Decoder& d, gen::CreateBuffer
     VN_TRY(device_of(d, a.device.id, dev));
     const std::uint64_t id = protocol::handle_to_u64(*a.pBuffer);
     VN_TRY(check_new_id(d, id));
+    if (a.pCreateInfo->flags & kSparseBufferFlags)
+        return d.in.fail("vkCreateBuffer: a sparse buffer, but sparse binding is not offered");
     VkBuffer host = VK_NULL_HANDLE;
     a.ret = dev->dispatch.CreateBuffer(a.device.handle, a.pCreateInfo, nullptr, &host);
     if (a.ret != VK_SUCCESS)
