@@ -118,6 +118,28 @@ void sigsys_handler(int, siginfo_t* info, void* context) {
 #endif
 }
 
+void (*g_violation_reporter)(int) = nullptr;
+
+void sigsys_reporter(int, siginfo_t* info, void*) {
+    // A SIGSYS sent with kill() is no violation: it only ends the worker.
+    if (g_violation_reporter && info->si_code == SYS_SECCOMP)
+        g_violation_reporter(info->si_syscall);
+    // SA_RESETHAND made SIGSYS fatal again: this one is delivered as the handler returns.
+    ::raise(SIGSYS);
+}
+
+bool install_sigsys_reporter() {
+    struct sigaction action {};
+    action.sa_sigaction = sigsys_reporter;
+    action.sa_flags = SA_SIGINFO | SA_RESETHAND;
+    sigemptyset(&action.sa_mask);
+    sigset_t sigsys;
+    sigemptyset(&sigsys);
+    sigaddset(&sigsys, SIGSYS);
+    return ::sigaction(SIGSYS, &action, nullptr) == 0 &&
+           ::sigprocmask(SIG_UNBLOCK, &sigsys, nullptr) == 0;
+}
+
 bool install_sigsys_logger() {
     for (int nr = 0; nr < kMaxSyscallNr; ++nr) {
         char* name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, nr);
@@ -199,11 +221,21 @@ std::vector<std::string> JailConfig::default_env_allowlist() {
     };
 }
 
+void Jail::report_violations_to(void (*reporter)(int syscall_nr)) {
+    g_violation_reporter = reporter;
+}
+
 Jail::Jail(JailConfig config) : m_config(std::move(config)) {
     if (m_config.seccomp == SeccompMode::Off)
         return;
-    if (!m_config.filter)
-        m_config.filter = default_worker_filter(m_config.seccomp == SeccompMode::Log);
+    if (!m_config.filter) {
+        // The trap variant when violations are reported: the same rules, and a violation still
+        // ends the worker (sigsys_reporter), but the syscall number reaches the server.
+        m_report_violations =
+            m_config.seccomp == SeccompMode::Enforce && g_violation_reporter != nullptr;
+        m_config.filter = default_worker_filter(m_config.seccomp == SeccompMode::Log ||
+                                                m_report_violations);
+    }
     std::string error;
     auto policy = Policy::parse(kReaperPolicy, error);
     if (policy)
@@ -485,6 +517,10 @@ bool Jail::narrow() {
         return true;
     if (m_config.seccomp == SeccompMode::Log && !install_sigsys_logger()) {
         log(LogLevel::Error, errno_text("installing the SIGSYS logger"));
+        return false;
+    }
+    if (m_report_violations && !install_sigsys_reporter()) {
+        log(LogLevel::Error, errno_text("installing the SIGSYS reporter"));
         return false;
     }
     std::string error;

@@ -10,6 +10,10 @@ DecodeResult Executor::on_vkCreateBuffer(protocol::Decoder& d, gen::CreateBuffer
     DeviceState* dev = nullptr;
     VN_TRY(device_of(d, a.device.id, dev));
     const std::uint64_t id = protocol::handle_to_u64(*a.pBuffer);
+    if (refuse_new_object()) {
+        a.ret = VK_ERROR_OUT_OF_HOST_MEMORY;
+        return DecodeResult::Ok;
+    }
     VN_TRY(check_new_id(d, id));
     VkBuffer host = VK_NULL_HANDLE;
     a.ret = dev->dispatch.CreateBuffer(a.device.handle, a.pCreateInfo, nullptr, &host);
