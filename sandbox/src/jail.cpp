@@ -119,13 +119,32 @@ void sigsys_handler(int, siginfo_t* info, void* context) {
 }
 
 void (*g_violation_reporter)(int) = nullptr;
+// si_code of a SIGSYS from seccomp (SYS_SECCOMP in the kernel's asm-generic/siginfo.h, which
+// glibc's <signal.h> does not export).
+constexpr int kSysSeccomp = 1;
 
-void sigsys_reporter(int, siginfo_t* info, void*) {
-    // A SIGSYS sent with kill() is no violation: it only ends the worker.
-    if (g_violation_reporter && info->si_code == SYS_SECCOMP)
+void sigsys_reporter(int, siginfo_t* info, void* context) {
+    if (info->si_code != kSysSeccomp) {
+        // Sent with kill(): no violation, only the end of the worker.
+        ::raise(SIGSYS);
+        ::_exit(128 + SIGSYS);
+    }
+    if (g_violation_reporter)
         g_violation_reporter(info->si_syscall);
-    // SA_RESETHAND made SIGSYS fatal again: this one is delivered as the handler returns.
-    ::raise(SIGSYS);
+    // Dies of SIGSYS as KILL_PROCESS would have it: the same call traps again, with SIGSYS
+    // blocked in this handler, and the kernel then forces the default action, which ends even
+    // PID 1 of a PID namespace (a raise() would not). The filter is stateless, so the same
+    // number and arguments are refused again; they never reach the kernel proper.
+    auto* uc = static_cast<ucontext_t*>(context);
+#if defined(__x86_64__)
+    const auto& r = uc->uc_mcontext.gregs;
+    ::syscall(info->si_syscall, r[REG_RDI], r[REG_RSI], r[REG_RDX], r[REG_R10], r[REG_R8],
+              r[REG_R9]);
+#elif defined(__aarch64__)
+    const auto& r = uc->uc_mcontext.regs;
+    ::syscall(info->si_syscall, r[0], r[1], r[2], r[3], r[4], r[5]);
+#endif
+    ::_exit(128 + SIGSYS);
 }
 
 bool install_sigsys_reporter() {

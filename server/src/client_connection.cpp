@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 
@@ -139,6 +140,9 @@ std::optional<std::chrono::steady_clock::time_point> ClientConnection::next_dead
     for (const auto& [ctx_id, record] : m_destroyed)
         if (!next || record.deadline < *next)
             next = record.deadline;
+    for (const auto& e : m_exited)
+        if (!next || e.record.deadline < *next)
+            next = e.record.deadline;
     return next;
 }
 
@@ -155,6 +159,9 @@ void ClientConnection::end_all(ServerEnd why) {
                 own ? ServerEnd::None : ServerEnd::Destroy);
     }
     m_destroyed.clear();
+    for (const auto& e : m_exited)
+        log_end(e.ctx_id, e.record, e.status, false, ServerEnd::None);
+    m_exited.clear();
 }
 
 bool ClientConnection::on_readable() {
@@ -196,15 +203,28 @@ bool ClientConnection::on_readable() {
 }
 
 void ClientConnection::reap_workers() {
+    const auto now = std::chrono::steady_clock::now();
     for (auto it = m_contexts.begin(); it != m_contexts.end();) {
         if (auto status = it->second.worker->try_reap()) {
-            log_end(it->first, it->second, *status, false, ServerEnd::None);
+            const WorkerReport* report = it->second.worker->report();
+            if (status->exited() && status->status == 0 && report &&
+                report->phase.load() == static_cast<std::uint32_t>(WorkerPhase::PeerClosed)) {
+                it->second.deadline = now + kCloseWait;
+                m_exited.push_back({it->first, std::move(it->second), *status});
+            } else {
+                log_end(it->first, it->second, *status, false, ServerEnd::None);
+            }
             it = m_contexts.erase(it);
         } else {
             ++it;
         }
     }
-    const auto now = std::chrono::steady_clock::now();
+    std::erase_if(m_exited, [&](const Exited& e) {
+        if (now < e.record.deadline)
+            return false;
+        log_end(e.ctx_id, e.record, e.status, false, ServerEnd::None);
+        return true;
+    });
     for (auto it = m_destroyed.begin(); it != m_destroyed.end();) {
         auto& [ctx_id, record] = *it;
         if (auto status = record.worker->try_reap()) {
@@ -262,6 +282,13 @@ bool ClientConnection::handle_create_context(std::span<const std::byte> bytes,
     }
     // A dead worker's record may still be here if SIGCHLD is pending; reap before judging reuse.
     reap_workers();
+    // A context with this id that ended without DESTROY_CONTEXT is over: the id is reused.
+    std::erase_if(m_exited, [&](const Exited& e) {
+        if (e.ctx_id != req.ctx_id)
+            return false;
+        log_end(e.ctx_id, e.record, e.status, false, ServerEnd::None);
+        return true;
+    });
     if (m_contexts.contains(req.ctx_id)) {
         spdlog::error("{}: CREATE_CONTEXT: context id {} is in use", m_description, req.ctx_id);
         return reply_create_context(false, -1);
@@ -283,6 +310,13 @@ bool ClientConnection::handle_create_context(std::span<const std::byte> bytes,
 bool ClientConnection::handle_destroy_context(std::span<const std::byte> bytes,
                                               std::vector<UniqueFd>&) {
     const auto req = request_as<protocol::ClientDestroyContextRequest>(bytes);
+    if (const auto done = std::find_if(m_exited.begin(), m_exited.end(),
+                                       [&](const Exited& e) { return e.ctx_id == req.ctx_id; });
+        done != m_exited.end()) {
+        log_end(done->ctx_id, done->record, done->status, true, ServerEnd::None);
+        m_exited.erase(done);
+        return true;
+    }
     const auto it = m_contexts.find(req.ctx_id);
     if (it == m_contexts.end()) {
         // Also the normal path for a context whose worker already died and was reaped.

@@ -73,6 +73,16 @@ class ClientConnection {
     std::map<std::uint32_t, ContextRecord> m_contexts;
     // Destroyed contexts whose worker has not exited yet; their ids are free again.
     std::vector<std::pair<std::uint32_t, ContextRecord>> m_destroyed;
+    // Workers that exited cleanly because the VMM closed the context socket, which it does right
+    // before DESTROY_CONTEXT: logged once that arrives (a destroy), or after kCloseWait (the VMM
+    // only closed). Their ids are free again.
+    struct Exited {
+        std::uint32_t ctx_id;
+        ContextRecord record;
+        WaitStatus status;
+    };
+    std::vector<Exited> m_exited;
+    static constexpr std::chrono::milliseconds kCloseWait{500};
 };
 
 } // namespace vn::server

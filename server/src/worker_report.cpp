@@ -89,20 +89,30 @@ namespace {
 
 WorkerReport* g_report = nullptr;
 
-void crash_handler(int sig, siginfo_t*, void*) {
-    // Async-signal-safe: atomic stores only, then the same signal again, which SA_RESETHAND has
-    // made fatal; it is delivered as soon as this handler returns.
+void crash_handler(int sig, siginfo_t* info, void*) {
+    // Async-signal-safe: atomic stores and plain syscalls only. The first signal is the cause;
+    // an abort() that follows a fault must not rename it.
     if (g_report) {
-        g_report->signal.store(sig);
+        std::int32_t none = 0;
+        g_report->signal.compare_exchange_strong(none, sig);
         // An abort after a failed allocation stays an out-of-memory end.
         auto serving = static_cast<std::uint32_t>(WorkerPhase::Serving);
         g_report->phase.compare_exchange_strong(serving,
                                                 static_cast<std::uint32_t>(WorkerPhase::Crashed));
     }
+    // A fault (si_code > 0) happens again when the handler returns, now with the default
+    // action (SA_RESETHAND): the kernel forces that one even on PID 1 of a PID namespace.
+    if (info->si_code > 0)
+        return;
+    // Sent by a process (kill, raise, abort). PID 1 of a PID namespace ignores its own
+    // default-action signals, so where the raise does not end us, exit with the shell's code.
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, sig);
+    ::sigprocmask(SIG_UNBLOCK, &set, nullptr);
     ::raise(sig);
+    ::_exit(128 + sig);
 }
-
-
 
 void out_of_memory() {
     if (g_report)
