@@ -36,7 +36,17 @@ class ContextImpl {
 };
 
 Context::Context(ContextOptions options) : m_impl(std::make_unique<ContextImpl>(options)) {}
-Context::~Context() = default;
+
+Context::~Context() {
+    ContextCounters* counters =
+        m_impl->counters == &m_impl->own_counters ? nullptr : m_impl->counters;
+    m_impl.reset();
+    if (!counters)
+        return;
+    // Everything the context held went with it (memory charges give themselves back).
+    counters->objects.store(0, std::memory_order_relaxed);
+    counters->rings.store(0, std::memory_order_relaxed);
+}
 
 bool Context::submit(std::span<const std::byte> stream) {
     ContextImpl& c = *m_impl;
@@ -51,6 +61,7 @@ bool Context::submit(std::span<const std::byte> stream) {
             const protocol::DecodeResult r = gen::dispatch_command(*c.handler, d);
             c.counters->commands.fetch_add(1, std::memory_order_relaxed);
             c.counters->objects.store(c.objects.size(), std::memory_order_relaxed);
+            raise_peak(c.counters->objects_peak, c.objects.size());
             c.arena.reset();
             if (r != protocol::DecodeResult::Ok)
                 return false;

@@ -111,10 +111,13 @@ void ClientConnection::log_end(std::uint32_t ctx_id, const ContextRecord& record
                                               "socket without DESTROY_CONTEXT\"";
         level = spdlog::level::info;
     } else if (server_end != ServerEnd::None) {
-        cause = server_end == ServerEnd::Destroy
-                    ? "cause=destroy detail=\"killed: did not exit within the grace period\""
-                : server_end == ServerEnd::Reset ? "cause=reset"
-                                                 : "cause=disconnect";
+        if (destroyed)
+            cause = server_end == ServerEnd::Destroy
+                        ? "cause=destroy detail=\"killed: did not exit within the grace period\""
+                        : "cause=destroy detail=\"killed while it exited: the VMM reset or went "
+                          "away\"";
+        else
+            cause = server_end == ServerEnd::Reset ? "cause=reset" : "cause=disconnect";
         level = spdlog::level::info;
     } else {
         cause = "cause=exit status=" + std::to_string(status.status);
@@ -154,9 +157,10 @@ void ClientConnection::end_all(ServerEnd why) {
     }
     m_contexts.clear();
     for (auto& [ctx_id, record] : m_destroyed) {
+        // Destroyed, and stopped before it finished exiting by itself: still a destroy.
         const auto own = record.worker->try_reap();
         log_end(ctx_id, record, own ? *own : record.worker->kill_and_reap(), true,
-                own ? ServerEnd::None : ServerEnd::Destroy);
+                own ? ServerEnd::None : why);
     }
     m_destroyed.clear();
     for (const auto& e : m_exited)

@@ -303,7 +303,8 @@ bool ContextLoop::handle_create_resource(std::span<const std::byte> bytes, std::
         }
         // Refused like any failed allocation: the guest's driver sees out-of-memory.
         decoder::QuotaCharge charge;
-        if (!charge.take(m_counters->host_memory, req.blob_size, m_config.quotas.host_memory)) {
+        if (!charge.take(m_counters->host_memory, req.blob_size, m_config.quotas.host_memory,
+                         &m_counters->host_memory_peak)) {
             m_counters->quota_refusals.fetch_add(1, std::memory_order_relaxed);
             if (!std::exchange(m_host_refusal_logged, true))
                 spdlog::warn("context {}: host memory quota: refused a {} byte shm blob with {} "

@@ -82,6 +82,8 @@ std::string format_counters(const decoder::ContextCounters& c) {
     return "cmds=" + v(c.commands) + " bytes=" + v(c.bytes) + " submits=" + v(c.submits) +
            " device_mem=" + v(c.device_memory) + " host_mem=" + v(c.host_memory) +
            " objects=" + v(c.objects) + " rings=" + v(c.rings) +
+           " device_mem_peak=" + v(c.device_memory_peak) + " host_mem_peak=" +
+           v(c.host_memory_peak) + " objects_peak=" + v(c.objects_peak) +
            " quota_refusals=" + v(c.quota_refusals);
 }
 

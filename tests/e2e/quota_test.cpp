@@ -4,6 +4,7 @@
 // size gets the same. The counters an operator reads (SIGUSR1) match what the guest holds.
 #include "vn/client/guest.h"
 #include "vn/client/proxy_transport.h"
+#include "vn/client/ring.h"
 #include "vn/scenarios/device_setup.h"
 #include "vn/test/server_process.h"
 
@@ -11,6 +12,7 @@
 #include <signal.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -185,4 +187,24 @@ TEST_CASE("object quota: creates over it get VK_ERROR_OUT_OF_HOST_MEMORY", "[quo
     INFO(stats);
     CHECK(log_field(stats, "objects") == "40");
     CHECK_FALSE(transport.is_lost());
+}
+
+TEST_CASE("ring quota: a ring over it ends the context, saying why", "[quota][ours]") {
+    QuotaServer s({"--context-max-rings=2"});
+    auto transport = std::make_unique<client::ProxyTransport>(s.server, "quota");
+    const std::uint32_t id = transport->context_id();
+    {
+        client::Guest guest(*transport);
+        client::Ring first(guest);
+        client::Ring second(guest);
+        CHECK_THROWS_AS(client::Ring(guest), client::SetupError);
+        CHECK(transport->is_lost());
+        // The rings that were there learn it from their status.
+        CHECK(first.fatal());
+    }
+    transport.reset();
+    const std::string line = s.process.wait_for_line("context " + std::to_string(id) + " end:");
+    INFO(line);
+    CHECK(log_field(line, "cause") == "fatal");
+    CHECK(log_field(line, "reason").find("quota of 2 rings") != std::string::npos);
 }

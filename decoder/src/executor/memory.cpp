@@ -50,7 +50,7 @@ DecodeResult Executor::on_vkAllocateMemory(protocol::Decoder& d, gen::AllocateMe
     // Quotas are charged before the driver sees the size, with the size the driver is asked
     // for: a guest cannot hold more than it was charged, whatever it claims elsewhere.
     if (!state->device_charge.take(m_counters->device_memory, guest.allocationSize,
-                                   m_quotas.device_memory)) {
+                                   m_quotas.device_memory, &m_counters->device_memory_peak)) {
         refused("device memory", guest.allocationSize);
         a.ret = VK_ERROR_OUT_OF_DEVICE_MEMORY;
         return DecodeResult::Ok;
@@ -66,7 +66,8 @@ DecodeResult Executor::on_vkAllocateMemory(protocol::Decoder& d, gen::AllocateMe
         if (guest.allocationSize > (VkDeviceSize{1} << 40))
             return d.in.fail("vkAllocateMemory: allocation size beyond 1 TiB");
         const VkDeviceSize size = (guest.allocationSize + align - 1) / align * align;
-        if (!state->host_charge.take(m_counters->host_memory, size, m_quotas.host_memory)) {
+        if (!state->host_charge.take(m_counters->host_memory, size, m_quotas.host_memory,
+                                     &m_counters->host_memory_peak)) {
             refused("host memory", size);
             a.ret = VK_ERROR_OUT_OF_HOST_MEMORY;
             return DecodeResult::Ok;

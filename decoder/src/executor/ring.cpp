@@ -49,6 +49,7 @@ DecodeResult Executor::dispatch(DispatchSource& source, std::unique_lock<std::mu
     source.lock = nullptr;
     m_counters->commands.fetch_add(1, std::memory_order_relaxed);
     m_counters->objects.store(m_objects.size(), std::memory_order_relaxed);
+    raise_peak(m_counters->objects_peak, m_objects.size());
     if (r != DecodeResult::Ok)
         report_fatal_to_rings();
     return r;

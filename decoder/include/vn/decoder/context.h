@@ -40,6 +40,10 @@ struct ContextCounters {
     std::atomic<std::uint64_t> objects{0};        // live Vulkan objects
     std::atomic<std::uint64_t> rings{0};          // live Venus rings
     std::atomic<std::uint64_t> quota_refusals{0}; // allocations refused for a quota
+    // The most each was ever at: what a context held stays readable after it let go.
+    std::atomic<std::uint64_t> device_memory_peak{0};
+    std::atomic<std::uint64_t> host_memory_peak{0};
+    std::atomic<std::uint64_t> objects_peak{0};
 };
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
 
@@ -53,14 +57,24 @@ struct ContextQuotas {
     std::uint64_t rings = 64;
 };
 
+// Raises `peak` to at least `value`.
+inline void raise_peak(std::atomic<std::uint64_t>& peak, std::uint64_t value) {
+    std::uint64_t seen = peak.load(std::memory_order_relaxed);
+    while (seen < value && !peak.compare_exchange_weak(seen, value, std::memory_order_relaxed)) {
+    }
+}
+
 // Adds n to `counter` unless that takes it past `limit`; false (and nothing added) then. Safe
 // against concurrent charges to the same counter and against n near 2^64.
-inline bool try_charge(std::atomic<std::uint64_t>& counter, std::uint64_t n, std::uint64_t limit) {
+inline bool try_charge(std::atomic<std::uint64_t>& counter, std::uint64_t n, std::uint64_t limit,
+                       std::atomic<std::uint64_t>* peak = nullptr) {
     std::uint64_t held = counter.load(std::memory_order_relaxed);
     do {
         if (n > limit || held > limit - n)
             return false;
     } while (!counter.compare_exchange_weak(held, held + n, std::memory_order_relaxed));
+    if (peak)
+        raise_peak(*peak, held + n);
     return true;
 }
 
@@ -79,9 +93,10 @@ class QuotaCharge {
         }
         return *this;
     }
-    bool take(std::atomic<std::uint64_t>& counter, std::uint64_t n, std::uint64_t limit) {
+    bool take(std::atomic<std::uint64_t>& counter, std::uint64_t n, std::uint64_t limit,
+              std::atomic<std::uint64_t>* peak = nullptr) {
         release();
-        if (!try_charge(counter, n, limit))
+        if (!try_charge(counter, n, limit, peak))
             return false;
         m_counter = &counter;
         m_bytes = n;
