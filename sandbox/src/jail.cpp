@@ -252,8 +252,8 @@ Jail::Jail(JailConfig config) : m_config(std::move(config)) {
         // ends the worker (sigsys_reporter), but the syscall number reaches the server.
         m_report_violations =
             m_config.seccomp == SeccompMode::Enforce && g_violation_reporter != nullptr;
-        m_config.filter = default_worker_filter(m_config.seccomp == SeccompMode::Log ||
-                                                m_report_violations);
+        m_config.filter =
+            default_worker_filter(m_config.seccomp == SeccompMode::Log || m_report_violations);
     }
     std::string error;
     auto policy = Policy::parse(kReaperPolicy, error);

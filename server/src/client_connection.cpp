@@ -107,8 +107,9 @@ void ClientConnection::log_end(std::uint32_t ctx_id, const ContextRecord& record
             cause = std::string("cause=signal signal=") + signal_name(sig);
         level = spdlog::level::err;
     } else if (status.exited() && status.status == 0) {
-        cause = destroyed ? "cause=destroy" : "cause=closed detail=\"the VMM closed the context "
-                                              "socket without DESTROY_CONTEXT\"";
+        cause = destroyed ? "cause=destroy"
+                          : "cause=closed detail=\"the VMM closed the context "
+                            "socket without DESTROY_CONTEXT\"";
         level = spdlog::level::info;
     } else if (server_end != ServerEnd::None) {
         if (destroyed)

@@ -10,11 +10,11 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
+#include <string>
 #include <utility>
 #include <vector>
-#include <memory>
-#include <string>
 
 namespace vn::server {
 

@@ -73,10 +73,11 @@ std::optional<WaitStatus> ProcessWorker::try_reap() {
 ThreadWorker::ThreadWorker(os::UniqueFd socket, ContextConfig config)
     : m_wakeup(::fcntl(socket.get(), F_DUPFD_CLOEXEC, 0)) {
     config.report = m_report.get();
-    m_thread = std::thread([this, socket = std::move(socket), config = std::move(config)]() mutable {
-        ContextLoop loop(std::move(socket), std::move(config));
-        m_exit_code = loop.run();
-    });
+    m_thread =
+        std::thread([this, socket = std::move(socket), config = std::move(config)]() mutable {
+            ContextLoop loop(std::move(socket), std::move(config));
+            m_exit_code = loop.run();
+        });
 }
 
 WaitStatus ThreadWorker::kill_and_reap() {

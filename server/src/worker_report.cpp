@@ -61,9 +61,8 @@ void SharedReport::keep_out_of_forks() const {
 }
 
 std::string report_reason(const WorkerReport& report) {
-    const std::size_t n =
-        std::min<std::size_t>(report.reason_size.load(std::memory_order_acquire),
-                              sizeof(report.reason));
+    const std::size_t n = std::min<std::size_t>(report.reason_size.load(std::memory_order_acquire),
+                                                sizeof(report.reason));
     char copy[sizeof(report.reason)];
     std::memcpy(copy, report.reason, n);
     std::string out;
@@ -82,8 +81,8 @@ std::string format_counters(const decoder::ContextCounters& c) {
     return "cmds=" + v(c.commands) + " bytes=" + v(c.bytes) + " submits=" + v(c.submits) +
            " device_mem=" + v(c.device_memory) + " host_mem=" + v(c.host_memory) +
            " objects=" + v(c.objects) + " rings=" + v(c.rings) +
-           " device_mem_peak=" + v(c.device_memory_peak) + " host_mem_peak=" +
-           v(c.host_memory_peak) + " objects_peak=" + v(c.objects_peak) +
+           " device_mem_peak=" + v(c.device_memory_peak) +
+           " host_mem_peak=" + v(c.host_memory_peak) + " objects_peak=" + v(c.objects_peak) +
            " quota_refusals=" + v(c.quota_refusals);
 }
 

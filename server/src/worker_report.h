@@ -20,11 +20,11 @@ namespace vn::server {
 enum class WorkerPhase : std::uint32_t {
     Starting = 0,
     Serving = 1,
-    PeerClosed = 2,   // the VMM closed the context socket; the worker exits 0
-    Fatal = 3,        // the context turned fatal; the reason is set
-    Crashed = 4,      // a fatal signal hit the worker; `signal` is set
-    Violation = 5,    // a seccomp violation; `syscall` is set
-    OutOfMemory = 6,  // a host allocation failed (rlimit or memory cgroup)
+    PeerClosed = 2,  // the VMM closed the context socket; the worker exits 0
+    Fatal = 3,       // the context turned fatal; the reason is set
+    Crashed = 4,     // a fatal signal hit the worker; `signal` is set
+    Violation = 5,   // a seccomp violation; `syscall` is set
+    OutOfMemory = 6, // a host allocation failed (rlimit or memory cgroup)
 };
 
 struct WorkerReport {

@@ -63,9 +63,8 @@ void free_memory(client::Guest& guest, const scenarios::Device& device, std::uin
 }
 
 // Allocates kChunk at a time until the first failure; the ids that succeeded.
-std::vector<std::uint64_t> allocate_until_refused(client::Guest& guest,
-                                                  const scenarios::Device& device,
-                                                  VkResult& refusal) {
+std::vector<std::uint64_t>
+allocate_until_refused(client::Guest& guest, const scenarios::Device& device, VkResult& refusal) {
     std::vector<std::uint64_t> held;
     for (int i = 0; i < 4096; ++i) {
         const std::uint64_t id = guest.new_id();

@@ -100,14 +100,11 @@ TEST_CASE("a worker killed by a signal, raced by DESTROY_CONTEXT, logs its cause
     // signal and an rlimit signal. The worker is PID 1 of its PID namespace, which ignores
     // signals without a handler from outside: those go to the process the server forked, as an
     // operator's kill would.
-    const SignalCase c = GENERATE(SignalCase{SIGSEGV, true, "signal", "SEGV"},
-                                  SignalCase{SIGBUS, true, "signal", "BUS"},
-                                  SignalCase{SIGILL, true, "signal", "ILL"},
-                                  SignalCase{SIGFPE, true, "signal", "FPE"},
-                                  SignalCase{SIGABRT, true, "signal", "ABRT"},
-                                  SignalCase{SIGKILL, true, "signal", "KILL"},
-                                  SignalCase{SIGTERM, false, "signal", "TERM"},
-                                  SignalCase{SIGXCPU, false, "rlimit", "XCPU"});
+    const SignalCase c = GENERATE(
+        SignalCase{SIGSEGV, true, "signal", "SEGV"}, SignalCase{SIGBUS, true, "signal", "BUS"},
+        SignalCase{SIGILL, true, "signal", "ILL"}, SignalCase{SIGFPE, true, "signal", "FPE"},
+        SignalCase{SIGABRT, true, "signal", "ABRT"}, SignalCase{SIGKILL, true, "signal", "KILL"},
+        SignalCase{SIGTERM, false, "signal", "TERM"}, SignalCase{SIGXCPU, false, "rlimit", "XCPU"});
     INFO("signal " << c.signal_name);
     Server server({});
     vn_proxy_context* ctx = create_context(server.proxy, 3);

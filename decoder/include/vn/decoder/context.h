@@ -30,9 +30,9 @@ enum class Mode {
 // server process: every field is a lock-free atomic (address-free, so sharing it across processes
 // is well defined), and a reader must treat the values as untrusted numbers.
 struct ContextCounters {
-    std::atomic<std::uint64_t> commands{0}; // Venus commands decoded, context path and rings
-    std::atomic<std::uint64_t> bytes{0};    // command bytes decoded from
-    std::atomic<std::uint64_t> submits{0};  // command streams submitted on the context path
+    std::atomic<std::uint64_t> commands{0};      // Venus commands decoded, context path and rings
+    std::atomic<std::uint64_t> bytes{0};         // command bytes decoded from
+    std::atomic<std::uint64_t> submits{0};       // command streams submitted on the context path
     std::atomic<std::uint64_t> device_memory{0}; // bytes of VkDeviceMemory held
     // Bytes of host memory held for the guest: memfd-backed device memory (the decoder) and shm
     // blob resources (the worker).

@@ -117,8 +117,8 @@ inline std::string log_field(const std::string& line, const std::string& key) {
     const std::size_t begin = at + needle.size();
     if (begin < line.size() && line[begin] == '"') {
         const std::size_t close = line.find('"', begin + 1);
-        return line.substr(begin + 1, close == std::string::npos ? std::string::npos
-                                                                : close - begin - 1);
+        return line.substr(begin + 1,
+                           close == std::string::npos ? std::string::npos : close - begin - 1);
     }
     return line.substr(begin, line.find(' ', begin) - begin);
 }
