@@ -128,6 +128,9 @@ void enter_child(int socket_fd, pid_t server_pid) {
     ::signal(SIGCHLD, SIG_DFL);
     ::signal(SIGTERM, SIG_DFL);
     ::signal(SIGINT, SIG_DFL);
+    // The operator's request for counters is the server's: `systemctl kill -s USR1` signals
+    // every process of the service, and a worker (or its jail's reaper) must not die of it.
+    ::signal(SIGUSR1, SIG_IGN);
 
     // A worker outliving its server would keep a context alive that nobody can destroy.
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);

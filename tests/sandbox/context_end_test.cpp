@@ -174,12 +174,20 @@ TEST_CASE("an orderly destroy and a VMM that just closes are logged as such",
 
     // SIGUSR1 lists live contexts with their counters.
     vn_proxy_context* live = create_context(server.proxy, 6);
+    // `systemctl kill -s USR1` signals every process of the service: workers ignore it.
+    const auto [child, worker] = find_worker(server.process.pid, 6);
+    REQUIRE(worker > 0);
+    REQUIRE(::kill(child, SIGUSR1) == 0);
+    REQUIRE(::kill(worker, SIGUSR1) == 0);
     REQUIRE(::kill(server.process.pid, SIGUSR1) == 0);
     const std::string stats = server.process.wait_for_line("context 6 stats:");
     INFO(stats);
     CHECK(log_field(stats, "phase") == "serving");
     CHECK(log_field(stats, "cmds") == "0");
     CHECK(log_field(stats, "device_mem") == "0");
+    std::uint32_t seqno = 0;
+    CHECK(vn_proxy_context_submit_fence(live, 0, &seqno) == VN_PROXY_OK);
+    CHECK(vn_proxy_context_wait_fence(live, 0, seqno, 5000) == VN_PROXY_OK);
     vn_proxy_context_destroy(live);
     CHECK(log_field(end_line(server.process, 6), "cause") == "destroy");
 }
