@@ -143,10 +143,10 @@ std::optional<MemoryBlob> Context::export_memory(std::uint64_t memory_id) {
     if (!m_impl->executor)
         return std::nullopt;
     std::lock_guard lock(m_impl->executor->dispatch_mutex());
-    const auto blob = m_impl->executor->export_memory(memory_id);
+    const auto blob = m_impl->executor->export_memory_once(memory_id);
     if (!blob)
         return std::nullopt;
-    return MemoryBlob{blob->fd, blob->size};
+    return MemoryBlob{blob->fd, blob->size, blob->repeated};
 }
 
 } // namespace vn::decoder

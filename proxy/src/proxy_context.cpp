@@ -249,14 +249,20 @@ int ProxyContext::validate_blob(std::uint32_t res_id, std::uint64_t blob_size,
         if (!S_ISREG(st.st_mode))
             return lost(what + "SHM fd is not a regular file");
         // Seal it ourselves: the worker must never be able to shrink it under the guest's mapping.
-        if (::fcntl(fd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW) != 0)
+        // A file that is sealed already (F_SEAL_SEAL refuses more seals) is as good when it
+        // carries the seals we would add.
+        constexpr int kWanted = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW;
+        if (::fcntl(fd, F_ADD_SEALS, kWanted) != 0 &&
+            (protocol::file_seals(fd) < 0 || (protocol::file_seals(fd) & kWanted) != kWanted))
             return lost(what + "SHM fd cannot be sealed");
         const int seals = protocol::file_seals(fd);
         if (seals < 0 || (seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)))
             return lost(what + "SHM fd is write-sealed");
+        // The worker rounds memory up to whole pages: the fd may be larger than the blob (the
+        // VMM maps blob_size bytes of it), never smaller.
         const auto size = protocol::regular_file_size(fd);
-        if (!size || *size != blob_size)
-            return lost(what + "SHM fd size differs from blob_size");
+        if (!size || *size < blob_size)
+            return lost(what + "SHM fd is smaller than blob_size");
         break;
     }
     case VN_PROXY_FD_DMABUF: {

@@ -38,7 +38,7 @@ class DecoderSink final : public CommandSink, private vn::decoder::ResourceProvi
         const auto blob = m_context.export_memory(memory_id);
         if (!blob)
             return std::nullopt;
-        return MemoryBlob{blob->fd, blob->size};
+        return MemoryBlob{blob->fd, blob->size, blob->repeated};
     }
     bool release_resource(std::uint32_t id, const std::function<void()>& destroy) override {
         return m_context.release_resource(id, destroy);

@@ -41,8 +41,9 @@ class CommandSink {
 
     // The memfd (caller-owned) and size behind a device-memory id, for a blob resource.
     struct MemoryBlob {
-        int fd;
-        std::size_t size;
+        int fd = -1;
+        std::size_t size = 0;
+        bool repeated = false; // exported before: refused, fd is -1
     };
     virtual std::optional<MemoryBlob> export_memory(std::uint64_t) { return std::nullopt; }
 

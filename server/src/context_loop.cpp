@@ -34,11 +34,19 @@ class SinkMemoryExporter final : public DeviceMemoryExporter {
             spdlog::info("device-memory blob {}: no guest-mappable memory behind it", blob_id);
             return std::nullopt;
         }
-        UniqueFd fd(memory->fd);
-        if (memory->size != size) {
-            spdlog::info("device-memory blob {}: {} bytes requested, memory holds {}", blob_id,
-                         size, memory->size);
+        if (memory->repeated) {
+            spdlog::info("device-memory blob {}: exported once already; refused", blob_id);
             return std::nullopt;
+        }
+        UniqueFd fd(memory->fd);
+        // The memfd is rounded up to whole pages (and the driver's import unit); the blob covers
+        // what the guest asked for, which may be less, never more.
+        if (size > memory->size) {
+            ExportedBlob fatal;
+            fatal.fatal = "device-memory blob " + std::to_string(blob_id) + ": " +
+                          std::to_string(size) + " bytes requested, the memory holds only " +
+                          std::to_string(memory->size);
+            return fatal;
         }
         ExportedBlob blob;
         blob.fd_type = FdType::Shm;
@@ -333,6 +341,8 @@ bool ContextLoop::handle_create_resource(std::span<const std::byte> bytes, std::
     }
 
     auto blob = m_exporter->export_blob(req.blob_id, req.blob_size, req.blob_flags);
+    if (blob && !blob->fatal.empty())
+        return fail("CREATE_RESOURCE " + std::to_string(req.res_id) + ": " + blob->fatal);
     if (!blob || !blob->fd) {
         spdlog::info("context {}: CREATE_RESOURCE {}: blob {} cannot be exported", m_config.ctx_id,
                      req.res_id, req.blob_id);

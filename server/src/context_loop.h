@@ -15,6 +15,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string>
 #include <unordered_map>
 
 namespace vn::server {
@@ -38,6 +39,9 @@ struct ExportedBlob {
     std::uint32_t map_info = protocol::kMapCacheNone;
     protocol::VulkanInfo vulkan_info{};
     os::UniqueFd fd;
+    // Set when the request itself is a guest error that ends the context (a blob larger than
+    // the memory behind it); fd is then empty.
+    std::string fatal;
 };
 
 class DeviceMemoryExporter {

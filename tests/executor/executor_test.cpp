@@ -1581,6 +1581,6 @@ TEST_CASE("calibrated timestamps: only with the extension enabled, and then the 
         Context r;
         a.device = create_device(r);
         CHECK(submit_one(r, a, VK_COMMAND_GENERATE_REPLY_BIT_EXT) == DecodeResult::Fatal);
-        CHECK(r.fatal.reason().find("not available") != std::string::npos);
+        CHECK(r.fatal.reason().find("is not enabled on this device") != std::string::npos);
     }
 }

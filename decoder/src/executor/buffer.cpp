@@ -15,6 +15,8 @@ DecodeResult Executor::on_vkCreateBuffer(protocol::Decoder& d, gen::CreateBuffer
         return DecodeResult::Ok;
     }
     VN_TRY(check_new_id(d, id));
+    if (a.pCreateInfo->flags & kSparseBufferFlags)
+        return d.in.fail("vkCreateBuffer: a sparse buffer, but sparse binding is not offered");
     VkBuffer host = VK_NULL_HANDLE;
     a.ret = dev->dispatch.CreateBuffer(a.device.handle, a.pCreateInfo, nullptr, &host);
     if (a.ret != VK_SUCCESS)

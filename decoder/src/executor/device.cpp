@@ -100,6 +100,16 @@ DecodeResult Executor::on_vkCreateDevice(protocol::Decoder& d, gen::CreateDevice
             return DecodeResult::Ok;
         }
     }
+    // Nothing sparse is offered (physical_device.cpp); a guest asking for it gets what a driver
+    // without the feature answers.
+    bool sparse = a.pCreateInfo->pEnabledFeatures && enables_sparse(*a.pCreateInfo->pEnabledFeatures);
+    for (auto* n = static_cast<const VkBaseInStructure*>(a.pCreateInfo->pNext); n; n = n->pNext)
+        if (n->sType == VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2)
+            sparse |= enables_sparse(reinterpret_cast<const VkPhysicalDeviceFeatures2*>(n)->features);
+    if (sparse) {
+        a.ret = VK_ERROR_FEATURE_NOT_PRESENT;
+        return DecodeResult::Ok;
+    }
     VkDeviceCreateInfo info = *a.pCreateInfo;
     info.enabledLayerCount = 0;
     info.ppEnabledLayerNames = nullptr;
@@ -116,7 +126,8 @@ DecodeResult Executor::on_vkCreateDevice(protocol::Decoder& d, gen::CreateDevice
     std::vector<const char*> extensions(info.ppEnabledExtensionNames,
                                         info.ppEnabledExtensionNames + info.enabledExtensionCount);
     VkDeviceSize import_alignment = 0;
-    if (host_supports(*inst, a.physicalDevice.handle, "VK_EXT_external_memory_host")) {
+    if (inst->dispatch.GetPhysicalDeviceProperties2 &&
+        host_supports(*inst, a.physicalDevice.handle, "VK_EXT_external_memory_host")) {
         bool asked = false;
         for (const char* e : extensions)
             asked |= std::strcmp(e, "VK_EXT_external_memory_host") == 0;
@@ -144,7 +155,23 @@ DecodeResult Executor::on_vkCreateDevice(protocol::Decoder& d, gen::CreateDevice
     VkPhysicalDeviceProperties props{};
     inst->dispatch.GetPhysicalDeviceProperties(a.physicalDevice.handle, &props);
     state->limits = props.limits;
-    gen::load(state->dispatch, vkGetDeviceProcAddr, host);
+    // Entry points through the names the device was created for: a command promoted to core
+    // after the device's version resolves only by its extension name (vkCmdSetStencilOpEXT on a
+    // 1.2 device), and one the guest did not enable stays null.
+    gen::EnabledApi api;
+    api.version = effective_api_version(*inst, a.physicalDevice.handle);
+    api.extensions.assign(a.pCreateInfo->ppEnabledExtensionNames,
+                          a.pCreateInfo->ppEnabledExtensionNames +
+                              a.pCreateInfo->enabledExtensionCount);
+    gen::load(state->dispatch, vkGetDeviceProcAddr, host, api);
+    if (gen::missing_core_entry(state->dispatch) != nullptr) {
+        // Handlers call core 1.0 entries without looking: a driver that does not resolve one
+        // cannot serve this device.
+        if (state->dispatch.DestroyDevice)
+            state->dispatch.DestroyDevice(host, nullptr);
+        a.ret = VK_ERROR_INITIALIZATION_FAILED;
+        return DecodeResult::Ok;
+    }
     state->get_host_pointer_properties = reinterpret_cast<PFN_vkGetMemoryHostPointerPropertiesEXT>(
         vkGetDeviceProcAddr(host, "vkGetMemoryHostPointerPropertiesEXT"));
     if (!state->get_host_pointer_properties)
@@ -198,6 +225,38 @@ DecodeResult Executor::device_entry(protocol::Decoder& d, const protocol::Ref<Vk
     VN_TRY(device_of(d, device.id, dev));
     out = &dev->dispatch;
     return DecodeResult::Ok;
+}
+
+namespace {
+DecodeResult entry_missing(protocol::Decoder& d, gen::CommandType type) {
+    const char* name = gen::command_name(static_cast<std::uint32_t>(type));
+    return d.in.fail(std::string(name ? name : "command") +
+                     " is not enabled on this device (it needs " + gen::entry_requirement(type) +
+                     ")");
+}
+} // namespace
+
+DecodeResult Executor::require_entry(protocol::Decoder& d, gen::CommandType type,
+                                     const protocol::Ref<VkDevice>& device) {
+    if (device.id == 0)
+        return DecodeResult::Ok; // a null device: the handler decides (destroy of null is a no-op)
+    DeviceState* dev = nullptr;
+    VN_TRY(device_of(d, device.id, dev));
+    return gen::entry_present(dev->dispatch, type) ? DecodeResult::Ok : entry_missing(d, type);
+}
+
+DecodeResult Executor::require_entry(protocol::Decoder& d, gen::CommandType type,
+                                     const protocol::Ref<VkQueue>& queue) {
+    DeviceState* dev = nullptr;
+    VN_TRY(queue_device(d, queue.id, dev));
+    return gen::entry_present(dev->dispatch, type) ? DecodeResult::Ok : entry_missing(d, type);
+}
+
+DecodeResult Executor::require_entry(protocol::Decoder& d, gen::CommandType type,
+                                     const protocol::Ref<VkCommandBuffer>& cb) {
+    const gen::DeviceDispatch* dd = nullptr;
+    VN_TRY(command_buffer_dispatch(d, cb, dd));
+    return gen::entry_present(*dd, type) ? DecodeResult::Ok : entry_missing(d, type);
 }
 
 DecodeResult Executor::new_device_child(protocol::Decoder& d, std::uint64_t id) {

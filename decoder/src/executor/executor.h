@@ -30,11 +30,24 @@ class InstanceState final : public ObjectState {
     std::uint32_t api_version = 0;
 };
 
+// Sparse binding is not offered (physical_device.cpp): these clear it from features, and these
+// create flags are refused.
+void hide_sparse_features(VkPhysicalDeviceFeatures& f);
+bool enables_sparse(const VkPhysicalDeviceFeatures& f);
+inline constexpr VkImageCreateFlags kSparseImageFlags = VK_IMAGE_CREATE_SPARSE_BINDING_BIT |
+                                                        VK_IMAGE_CREATE_SPARSE_RESIDENCY_BIT |
+                                                        VK_IMAGE_CREATE_SPARSE_ALIASED_BIT;
+inline constexpr VkBufferCreateFlags kSparseBufferFlags = VK_BUFFER_CREATE_SPARSE_BINDING_BIT |
+                                                          VK_BUFFER_CREATE_SPARSE_RESIDENCY_BIT |
+                                                          VK_BUFFER_CREATE_SPARSE_ALIASED_BIT;
+
 // What a context knows about a VkPhysicalDevice: the instance it came from.
 class PhysicalDeviceState final : public ObjectState {
   public:
     explicit PhysicalDeviceState(const InstanceState& i) : instance(&i) {}
     const InstanceState* instance;
+    // Memory types whose memory the guest can map (physical_device.cpp), probed once.
+    std::optional<std::uint32_t> mappable_types;
 };
 
 // The shape of an image: every region a command names in it is checked against this, since
@@ -155,8 +168,11 @@ class DeviceChildState final : public ObjectState {
 // A guest-mappable blob of device memory: a duplicate of the memfd behind it, which the caller
 // owns, and the mappable size.
 struct MemoryExport {
-    int fd;
-    std::size_t size;
+    int fd = -1;
+    std::size_t size = 0;
+    // Exported once already: virglrenderer refuses a second export of one memory, and so do we
+    // (the proxy seals every shm blob it receives, and a blob is one resource).
+    bool repeated = false;
 };
 
 class Ring;
@@ -310,6 +326,19 @@ class Executor final : public gen::PassthroughHandler {
     on_vkImportSemaphoreResourceMESA(protocol::Decoder& d,
                                      gen::ImportSemaphoreResourceMESAArgs& a) override;
 
+    // Refuse a command whose entry point the device (device.cpp) or instance (instance.cpp) of
+    // its first argument did not load: not enabled by the guest, or missing in the driver.
+    protocol::DecodeResult require_entry(protocol::Decoder& d, gen::CommandType type,
+                                         const protocol::Ref<VkDevice>& device) override;
+    protocol::DecodeResult require_entry(protocol::Decoder& d, gen::CommandType type,
+                                         const protocol::Ref<VkQueue>& queue) override;
+    protocol::DecodeResult require_entry(protocol::Decoder& d, gen::CommandType type,
+                                         const protocol::Ref<VkCommandBuffer>& cb) override;
+    protocol::DecodeResult require_entry(protocol::Decoder& d, gen::CommandType type,
+                                         const protocol::Ref<VkInstance>& instance) override;
+    protocol::DecodeResult require_entry(protocol::Decoder& d, gen::CommandType type,
+                                         const protocol::Ref<VkPhysicalDevice>& pd) override;
+
     // instance.cpp
     protocol::DecodeResult
     on_vkEnumerateInstanceVersion(protocol::Decoder& d,
@@ -412,6 +441,8 @@ class Executor final : public gen::PassthroughHandler {
     // The memfd behind a memory object, for a blob resource; nullopt when the memory is not ours
     // to hand out (not host-visible, or the driver could not import host memory).
     std::optional<MemoryExport> export_memory(std::uint64_t memory_id);
+    // The same, for a blob: once per memory object; a second request gets `repeated`.
+    std::optional<MemoryExport> export_memory_once(std::uint64_t memory_id);
 
     // descriptor.cpp
     protocol::DecodeResult on_vkAllocateDescriptorSets(protocol::Decoder& d,

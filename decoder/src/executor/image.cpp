@@ -22,6 +22,8 @@ DecodeResult Executor::on_vkCreateImage(protocol::Decoder& d, gen::CreateImageAr
     for (auto* n = static_cast<const VkBaseInStructure*>(info.pNext); n; n = n->pNext)
         if (n->sType == VK_STRUCTURE_TYPE_IMPORT_MEMORY_RESOURCE_INFO_MESA)
             return d.in.fail("vkCreateImage from an imported resource is not implemented yet");
+    if (info.flags & kSparseImageFlags)
+        return d.in.fail("vkCreateImage: a sparse image, but sparse binding is not offered");
     VkImage host = VK_NULL_HANDLE;
     a.ret = dev->dispatch.CreateImage(a.device.handle, &info, nullptr, &host);
     if (a.ret != VK_SUCCESS)
@@ -91,7 +93,16 @@ DecodeResult Executor::check_image_bind(protocol::Decoder& d, DeviceState& dev, 
     }
     VkMemoryRequirements2 req{};
     req.sType = VK_STRUCTURE_TYPE_MEMORY_REQUIREMENTS_2;
-    dev.dispatch.GetImageMemoryRequirements2(device, &info, &req);
+    // The *2 query is Vulkan 1.1 or VK_KHR_get_memory_requirements2, which a device that has
+    // vkBindImageMemory2 through VK_KHR_bind_memory2 need not have: only a disjoint plane needs it.
+    if (info.pNext) {
+        if (!dev.dispatch.GetImageMemoryRequirements2)
+            return d.in.fail("vkBindImageMemory2: a plane bind needs "
+                             "vkGetImageMemoryRequirements2, which this device has not enabled");
+        dev.dispatch.GetImageMemoryRequirements2(device, &info, &req);
+    } else {
+        dev.dispatch.GetImageMemoryRequirements(device, bind.image, &req.memoryRequirements);
+    }
     const VkMemoryRequirements& r = req.memoryRequirements;
     if (bind.memoryOffset > it->second || r.size > it->second - bind.memoryOffset ||
         (r.alignment && bind.memoryOffset % r.alignment != 0))

@@ -238,6 +238,30 @@ Executor::on_vkEnumeratePhysicalDeviceGroups(protocol::Decoder& d,
     return DecodeResult::Ok;
 }
 
+DecodeResult Executor::require_entry(protocol::Decoder& d, gen::CommandType type,
+                                     const protocol::Ref<VkInstance>& instance) {
+    if (instance.id == 0)
+        return DecodeResult::Ok; // vkDestroyInstance(NULL) is a no-op; the handler decides
+    ObjectEntry<VkInstance>* entry = nullptr;
+    VN_TRY(m_objects.get<VkInstance>(instance.id, entry));
+    const auto* inst = static_cast<const InstanceState*>(entry->state.get());
+    if (gen::entry_present(inst->dispatch, type))
+        return DecodeResult::Ok;
+    const char* name = gen::command_name(static_cast<std::uint32_t>(type));
+    return d.in.fail(std::string(name ? name : "command") + " is not available on this instance");
+}
+
+DecodeResult Executor::require_entry(protocol::Decoder& d, gen::CommandType type,
+                                     const protocol::Ref<VkPhysicalDevice>& pd) {
+    const InstanceState* inst = nullptr;
+    VN_TRY(instance_of(d, pd.id, inst));
+    if (gen::entry_present(inst->dispatch, type))
+        return DecodeResult::Ok;
+    const char* name = gen::command_name(static_cast<std::uint32_t>(type));
+    return d.in.fail(std::string(name ? name : "command") +
+                     " is not available on this physical device's instance");
+}
+
 DecodeResult Executor::instance_of(protocol::Decoder& d, std::uint64_t physical_device_id,
                                    const InstanceState*& out) {
     ObjectEntry<VkPhysicalDevice>* entry = nullptr;

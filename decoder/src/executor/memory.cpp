@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <unistd.h>
+#include <algorithm>
 #include <utility>
 
 namespace vn::decoder {
@@ -62,7 +63,10 @@ DecodeResult Executor::on_vkAllocateMemory(protocol::Decoder& d, gen::AllocateMe
     const bool host_visible = (dev->memory.memoryTypes[guest.memoryTypeIndex].propertyFlags &
                                VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT) != 0;
     if (host_visible && dev->host_import_alignment && guest.allocationSize) {
-        const VkDeviceSize align = dev->host_import_alignment;
+        // The memfd covers whole pages and whole import units; the guest's blob covers exactly
+        // what it asked for, the tail is padding of this allocation alone.
+        const auto page = static_cast<VkDeviceSize>(::sysconf(_SC_PAGESIZE));
+        const VkDeviceSize align = std::max(dev->host_import_alignment, page);
         if (guest.allocationSize > (VkDeviceSize{1} << 40))
             return d.in.fail("vkAllocateMemory: allocation size beyond 1 TiB");
         const VkDeviceSize size = (guest.allocationSize + align - 1) / align * align;
@@ -132,13 +136,11 @@ DecodeResult Executor::on_vkBindBufferMemory2(protocol::Decoder& d, gen::BindBuf
         const auto it = dev->memory_sizes.find(bind.memory);
         if (it == dev->memory_sizes.end())
             return d.in.fail("vkBindBufferMemory2: memory of another device");
-        VkBufferMemoryRequirementsInfo2 info{};
-        info.sType = VK_STRUCTURE_TYPE_BUFFER_MEMORY_REQUIREMENTS_INFO_2;
-        info.buffer = bind.buffer;
-        VkMemoryRequirements2 req{};
-        req.sType = VK_STRUCTURE_TYPE_MEMORY_REQUIREMENTS_2;
-        dd->GetBufferMemoryRequirements2(a.device.handle, &info, &req);
-        const VkMemoryRequirements& r = req.memoryRequirements;
+        if (!dev->buffers.contains(bind.buffer))
+            return d.in.fail("vkBindBufferMemory2: a buffer of another device");
+        // The core 1.0 query: the *2 form may not be enabled where vkBindBufferMemory2 is.
+        VkMemoryRequirements r{};
+        dd->GetBufferMemoryRequirements(a.device.handle, bind.buffer, &r);
         if (bind.memoryOffset > it->second || r.size > it->second - bind.memoryOffset ||
             (r.alignment && bind.memoryOffset % r.alignment != 0))
             return d.in.fail("vkBindBufferMemory2: the buffer does not fit its memory at offset " +
@@ -163,6 +165,19 @@ std::optional<MemoryExport> Executor::export_memory(std::uint64_t memory_id) {
     if (fd < 0)
         return std::nullopt;
     return MemoryExport{fd, state->host->size()};
+}
+
+std::optional<MemoryExport> Executor::export_memory_once(std::uint64_t memory_id) {
+    auto* entry = m_objects.find<VkDeviceMemory>(memory_id);
+    if (!entry)
+        return std::nullopt;
+    auto* state = static_cast<MemoryState*>(entry->state.get());
+    if (state->host && state->exported)
+        return MemoryExport{-1, 0, true};
+    auto blob = export_memory(memory_id);
+    if (blob)
+        state->exported = true;
+    return blob;
 }
 
 } // namespace vn::decoder

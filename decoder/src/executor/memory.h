@@ -37,6 +37,7 @@ class MemoryState final : public ObjectState {
     std::uint64_t allocation_size = 0;
     std::uint32_t memory_type = 0;
     std::optional<HostAllocation> host; // set when backed by our memfd
+    bool exported = false;              // handed out as a blob (once only)
     // Non-zero when imported from a context resource (VkImportMemoryResourceInfoMESA): the
     // resource must outlive the memory, as the driver reads its mapping.
     std::uint32_t imported_resource = 0;

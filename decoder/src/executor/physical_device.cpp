@@ -1,6 +1,9 @@
 // Physical-device queries: passed to the host driver, then trimmed to what Venus can carry.
 #include "executor.h"
 #include "exposed_chain.h"
+#include "memory.h"
+
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
@@ -11,13 +14,35 @@ namespace vn::decoder {
 using protocol::DecodeResult;
 
 namespace {
-void cap_device_version(VkPhysicalDeviceProperties& p) {
+// Sparse binding is not offered: vkQueueBindSparse is not executed (every bind range would need
+// checking against its memory, and lavapipe, the driver our tests run on, has no sparse support
+// to test it with), so nothing sparse is advertised and a guest never gets to ask for it.
+void cap_device_properties(VkPhysicalDeviceProperties& p) {
     p.apiVersion = Executor::cap_api_version(p.apiVersion);
+    p.sparseProperties = {};
 }
 std::vector<std::string> exposed_names(const InstanceState& inst, VkPhysicalDevice pd) {
     return extension_names(exposed_device_extensions(inst, pd));
 }
 } // namespace
+
+void hide_sparse_features(VkPhysicalDeviceFeatures& f) {
+    f.sparseBinding = VK_FALSE;
+    f.sparseResidencyBuffer = VK_FALSE;
+    f.sparseResidencyImage2D = VK_FALSE;
+    f.sparseResidencyImage3D = VK_FALSE;
+    f.sparseResidency2Samples = VK_FALSE;
+    f.sparseResidency4Samples = VK_FALSE;
+    f.sparseResidency8Samples = VK_FALSE;
+    f.sparseResidency16Samples = VK_FALSE;
+    f.sparseResidencyAliased = VK_FALSE;
+}
+
+bool enables_sparse(const VkPhysicalDeviceFeatures& f) {
+    return f.sparseBinding || f.sparseResidencyBuffer || f.sparseResidencyImage2D ||
+           f.sparseResidencyImage3D || f.sparseResidency2Samples || f.sparseResidency4Samples ||
+           f.sparseResidency8Samples || f.sparseResidency16Samples || f.sparseResidencyAliased;
+}
 
 #define VN_INSTANCE_DISPATCH(a, inst)                                                              \
     const InstanceState* inst = nullptr;                                                           \
@@ -29,7 +54,7 @@ DecodeResult Executor::on_vkGetPhysicalDeviceProperties(protocol::Decoder& d,
     if (!a.pProperties)
         return d.in.fail("vkGetPhysicalDeviceProperties without pProperties");
     inst->dispatch.GetPhysicalDeviceProperties(a.physicalDevice.handle, a.pProperties);
-    cap_device_version(*a.pProperties);
+    cap_device_properties(*a.pProperties);
     return DecodeResult::Ok;
 }
 
@@ -46,7 +71,7 @@ DecodeResult Executor::on_vkGetPhysicalDeviceProperties2(protocol::Decoder& d,
                                  exposed_names(*inst, a.physicalDevice.handle), true);
         inst->dispatch.GetPhysicalDeviceProperties2(a.physicalDevice.handle, a.pProperties);
     }
-    cap_device_version(a.pProperties->properties);
+    cap_device_properties(a.pProperties->properties);
     return DecodeResult::Ok;
 }
 
@@ -58,6 +83,7 @@ DecodeResult Executor::on_vkGetPhysicalDeviceFeatures2(protocol::Decoder& d,
     const ExposedChain chain(a.pFeatures, effective_api_version(*inst, a.physicalDevice.handle),
                              exposed_names(*inst, a.physicalDevice.handle), true);
     inst->dispatch.GetPhysicalDeviceFeatures2(a.physicalDevice.handle, a.pFeatures);
+    hide_sparse_features(a.pFeatures->features);
     return DecodeResult::Ok;
 }
 
@@ -68,8 +94,86 @@ DecodeResult Executor::on_vkGetPhysicalDeviceQueueFamilyProperties2(
         return d.in.fail("vkGetPhysicalDeviceQueueFamilyProperties2 without a count");
     inst->dispatch.GetPhysicalDeviceQueueFamilyProperties2(
         a.physicalDevice.handle, a.pQueueFamilyPropertyCount, a.pQueueFamilyProperties);
+    if (a.pQueueFamilyProperties)
+        for (std::uint32_t i = 0; i < *a.pQueueFamilyPropertyCount; ++i)
+            a.pQueueFamilyProperties[i].queueFamilyProperties.queueFlags &=
+                ~VkQueueFlags{VK_QUEUE_SPARSE_BINDING_BIT};
     return DecodeResult::Ok;
 }
+
+namespace {
+constexpr VkMemoryPropertyFlags kHostFlags = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT |
+                                             VK_MEMORY_PROPERTY_HOST_COHERENT_BIT |
+                                             VK_MEMORY_PROPERTY_HOST_CACHED_BIT;
+
+// The memory types whose host-visible memory we can hand the guest: those a host allocation
+// (our memfd) can be imported into through VK_EXT_external_memory_host. Found the way the
+// executor allocates, on a throwaway device. All ones when the driver cannot import host memory
+// at all or no coherent type would be left (then nothing is hidden: Vulkan requires a
+// host-visible, host-coherent type, and such a driver keeps today's behaviour).
+std::uint32_t probe_mappable_types(const InstanceState& inst, VkPhysicalDevice pd,
+                                   const VkPhysicalDeviceMemoryProperties& mem) {
+    constexpr std::uint32_t kAll = ~0u;
+    std::uint32_t count = 0;
+    if (inst.dispatch.EnumerateDeviceExtensionProperties(pd, nullptr, &count, nullptr) !=
+        VK_SUCCESS)
+        return kAll;
+    std::vector<VkExtensionProperties> props(count);
+    if (inst.dispatch.EnumerateDeviceExtensionProperties(pd, nullptr, &count, props.data()) < 0)
+        return kAll;
+    const bool has_import = std::any_of(props.begin(), props.begin() + count, [](const auto& p) {
+        return std::strcmp(p.extensionName, "VK_EXT_external_memory_host") == 0;
+    });
+    if (!has_import || !inst.dispatch.GetPhysicalDeviceProperties2)
+        return kAll;
+    VkPhysicalDeviceExternalMemoryHostPropertiesEXT host_props{};
+    host_props.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_EXTERNAL_MEMORY_HOST_PROPERTIES_EXT;
+    VkPhysicalDeviceProperties2 props2{};
+    props2.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2;
+    props2.pNext = &host_props;
+    inst.dispatch.GetPhysicalDeviceProperties2(pd, &props2);
+
+    const float priority = 1.0f;
+    VkDeviceQueueCreateInfo queue{};
+    queue.sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO;
+    queue.queueCount = 1;
+    queue.pQueuePriorities = &priority;
+    const char* ext = "VK_EXT_external_memory_host";
+    VkDeviceCreateInfo info{};
+    info.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO;
+    info.queueCreateInfoCount = 1;
+    info.pQueueCreateInfos = &queue;
+    info.enabledExtensionCount = 1;
+    info.ppEnabledExtensionNames = &ext;
+    VkDevice device = VK_NULL_HANDLE;
+    if (inst.dispatch.CreateDevice(pd, &info, nullptr, &device) != VK_SUCCESS)
+        return kAll;
+    auto destroy = reinterpret_cast<PFN_vkDestroyDevice>(
+        vkGetDeviceProcAddr(device, "vkDestroyDevice"));
+    auto query = reinterpret_cast<PFN_vkGetMemoryHostPointerPropertiesEXT>(
+        vkGetDeviceProcAddr(device, "vkGetMemoryHostPointerPropertiesEXT"));
+    const auto page = static_cast<VkDeviceSize>(::sysconf(_SC_PAGESIZE));
+    std::uint32_t bits = 0;
+    if (query) {
+        if (auto alloc = HostAllocation::create(static_cast<std::size_t>(
+                std::max(host_props.minImportedHostPointerAlignment, page)))) {
+            VkMemoryHostPointerPropertiesEXT pointer{};
+            pointer.sType = VK_STRUCTURE_TYPE_MEMORY_HOST_POINTER_PROPERTIES_EXT;
+            if (query(device, VK_EXTERNAL_MEMORY_HANDLE_TYPE_HOST_ALLOCATION_BIT_EXT,
+                      alloc->data(), &pointer) == VK_SUCCESS)
+                bits = pointer.memoryTypeBits;
+        }
+    }
+    if (destroy)
+        destroy(device, nullptr);
+    constexpr VkMemoryPropertyFlags kCoherent =
+        VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
+    for (std::uint32_t i = 0; i < mem.memoryTypeCount; ++i)
+        if ((bits & (1u << i)) && (mem.memoryTypes[i].propertyFlags & kCoherent) == kCoherent)
+            return bits;
+    return kAll;
+}
+} // namespace
 
 DecodeResult
 Executor::on_vkGetPhysicalDeviceMemoryProperties2(protocol::Decoder& d,
@@ -77,10 +181,25 @@ Executor::on_vkGetPhysicalDeviceMemoryProperties2(protocol::Decoder& d,
     VN_INSTANCE_DISPATCH(a, inst);
     if (!a.pMemoryProperties)
         return d.in.fail("vkGetPhysicalDeviceMemoryProperties2 without pMemoryProperties");
-    const ExposedChain chain(a.pMemoryProperties,
-                             effective_api_version(*inst, a.physicalDevice.handle),
-                             exposed_names(*inst, a.physicalDevice.handle), true);
-    inst->dispatch.GetPhysicalDeviceMemoryProperties2(a.physicalDevice.handle, a.pMemoryProperties);
+    {
+        const ExposedChain chain(a.pMemoryProperties,
+                                 effective_api_version(*inst, a.physicalDevice.handle),
+                                 exposed_names(*inst, a.physicalDevice.handle), true);
+        inst->dispatch.GetPhysicalDeviceMemoryProperties2(a.physicalDevice.handle,
+                                                          a.pMemoryProperties);
+    }
+    // A host-visible type whose memory we cannot hand the guest (NVIDIA's device-local
+    // host-visible type takes no imported host memory) is offered as device memory only: the
+    // guest would map it and wait forever for a blob that cannot be made.
+    ObjectEntry<VkPhysicalDevice>* entry = nullptr;
+    VN_TRY(m_objects.get<VkPhysicalDevice>(a.physicalDevice.id, entry));
+    auto* pds = static_cast<PhysicalDeviceState*>(entry->state.get());
+    VkPhysicalDeviceMemoryProperties& mem = a.pMemoryProperties->memoryProperties;
+    if (!pds->mappable_types)
+        pds->mappable_types = probe_mappable_types(*inst, a.physicalDevice.handle, mem);
+    for (std::uint32_t i = 0; i < mem.memoryTypeCount && i < VK_MAX_MEMORY_TYPES; ++i)
+        if (!(*pds->mappable_types & (1u << i)))
+            mem.memoryTypes[i].propertyFlags &= ~kHostFlags;
     return DecodeResult::Ok;
 }
 
@@ -151,6 +270,10 @@ DecodeResult Executor::on_vkGetPhysicalDeviceImageFormatProperties2(
     if (!a.pImageFormatInfo || !a.pImageFormatProperties)
         return d.in.fail("vkGetPhysicalDeviceImageFormatProperties2 without its info or output");
     const VkPhysicalDevice pd = a.physicalDevice.handle;
+    if (a.pImageFormatInfo->flags & kSparseImageFlags) {
+        a.ret = VK_ERROR_FORMAT_NOT_SUPPORTED; // nothing sparse is offered (cap_device_properties)
+        return DecodeResult::Ok;
+    }
     const ExposedChain in = input_chain(*inst, pd, a.pImageFormatInfo);
     const ExposedChain out = output_chain(*inst, pd, a.pImageFormatProperties);
     a.ret = inst->dispatch.GetPhysicalDeviceImageFormatProperties2(pd, a.pImageFormatInfo,
@@ -163,11 +286,11 @@ DecodeResult Executor::on_vkGetPhysicalDeviceSparseImageFormatProperties2(
     VN_INSTANCE_DISPATCH(a, inst);
     if (!a.pFormatInfo)
         return d.in.fail("vkGetPhysicalDeviceSparseImageFormatProperties2 without pFormatInfo");
-    // The decoder sized pProperties by the guest's count (or left it null for a count query),
-    // so the driver writes no further than that.
-    const ExposedChain in = input_chain(*inst, a.physicalDevice.handle, a.pFormatInfo);
-    inst->dispatch.GetPhysicalDeviceSparseImageFormatProperties2(
-        a.physicalDevice.handle, a.pFormatInfo, a.pPropertyCount, a.pProperties);
+    // No format has sparse properties: nothing sparse is offered (cap_device_properties).
+    if (!a.pPropertyCount)
+        return d.in.fail("vkGetPhysicalDeviceSparseImageFormatProperties2 without a count");
+    *a.pPropertyCount = 0;
+    (void)inst;
     return DecodeResult::Ok;
 }
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from . import entry_points
 from . import registry as reg
 from .cdecl import Decl, parse_decl
 from .protocol import Protocol
@@ -105,6 +106,10 @@ class Command:
     destroys: Field | None = None
     level: str = "global"            # which dispatch table calls it: global, instance, device
 
+    # Every name the host driver may know this command by, with the core version or extension
+    # that makes that name callable (entry_points.py).
+    providers: list[entry_points.Provider] = field(default_factory=list)
+
     handwritten: bool = False        # listed in [executor] handwritten
     device_call: bool = False        # listed in [executor_passthrough]
 
@@ -149,6 +154,15 @@ class Command:
     @property
     def short(self) -> str:
         return self.name[2:]
+
+    @property
+    def requirement(self) -> str:
+        return entry_points.requirement(self.providers)
+
+    @property
+    def core_1_0(self) -> bool:
+        """Callable on every device: handlers may call it without looking."""
+        return any(p.version == (1, 0) for p in self.providers)
 
 
 @dataclass
@@ -552,6 +566,8 @@ class Builder:
                           private=rc.private, blocked=blocked,
                           paths=p.private_commands.get(canon, {}).get("paths", "both"))
             first = params[0].elem.type if params and params[0].kind == "handle" else None
+            if not rc.private:
+                cmd.providers = entry_points.providers(r, canon)
             cmd.handwritten = any(n in p.executor_handwritten for n in names)
             cmd.device_call = any(n in p.executor_passthrough for n in names)
             if cmd.device_call and (

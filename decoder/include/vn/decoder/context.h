@@ -130,8 +130,9 @@ struct ContextOptions {
 
 // The memfd behind a device-memory object (owned by the caller) and its size.
 struct MemoryBlob {
-    int fd;
-    std::size_t size;
+    int fd = -1;
+    std::size_t size = 0;
+    bool repeated = false; // exported before: refused, fd is -1
 };
 
 class Context {
