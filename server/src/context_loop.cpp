@@ -342,7 +342,7 @@ bool ContextLoop::handle_create_resource(std::span<const std::byte> bytes, std::
 
     auto blob = m_exporter->export_blob(req.blob_id, req.blob_size, req.blob_flags);
     if (blob && !blob->fatal.empty())
-        return fail("CREATE_RESOURCE " + std::to_string(req.res_id) + ": " + blob->fatal);
+        return fail("resource " + std::to_string(req.res_id) + ": " + blob->fatal);
     if (!blob || !blob->fd) {
         spdlog::info("context {}: CREATE_RESOURCE {}: blob {} cannot be exported", m_config.ctx_id,
                      req.res_id, req.blob_id);

@@ -15,7 +15,6 @@
 #include <mutex>
 #include <optional>
 #include <string>
-#include <string>
 #include <unordered_map>
 
 namespace vn::server {

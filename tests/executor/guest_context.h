@@ -184,10 +184,10 @@ inline constexpr std::uint64_t device_id = 0x7f0000003000;
 inline constexpr std::uint64_t queue_id = 0x7f0000004000;
 inline constexpr std::uint64_t semaphore_id = 0x7f0000005000;
 
-inline void create_instance(Context& c) {
+inline void create_instance(Context& c, std::uint32_t api_version = VK_API_VERSION_1_3) {
     const char* extensions[] = {"VK_EXT_command_serialization", "VK_MESA_venus_protocol"};
     VkApplicationInfo app{
-        VK_STRUCTURE_TYPE_APPLICATION_INFO, nullptr, "test", 1, "venus", 1, VK_API_VERSION_1_3};
+        VK_STRUCTURE_TYPE_APPLICATION_INFO, nullptr, "test", 1, "venus", 1, api_version};
     VkInstanceCreateInfo info{
         VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO, nullptr, 0, &app, 0, nullptr, 2, extensions};
     VkInstance instance = id<VkInstance>(instance_id);
@@ -220,10 +220,12 @@ inline std::uint32_t enumerate_physical_devices(Context& c) {
 }
 
 // Instance, physical device and a device with one queue. `features` is chained to the device
-// create info; `extensions` are enabled on it.
+// create info; `extensions` are enabled on it; `api_version` is the instance's (and so, capped
+// by the driver's, the device's).
 inline protocol::Ref<VkDevice> create_device(Context& c, void* features = nullptr,
-                                             std::vector<const char*> extensions = {}) {
-    create_instance(c);
+                                             std::vector<const char*> extensions = {},
+                                             std::uint32_t api_version = VK_API_VERSION_1_3) {
+    create_instance(c, api_version);
     enumerate_physical_devices(c);
     const float priority = 1.0f;
     VkDeviceQueueCreateInfo qci{};

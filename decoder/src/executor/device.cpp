@@ -102,10 +102,12 @@ DecodeResult Executor::on_vkCreateDevice(protocol::Decoder& d, gen::CreateDevice
     }
     // Nothing sparse is offered (physical_device.cpp); a guest asking for it gets what a driver
     // without the feature answers.
-    bool sparse = a.pCreateInfo->pEnabledFeatures && enables_sparse(*a.pCreateInfo->pEnabledFeatures);
+    bool sparse =
+        a.pCreateInfo->pEnabledFeatures && enables_sparse(*a.pCreateInfo->pEnabledFeatures);
     for (auto* n = static_cast<const VkBaseInStructure*>(a.pCreateInfo->pNext); n; n = n->pNext)
         if (n->sType == VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2)
-            sparse |= enables_sparse(reinterpret_cast<const VkPhysicalDeviceFeatures2*>(n)->features);
+            sparse |=
+                enables_sparse(reinterpret_cast<const VkPhysicalDeviceFeatures2*>(n)->features);
     if (sparse) {
         a.ret = VK_ERROR_FEATURE_NOT_PRESENT;
         return DecodeResult::Ok;

@@ -4,10 +4,10 @@
 
 #include "executor.h"
 
+#include <algorithm>
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <unistd.h>
-#include <algorithm>
 #include <utility>
 
 namespace vn::decoder {

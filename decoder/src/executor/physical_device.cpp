@@ -148,8 +148,8 @@ std::uint32_t probe_mappable_types(const InstanceState& inst, VkPhysicalDevice p
     VkDevice device = VK_NULL_HANDLE;
     if (inst.dispatch.CreateDevice(pd, &info, nullptr, &device) != VK_SUCCESS)
         return kAll;
-    auto destroy = reinterpret_cast<PFN_vkDestroyDevice>(
-        vkGetDeviceProcAddr(device, "vkDestroyDevice"));
+    auto destroy =
+        reinterpret_cast<PFN_vkDestroyDevice>(vkGetDeviceProcAddr(device, "vkDestroyDevice"));
     auto query = reinterpret_cast<PFN_vkGetMemoryHostPointerPropertiesEXT>(
         vkGetDeviceProcAddr(device, "vkGetMemoryHostPointerPropertiesEXT"));
     const auto page = static_cast<VkDeviceSize>(::sysconf(_SC_PAGESIZE));
@@ -159,8 +159,8 @@ std::uint32_t probe_mappable_types(const InstanceState& inst, VkPhysicalDevice p
                 std::max(host_props.minImportedHostPointerAlignment, page)))) {
             VkMemoryHostPointerPropertiesEXT pointer{};
             pointer.sType = VK_STRUCTURE_TYPE_MEMORY_HOST_POINTER_PROPERTIES_EXT;
-            if (query(device, VK_EXTERNAL_MEMORY_HANDLE_TYPE_HOST_ALLOCATION_BIT_EXT,
-                      alloc->data(), &pointer) == VK_SUCCESS)
+            if (query(device, VK_EXTERNAL_MEMORY_HANDLE_TYPE_HOST_ALLOCATION_BIT_EXT, alloc->data(),
+                      &pointer) == VK_SUCCESS)
                 bits = pointer.memoryTypeBits;
         }
     }
