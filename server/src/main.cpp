@@ -101,8 +101,9 @@ void print_usage(std::FILE* out) {
 // The worker jail (vn::sandbox) behind the launcher's seam. One template for all workers.
 class SandboxJail final : public JailHook {
   public:
-    SandboxJail(vn::sandbox::JailConfig config, std::optional<std::uint32_t> violation_ctx)
-        : m_jail(std::move(config)), m_violation_ctx(violation_ctx) {}
+    SandboxJail(vn::sandbox::JailConfig config, std::optional<std::uint32_t> violation_ctx,
+                std::optional<std::uint32_t> fault_ctx)
+        : m_jail(std::move(config)), m_violation_ctx(violation_ctx), m_fault_ctx(fault_ctx) {}
 
     bool setup(std::uint32_t, int socket_fd) override { return m_jail.setup({&socket_fd, 1}); }
 
@@ -117,11 +118,20 @@ class SandboxJail final : public JailHook {
                 ::syscall(SYS_ptrace, 0, 0, 0, 0);
             }).detach();
         }
+        if (m_fault_ctx == ctx_id) {
+            // Test only (--test-worker-fault): a real memory fault, as a driver bug would make.
+            std::thread([] {
+                std::this_thread::sleep_for(std::chrono::milliseconds(200));
+                volatile int* volatile nowhere = nullptr;
+                *nowhere = 1;
+            }).detach();
+        }
     }
 
   private:
     vn::sandbox::Jail m_jail;
     std::optional<std::uint32_t> m_violation_ctx;
+    std::optional<std::uint32_t> m_fault_ctx;
 };
 
 std::optional<std::uint64_t> parse_u64(std::string_view text) {
@@ -332,6 +342,7 @@ int main(int argc, char** argv) {
         kRlimitAs,
         kRlimitData,
         kTestViolation,
+        kTestFault,
         kMaxDeviceMemory,
         kMaxHostMemory,
         kMaxObjects,
@@ -354,6 +365,7 @@ int main(int argc, char** argv) {
         {"worker-rlimit-as", required_argument, nullptr, kRlimitAs},
         {"worker-rlimit-data", required_argument, nullptr, kRlimitData},
         {"test-worker-seccomp-violation", required_argument, nullptr, kTestViolation},
+        {"test-worker-fault", required_argument, nullptr, kTestFault},
         {"context-max-device-memory", required_argument, nullptr, kMaxDeviceMemory},
         {"context-max-host-memory", required_argument, nullptr, kMaxHostMemory},
         {"context-max-objects", required_argument, nullptr, kMaxObjects},
@@ -377,6 +389,7 @@ int main(int argc, char** argv) {
     std::string sandbox = "on";
     vn::sandbox::JailConfig jail_config;
     std::optional<std::uint32_t> violation_ctx;
+    std::optional<std::uint32_t> fault_ctx;
     vn::decoder::ContextQuotas quotas;
     bool thread_workers = false;
     // Off by default: on NVIDIA's driver 580 (H100) a worker forked from a server that had
@@ -437,13 +450,14 @@ int main(int argc, char** argv) {
                                      : quotas.rings) = *value;
             break;
         }
-        case kTestViolation: {
+        case kTestViolation:
+        case kTestFault: {
             const auto id = parse_int(optarg);
             if (!id) {
                 std::fprintf(stderr, "venus-render-server: bad context id '%s'\n", optarg);
                 return kExitUsage;
             }
-            violation_ctx = static_cast<std::uint32_t>(*id);
+            (opt == kTestViolation ? violation_ctx : fault_ctx) = static_cast<std::uint32_t>(*id);
             break;
         }
         case kListen:
@@ -599,7 +613,7 @@ int main(int argc, char** argv) {
                          ns.user ? "" : "user ", ns.others ? "" : "mount/IPC/network ",
                          ns.pid ? "" : "PID ", ns.detail.empty() ? "not permitted" : ns.detail);
         }
-        sandbox_jail.emplace(std::move(jail_config), violation_ctx);
+        sandbox_jail.emplace(std::move(jail_config), violation_ctx, fault_ctx);
     } else if (!thread_workers) {
         spdlog::warn("--sandbox=off: workers run without a jail");
     }

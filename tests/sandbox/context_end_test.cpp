@@ -144,6 +144,26 @@ TEST_CASE("a seccomp violation, raced by DESTROY_CONTEXT, logs the syscall",
     CHECK(line.find("killed by signal SYS") != std::string::npos);
 }
 
+TEST_CASE("a worker's own memory fault, raced by DESTROY_CONTEXT, kills it by SIGSEGV",
+          "[server][context-end]") {
+    // Test-only server option: the worker of context 9 writes through a null pointer 200 ms
+    // after it started. Unlike a SIGSEGV sent with kill(), the fault ends even PID 1 of the
+    // worker's PID namespace with the signal itself.
+    Server server({"--test-worker-fault=9"});
+    vn_proxy_context* ctx = create_context(server.proxy, 9);
+    const auto [child, worker] = find_worker(server.process.pid, 9);
+    REQUIRE(worker > 0);
+    for (int i = 0; i < 500 && ::kill(worker, 0) == 0; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    vn_proxy_context_destroy(ctx);
+
+    const std::string line = end_line(server.process, 9);
+    INFO(line);
+    CHECK(log_field(line, "cause") == "signal");
+    CHECK(log_field(line, "signal") == "SEGV");
+    CHECK(log_field(line, "wait") == "killed by signal SEGV");
+}
+
 TEST_CASE("a fatal command stream, raced by DESTROY_CONTEXT, logs the reason",
           "[server][context-end]") {
     Server server({});
