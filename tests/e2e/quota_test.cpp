@@ -102,6 +102,10 @@ TEST_CASE("device memory quota: allocations over it get VK_ERROR_OUT_OF_DEVICE_M
     CHECK(log_field(stats, "device_mem") == std::to_string(16 * kChunk));
     CHECK(log_field(stats, "quota_refusals") == "23");
     CHECK(log_field(stats, "phase") == "serving");
+    // The operator hears of the first refusal; the rest are counted, not logged.
+    const std::string refusal_line = s.process.wait_for_line("device memory quota: refused");
+    INFO(refusal_line);
+    CHECK(s.process.count("device memory quota: refused") == 1);
 
     // Freeing makes room again: the quota counts what is held, not what was ever allocated.
     free_memory(guest, device, held.back());
@@ -144,6 +148,10 @@ TEST_CASE("host memory quota: memfd-backed memory and shm blobs share it", "[quo
     INFO(stats);
     CHECK(log_field(stats, "host_mem") == std::to_string(quota));
     CHECK(log_field(stats, "quota_refusals") == "2");
+    // One line from the decoder (memory), one from the worker's resources (shm blobs).
+    const std::string refusal_line = s.process.wait_for_line("host memory quota: refused");
+    INFO(refusal_line);
+    CHECK(s.process.count("host memory quota: refused") == 2);
     CHECK_FALSE(transport.is_lost());
 }
 
