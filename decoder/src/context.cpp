@@ -11,11 +11,13 @@ namespace vn::decoder {
 
 class ContextImpl {
   public:
-    explicit ContextImpl(const ContextOptions& options) : arena(options.arena_cap) {
+    explicit ContextImpl(const ContextOptions& options)
+        : counters(options.counters ? options.counters : &own_counters), arena(options.arena_cap) {
         if (options.mode == Mode::Execute) {
             executor = std::make_unique<Executor>(objects);
             executor->set_resources(options.resources);
             executor->set_async_fatal_listener(options.on_ring_fatal);
+            executor->set_accounting(counters, options.quotas, options.on_quota_refusal);
             handler = executor.get();
         } else {
             validator = std::make_unique<ValidatingHandler>(objects);
@@ -23,6 +25,8 @@ class ContextImpl {
         }
     }
 
+    ContextCounters own_counters;
+    ContextCounters* counters;
     protocol::FatalState fatal;
     protocol::Arena arena;
     ObjectTables objects{fatal};
@@ -32,10 +36,22 @@ class ContextImpl {
 };
 
 Context::Context(ContextOptions options) : m_impl(std::make_unique<ContextImpl>(options)) {}
-Context::~Context() = default;
+
+Context::~Context() {
+    ContextCounters* counters =
+        m_impl->counters == &m_impl->own_counters ? nullptr : m_impl->counters;
+    m_impl.reset();
+    if (!counters)
+        return;
+    // Everything the context held went with it (memory charges give themselves back).
+    counters->objects.store(0, std::memory_order_relaxed);
+    counters->rings.store(0, std::memory_order_relaxed);
+}
 
 bool Context::submit(std::span<const std::byte> stream) {
     ContextImpl& c = *m_impl;
+    c.counters->submits.fetch_add(1, std::memory_order_relaxed);
+    c.counters->bytes.fetch_add(stream.size(), std::memory_order_relaxed);
     if (!c.executor) {
         if (c.fatal.is_fatal())
             return false;
@@ -43,6 +59,9 @@ bool Context::submit(std::span<const std::byte> stream) {
         protocol::Decoder d{in, c.arena, &c.objects};
         while (!in.empty()) {
             const protocol::DecodeResult r = gen::dispatch_command(*c.handler, d);
+            c.counters->commands.fetch_add(1, std::memory_order_relaxed);
+            c.counters->objects.store(c.objects.size(), std::memory_order_relaxed);
+            raise_peak(c.counters->objects_peak, c.objects.size());
             c.arena.reset();
             if (r != protocol::DecodeResult::Ok)
                 return false;
@@ -71,6 +90,21 @@ bool Context::is_fatal() const {
         return m_impl->fatal.is_fatal();
     std::lock_guard lock(m_impl->executor->dispatch_mutex());
     return m_impl->fatal.is_fatal();
+}
+
+void Context::make_fatal(const std::string& reason) {
+    if (!m_impl->executor) {
+        (void)m_impl->fatal.fail(reason);
+        return;
+    }
+    std::lock_guard lock(m_impl->executor->dispatch_mutex());
+    (void)m_impl->fatal.fail(reason);
+    m_impl->executor->report_fatal_to_rings();
+    m_impl->executor->wake_all();
+}
+
+const ContextCounters& Context::counters() const {
+    return *m_impl->counters;
 }
 
 const std::string& Context::fatal_reason() const {

@@ -118,6 +118,47 @@ void sigsys_handler(int, siginfo_t* info, void* context) {
 #endif
 }
 
+void (*g_violation_reporter)(int) = nullptr;
+// si_code of a SIGSYS from seccomp (SYS_SECCOMP in the kernel's asm-generic/siginfo.h, which
+// glibc's <signal.h> does not export).
+constexpr int kSysSeccomp = 1;
+
+void sigsys_reporter(int, siginfo_t* info, void* context) {
+    if (info->si_code != kSysSeccomp) {
+        // Sent with kill(): no violation, only the end of the worker.
+        ::raise(SIGSYS);
+        ::_exit(128 + SIGSYS);
+    }
+    if (g_violation_reporter)
+        g_violation_reporter(info->si_syscall);
+    // Dies of SIGSYS as KILL_PROCESS would have it: the same call traps again, with SIGSYS
+    // blocked in this handler, and the kernel then forces the default action, which ends even
+    // PID 1 of a PID namespace (a raise() would not). The filter is stateless, so the same
+    // number and arguments are refused again; they never reach the kernel proper.
+    auto* uc = static_cast<ucontext_t*>(context);
+#if defined(__x86_64__)
+    const auto& r = uc->uc_mcontext.gregs;
+    ::syscall(info->si_syscall, r[REG_RDI], r[REG_RSI], r[REG_RDX], r[REG_R10], r[REG_R8],
+              r[REG_R9]);
+#elif defined(__aarch64__)
+    const auto& r = uc->uc_mcontext.regs;
+    ::syscall(info->si_syscall, r[0], r[1], r[2], r[3], r[4], r[5]);
+#endif
+    ::_exit(128 + SIGSYS);
+}
+
+bool install_sigsys_reporter() {
+    struct sigaction action {};
+    action.sa_sigaction = sigsys_reporter;
+    action.sa_flags = SA_SIGINFO | SA_RESETHAND;
+    sigemptyset(&action.sa_mask);
+    sigset_t sigsys;
+    sigemptyset(&sigsys);
+    sigaddset(&sigsys, SIGSYS);
+    return ::sigaction(SIGSYS, &action, nullptr) == 0 &&
+           ::sigprocmask(SIG_UNBLOCK, &sigsys, nullptr) == 0;
+}
+
 bool install_sigsys_logger() {
     for (int nr = 0; nr < kMaxSyscallNr; ++nr) {
         char* name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, nr);
@@ -199,11 +240,21 @@ std::vector<std::string> JailConfig::default_env_allowlist() {
     };
 }
 
+void Jail::report_violations_to(void (*reporter)(int syscall_nr)) {
+    g_violation_reporter = reporter;
+}
+
 Jail::Jail(JailConfig config) : m_config(std::move(config)) {
     if (m_config.seccomp == SeccompMode::Off)
         return;
-    if (!m_config.filter)
-        m_config.filter = default_worker_filter(m_config.seccomp == SeccompMode::Log);
+    if (!m_config.filter) {
+        // The trap variant when violations are reported: the same rules, and a violation still
+        // ends the worker (sigsys_reporter), but the syscall number reaches the server.
+        m_report_violations =
+            m_config.seccomp == SeccompMode::Enforce && g_violation_reporter != nullptr;
+        m_config.filter =
+            default_worker_filter(m_config.seccomp == SeccompMode::Log || m_report_violations);
+    }
     std::string error;
     auto policy = Policy::parse(kReaperPolicy, error);
     if (policy)
@@ -485,6 +536,10 @@ bool Jail::narrow() {
         return true;
     if (m_config.seccomp == SeccompMode::Log && !install_sigsys_logger()) {
         log(LogLevel::Error, errno_text("installing the SIGSYS logger"));
+        return false;
+    }
+    if (m_report_violations && !install_sigsys_reporter()) {
+        log(LogLevel::Error, errno_text("installing the SIGSYS reporter"));
         return false;
     }
     std::string error;

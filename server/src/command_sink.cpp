@@ -1,5 +1,7 @@
 #include "command_sink.h"
 
+#include <utility>
+
 #ifdef VN_SERVER_HAVE_DECODER
 #include "log.h"
 #include "vn/decoder/context.h"
@@ -11,14 +13,23 @@ namespace {
 #ifdef VN_SERVER_HAVE_DECODER
 class DecoderSink final : public CommandSink, private vn::decoder::ResourceProvider {
   public:
-    explicit DecoderSink(std::uint32_t ctx_id)
+    DecoderSink(std::uint32_t ctx_id, decoder::ContextCounters* counters,
+                const decoder::ContextQuotas& quotas,
+                std::function<void(const std::string&)> on_ring_fatal)
         : m_context({vn::decoder::Mode::Execute, std::size_t{1} << 30, this,
-                     [ctx_id](const std::string& reason) {
+                     [ctx_id, on_ring_fatal](const std::string& reason) {
                          spdlog::error("context {}: fatal on a ring: {}", ctx_id, reason);
+                         if (on_ring_fatal)
+                             on_ring_fatal(reason);
+                     },
+                     counters, quotas,
+                     [ctx_id](const std::string& what) {
+                         spdlog::warn("context {}: {}", ctx_id, what);
                      }}) {}
 
     bool submit(std::span<const std::byte> stream) override { return m_context.submit(stream); }
     std::string fatal_reason() const override { return m_context.fatal_reason(); }
+    void make_fatal(const std::string& reason) override { m_context.make_fatal(reason); }
     void set_shm_lookup(ShmLookup lookup) override { m_lookup = std::move(lookup); }
     void set_resource_lookup(ResourceLookup lookup) override {
         m_resource_lookup = std::move(lookup);
@@ -75,9 +86,13 @@ class AcceptAllSink final : public CommandSink {
 
 } // namespace
 
-std::unique_ptr<CommandSink> make_command_sink([[maybe_unused]] std::uint32_t ctx_id) {
+std::unique_ptr<CommandSink>
+make_command_sink([[maybe_unused]] std::uint32_t ctx_id,
+                  [[maybe_unused]] decoder::ContextCounters* counters,
+                  [[maybe_unused]] const decoder::ContextQuotas& quotas,
+                  [[maybe_unused]] std::function<void(const std::string&)> on_ring_fatal) {
 #ifdef VN_SERVER_HAVE_DECODER
-    return std::make_unique<DecoderSink>(ctx_id);
+    return std::make_unique<DecoderSink>(ctx_id, counters, quotas, std::move(on_ring_fatal));
 #else
     return std::make_unique<AcceptAllSink>();
 #endif

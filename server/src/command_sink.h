@@ -1,6 +1,8 @@
 #pragma once
 // Where a context's SUBMIT_CMD streams go. The decoder validates (and, once the executor lands,
 // executes) Venus commands; the worker only needs to know whether the stream was accepted.
+#include "vn/decoder/context.h"
+
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -17,6 +19,9 @@ class CommandSink {
     // False makes the context fatal; fatal_reason() then says why in one line.
     virtual bool submit(std::span<const std::byte> stream) = 0;
     virtual std::string fatal_reason() const = 0;
+    // Makes the context fatal for a reason found outside the command stream (rings then show
+    // FATAL to the guest at once).
+    virtual void make_fatal(const std::string&) {}
 
     // A context resource's shared memory, for reply streams and executed command streams;
     // nullopt when the id is unknown or not shm.
@@ -57,7 +62,12 @@ class CommandSink {
 };
 
 // The decoder when the build has one (target vn_decoder), else a sink that accepts every stream.
-std::unique_ptr<CommandSink> make_command_sink(std::uint32_t ctx_id);
+// `counters` (may be null) must outlive the sink; `on_ring_fatal` hears the reason when a ring
+// makes the context fatal (no submit reports that).
+std::unique_ptr<CommandSink>
+make_command_sink(std::uint32_t ctx_id, decoder::ContextCounters* counters = nullptr,
+                  const decoder::ContextQuotas& quotas = {},
+                  std::function<void(const std::string&)> on_ring_fatal = nullptr);
 
 // Whether make_command_sink() validates streams; tests of rejected streams depend on it.
 bool command_sink_validates();

@@ -2,6 +2,7 @@
 
 #include "log.h"
 #include "vn/server/protocol/seqpacket.h"
+#include "worker_report.h"
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -9,6 +10,7 @@
 
 #include <array>
 #include <cstring>
+#include <utility>
 
 namespace vn::server {
 
@@ -80,7 +82,12 @@ const ContextLoop::Table& ContextLoop::table() {
 
 ContextLoop::ContextLoop(UniqueFd socket, ContextConfig config)
     : m_socket(std::move(socket)), m_config(std::move(config)),
-      m_sink(make_command_sink(m_config.ctx_id)),
+      m_counters(m_config.report ? &m_config.report->counters : &m_own_counters),
+      m_sink(make_command_sink(m_config.ctx_id, m_counters, m_config.quotas,
+                               [report = m_config.report](const std::string& reason) {
+                                   if (report)
+                                       report->set_fatal(reason);
+                               })),
       m_exporter(std::make_unique<SinkMemoryExporter>(*m_sink)) {
     // The decoder reads and writes guest shm (reply streams, executed streams) by resource id.
     m_sink->set_shm_lookup([this](std::uint32_t id) -> std::optional<std::span<std::byte>> {
@@ -135,6 +142,8 @@ bool ContextLoop::fail(std::string reason) {
 
 int ContextLoop::run() {
     spdlog::debug("context {} ({}): worker serving", m_config.ctx_id, printable(m_config.name));
+    if (m_config.report)
+        m_config.report->set_phase(WorkerPhase::Serving);
     std::array<std::byte, protocol::v1::kContextRequestMaxSize> buffer;
     for (;;) {
         auto received = protocol::recv_message(m_socket.get(), buffer);
@@ -143,6 +152,8 @@ int ContextLoop::run() {
             break;
         case protocol::RecvStatus::Closed:
             spdlog::debug("context {}: peer closed, worker exits", m_config.ctx_id);
+            if (m_config.report)
+                m_config.report->set_phase(WorkerPhase::PeerClosed);
             return 0;
         case protocol::RecvStatus::Truncated:
             m_fatal_reason = "truncated or oversized request";
@@ -185,6 +196,11 @@ int ContextLoop::run() {
     }
     spdlog::error("context {} ({}): fatal: {}; worker exits", m_config.ctx_id,
                   printable(m_config.name), m_fatal_reason);
+    // Rings show FATAL before anything is torn down, and the server learns the reason even if
+    // the worker is killed before it gets to exit.
+    m_sink->make_fatal(m_fatal_reason);
+    if (m_config.report)
+        m_config.report->set_fatal(m_fatal_reason);
     // Other handles on this socket (a thread worker's wakeup dup) must not keep it open: the VMM
     // learns that the context is lost from the hangup.
     ::shutdown(m_socket.get(), SHUT_RDWR);
@@ -293,6 +309,18 @@ bool ContextLoop::handle_create_resource(std::span<const std::byte> bytes, std::
                          m_config.ctx_id, req.res_id, req.blob_size);
             return send_create_reply(refused);
         }
+        // Refused like any failed allocation: the guest's driver sees out-of-memory.
+        decoder::QuotaCharge charge;
+        if (!charge.take(m_counters->host_memory, req.blob_size, m_config.quotas.host_memory,
+                         &m_counters->host_memory_peak)) {
+            m_counters->quota_refusals.fetch_add(1, std::memory_order_relaxed);
+            if (!std::exchange(m_host_refusal_logged, true))
+                spdlog::warn("context {}: host memory quota: refused a {} byte shm blob with {} "
+                             "of {} held (further refusals are only counted)",
+                             m_config.ctx_id, req.blob_size, m_counters->host_memory.load(),
+                             m_config.quotas.host_memory);
+            return send_create_reply(refused);
+        }
         auto res = create_shm_blob(req.blob_size);
         if (!res) {
             spdlog::warn("context {}: CREATE_RESOURCE {}: shm allocation failed: {}",
@@ -306,6 +334,7 @@ bool ContextLoop::handle_create_resource(std::span<const std::byte> bytes, std::
         if (!blob.fd)
             return send_create_reply(refused);
         m_mapped_bytes += req.blob_size;
+        m_host_charges.insert_or_assign(req.res_id, std::move(charge));
         std::lock_guard lock(m_resources_mutex);
         m_resources.emplace(req.res_id, std::move(*res));
         return send_create_reply(blob);
@@ -400,6 +429,7 @@ bool ContextLoop::handle_destroy_resource(std::span<const std::byte> bytes,
     const bool released = m_sink->release_resource(req.res_id, [&] {
         if (it->second.mapping.valid())
             m_mapped_bytes -= it->second.size;
+        m_host_charges.erase(req.res_id);
         std::lock_guard lock(m_resources_mutex);
         m_resources.erase(it);
     });

@@ -5,6 +5,7 @@
 #include "command_sink.h"
 #include "dispatcher.h"
 #include "ring_timelines.h"
+#include "vn/decoder/context.h"
 #include "vn/os/unique_fd.h"
 #include "vn/server/protocol/fd_checks.h"
 #include "vn/server/protocol/render_protocol.h"
@@ -18,10 +19,16 @@
 
 namespace vn::server {
 
+struct WorkerReport;
+
 struct ContextConfig {
     std::uint32_t ctx_id = 0;
     std::string name;
     std::uint32_t init_flags = 0; // from the client INIT op
+    decoder::ContextQuotas quotas;
+    // Where the worker reports its counters and how it ends (shared with the server); may be
+    // null (then the context keeps its counters to itself).
+    WorkerReport* report = nullptr;
 };
 
 // What CREATE_RESOURCE with a non-zero blob_id exports. The executor owns device memory; until it
@@ -84,6 +91,10 @@ class ContextLoop {
 
     os::UniqueFd m_socket;
     ContextConfig m_config;
+    // The report's counters, or our own without a report; declared before the sink that
+    // writes them.
+    decoder::ContextCounters m_own_counters;
+    decoder::ContextCounters* m_counters;
     std::unique_ptr<CommandSink> m_sink;
     std::unique_ptr<DeviceMemoryExporter> m_exporter;
     std::unique_ptr<FenceTimelines> m_timelines;
@@ -93,6 +104,9 @@ class ContextLoop {
     std::unordered_map<std::uint32_t, Resource> m_resources;
     std::uint64_t m_mapped_bytes = 0;
     std::string m_fatal_reason;
+    // Shm blobs this worker holds for the guest, charged against the host-memory quota.
+    std::unordered_map<std::uint32_t, decoder::QuotaCharge> m_host_charges;
+    bool m_host_refusal_logged = false;
 };
 
 } // namespace vn::server

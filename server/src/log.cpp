@@ -43,6 +43,18 @@ void setup_logging(spdlog::level::level_enum level, LogTarget target) {
     spdlog::set_default_logger(std::move(logger));
 }
 
+namespace {
+SyscallNamer g_syscall_namer = nullptr;
+} // namespace
+
+void set_syscall_namer(SyscallNamer namer) {
+    g_syscall_namer = namer;
+}
+
+std::string syscall_name(int syscall_nr) {
+    return g_syscall_namer ? printable(g_syscall_namer(syscall_nr)) : std::string("?");
+}
+
 std::string printable(std::string_view text) {
     std::string out;
     for (const char c : text) {

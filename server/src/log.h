@@ -19,4 +19,10 @@ void setup_logging(spdlog::level::level_enum level, LogTarget target);
 // Guest-chosen names reach logs; keep them printable and short.
 std::string printable(std::string_view text);
 
+// A syscall's name for log lines ("?" unless main.cpp, which links the sandbox and so libseccomp,
+// installed a resolver).
+using SyscallNamer = std::string (*)(int syscall_nr);
+void set_syscall_namer(SyscallNamer namer);
+std::string syscall_name(int syscall_nr);
+
 } // namespace vn::server

@@ -8,9 +8,11 @@
 #include "vn/sandbox/policy.h"
 #include "vn/server/protocol/seqpacket.h"
 #include "worker.h"
+#include "worker_report.h"
 
 #include <fcntl.h>
 #include <getopt.h>
+#include <seccomp.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -74,6 +76,16 @@ void print_usage(std::FILE* out) {
              "                         with a policy: log blocked syscalls instead of killing\n"
              "  --worker-rlimit-as=BYTES, --worker-rlimit-data=BYTES\n"
              "                         cap each worker's address space or data segment\n"
+             "                         (default: no RLIMIT_AS; RLIMIT_DATA = the device and\n"
+             "                         host memory quotas plus 8 GiB for the driver)\n"
+             "Per-context quotas (going over is the allocation's Vulkan out-of-memory error):\n"
+             "  --context-max-device-memory=BYTES  VkDeviceMemory held (default 64 GiB)\n"
+             "  --context-max-host-memory=BYTES    host memory held for the guest: shm blobs\n"
+             "                         and host-visible memory backed by a memfd (default 64 GiB)\n"
+             "  --context-max-objects=N  live Vulkan objects (default 4194304)\n"
+             "  --context-max-rings=N    Venus rings (default 64; one more ends the context)\n"
+             "Operators: SIGUSR1 logs one 'context N stats:' line per live context; each\n"
+             "context's end is logged once as 'context N end: ... cause=...' with its counters.\n"
              "Logging:\n"
              "  --log-level=LEVEL      trace, debug, info (default), warn, error, off\n"
              "  --log-target=TARGET    stderr (default) or syslog (journald reads it)\n"
@@ -89,8 +101,9 @@ void print_usage(std::FILE* out) {
 // The worker jail (vn::sandbox) behind the launcher's seam. One template for all workers.
 class SandboxJail final : public JailHook {
   public:
-    SandboxJail(vn::sandbox::JailConfig config, std::optional<std::uint32_t> violation_ctx)
-        : m_jail(std::move(config)), m_violation_ctx(violation_ctx) {}
+    SandboxJail(vn::sandbox::JailConfig config, std::optional<std::uint32_t> violation_ctx,
+                std::optional<std::uint32_t> fault_ctx)
+        : m_jail(std::move(config)), m_violation_ctx(violation_ctx), m_fault_ctx(fault_ctx) {}
 
     bool setup(std::uint32_t, int socket_fd) override { return m_jail.setup({&socket_fd, 1}); }
 
@@ -105,11 +118,20 @@ class SandboxJail final : public JailHook {
                 ::syscall(SYS_ptrace, 0, 0, 0, 0);
             }).detach();
         }
+        if (m_fault_ctx == ctx_id) {
+            // Test only (--test-worker-fault): a real memory fault, as a driver bug would make.
+            std::thread([] {
+                std::this_thread::sleep_for(std::chrono::milliseconds(200));
+                volatile int* volatile nowhere = nullptr;
+                *nowhere = 1;
+            }).detach();
+        }
     }
 
   private:
     vn::sandbox::Jail m_jail;
     std::optional<std::uint32_t> m_violation_ctx;
+    std::optional<std::uint32_t> m_fault_ctx;
 };
 
 std::optional<std::uint64_t> parse_u64(std::string_view text) {
@@ -295,8 +317,12 @@ int run_single_context(int argc, char** argv) {
         spdlog::critical("worker: fd {} is not a SOCK_SEQPACKET unix socket", socket.get());
         return 1;
     }
+    WorkerReport report;
+    config.report = &report;
     ContextLoop loop(std::move(socket), config);
-    return loop.run();
+    const int code = loop.run();
+    spdlog::info("context {} end: {}", config.ctx_id, format_counters(report.counters));
+    return code;
 }
 
 } // namespace
@@ -316,6 +342,11 @@ int main(int argc, char** argv) {
         kRlimitAs,
         kRlimitData,
         kTestViolation,
+        kTestFault,
+        kMaxDeviceMemory,
+        kMaxHostMemory,
+        kMaxObjects,
+        kMaxRings,
         kListen,
         kWorker,
         kDriverPreload,
@@ -334,6 +365,11 @@ int main(int argc, char** argv) {
         {"worker-rlimit-as", required_argument, nullptr, kRlimitAs},
         {"worker-rlimit-data", required_argument, nullptr, kRlimitData},
         {"test-worker-seccomp-violation", required_argument, nullptr, kTestViolation},
+        {"test-worker-fault", required_argument, nullptr, kTestFault},
+        {"context-max-device-memory", required_argument, nullptr, kMaxDeviceMemory},
+        {"context-max-host-memory", required_argument, nullptr, kMaxHostMemory},
+        {"context-max-objects", required_argument, nullptr, kMaxObjects},
+        {"context-max-rings", required_argument, nullptr, kMaxRings},
         {"listen", required_argument, nullptr, kListen},
         {"worker", required_argument, nullptr, kWorker},
         {"driver-preload", no_argument, nullptr, kDriverPreload},
@@ -353,6 +389,8 @@ int main(int argc, char** argv) {
     std::string sandbox = "on";
     vn::sandbox::JailConfig jail_config;
     std::optional<std::uint32_t> violation_ctx;
+    std::optional<std::uint32_t> fault_ctx;
+    vn::decoder::ContextQuotas quotas;
     bool thread_workers = false;
     // Off by default: on NVIDIA's driver 580 (H100) a worker forked from a server that had
     // initialized the driver fails vkCreateInstance (the driver notices the fork, getppid), so
@@ -397,13 +435,29 @@ int main(int argc, char** argv) {
             (opt == kRlimitAs ? jail_config.rlimit_as : jail_config.rlimit_data) = *bytes;
             break;
         }
-        case kTestViolation: {
+        case kMaxDeviceMemory:
+        case kMaxHostMemory:
+        case kMaxObjects:
+        case kMaxRings: {
+            const auto value = parse_u64(optarg);
+            if (!value) {
+                std::fprintf(stderr, "venus-render-server: bad quota '%s'\n", optarg);
+                return kExitUsage;
+            }
+            (opt == kMaxDeviceMemory ? quotas.device_memory
+             : opt == kMaxHostMemory ? quotas.host_memory
+             : opt == kMaxObjects    ? quotas.objects
+                                     : quotas.rings) = *value;
+            break;
+        }
+        case kTestViolation:
+        case kTestFault: {
             const auto id = parse_int(optarg);
             if (!id) {
                 std::fprintf(stderr, "venus-render-server: bad context id '%s'\n", optarg);
                 return kExitUsage;
             }
-            violation_ctx = static_cast<std::uint32_t>(*id);
+            (opt == kTestViolation ? violation_ctx : fault_ctx) = static_cast<std::uint32_t>(*id);
             break;
         }
         case kListen:
@@ -511,6 +565,26 @@ int main(int argc, char** argv) {
     }
 
     setup_logging(level, target);
+    set_syscall_namer([](int nr) -> std::string {
+        char* name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, nr);
+        std::string text = name ? name : "?";
+        std::free(name);
+        return text;
+    });
+    // The kernel's bound on a worker's memory, outside the worker's own accounting (which a
+    // compromised worker could ignore): RLIMIT_DATA covers the driver's heap and private
+    // mappings, where lavapipe and most drivers keep device memory. Shared mappings (memfd-backed
+    // host-visible memory, shm blobs) are outside RLIMIT_DATA; only a memory cgroup bounds
+    // those (see systemd/README.md).
+    if (jail_config.rlimit_data == 0) {
+        constexpr std::uint64_t kDriverSlack = std::uint64_t{8} << 30;
+        const std::uint64_t sum = quotas.device_memory + quotas.host_memory;
+        jail_config.rlimit_data = sum < quotas.device_memory || sum + kDriverSlack < sum
+                                      ? ~std::uint64_t{0}
+                                      : sum + kDriverSlack;
+    }
+    // Seccomp violations reach the server with their syscall number (the worker's report).
+    vn::sandbox::Jail::report_violations_to(record_violation);
     jail_config.log = [](vn::sandbox::LogLevel log_level, std::string_view message) {
         switch (log_level) {
         case vn::sandbox::LogLevel::Debug:
@@ -539,15 +613,15 @@ int main(int argc, char** argv) {
                          ns.user ? "" : "user ", ns.others ? "" : "mount/IPC/network ",
                          ns.pid ? "" : "PID ", ns.detail.empty() ? "not permitted" : ns.detail);
         }
-        sandbox_jail.emplace(std::move(jail_config), violation_ctx);
+        sandbox_jail.emplace(std::move(jail_config), violation_ctx, fault_ctx);
     } else if (!thread_workers) {
         spdlog::warn("--sandbox=off: workers run without a jail");
     }
     JailHook& jail = sandbox_jail ? static_cast<JailHook&>(*sandbox_jail) : no_jail;
     if (!thread_workers && driver_preload)
         preload_host_driver();
-    ProcessLauncher process_launcher(jail, spare_worker);
-    ThreadLauncher thread_launcher;
+    ProcessLauncher process_launcher(jail, spare_worker, quotas);
+    ThreadLauncher thread_launcher(quotas);
     WorkerLauncher& launcher =
         thread_workers ? static_cast<WorkerLauncher&>(thread_launcher) : process_launcher;
     if (thread_workers)

@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <chrono>
 #include <csignal>
 #include <cstring>
 
@@ -25,6 +26,8 @@ bool Server::init() {
     sigaddset(&mask, SIGCHLD);
     sigaddset(&mask, SIGTERM);
     sigaddset(&mask, SIGINT);
+    // An operator's request for every context's counters (log_stats).
+    sigaddset(&mask, SIGUSR1);
     // The default disposition, not an inherited SIG_IGN: with SIGCHLD ignored the kernel reaps
     // workers itself and we could not report which context was lost.
     ::signal(SIGCHLD, SIG_DFL);
@@ -81,6 +84,13 @@ bool Server::drain_signals() {
         if (info.ssi_signo == SIGTERM || info.ssi_signo == SIGINT) {
             spdlog::info("signal {}: shutting down", info.ssi_signo);
             stop = true;
+        } else if (info.ssi_signo == SIGUSR1) {
+            std::size_t contexts = 0;
+            for (const auto& client : m_clients)
+                contexts += client->context_count();
+            spdlog::info("SIGUSR1: {} clients, {} contexts", m_clients.size(), contexts);
+            for (const auto& client : m_clients)
+                client->log_stats();
         }
     }
     // SIGCHLD coalesces, so every worker is checked, whichever signal woke us.
@@ -102,12 +112,26 @@ int Server::run() {
         for (const auto& c : m_clients)
             fds.push_back({c->fd(), POLLIN, 0});
 
-        const int n = ::poll(fds.data(), fds.size(), -1);
+        // Destroyed workers that have not exited are killed when their grace period ends.
+        int timeout_ms = -1;
+        for (const auto& c : m_clients) {
+            if (const auto deadline = c->next_deadline()) {
+                const auto left = std::chrono::ceil<std::chrono::milliseconds>(
+                    *deadline - std::chrono::steady_clock::now());
+                const int ms = static_cast<int>(std::max<long long>(left.count(), 0));
+                timeout_ms = timeout_ms < 0 ? ms : std::min(timeout_ms, ms);
+            }
+        }
+        const int n = ::poll(fds.data(), fds.size(), timeout_ms);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
             spdlog::critical("poll: {}", std::strerror(errno));
             return 1;
+        }
+        if (n == 0) {
+            reap_all();
+            continue;
         }
         if (fds[0].revents && !drain_signals())
             return 0;

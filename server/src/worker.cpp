@@ -39,16 +39,26 @@ std::string describe_wait_status(int code, int status) {
 }
 
 ProcessWorker::~ProcessWorker() {
+    (void)kill_and_reap();
+}
+
+WaitStatus ProcessWorker::kill_and_reap() {
     if (m_reaped)
-        return;
+        return m_status;
+    // A worker that already ended keeps its own status, not our SIGKILL.
+    if (auto status = try_reap())
+        return *status;
     // The pid cannot have been recycled: it stays ours until we reap it.
     ::kill(m_pid, SIGKILL);
     siginfo_t info{};
     while (::waitid(P_PID, static_cast<id_t>(m_pid), &info, WEXITED) < 0 && errno == EINTR) {
     }
+    m_reaped = true;
+    m_status = {info.si_code, info.si_status};
+    return m_status;
 }
 
-std::optional<std::string> ProcessWorker::try_reap() {
+std::optional<WaitStatus> ProcessWorker::try_reap() {
     if (m_reaped)
         return std::nullopt;
     siginfo_t info{};
@@ -56,22 +66,33 @@ std::optional<std::string> ProcessWorker::try_reap() {
         info.si_pid == 0)
         return std::nullopt;
     m_reaped = true;
-    return describe_wait_status(info.si_code, info.si_status);
+    m_status = {info.si_code, info.si_status};
+    return m_status;
 }
 
 ThreadWorker::ThreadWorker(os::UniqueFd socket, ContextConfig config)
     : m_wakeup(::fcntl(socket.get(), F_DUPFD_CLOEXEC, 0)) {
-    m_thread = std::thread([socket = std::move(socket), config = std::move(config)]() mutable {
-        ContextLoop loop(std::move(socket), std::move(config));
-        (void)loop.run();
-    });
+    config.report = m_report.get();
+    m_thread =
+        std::thread([this, socket = std::move(socket), config = std::move(config)]() mutable {
+            ContextLoop loop(std::move(socket), std::move(config));
+            m_exit_code = loop.run();
+        });
+}
+
+WaitStatus ThreadWorker::kill_and_reap() {
+    if (!m_joined) {
+        if (m_wakeup)
+            ::shutdown(m_wakeup.get(), SHUT_RDWR);
+        if (m_thread.joinable())
+            m_thread.join();
+        m_joined = true;
+    }
+    return {CLD_EXITED, m_exit_code.load()};
 }
 
 ThreadWorker::~ThreadWorker() {
-    if (m_wakeup)
-        ::shutdown(m_wakeup.get(), SHUT_RDWR);
-    if (m_thread.joinable())
-        m_thread.join();
+    (void)kill_and_reap();
 }
 
 namespace {
@@ -107,6 +128,9 @@ void enter_child(int socket_fd, pid_t server_pid) {
     ::signal(SIGCHLD, SIG_DFL);
     ::signal(SIGTERM, SIG_DFL);
     ::signal(SIGINT, SIG_DFL);
+    // The operator's request for counters is the server's: `systemctl kill -s USR1` signals
+    // every process of the service, and a worker (or its jail's reaper) must not die of it.
+    ::signal(SIGUSR1, SIG_IGN);
 
     // A worker outliving its server would keep a context alive that nobody can destroy.
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -130,7 +154,9 @@ void set_context_name(std::uint32_t ctx_id) {
     ::prctl(PR_SET_NAME, name);
 }
 
-[[noreturn]] void serve(const ContextConfig& config, JailHook& jail) {
+[[noreturn]] void serve(ContextConfig config, JailHook& jail, WorkerReport* report) {
+    config.report = report;
+    install_crash_reporting(report);
     jail.started(config.ctx_id);
     int code;
     {
@@ -143,19 +169,23 @@ void set_context_name(std::uint32_t ctx_id) {
 }
 
 [[noreturn]] void run_forked_worker(const ContextConfig& config, int socket_fd, JailHook& jail,
-                                    pid_t server_pid) {
+                                    pid_t server_pid, WorkerReport* report) {
     enter_child(socket_fd, server_pid);
     set_context_name(config.ctx_id);
+    // Before the jail: its seccomp violations are reported here.
+    install_crash_reporting(report);
     if (!jail.setup(config.ctx_id, kSocketFd) || !jail.narrow(config.ctx_id)) {
         spdlog::error("context {}: cannot enter the worker jail", config.ctx_id);
         ::_exit(1);
     }
-    serve(config, jail);
+    serve(config, jail, report);
 }
 
-[[noreturn]] void run_spare(int socket_fd, JailHook& jail, pid_t server_pid) {
+[[noreturn]] void run_spare(int socket_fd, JailHook& jail, pid_t server_pid,
+                            const decoder::ContextQuotas& quotas, WorkerReport* report) {
     enter_child(socket_fd, server_pid);
     ::prctl(PR_SET_NAME, "vn-spare");
+    install_crash_reporting(report);
     if (!jail.setup(0, kSocketFd) || !jail.narrow(0)) {
         spdlog::error("spare worker: cannot enter the worker jail");
         ::_exit(1);
@@ -180,8 +210,9 @@ void set_context_name(std::uint32_t ctx_id) {
     config.ctx_id = assignment.ctx_id;
     config.init_flags = assignment.init_flags;
     config.name.assign(assignment.name, strnlen(assignment.name, sizeof(assignment.name)));
+    config.quotas = quotas;
     set_context_name(config.ctx_id);
-    serve(config, jail);
+    serve(config, jail, report);
 }
 
 } // namespace
@@ -195,6 +226,9 @@ std::optional<LaunchedWorker> ProcessLauncher::launch(const ContextConfig& confi
     UniqueFd worker_end;
     if (!make_socket_pair(launched.client_socket, worker_end))
         return std::nullopt;
+    ContextConfig worker_config = config;
+    worker_config.quotas = m_quotas;
+    SharedReport report;
     const pid_t server_pid = ::getpid();
     spdlog::default_logger()->flush();
     const pid_t pid = ::fork();
@@ -203,9 +237,10 @@ std::optional<LaunchedWorker> ProcessLauncher::launch(const ContextConfig& confi
         return std::nullopt;
     }
     if (pid == 0)
-        run_forked_worker(config, worker_end.get(), m_jail, server_pid);
+        run_forked_worker(worker_config, worker_end.get(), m_jail, server_pid, report.get());
+    report.keep_out_of_forks();
     spdlog::debug("context {}: worker pid {}", config.ctx_id, pid);
-    launched.worker = std::make_unique<ProcessWorker>(pid);
+    launched.worker = std::make_unique<ProcessWorker>(pid, std::move(report));
     return launched;
 }
 
@@ -245,6 +280,7 @@ void ProcessLauncher::prepare_spare() {
         ++m_spare_failures;
         return;
     }
+    SharedReport report;
     const pid_t server_pid = ::getpid();
     spdlog::default_logger()->flush();
     const pid_t pid = ::fork();
@@ -254,8 +290,9 @@ void ProcessLauncher::prepare_spare() {
         return;
     }
     if (pid == 0)
-        run_spare(worker_end.get(), m_jail, server_pid);
-    spare.process = std::make_unique<ProcessWorker>(pid);
+        run_spare(worker_end.get(), m_jail, server_pid, m_quotas, report.get());
+    report.keep_out_of_forks();
+    spare.process = std::make_unique<ProcessWorker>(pid, std::move(report));
     m_spare = std::move(spare);
 }
 
@@ -264,7 +301,7 @@ void ProcessLauncher::reap_spare() {
         return;
     if (auto status = m_spare->process->try_reap()) {
         spdlog::warn("spare worker {} {} before it got a context", m_spare->process->pid(),
-                     *status);
+                     describe_wait_status(*status));
         m_spare.reset();
         if (++m_spare_failures == kMaxSpareFailures)
             spdlog::warn("spare workers keep dying; contexts fork their own workers from now on");
@@ -276,7 +313,9 @@ std::optional<LaunchedWorker> ThreadLauncher::launch(const ContextConfig& config
     UniqueFd worker_end;
     if (!make_socket_pair(launched.client_socket, worker_end))
         return std::nullopt;
-    launched.worker = std::make_unique<ThreadWorker>(std::move(worker_end), config);
+    ContextConfig worker_config = config;
+    worker_config.quotas = m_quotas;
+    launched.worker = std::make_unique<ThreadWorker>(std::move(worker_end), worker_config);
     return launched;
 }
 

@@ -5,9 +5,12 @@
 // record can never leave a zombie or a stray process.
 #include "context_loop.h"
 #include "vn/os/unique_fd.h"
+#include "worker_report.h"
 
 #include <sys/types.h>
+#include <sys/wait.h>
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -36,27 +39,44 @@ class NoJail final : public JailHook {
     bool narrow(std::uint32_t) override { return true; }
 };
 
+// How a worker ended, as waitid(2) tells it (si_code, si_status).
+struct WaitStatus {
+    int code = CLD_EXITED;
+    int status = 0;
+    bool exited() const { return code == CLD_EXITED; }
+    bool signaled() const { return code == CLD_KILLED || code == CLD_DUMPED; }
+};
+
 class Worker {
   public:
     virtual ~Worker() = default;
     // Process id, or 0 for a thread worker.
     virtual pid_t pid() const = 0;
-    // Non-blocking: reaps the worker if it exited and returns its waitid status text.
-    virtual std::optional<std::string> try_reap() = 0;
+    // Non-blocking: reaps the worker if it exited.
+    virtual std::optional<WaitStatus> try_reap() = 0;
+    // Stops the worker (SIGKILL for a process) and reaps it; its status, or the one it had
+    // already ended with.
+    virtual WaitStatus kill_and_reap() = 0;
+    // What the worker reported about itself; null when it has no report page.
+    virtual const WorkerReport* report() const = 0;
 };
 
 class ProcessWorker final : public Worker {
   public:
-    explicit ProcessWorker(pid_t pid) : m_pid(pid) {}
+    ProcessWorker(pid_t pid, SharedReport report) : m_pid(pid), m_report(std::move(report)) {}
     ~ProcessWorker() override;
     ProcessWorker(const ProcessWorker&) = delete;
     ProcessWorker& operator=(const ProcessWorker&) = delete;
     pid_t pid() const override { return m_pid; }
-    std::optional<std::string> try_reap() override;
+    std::optional<WaitStatus> try_reap() override;
+    WaitStatus kill_and_reap() override;
+    const WorkerReport* report() const override { return m_report.get(); }
 
   private:
     pid_t m_pid;
     bool m_reaped = false;
+    WaitStatus m_status;
+    SharedReport m_report;
 };
 
 class ThreadWorker final : public Worker {
@@ -64,12 +84,17 @@ class ThreadWorker final : public Worker {
     ThreadWorker(os::UniqueFd socket, ContextConfig config);
     ~ThreadWorker() override;
     pid_t pid() const override { return 0; }
-    std::optional<std::string> try_reap() override { return std::nullopt; }
+    std::optional<WaitStatus> try_reap() override { return std::nullopt; }
+    WaitStatus kill_and_reap() override;
+    const WorkerReport* report() const override { return m_report.get(); }
 
   private:
+    std::unique_ptr<WorkerReport> m_report = std::make_unique<WorkerReport>();
     // A second handle on the worker's socket: shutdown() on it wakes the blocked recvmsg.
     os::UniqueFd m_wakeup;
     std::thread m_thread;
+    std::atomic<int> m_exit_code{0};
+    bool m_joined = false;
 };
 
 struct LaunchedWorker {
@@ -95,7 +120,8 @@ class WorkerLauncher {
 // becomes the context socket, so the worker's fd table is the same as a directly forked one's.
 class ProcessLauncher final : public WorkerLauncher {
   public:
-    ProcessLauncher(JailHook& jail, bool spares) : m_jail(jail), m_spares(spares) {}
+    ProcessLauncher(JailHook& jail, bool spares, decoder::ContextQuotas quotas = {})
+        : m_jail(jail), m_spares(spares), m_quotas(quotas) {}
     std::optional<LaunchedWorker> launch(const ContextConfig& config) override;
     void prepare_spare() override;
     void reap_spare() override;
@@ -109,6 +135,7 @@ class ProcessLauncher final : public WorkerLauncher {
 
     JailHook& m_jail;
     bool m_spares;
+    decoder::ContextQuotas m_quotas; // every worker's, spares' included
     std::optional<Spare> m_spare;
     // Spares that died without an assignment in a row: a jail that cannot be entered must not
     // turn into a fork loop. Reset by every spare that gets a context.
@@ -118,10 +145,17 @@ class ProcessLauncher final : public WorkerLauncher {
 
 class ThreadLauncher final : public WorkerLauncher {
   public:
+    explicit ThreadLauncher(decoder::ContextQuotas quotas = {}) : m_quotas(quotas) {}
     std::optional<LaunchedWorker> launch(const ContextConfig& config) override;
+
+  private:
+    decoder::ContextQuotas m_quotas;
 };
 
 std::string describe_wait_status(int code, int status);
+inline std::string describe_wait_status(const WaitStatus& s) {
+    return describe_wait_status(s.code, s.status);
+}
 
 // Loads the host Vulkan driver into this process so that workers forked later share its pages
 // (vn/decoder/driver_preload.h says why that is safe). Call it in the server before any client

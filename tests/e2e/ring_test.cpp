@@ -267,8 +267,34 @@ void undecodable_ring_sets_fatal(const test::Backend& backend) {
     CHECK(guest.wait_timeline(0, 10000) == client::Status::Lost);
 }
 
+// A context made fatal elsewhere (the context path) shows FATAL on every ring at once, idle ones
+// included: the guest must not learn it only when the ring's ALIVE bit expires.
+void context_fatal_sets_fatal_on_idle_rings(const test::Backend& backend) {
+    client::ProxyTransport transport(test::spawn(backend));
+    client::Guest guest(transport);
+    client::Ring first(guest);
+    client::Ring second(guest);
+    CHECK(version_through(first) >= VK_API_VERSION_1_1);
+    CHECK_FALSE(first.fatal());
+    CHECK_FALSE(second.fatal());
+    const std::vector<std::byte> garbage(16, std::byte{0xee});
+    (void)guest.submit(garbage);
+    bool both = false;
+    for (int i = 0; i < 2000 && !both; ++i) {
+        both = first.fatal() && second.fatal();
+        if (!both)
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    CHECK(first.fatal());
+    CHECK(second.fatal());
+}
+
 } // namespace
 
+TEST_CASE("ring: a context fatal on the context path sets FATAL on every ring [ours]",
+          "[ring][ours]") {
+    context_fatal_sets_fatal_on_idle_rings(vn::test::ours());
+}
 TEST_CASE("ring: the renderer waits for a seqno itself [ours]", "[ring][ours]") {
     renderer_waits_for_a_seqno(vn::test::ours());
 }

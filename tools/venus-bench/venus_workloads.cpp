@@ -75,7 +75,9 @@ class BenchDevice {
         scenarios::DeviceOptions options;
         options.api_version = VK_API_VERSION_1_3;
         options.timeline_semaphore = false;
-        options.queue_ring_idx = 0;
+        // Bound to a fence timeline as Mesa's driver binds every queue: virglrenderer 1.x refuses
+        // vkGetDeviceQueue2 without VkDeviceQueueTimelineInfoMESA (0.10 takes it as optional).
+        options.queue_ring_idx = 1;
         options.command_pool_flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT;
         m_device = scenarios::create_device(g, options);
 

@@ -10,6 +10,10 @@ DecodeResult Executor::on_vkCreateBuffer(protocol::Decoder& d, gen::CreateBuffer
     DeviceState* dev = nullptr;
     VN_TRY(device_of(d, a.device.id, dev));
     const std::uint64_t id = protocol::handle_to_u64(*a.pBuffer);
+    if (refuse_new_object()) {
+        a.ret = VK_ERROR_OUT_OF_HOST_MEMORY;
+        return DecodeResult::Ok;
+    }
     VN_TRY(check_new_id(d, id));
     if (a.pCreateInfo->flags & kSparseBufferFlags)
         return d.in.fail("vkCreateBuffer: a sparse buffer, but sparse binding is not offered");

@@ -37,7 +37,37 @@ bool exposed_device_extension(const char* name) {
 DecodeResult Executor::check_new_id(protocol::Decoder& d, std::uint64_t id) {
     if (id == 0 || m_objects.type_of(id))
         return d.in.fail("object id " + std::to_string(id) + " is not free for a new object");
+    // Creates that can return VK_ERROR_OUT_OF_HOST_MEMORY refuse before they get here
+    // (refuse_new_object); the others (vkCreateInstance, pools, sets) have no such answer for
+    // every case, and a guest that reaches the quota through them loses the context.
+    if (at_object_quota())
+        return d.in.fail("the context's object quota of " + std::to_string(m_quotas.objects) +
+                         " objects is reached");
     return DecodeResult::Ok;
+}
+
+bool Executor::refuse_new_object() {
+    if (!at_object_quota())
+        return false;
+    refused("object", 1);
+    return true;
+}
+
+void Executor::refused(const char* what, std::uint64_t bytes) {
+    m_counters->quota_refusals.fetch_add(1, std::memory_order_relaxed);
+    const unsigned bit = what[0] == 'o' ? 1u : what[0] == 'd' ? 2u : 4u;
+    if ((m_refusals_reported & bit) || !m_on_refusal)
+        return;
+    m_refusals_reported |= bit;
+    const std::uint64_t held = bit == 1   ? m_objects.size()
+                               : bit == 2 ? m_counters->device_memory.load()
+                                          : m_counters->host_memory.load();
+    const std::uint64_t limit = bit == 1   ? m_quotas.objects
+                                : bit == 2 ? m_quotas.device_memory
+                                           : m_quotas.host_memory;
+    m_on_refusal(std::string(what) + " quota: refused " + std::to_string(bytes) +
+                 (bit == 1 ? " object" : " bytes") + " with " + std::to_string(held) + " of " +
+                 std::to_string(limit) + " held (further refusals are only counted)");
 }
 
 DecodeResult Executor::device_of(protocol::Decoder& d, std::uint64_t device_id, DeviceState*& out) {
@@ -232,6 +262,9 @@ DecodeResult Executor::require_entry(protocol::Decoder& d, gen::CommandType type
 }
 
 DecodeResult Executor::new_device_child(protocol::Decoder& d, std::uint64_t id) {
+    // At the quota, the generated create refuses right after this (refuse_new_object).
+    if (at_object_quota())
+        return DecodeResult::Ok;
     return check_new_id(d, id);
 }
 

@@ -4,6 +4,7 @@
 // it creates in the context's tables. Files are split by object family, as in virglrenderer's
 // vkr_*.c and Mesa's vn_*.c. Commands without a handler yet are fatal ("not implemented").
 #include "texel_block.h"
+#include "vn/decoder/context.h"
 #include "vn/decoder/object_table.h"
 #include "vn/decoder/resources.h"
 #include "vn_dispatch.gen.h"
@@ -253,10 +254,30 @@ class Executor final : public gen::PassthroughHandler {
     void set_async_fatal_listener(std::function<void(const std::string&)> f) {
         m_async_fatal = std::move(f);
     }
-    void report_async_fatal(const std::string& where) {
+    // The reason already names where it happened (a ring's reasons start with the ring).
+    void report_async_fatal() {
         if (m_async_fatal)
-            m_async_fatal(where + ": " + m_fatal->reason());
+            m_async_fatal(m_fatal->reason());
     }
+    // ring.cpp: sets FATAL in the status of every ring, so that the guest learns at once that
+    // the context is dead instead of waiting for the ALIVE bit to expire. Dispatch lock held.
+    void report_fatal_to_rings();
+
+    // Accounting: where the counters go, the quotas, and who hears of a refusal.
+    void set_accounting(ContextCounters* counters, const ContextQuotas& quotas,
+                        std::function<void(const std::string&)> on_refusal) {
+        m_counters = counters;
+        m_quotas = quotas;
+        m_on_refusal = std::move(on_refusal);
+    }
+    ContextCounters& counters() { return *m_counters; }
+    const ContextQuotas& quotas() const { return m_quotas; }
+    // Counts a refused allocation and tells the listener (first refusal of each kind only: a
+    // guest looping on a full quota must not flood the log).
+    void refused(const char* what, std::uint64_t bytes);
+    // Whether one more object would go over the object quota (and then counts the refusal).
+    bool refuse_new_object() override;
+    bool at_object_quota() const { return m_objects.size() >= m_quotas.objects; }
     ObjectTables& objects() { return m_objects; }
 
     protocol::DecodeResult begin_reply(protocol::Decoder& d, protocol::Writer*& out) override;
@@ -745,6 +766,11 @@ class Executor final : public gen::PassthroughHandler {
     // waiting for long GPU work on one timeline does not hold back the others.
     std::map<std::uint32_t, std::unique_ptr<FenceThread>> m_fence_threads;
     std::function<void(const std::string&)> m_async_fatal;
+    ContextCounters m_own_counters;
+    ContextCounters* m_counters = &m_own_counters;
+    ContextQuotas m_quotas;
+    std::function<void(const std::string&)> m_on_refusal;
+    unsigned m_refusals_reported = 0; // bit per kind
 };
 
 } // namespace vn::decoder

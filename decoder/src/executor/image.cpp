@@ -13,6 +13,10 @@ DecodeResult Executor::on_vkCreateImage(protocol::Decoder& d, gen::CreateImageAr
     DeviceState* dev = nullptr;
     VN_TRY(device_of(d, a.device.id, dev));
     const std::uint64_t id = protocol::handle_to_u64(*a.pImage);
+    if (refuse_new_object()) {
+        a.ret = VK_ERROR_OUT_OF_HOST_MEMORY;
+        return DecodeResult::Ok;
+    }
     VN_TRY(check_new_id(d, id));
     const VkImageCreateInfo& info = *a.pCreateInfo;
     for (auto* n = static_cast<const VkBaseInStructure*>(info.pNext); n; n = n->pNext)

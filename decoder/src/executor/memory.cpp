@@ -34,6 +34,10 @@ DecodeResult Executor::on_vkAllocateMemory(protocol::Decoder& d, gen::AllocateMe
     DeviceState* dev = nullptr;
     VN_TRY(device_of(d, a.device.id, dev));
     const std::uint64_t id = protocol::handle_to_u64(*a.pMemory);
+    if (refuse_new_object()) {
+        a.ret = VK_ERROR_OUT_OF_HOST_MEMORY;
+        return DecodeResult::Ok;
+    }
     VN_TRY(check_new_id(d, id));
     const VkMemoryAllocateInfo& guest = *a.pAllocateInfo;
     if (guest.memoryTypeIndex >= dev->memory.memoryTypeCount)
@@ -44,6 +48,14 @@ DecodeResult Executor::on_vkAllocateMemory(protocol::Decoder& d, gen::AllocateMe
             return import_resource_memory(d, a, *dev, id);
 
     auto state = std::make_unique<MemoryState>();
+    // Quotas are charged before the driver sees the size, with the size the driver is asked
+    // for: a guest cannot hold more than it was charged, whatever it claims elsewhere.
+    if (!state->device_charge.take(m_counters->device_memory, guest.allocationSize,
+                                   m_quotas.device_memory, &m_counters->device_memory_peak)) {
+        refused("device memory", guest.allocationSize);
+        a.ret = VK_ERROR_OUT_OF_DEVICE_MEMORY;
+        return DecodeResult::Ok;
+    }
     state->allocation_size = guest.allocationSize;
     state->memory_type = guest.memoryTypeIndex;
     VkMemoryAllocateInfo info = guest;
@@ -58,6 +70,12 @@ DecodeResult Executor::on_vkAllocateMemory(protocol::Decoder& d, gen::AllocateMe
         if (guest.allocationSize > (VkDeviceSize{1} << 40))
             return d.in.fail("vkAllocateMemory: allocation size beyond 1 TiB");
         const VkDeviceSize size = (guest.allocationSize + align - 1) / align * align;
+        if (!state->host_charge.take(m_counters->host_memory, size, m_quotas.host_memory,
+                                     &m_counters->host_memory_peak)) {
+            refused("host memory", size);
+            a.ret = VK_ERROR_OUT_OF_HOST_MEMORY;
+            return DecodeResult::Ok;
+        }
         if (auto host = HostAllocation::create(static_cast<std::size_t>(size))) {
             VkMemoryHostPointerPropertiesEXT props{};
             props.sType = VK_STRUCTURE_TYPE_MEMORY_HOST_POINTER_PROPERTIES_EXT;
@@ -74,6 +92,8 @@ DecodeResult Executor::on_vkAllocateMemory(protocol::Decoder& d, gen::AllocateMe
                 state->host = std::move(host);
             }
         }
+        if (!state->host)
+            state->host_charge.release(); // the driver allocates it, as device memory
     }
     VkDeviceMemory memory = VK_NULL_HANDLE;
     a.ret = dev->dispatch.AllocateMemory(a.device.handle, &info, nullptr, &memory);

@@ -4,6 +4,7 @@
 // create and map; that memfd is what the guest maps as the blob. This works on every driver
 // that imports host pointers (lavapipe, NVIDIA), unlike exporting device memory as a mappable
 // dma-buf, which the Vulkan spec does not promise.
+#include "vn/decoder/context.h"
 #include "vn/decoder/object_table.h"
 #include "vn/os/mapping.h"
 #include "vn/os/unique_fd.h"
@@ -40,6 +41,10 @@ class MemoryState final : public ObjectState {
     // Non-zero when imported from a context resource (VkImportMemoryResourceInfoMESA): the
     // resource must outlive the memory, as the driver reads its mapping.
     std::uint32_t imported_resource = 0;
+    // What this memory counts against the context's quotas, given back when it is freed (by
+    // vkFreeMemory, its device's destruction or the context's end alike).
+    QuotaCharge device_charge;
+    QuotaCharge host_charge;
 };
 
 } // namespace vn::decoder

@@ -47,6 +47,11 @@ DecodeResult Executor::dispatch(DispatchSource& source, std::unique_lock<std::mu
     const DecodeResult r = gen::dispatch_command(*this, d);
     m_source = &m_context_source;
     source.lock = nullptr;
+    m_counters->commands.fetch_add(1, std::memory_order_relaxed);
+    m_counters->objects.store(m_objects.size(), std::memory_order_relaxed);
+    raise_peak(m_counters->objects_peak, m_objects.size());
+    if (r != DecodeResult::Ok)
+        report_fatal_to_rings();
     return r;
 }
 
@@ -78,6 +83,11 @@ bool Executor::resource_in_use(std::uint32_t resource_id) const {
     return m_rings && m_rings->uses_resource(resource_id);
 }
 
+void Executor::report_fatal_to_rings() {
+    if (m_rings)
+        m_rings->report_fatal();
+}
+
 void Executor::stop_rings() {
     if (!m_rings)
         return;
@@ -91,6 +101,7 @@ void Executor::stop_rings() {
     }
     rings.clear(); // joins, without the lock: a ring may be waiting for it
     m_rings.reset();
+    m_counters->rings.store(0, std::memory_order_relaxed);
 }
 
 // ---- Ring commands --------------------------------------------------------------------------
@@ -102,6 +113,11 @@ DecodeResult Executor::on_vkCreateRingMESA(protocol::Decoder& d, gen::CreateRing
     const std::string name = ring_name(a.ring);
     if (m_rings && m_rings->contains(a.ring))
         return d.in.fail("vkCreateRingMESA: " + name + " exists");
+    // Each ring is a thread and a copy of its buffer. vkCreateRingMESA returns nothing, so a ring
+    // over the quota cannot be refused softly: the context ends, saying why.
+    if (m_rings && m_rings->size() >= m_quotas.rings)
+        return d.in.fail("vkCreateRingMESA: " + name + " is over the context's quota of " +
+                         std::to_string(m_quotas.rings) + " rings");
     const VkRingCreateInfoMESA& info = *a.pCreateInfo;
 
     std::optional<std::uint32_t> monitor_period;
@@ -177,6 +193,7 @@ DecodeResult Executor::on_vkCreateRingMESA(protocol::Decoder& d, gen::CreateRing
     auto ring = std::make_unique<Ring>(*this, a.ring, layout, idle, priority);
     Ring* started = ring.get();
     m_rings->add(std::move(ring), monitor_period);
+    m_counters->rings.store(m_rings->size(), std::memory_order_relaxed);
     started->start();
     return DecodeResult::Ok;
 }
@@ -186,6 +203,7 @@ DecodeResult Executor::on_vkDestroyRingMESA(protocol::Decoder& d, gen::DestroyRi
     std::unique_ptr<Ring> ring = m_rings ? m_rings->remove(a.ring) : nullptr;
     if (!ring)
         return d.in.fail("vkDestroyRingMESA: " + ring_name(a.ring) + " does not exist");
+    m_counters->rings.store(m_rings->size(), std::memory_order_relaxed);
     ring->request_stop();
     m_dispatch_cv.notify_all();
     DispatchSource* self = m_source;
@@ -325,10 +343,15 @@ void Ring::clear_status_bits(std::uint32_t bits) {
     word(m_layout.status).fetch_and(~bits, std::memory_order_seq_cst);
 }
 
-void Ring::fail(std::unique_lock<std::mutex>&, const std::string& reason) {
+void Ring::report_fatal() {
     set_status_bits(VK_RING_STATUS_FATAL_BIT_MESA);
+}
+
+void Ring::fail(std::unique_lock<std::mutex>&, const std::string& reason) {
     (void)m_executor.fatal_state().fail(ring_name(m_id) + ": " + reason);
-    m_executor.report_async_fatal(ring_name(m_id));
+    // Every ring of the context, not only this one: the guest may be waiting on another.
+    m_executor.report_fatal_to_rings();
+    m_executor.report_async_fatal();
 }
 
 void Ring::sleep_idle(std::uint32_t cur) {
@@ -343,6 +366,7 @@ bool Ring::execute(std::uint32_t cur, std::uint32_t n) {
     const std::uint32_t first = std::min(n, m_layout.buffer_size - start);
     std::memcpy(m_commands.data(), m_layout.buffer + start, first);
     std::memcpy(m_commands.data() + first, m_layout.buffer, n - first);
+    m_executor.counters().bytes.fetch_add(n, std::memory_order_relaxed);
 
     protocol::Reader in(m_commands.data(), n, m_executor.fatal_state());
     protocol::Decoder d{in, m_arena, &m_executor.objects()};
@@ -484,6 +508,11 @@ std::unique_ptr<Ring> RingSet::remove(std::uint64_t id) {
     std::lock_guard lock(m_monitor_mutex);
     std::erase(m_monitored, ring.get());
     return ring;
+}
+
+void RingSet::report_fatal() {
+    for (auto& [id, ring] : m_rings)
+        ring->report_fatal();
 }
 
 bool RingSet::uses_resource(std::uint32_t resource_id) const {

@@ -77,6 +77,8 @@ class Ring {
     std::uint64_t id() const { return m_id; }
     // The monitor's heartbeat: ORs ALIVE into status (any thread).
     void report_alive();
+    // ORs FATAL into status: the context is dead (any thread).
+    void report_fatal();
 
   private:
     void run();
@@ -124,6 +126,9 @@ class RingSet {
     void add(std::unique_ptr<Ring> ring, std::optional<std::uint32_t> monitor_period_us);
     std::unique_ptr<Ring> remove(std::uint64_t id);
     bool uses_resource(std::uint32_t resource_id) const;
+    std::size_t size() const { return m_rings.size(); }
+    // FATAL in the status of every ring. Dispatch lock held.
+    void report_fatal();
     // Every ring out of the set, for stopping without the lock.
     std::map<std::uint64_t, std::unique_ptr<Ring>> take_all();
 

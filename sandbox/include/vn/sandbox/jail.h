@@ -102,6 +102,13 @@ class Jail {
     // Stage 2: installs the seccomp filter (nothing with SeccompMode::Off).
     [[nodiscard]] bool narrow();
 
+    // Who hears of a seccomp violation before the worker dies of it (an async-signal-safe
+    // function, told the syscall number). With a reporter and the built-in filter, Enforce
+    // installs the filter's trap variant and a SIGSYS handler that reports and then dies of
+    // SIGSYS, since SECCOMP_RET_KILL_PROCESS leaves no trace of which syscall it was. The
+    // syscall never runs either way. Process-wide; set it before forking workers.
+    static void report_violations_to(void (*reporter)(int syscall_nr));
+
     const JailConfig& config() const { return m_config; }
     // The filter narrow() will install, if any.
     const BpfProgram* filter() const;
@@ -118,6 +125,7 @@ class Jail {
     JailConfig m_config;
     std::optional<BpfProgram> m_reaper_filter;
     bool m_in_mount_ns = false;
+    bool m_report_violations = false;
 };
 
 } // namespace vn::sandbox

@@ -1,0 +1,76 @@
+#pragma once
+// What a worker tells the server about itself, beyond its exit status: its counters, how far it
+// got (serving, fatal and why, the signal or the seccomp violation that is killing it). It lives
+// in a page shared between the server and that one worker, mapped before the fork, so the server
+// can read it at any time (an operator's SIGUSR1 dump) and after any death (SIGKILL included),
+// and the worker never needs an extra fd or a message that could be lost. Other workers never see
+// it (MADV_DONTFORK once the worker is forked).
+//
+// The worker is driven by the guest and may be compromised: the server reads this page as
+// untrusted numbers and text (bounded, made printable), never as pointers or sizes of its own.
+#include "vn/decoder/context.h"
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace vn::server {
+
+enum class WorkerPhase : std::uint32_t {
+    Starting = 0,
+    Serving = 1,
+    PeerClosed = 2,  // the VMM closed the context socket; the worker exits 0
+    Fatal = 3,       // the context turned fatal; the reason is set
+    Crashed = 4,     // a fatal signal hit the worker; `signal` is set
+    Violation = 5,   // a seccomp violation; `syscall` is set
+    OutOfMemory = 6, // a host allocation failed (rlimit or memory cgroup)
+};
+
+struct WorkerReport {
+    std::atomic<std::uint32_t> phase{0};
+    std::atomic<std::int32_t> signal{0};
+    std::atomic<std::int32_t> syscall{-1};
+    std::atomic<std::uint32_t> reason_size{0}; // set after the reason bytes
+    char reason[480] = {};
+    decoder::ContextCounters counters;
+
+    // Worker side. The first reason wins; later ones are consequences.
+    void set_fatal(const std::string& why);
+    void set_phase(WorkerPhase p) { phase.store(static_cast<std::uint32_t>(p)); }
+};
+
+// The report page: an anonymous shared mapping, unmapped when this goes.
+class SharedReport {
+  public:
+    // nullptr report when the mapping fails (the worker then runs without one).
+    SharedReport();
+    ~SharedReport();
+    SharedReport(const SharedReport&) = delete;
+    SharedReport& operator=(const SharedReport&) = delete;
+    SharedReport(SharedReport&& other) noexcept;
+    SharedReport& operator=(SharedReport&& other) noexcept;
+
+    WorkerReport* get() const { return m_report; }
+    // Server side, after the fork: later forks (other workers) do not inherit this page.
+    void keep_out_of_forks() const;
+
+  private:
+    void reset();
+    WorkerReport* m_report = nullptr;
+};
+
+// Server side: the reason and the counters of a report, copied out and made printable.
+std::string report_reason(const WorkerReport& report);
+// One machine-readable key=value string of the counters ("cmds=12 bytes=345 ...").
+std::string format_counters(const decoder::ContextCounters& counters);
+
+// Worker side, once per worker process: fatal signals (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT,
+// SIGTRAP) are recorded in the report before they kill, and a failed host allocation is recorded
+// as OutOfMemory. The worker still dies of the same signal.
+void install_crash_reporting(WorkerReport* report);
+// Async-signal-safe: records a seccomp violation in the report installed above. The jail's SIGSYS
+// handler calls it (vn::sandbox::Jail::report_violations_to) before the worker dies of SIGSYS.
+void record_violation(int syscall_nr);
+
+} // namespace vn::server
