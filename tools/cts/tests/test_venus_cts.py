@@ -225,3 +225,15 @@ def test_venus_mode_needs_the_mesa_icd(fake):
 def test_empty_sample_is_an_error(fake):
     proc = run_cts(fake.argv(fake.caselist(["# nothing"])))
     assert proc.returncode == 2 and "no cases" in proc.stderr
+
+
+def test_venus_vtest_that_cannot_start_fails_its_cases(fake):
+    argv = fake.argv(fake.caselist(names("pass0", "pass1")), mode="venus",
+                     extra=["--jobs", "1"])
+    argv[argv.index("--vtest") + 1] = "/bin/false"
+    proc = run_cts(argv)
+    assert proc.returncode == 0, proc.stderr
+    results = fake.results("venus")
+    assert {r["status"] for r in results.values()} == {"crash"}
+    assert "venus-vtest did not create its socket" in results["dEQP-VK.t.pass0"]["reason"]
+    assert not fake.invocations()  # no deqp-vk without a server to talk to
