@@ -67,7 +67,7 @@ def test_native_run_resumes_after_crash_and_timeout(fake):
     proc = run_cts(fake.argv(cases, extra=["--jobs", "1", "--deqp-arg=--fake-extra=1"]))
     assert proc.returncode == 0, proc.stderr
     # The hang costs one --timeout, not the fake's hour.
-    assert time.monotonic() - started < 20
+    assert time.monotonic() - started < 30
 
     results = fake.results("native")
     assert list(results) == names(*ALL_KINDS) + ["dEQP-VK.t.unknown"]  # case-list order
