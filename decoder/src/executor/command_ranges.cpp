@@ -417,6 +417,63 @@ DecodeResult Executor::on_vkCmdSetColorWriteEnableEXT(protocol::Decoder& d,
     return DecodeResult::Ok;
 }
 
+namespace {
+// Per-attachment dynamic state lives in arrays of maxColorAttachments entries.
+DecodeResult check_attachments(protocol::Decoder& d, const DeviceState& dev, std::uint32_t first,
+                               std::uint32_t count, const char* what) {
+    const std::uint32_t max = dev.limits.maxColorAttachments;
+    if (first > max || count > max - first)
+        return d.in.fail(std::string(what) + ": attachments [" + std::to_string(first) + ", +" +
+                         std::to_string(count) + ") past maxColorAttachments " +
+                         std::to_string(max));
+    return DecodeResult::Ok;
+}
+} // namespace
+
+DecodeResult Executor::on_vkCmdSetColorBlendEnableEXT(protocol::Decoder& d,
+                                                      gen::CmdSetColorBlendEnableEXTArgs& a) {
+    DeviceState* dev = nullptr;
+    VN_TRY(command_buffer_device(d, a.commandBuffer, dev));
+    VN_TRY(check_attachments(d, *dev, a.firstAttachment, a.attachmentCount,
+                             "vkCmdSetColorBlendEnableEXT"));
+    dev->dispatch.CmdSetColorBlendEnableEXT(a.commandBuffer.handle, a.firstAttachment,
+                                            a.attachmentCount, a.pColorBlendEnables);
+    return DecodeResult::Ok;
+}
+
+DecodeResult Executor::on_vkCmdSetColorBlendEquationEXT(protocol::Decoder& d,
+                                                        gen::CmdSetColorBlendEquationEXTArgs& a) {
+    DeviceState* dev = nullptr;
+    VN_TRY(command_buffer_device(d, a.commandBuffer, dev));
+    VN_TRY(check_attachments(d, *dev, a.firstAttachment, a.attachmentCount,
+                             "vkCmdSetColorBlendEquationEXT"));
+    dev->dispatch.CmdSetColorBlendEquationEXT(a.commandBuffer.handle, a.firstAttachment,
+                                              a.attachmentCount, a.pColorBlendEquations);
+    return DecodeResult::Ok;
+}
+
+DecodeResult Executor::on_vkCmdSetColorWriteMaskEXT(protocol::Decoder& d,
+                                                    gen::CmdSetColorWriteMaskEXTArgs& a) {
+    DeviceState* dev = nullptr;
+    VN_TRY(command_buffer_device(d, a.commandBuffer, dev));
+    VN_TRY(check_attachments(d, *dev, a.firstAttachment, a.attachmentCount,
+                             "vkCmdSetColorWriteMaskEXT"));
+    dev->dispatch.CmdSetColorWriteMaskEXT(a.commandBuffer.handle, a.firstAttachment,
+                                          a.attachmentCount, a.pColorWriteMasks);
+    return DecodeResult::Ok;
+}
+
+DecodeResult Executor::on_vkCmdSetColorBlendAdvancedEXT(protocol::Decoder& d,
+                                                        gen::CmdSetColorBlendAdvancedEXTArgs& a) {
+    DeviceState* dev = nullptr;
+    VN_TRY(command_buffer_device(d, a.commandBuffer, dev));
+    VN_TRY(check_attachments(d, *dev, a.firstAttachment, a.attachmentCount,
+                             "vkCmdSetColorBlendAdvancedEXT"));
+    dev->dispatch.CmdSetColorBlendAdvancedEXT(a.commandBuffer.handle, a.firstAttachment,
+                                              a.attachmentCount, a.pColorBlendAdvanced);
+    return DecodeResult::Ok;
+}
+
 // Vertex input state is kept per binding and per location, in arrays of the device's limits.
 DecodeResult Executor::on_vkCmdSetVertexInputEXT(protocol::Decoder& d,
                                                  gen::CmdSetVertexInputEXTArgs& a) {

@@ -189,6 +189,16 @@ DecodeResult Executor::on_vkCreateDevice(protocol::Decoder& d, gen::CreateDevice
         vkGetDeviceProcAddr(host, "vkImportSemaphoreFdKHR"));
     for (const char* e : extensions)
         state->dma_buf_import |= std::strcmp(e, "VK_EXT_external_memory_dma_buf") == 0;
+    if (api.has("VK_EXT_transform_feedback") && inst->dispatch.GetPhysicalDeviceProperties2) {
+        VkPhysicalDeviceTransformFeedbackPropertiesEXT xfb{};
+        xfb.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_TRANSFORM_FEEDBACK_PROPERTIES_EXT;
+        VkPhysicalDeviceProperties2 props2{};
+        props2.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2;
+        props2.pNext = &xfb;
+        inst->dispatch.GetPhysicalDeviceProperties2(a.physicalDevice.handle, &props2);
+        state->xfb_buffers = xfb.maxTransformFeedbackBuffers;
+        state->xfb_streams = xfb.maxTransformFeedbackStreams;
+    }
     return m_objects.add<VkDevice>(id, host, std::move(state));
 }
 

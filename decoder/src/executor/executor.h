@@ -140,6 +140,10 @@ class DeviceState final : public ObjectState {
     PFN_vkGetSemaphoreFdKHR get_semaphore_fd = nullptr;
     PFN_vkImportSemaphoreFdKHR import_semaphore_fd = nullptr;
     bool dma_buf_import = false; // VK_EXT_external_memory_dma_buf enabled
+    // VK_EXT_transform_feedback limits (zero unless the guest enabled it): drivers keep bound
+    // transform feedback buffers and streams in arrays of these sizes.
+    std::uint32_t xfb_buffers = 0;
+    std::uint32_t xfb_streams = 0;
     const InstanceState* instance = nullptr;
     std::unordered_map<std::uint64_t, VkObjectType> children;
     // Allocation size of each live memory object by host handle: binds and other uses name
@@ -602,6 +606,37 @@ class Executor final : public gen::PassthroughHandler {
                                    gen::CmdSetColorWriteEnableEXTArgs& a) override;
     protocol::DecodeResult on_vkCmdSetVertexInputEXT(protocol::Decoder& d,
                                                      gen::CmdSetVertexInputEXTArgs& a) override;
+    // Per-attachment blend state (VK_EXT_extended_dynamic_state3): attachment ranges.
+    protocol::DecodeResult
+    on_vkCmdSetColorBlendEnableEXT(protocol::Decoder& d,
+                                   gen::CmdSetColorBlendEnableEXTArgs& a) override;
+    protocol::DecodeResult
+    on_vkCmdSetColorBlendEquationEXT(protocol::Decoder& d,
+                                     gen::CmdSetColorBlendEquationEXTArgs& a) override;
+    protocol::DecodeResult
+    on_vkCmdSetColorWriteMaskEXT(protocol::Decoder& d,
+                                 gen::CmdSetColorWriteMaskEXTArgs& a) override;
+    protocol::DecodeResult
+    on_vkCmdSetColorBlendAdvancedEXT(protocol::Decoder& d,
+                                     gen::CmdSetColorBlendAdvancedEXTArgs& a) override;
+
+    // transform_feedback.cpp: binding, counter-buffer and stream ranges.
+    protocol::DecodeResult on_vkCmdBindTransformFeedbackBuffersEXT(
+        protocol::Decoder& d, gen::CmdBindTransformFeedbackBuffersEXTArgs& a) override;
+    protocol::DecodeResult
+    on_vkCmdBeginTransformFeedbackEXT(protocol::Decoder& d,
+                                      gen::CmdBeginTransformFeedbackEXTArgs& a) override;
+    protocol::DecodeResult
+    on_vkCmdEndTransformFeedbackEXT(protocol::Decoder& d,
+                                    gen::CmdEndTransformFeedbackEXTArgs& a) override;
+    protocol::DecodeResult
+    on_vkCmdBeginQueryIndexedEXT(protocol::Decoder& d,
+                                 gen::CmdBeginQueryIndexedEXTArgs& a) override;
+    protocol::DecodeResult on_vkCmdEndQueryIndexedEXT(protocol::Decoder& d,
+                                                      gen::CmdEndQueryIndexedEXTArgs& a) override;
+    protocol::DecodeResult
+    on_vkCmdDrawIndirectByteCountEXT(protocol::Decoder& d,
+                                     gen::CmdDrawIndirectByteCountEXTArgs& a) override;
 #ifdef VN_GEN_HAS_vkCmdSetRenderingAttachmentLocations
     protocol::DecodeResult on_vkCmdSetRenderingAttachmentLocations(
         protocol::Decoder& d, gen::CmdSetRenderingAttachmentLocationsArgs& a) override;
@@ -735,6 +770,11 @@ class Executor final : public gen::PassthroughHandler {
                                                      const VkWriteDescriptorSet* writes,
                                                      std::uint32_t count, const char* what);
     // query.cpp: queries [first, first + count) must exist in the pool.
+    // transform_feedback.cpp: counter-buffer bindings and the 4 bytes each names.
+    protocol::DecodeResult check_xfb_counters(protocol::Decoder& d, const DeviceState& dev,
+                                              std::uint32_t first, std::uint32_t count,
+                                              const VkBuffer* buffers, const VkDeviceSize* offsets,
+                                              const char* what);
     protocol::DecodeResult check_queries(protocol::Decoder& d, const DeviceState& dev,
                                          VkQueryPool pool, std::uint32_t first, std::uint32_t count,
                                          const char* what, const QueryPoolShape** out = nullptr);

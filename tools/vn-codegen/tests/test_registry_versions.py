@@ -183,8 +183,11 @@ def test_range_commands_need_a_rule(built):
     # Reviewed exemptions stay plain calls.
     assert cmds["vkCmdDraw"].exemption and cmds["vkCmdDraw"].passthrough
     # Nothing: not executed at all.
-    t = cmds["vkCmdBindTransformFeedbackBuffersEXT"]
+    t = cmds["vkCmdSetSampleLocationsEXT"]
     assert t.ranges and not t.handwritten and t.exemption is None and not t.passthrough
+    # Transform feedback has its rules now (transform_feedback.cpp).
+    tf = cmds["vkCmdBindTransformFeedbackBuffersEXT"]
+    assert tf.ranges and tf.handwritten and not tf.passthrough
     # A command naming no range is a plain call.
     assert not cmds["vkCmdSetLineWidth"].ranges and cmds["vkCmdSetLineWidth"].passthrough
 

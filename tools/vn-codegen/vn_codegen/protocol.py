@@ -81,8 +81,11 @@ def load(path: str) -> Protocol:
         executor_handwritten=list(raw.get("executor", {}).get("handwritten", [])),
         executor_passthrough=list(raw.get("executor_passthrough", {}).get("commands", [])),
         reviewed_passthrough=dict(raw.get("executor", {}).get("reviewed_passthrough", {})),
-        guest_implemented_commands={k: list(v) for k, v in
-                                    raw.get("guest_implemented", {}).get("commands", {}).items()},
+        # A command no guest can reach counts, for exposure, like one the guest implements with
+        # no protocol command at all.
+        guest_implemented_commands={
+            **{k: list(v) for k, v in raw.get("guest_implemented", {}).get("commands", {}).items()},
+            **{k: [] for k in raw.get("unreachable", {}).get("commands", [])}},
         guest_implemented_structs=list(raw.get("guest_implemented", {}).get("structs", [])),
         raw=raw,
     )
