@@ -116,12 +116,17 @@ TEST_CASE("an extension is exposed only when everything it adds is decoded and e
         INFO(hidden);
         CHECK_FALSE(vn::decoder::extension_exposable(extension(hidden)));
     }
-    // Decodable, but its commands name buffers and query slots that no range rule checks yet:
-    // not executed, so not exposed.
-    const auto& xfb = extension("VK_EXT_transform_feedback");
-    CHECK(xfb.decodable);
-    CHECK(xfb.command_count > 0);
-    CHECK_FALSE(vn::decoder::extension_exposable(xfb));
+    // Decodable, but its commands name memory or fixed-array slots that no range rule checks yet
+    // (sample locations, mesh-shader indirect draws): not executed, so not exposed.
+    for (const char* unchecked : {"VK_EXT_sample_locations", "VK_EXT_mesh_shader"}) {
+        INFO(unchecked);
+        const auto& ext = extension(unchecked);
+        CHECK(ext.decodable);
+        CHECK(ext.command_count > 0);
+        CHECK_FALSE(vn::decoder::extension_exposable(ext));
+    }
+    // Transform feedback has its range rules (transform_feedback.cpp): exposed.
+    CHECK(vn::decoder::extension_exposable(extension("VK_EXT_transform_feedback")));
     // Everything it adds runs: exposed.
     CHECK(vn::decoder::extension_exposable(extension("VK_KHR_timeline_semaphore")));
     CHECK(vn::decoder::extension_exposable(extension("VK_KHR_push_descriptor")));
