@@ -61,6 +61,11 @@ TEST_CASE("transform feedback bindings and counters stay inside their buffers an
         offset = xfb_size;
         CHECK(r.send(bind) == DecodeResult::Fatal);
     }
+    SECTION("bindings without their offsets") {
+        // The decoder refuses a null array for a non-zero count; the handler checks again.
+        bind.pOffsets = nullptr;
+        CHECK(r.send(bind) == DecodeResult::Fatal);
+    }
     SECTION("a binding past maxTransformFeedbackBuffers") {
         bind.firstBinding = 1u << 20;
         CHECK(r.send(bind) == DecodeResult::Fatal);

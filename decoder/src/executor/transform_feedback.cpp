@@ -27,6 +27,9 @@ Executor::on_vkCmdBindTransformFeedbackBuffersEXT(protocol::Decoder& d,
     DeviceState* dev = nullptr;
     VN_TRY(command_buffer_device(d, a.commandBuffer, dev));
     VN_TRY(check_bindings(d, *dev, a.firstBinding, a.bindingCount, what));
+    // The decoder accepts a null array for any count; these two are required.
+    if (a.bindingCount && (!a.pBuffers || !a.pOffsets))
+        return d.in.fail(std::string(what) + ": buffers or offsets missing");
     for (std::uint32_t i = 0; i < a.bindingCount; ++i) {
         const VkDeviceSize size = a.pSizes ? a.pSizes[i] : VK_WHOLE_SIZE;
         // VK_WHOLE_SIZE captures up to the end: the offset must lie inside the buffer.
