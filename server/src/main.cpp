@@ -2,6 +2,7 @@
 // (`--socket-fd N` and the `--worker-seccomp-*` options), plus a listening mode, systemd socket
 // activation, and a foreground single-context worker for debugging.
 #include "context_loop.h"
+#include "driver_manifests.h"
 #include "log.h"
 #include "server.h"
 #include "vn/sandbox/jail.h"
@@ -56,11 +57,12 @@ void print_usage(std::FILE* out) {
              "Workers:\n"
              "  --worker=process|thread  one forked process per context (default), or one\n"
              "                         thread per context (debugging only: no isolation)\n"
-             "  --driver-preload       load the host Vulkan driver once in the server, before\n"
+             "  --driver-preload[=auto|on|off]\n"
+             "                         load the host Vulkan driver once in the server, before\n"
              "                         any client, so workers share its pages (half the memory\n"
-             "                         per worker on lavapipe, slower fork); only for drivers\n"
-             "                         that survive fork() after initialization: NVIDIA's\n"
-             "                         does not, so the default is off\n"
+             "                         per worker on lavapipe); only for drivers that survive\n"
+             "                         fork() after initialization (NVIDIA's does not). auto,\n"
+             "                         the default: when every ICD manifest names a Mesa driver\n"
              "  --no-spare-worker      fork each worker when its context is created (default:\n"
              "                         one worker waits forked and jailed ahead of time)\n"
              "  --sandbox=on|log|off   jail each worker (default on); log: blocked syscalls are\n"
@@ -372,7 +374,7 @@ int main(int argc, char** argv) {
         {"context-max-rings", required_argument, nullptr, kMaxRings},
         {"listen", required_argument, nullptr, kListen},
         {"worker", required_argument, nullptr, kWorker},
-        {"driver-preload", no_argument, nullptr, kDriverPreload},
+        {"driver-preload", optional_argument, nullptr, kDriverPreload},
         {"no-spare-worker", no_argument, nullptr, kNoSpareWorker},
         {"log-level", required_argument, nullptr, kLogLevel},
         {"log-target", required_argument, nullptr, kLogTarget},
@@ -392,10 +394,10 @@ int main(int argc, char** argv) {
     std::optional<std::uint32_t> fault_ctx;
     vn::decoder::ContextQuotas quotas;
     bool thread_workers = false;
-    // Off by default: on NVIDIA's driver 580 (H100) a worker forked from a server that had
-    // initialized the driver fails vkCreateInstance (the driver notices the fork, getppid), so
-    // preloading is a per-host choice, made where the driver is known to be fork-safe (Mesa's).
-    bool driver_preload = false;
+    // auto by default: on NVIDIA's driver 580 (H100) a worker forked from a server that had
+    // initialized the driver fails vkCreateInstance (the driver notices the fork), so preloading
+    // happens only where every driver is known to be fork-safe (Mesa's; driver_manifests.h).
+    std::string driver_preload = "auto";
     bool spare_worker = true;
     auto level = spdlog::level::info;
     auto target = LogTarget::Stderr;
@@ -474,7 +476,12 @@ int main(int argc, char** argv) {
             }
             break;
         case kDriverPreload:
-            driver_preload = true;
+            driver_preload = optarg ? optarg : "on";
+            if (driver_preload != "auto" && driver_preload != "on" && driver_preload != "off") {
+                std::fprintf(stderr,
+                             "venus-render-server: --driver-preload must be auto, on or off\n");
+                return kExitUsage;
+            }
             break;
         case kNoSpareWorker:
             spare_worker = false;
@@ -618,8 +625,15 @@ int main(int argc, char** argv) {
         spdlog::warn("--sandbox=off: workers run without a jail");
     }
     JailHook& jail = sandbox_jail ? static_cast<JailHook&>(*sandbox_jail) : no_jail;
-    if (!thread_workers && driver_preload)
+    if (!thread_workers && driver_preload == "on") {
+        spdlog::info("driver preload: on (--driver-preload=on)");
         preload_host_driver();
+    } else if (!thread_workers && driver_preload == "auto") {
+        const PreloadChoice choice = choose_driver_preload(find_driver_manifests());
+        spdlog::info("driver preload: {} ({})", choice.preload ? "on" : "off", choice.reason);
+        if (choice.preload)
+            preload_host_driver();
+    }
     ProcessLauncher process_launcher(jail, spare_worker, quotas);
     ThreadLauncher thread_launcher(quotas);
     WorkerLauncher& launcher =

@@ -323,3 +323,49 @@ TEST_CASE("worker --single-context on a socket path", "[cli][ours]") {
     CHECK(child.wait().status == 1);
     CHECK(Child({"worker", "--socket-fd", "3"}).wait().status != 0); // --single-context missing
 }
+
+TEST_CASE("driver preload is automatic: on for Mesa's drivers only", "[cli][ours]") {
+    const auto dir =
+        std::filesystem::temp_directory_path() / ("vn-test-icd-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    auto write = [&](const char* name, const char* text) {
+        const auto path = dir / name;
+        FILE* f = std::fopen(path.c_str(), "w");
+        REQUIRE(f);
+        std::fputs(text, f);
+        std::fclose(f);
+        return path.string();
+    };
+    const std::string mesa =
+        write("mesa.json", R"({"file_format_version":"1.0.0","ICD":{"library_path":)"
+                           R"("/nonexistent/libvulkan_lvp.so","api_version":"1.3.230"}})");
+    const std::string other =
+        write("other.json", R"({"file_format_version":"1.0.0","ICD":{"library_path":)"
+                            R"("libGLX_nvidia.so.0","api_version":"1.4.312"}})");
+    const std::string broken = write("broken.json", "{ not json");
+    // The server decides before any client; a peer that is already gone then ends it.
+    auto decision = [](const std::vector<std::string>& extra, const std::string& files) {
+        int pair[2];
+        REQUIRE(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) == 0);
+        UniqueFd ours_end(pair[0]), theirs(pair[1]);
+        std::vector<std::string> args{"--socket-fd", std::to_string(theirs.get())};
+        args.insert(args.end(), extra.begin(), extra.end());
+        Child child(args, theirs.get(), -1, {"VK_DRIVER_FILES=" + files});
+        theirs.reset();
+        ours_end.reset();
+        return child.wait().output;
+    };
+    CHECK_THAT(decision({}, mesa), Catch::Contains("driver preload: on (every host driver is "
+                                                   "Mesa's (libvulkan_lvp.so))"));
+    // One driver that is not Mesa's is enough to keep every driver out of the server.
+    const auto mixed = decision({}, mesa + ":" + other);
+    CHECK_THAT(mixed, Catch::Contains("driver preload: off"));
+    CHECK_THAT(mixed, Catch::Contains("names libGLX_nvidia.so.0"));
+    CHECK_THAT(decision({}, broken), Catch::Contains("names no library"));
+    CHECK_THAT(decision({}, (dir / "missing.json").string()),
+               Catch::Contains("driver preload: off (no Vulkan driver manifest found)"));
+    // Explicit choices are not second-guessed; off loads nothing and says nothing.
+    CHECK_THAT(decision({"--driver-preload=off"}, other), !Catch::Contains("driver preload"));
+    CHECK(Child({"--driver-preload=maybe"}).wait().status != 0);
+    std::filesystem::remove_all(dir);
+}

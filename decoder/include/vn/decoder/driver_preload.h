@@ -19,7 +19,8 @@ namespace vn::decoder {
 //
 // Fork safety: only for drivers that work in a child forked after they were initialized.
 // Mesa's (lavapipe) do; NVIDIA's driver 580 does not (the worker's vkCreateInstance fails), so
-// the server calls this only when asked to (--driver-preload).
+// the server calls this only when every ICD manifest names a Mesa driver, or when told to
+// (--driver-preload; server/src/driver_manifests.h).
 bool preload_host_drivers(std::string& error);
 
 } // namespace vn::decoder
