@@ -77,13 +77,18 @@ struct ProcessMemory {
     std::string comm;
     double rss_kib = 0;
     double pss_kib = 0;
+    bool spare = false;
 };
 
 // One worker's memory: every process of its tree (a jailed worker is two: the PID namespace's
 // first process, which only waits, and the worker proper).
 struct Memory {
+    // The context's worker (and its jail's reaper): what each further context costs.
     double rss_kib = 0;
     double pss_kib = 0;
+    // Our server's spare worker, forked and jailed ahead of time: one per server, not per context.
+    double spare_rss_kib = 0;
+    double spare_pss_kib = 0;
     int processes = 0;
     std::vector<ProcessMemory> per_process;
 };

@@ -119,6 +119,20 @@ Memory descendants_memory(int pid) {
     const std::set<int> tree = descendants(pid);
     if (tree.empty())
         throw Unavailable("no worker process under the server");
+    const auto parents = parent_links();
+    auto comm_of = [](int p) {
+        std::ifstream comm_file("/proc/" + std::to_string(p) + "/comm");
+        std::string comm;
+        std::getline(comm_file, comm);
+        return comm;
+    };
+    // A spare is a vn-spare process with no context's worker under it: the spare's reaper and the
+    // spare itself. A context's reaper keeps the name vn-spare but has a vn-ctx-N child.
+    std::set<int> not_spare;
+    for (int p : tree)
+        if (comm_of(p) != "vn-spare")
+            for (int q = p; tree.count(q); q = parents.count(q) ? parents.at(q) : 0)
+                not_spare.insert(q);
     Memory m;
     int unreadable = 0;
     for (int p : tree) {
@@ -127,13 +141,11 @@ Memory descendants_memory(int pid) {
             ++unreadable;
             continue;
         }
-        m.rss_kib += rss;
-        m.pss_kib += pss;
+        const bool spare = !not_spare.count(p);
+        (spare ? m.spare_rss_kib : m.rss_kib) += rss;
+        (spare ? m.spare_pss_kib : m.pss_kib) += pss;
         ++m.processes;
-        std::ifstream comm_file("/proc/" + std::to_string(p) + "/comm");
-        std::string comm;
-        std::getline(comm_file, comm);
-        m.per_process.push_back({p, comm, rss, pss});
+        m.per_process.push_back({p, comm_of(p), rss, pss, spare});
     }
     if (unreadable)
         throw Unavailable(std::to_string(unreadable) + " worker process(es) have no readable "

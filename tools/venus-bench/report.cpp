@@ -73,6 +73,9 @@ std::vector<Figure> figures(const TargetResult& r) {
                  memory_median(r.after, &Memory::rss_kib)});
     f.push_back({"pss_after", "worker PSS after", "MiB", "memory_after",
                  memory_median(r.after, &Memory::pss_kib)});
+    // Only servers that keep a spare worker have the figure.
+    if (const double spare = memory_median(r.idle, &Memory::spare_pss_kib); spare > 0)
+        f.push_back({"spare_pss", "spare worker PSS", "MiB", "memory_idle", spare});
     return f;
 }
 
@@ -231,15 +234,11 @@ void print_report(const Options& o, const std::vector<TargetResult>& results) {
             label_printed = true;
         }
     }
-    // The bulk buffers (2 x 8 MiB, written by the guest) are part of a worker's memory after the
-    // workloads only where the bulk workload ran.
-    bool bulk_ran = false, bulk_missing = false;
-    for (const auto& r : results)
-        if (r.kind == "server")
-            (r.bulk_bytes_per_s.empty() ? bulk_missing : bulk_ran) = true;
-    if (bulk_ran && bulk_missing)
-        std::printf("Note: \"after\" memory includes the touched bulk buffers only for servers "
-                    "where the bulk workload ran.\n");
+    std::printf(
+        "Memory: \"idle\" once the device and its objects exist, \"after\" once the ring and "
+        "context-path workloads ran (before the bulk buffers exist, which not every server "
+        "can map); both count the context's worker and its jail's reaper. \"spare\": our "
+        "server's one worker forked ahead of time, a cost per server, not per context.\n");
     bool any_unavailable = false;
     for (const auto& r : results)
         for (const auto& [key, why] : r.unavailable) {
@@ -298,9 +297,12 @@ void write_json(const Options& o, const std::vector<TargetResult>& results,
                     procs.push_back({{"pid", p.pid},
                                      {"comm", p.comm},
                                      {"rss_kib", p.rss_kib},
-                                     {"pss_kib", p.pss_kib}});
+                                     {"pss_kib", p.pss_kib},
+                                     {"spare", p.spare}});
                 a.push_back({{"rss_kib", m.rss_kib},
                              {"pss_kib", m.pss_kib},
+                             {"spare_rss_kib", m.spare_rss_kib},
+                             {"spare_pss_kib", m.spare_pss_kib},
                              {"processes", m.processes},
                              {"per_process", procs}});
             }
