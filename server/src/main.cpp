@@ -63,8 +63,10 @@ void print_usage(std::FILE* out) {
              "                         per worker on lavapipe); only for drivers that survive\n"
              "                         fork() after initialization (NVIDIA's does not). auto,\n"
              "                         the default: when every ICD manifest names a Mesa driver\n"
-             "  --no-spare-worker      fork each worker when its context is created (default:\n"
-             "                         one worker waits forked and jailed ahead of time)\n"
+             "  --spare-workers=N      keep N workers forked and jailed ahead of time, each\n"
+             "                         waiting for a context (default 2; 0: fork each worker\n"
+             "                         when its context is created)\n"
+             "  --no-spare-worker      the same as --spare-workers=0\n"
              "  --sandbox=on|log|off   jail each worker (default on); log: blocked syscalls are\n"
              "                         logged and fail with ENOSYS instead of killing; off:\n"
              "                         no jail (debugging only)\n"
@@ -353,6 +355,7 @@ int main(int argc, char** argv) {
         kWorker,
         kDriverPreload,
         kNoSpareWorker,
+        kSpareWorkers,
         kLogLevel,
         kLogTarget,
         kHelp,
@@ -376,6 +379,7 @@ int main(int argc, char** argv) {
         {"worker", required_argument, nullptr, kWorker},
         {"driver-preload", optional_argument, nullptr, kDriverPreload},
         {"no-spare-worker", no_argument, nullptr, kNoSpareWorker},
+        {"spare-workers", required_argument, nullptr, kSpareWorkers},
         {"log-level", required_argument, nullptr, kLogLevel},
         {"log-target", required_argument, nullptr, kLogTarget},
         {"help", no_argument, nullptr, kHelp},
@@ -398,7 +402,9 @@ int main(int argc, char** argv) {
     // initialized the driver fails vkCreateInstance (the driver notices the fork), so preloading
     // happens only where every driver is known to be fork-safe (Mesa's; driver_manifests.h).
     std::string driver_preload = "auto";
-    bool spare_worker = true;
+    // Two, so that a context created right after another still finds one that finished its
+    // jail while the other was handed out (forking and jailing one takes about a millisecond).
+    unsigned spare_workers = 2;
     auto level = spdlog::level::info;
     auto target = LogTarget::Stderr;
     int opt;
@@ -484,8 +490,17 @@ int main(int argc, char** argv) {
             }
             break;
         case kNoSpareWorker:
-            spare_worker = false;
+            spare_workers = 0;
             break;
+        case kSpareWorkers: {
+            const auto n = parse_u64(optarg);
+            if (!n || *n > 16) {
+                std::fprintf(stderr, "venus-render-server: --spare-workers must be 0 to 16\n");
+                return kExitUsage;
+            }
+            spare_workers = static_cast<unsigned>(*n);
+            break;
+        }
         case kLogLevel: {
             const auto parsed = parse_log_level(optarg);
             if (!parsed) {
@@ -634,7 +649,7 @@ int main(int argc, char** argv) {
         if (choice.preload)
             preload_host_driver();
     }
-    ProcessLauncher process_launcher(jail, spare_worker, quotas);
+    ProcessLauncher process_launcher(jail, spare_workers, quotas);
     ThreadLauncher thread_launcher(quotas);
     WorkerLauncher& launcher =
         thread_workers ? static_cast<WorkerLauncher&>(thread_launcher) : process_launcher;

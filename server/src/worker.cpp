@@ -247,10 +247,10 @@ std::optional<LaunchedWorker> ProcessLauncher::launch(const ContextConfig& confi
 std::optional<LaunchedWorker> ProcessLauncher::launch_from_spare(const ContextConfig& config) {
     // A spare that died since the last SIGCHLD must not be handed a context.
     reap_spare();
-    if (!m_spare)
+    if (m_ready.empty())
         return std::nullopt;
-    Spare spare = std::move(*m_spare);
-    m_spare.reset();
+    Spare spare = std::move(m_ready.front());
+    m_ready.pop_front();
     SpareAssignment assignment{};
     assignment.ctx_id = config.ctx_id;
     assignment.init_flags = config.init_flags;
@@ -272,8 +272,11 @@ std::optional<LaunchedWorker> ProcessLauncher::launch_from_spare(const ContextCo
 }
 
 void ProcessLauncher::prepare_spare() {
-    if (!m_spares || m_spare || m_spare_failures >= kMaxSpareFailures)
-        return;
+    while (m_ready.size() < m_spares && m_spare_failures < kMaxSpareFailures)
+        fork_spare();
+}
+
+void ProcessLauncher::fork_spare() {
     Spare spare;
     UniqueFd worker_end;
     if (!make_socket_pair(spare.socket, worker_end)) {
@@ -293,18 +296,21 @@ void ProcessLauncher::prepare_spare() {
         run_spare(worker_end.get(), m_jail, server_pid, m_quotas, report.get());
     report.keep_out_of_forks();
     spare.process = std::make_unique<ProcessWorker>(pid, std::move(report));
-    m_spare = std::move(spare);
+    m_ready.push_back(std::move(spare));
 }
 
 void ProcessLauncher::reap_spare() {
-    if (!m_spare)
-        return;
-    if (auto status = m_spare->process->try_reap()) {
-        spdlog::warn("spare worker {} {} before it got a context", m_spare->process->pid(),
-                     describe_wait_status(*status));
-        m_spare.reset();
-        if (++m_spare_failures == kMaxSpareFailures)
-            spdlog::warn("spare workers keep dying; contexts fork their own workers from now on");
+    for (auto it = m_ready.begin(); it != m_ready.end();) {
+        if (auto status = it->process->try_reap()) {
+            spdlog::warn("spare worker {} {} before it got a context", it->process->pid(),
+                         describe_wait_status(*status));
+            it = m_ready.erase(it);
+            if (++m_spare_failures == kMaxSpareFailures)
+                spdlog::warn(
+                    "spare workers keep dying; contexts fork their own workers from now on");
+        } else {
+            ++it;
+        }
     }
 }
 

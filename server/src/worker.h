@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -113,14 +114,15 @@ class WorkerLauncher {
     virtual void reap_spare() {}
 };
 
-// With spares on, one worker is always forked and jailed ahead of time (namespaces, rlimits,
-// capabilities, seccomp: everything but its context), blocked on its socket for an assignment
+// With spares on, a few workers are always forked and jailed ahead of time (namespaces, rlimits,
+// capabilities, seccomp: everything but its context), blocked on their sockets for an assignment
 // (context id, flags, name). CREATE_CONTEXT then costs one small message instead of two forks and
-// the namespace set-up; the next spare is forked after the reply went out. The spare's socket
+// the namespace set-up; a replacement is forked after the reply went out. More than one, so that
+// contexts created back to back do not wait for the replacement's jail. The spare's socket
 // becomes the context socket, so the worker's fd table is the same as a directly forked one's.
 class ProcessLauncher final : public WorkerLauncher {
   public:
-    ProcessLauncher(JailHook& jail, bool spares, decoder::ContextQuotas quotas = {})
+    ProcessLauncher(JailHook& jail, unsigned spares, decoder::ContextQuotas quotas = {})
         : m_jail(jail), m_spares(spares), m_quotas(quotas) {}
     std::optional<LaunchedWorker> launch(const ContextConfig& config) override;
     void prepare_spare() override;
@@ -132,11 +134,12 @@ class ProcessLauncher final : public WorkerLauncher {
         os::UniqueFd socket; // the server's end until an assignment hands it to the VMM
     };
     std::optional<LaunchedWorker> launch_from_spare(const ContextConfig& config);
+    void fork_spare();
 
     JailHook& m_jail;
-    bool m_spares;
+    unsigned m_spares;               // how many to keep ready
     decoder::ContextQuotas m_quotas; // every worker's, spares' included
-    std::optional<Spare> m_spare;
+    std::deque<Spare> m_ready;       // oldest first: the one most likely done entering its jail
     // Spares that died without an assignment in a row: a jail that cannot be entered must not
     // turn into a fork loop. Reset by every spare that gets a context.
     static constexpr unsigned kMaxSpareFailures = 3;

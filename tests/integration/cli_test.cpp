@@ -174,6 +174,8 @@ TEST_CASE("bad command lines are refused", "[cli][ours]") {
     CHECK(Child({"--socket-fd", "x"}).wait().status != 0);
     CHECK(Child({"--worker=fiber"}).wait().status != 0);
     CHECK(Child({"--log-target=console"}).wait().status != 0);
+    CHECK(Child({"--spare-workers=17"}).wait().status != 0);
+    CHECK(Child({"--spare-workers=two"}).wait().status != 0);
     CHECK(Child({}).wait().status != 0); // no connection at all
     int pair[2];
     REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) == 0);

@@ -403,8 +403,8 @@ TEST_CASE("a spawned server inherits only its socket and stdio", "[proxy]") {
     UniqueFd r(p[0]), w(p[1]);
     auto server = spawn(ours());
     auto ctx = create_context(server.get(), 1); // the server is up and serving
-    // stdin, stdout, stderr, the socket, the server's own signalfd and its end of the socket of
-    // the spare worker it keeps forked ahead of time.
+    // stdin, stdout, stderr, the socket, the server's own signalfd and its ends of the sockets of
+    // the two spare workers it keeps forked ahead of time.
     const pid_t pid = vn_proxy_server_pid(server.get());
     INFO("server fds: " << [&] {
         std::string out;
@@ -416,5 +416,5 @@ TEST_CASE("a spawned server inherits only its socket and stdio", "[proxy]") {
         }
         return out;
     }());
-    CHECK(settled_fd_count(pid) == 6);
+    CHECK(settled_fd_count(pid) == 7);
 }
