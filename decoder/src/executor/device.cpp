@@ -143,6 +143,16 @@ DecodeResult Executor::on_vkCreateDevice(protocol::Decoder& d, gen::CreateDevice
         inst->dispatch.GetPhysicalDeviceProperties2(a.physicalDevice.handle, &props);
         import_alignment = host_props.minImportedHostPointerAlignment;
     }
+    // An emulated VK_KHR_external_semaphore_fd (exposed_chain.h) is ours, not the driver's,
+    // where the driver does not have it at all.
+    const bool emulated_sync_fd = emulates_semaphore_sync_fd(*inst, a.physicalDevice.handle);
+    bool semaphore_fd_enabled = false;
+    for (const char* e : extensions)
+        semaphore_fd_enabled |= std::strcmp(e, kSemaphoreFdExtension) == 0;
+    if (semaphore_fd_enabled && emulated_sync_fd &&
+        !host_supports(*inst, a.physicalDevice.handle, kSemaphoreFdExtension))
+        std::erase_if(extensions,
+                      [](const char* e) { return std::strcmp(e, kSemaphoreFdExtension) == 0; });
     info.enabledExtensionCount = static_cast<std::uint32_t>(extensions.size());
     info.ppEnabledExtensionNames = extensions.data();
 
@@ -153,6 +163,8 @@ DecodeResult Executor::on_vkCreateDevice(protocol::Decoder& d, gen::CreateDevice
     auto state = std::make_unique<DeviceState>();
     state->instance = inst;
     state->host_import_alignment = import_alignment;
+    state->emulated_semaphore_sync_fd = semaphore_fd_enabled && emulated_sync_fd;
+    state->strip_semaphore_sync_fd_export = emulated_sync_fd;
     inst->dispatch.GetPhysicalDeviceMemoryProperties(a.physicalDevice.handle, &state->memory);
     VkPhysicalDeviceProperties props{};
     inst->dispatch.GetPhysicalDeviceProperties(a.physicalDevice.handle, &props);
@@ -229,6 +241,8 @@ void Executor::destroy_children(DeviceState& dev, VkDevice host) {
     dev.sets.clear();
     dev.pipeline_layouts.clear();
     dev.set_layouts.clear();
+    dev.semaphores.clear();
+    dev.signalled_imports = 0;
 }
 
 DecodeResult Executor::device_entry(protocol::Decoder& d, const protocol::Ref<VkDevice>& device,

@@ -120,6 +120,14 @@ struct QueryPoolShape {
     std::uint32_t values = 1;
 };
 
+// A semaphore's type, and (emulated VK_KHR_external_semaphore_fd, sync_resource.cpp) whether it
+// holds a signalled temporary payload from vkImportSemaphoreResourceMESA: the next wait on it is
+// satisfied at once and gives the permanent payload back.
+struct SemaphoreShape {
+    bool timeline = false;
+    bool signalled_import = false;
+};
+
 // What a context knows about a VkDevice: its entry points, and every object created from it, so
 // that destroying the device (or the context) destroys them first and no id outlives its host
 // object.
@@ -139,6 +147,12 @@ class DeviceState final : public ObjectState {
     PFN_vkGetFenceFdKHR get_fence_fd = nullptr;
     PFN_vkGetSemaphoreFdKHR get_semaphore_fd = nullptr;
     PFN_vkImportSemaphoreFdKHR import_semaphore_fd = nullptr;
+    // The guest enabled VK_KHR_external_semaphore_fd on a host that cannot import a binary
+    // semaphore's sync_fd (sync_resource.cpp): its two uses in the protocol are emulated.
+    bool emulated_semaphore_sync_fd = false;
+    // The physical device emulates it (exposed_chain.h): an export of a sync_fd, which the guest
+    // may ask for whether or not it enabled the extension, never reaches the driver.
+    bool strip_semaphore_sync_fd_export = false;
     bool dma_buf_import = false; // VK_EXT_external_memory_dma_buf enabled
     // VK_EXT_transform_feedback limits (zero unless the guest enabled it): drivers keep bound
     // transform feedback buffers and streams in arrays of these sizes.
@@ -160,6 +174,11 @@ class DeviceState final : public ObjectState {
     std::unordered_map<VkDescriptorSetLayout, std::shared_ptr<const SetLayoutShape>> set_layouts;
     std::unordered_map<VkDescriptorSet, SetShape> sets;
     std::unordered_map<VkPipelineLayout, PipelineLayoutShape> pipeline_layouts;
+    // Every live semaphore by host handle (the resource commands name one inside a struct).
+    std::unordered_map<VkSemaphore, SemaphoreShape> semaphores;
+    // How many of them hold an emulated signalled payload: while none does, submissions go to
+    // the driver as decoded.
+    std::size_t signalled_imports = 0;
 };
 
 // Queues, command pools, command buffers and other device children: the device they belong to.
@@ -694,6 +713,10 @@ class Executor final : public gen::PassthroughHandler {
     protocol::DecodeResult on_vkQueueWaitIdle(protocol::Decoder& d,
                                               gen::QueueWaitIdleArgs& a) override;
     protocol::DecodeResult on_vkQueueSubmit(protocol::Decoder& d, gen::QueueSubmitArgs& a) override;
+    protocol::DecodeResult on_vkCreateSemaphore(protocol::Decoder& d,
+                                                gen::CreateSemaphoreArgs& a) override;
+    protocol::DecodeResult on_vkDestroySemaphore(protocol::Decoder& d,
+                                                 gen::DestroySemaphoreArgs& a) override;
 
   private:
     protocol::DecodeResult device_of(protocol::Decoder& d, std::uint64_t device_id,

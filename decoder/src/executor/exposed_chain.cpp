@@ -16,8 +16,9 @@ bool extension_exposable(const gen::ExtensionInfo& info) {
     return true;
 }
 
-std::vector<VkExtensionProperties> exposed_device_extensions(const InstanceState& inst,
-                                                             VkPhysicalDevice pd) {
+namespace {
+std::vector<VkExtensionProperties> host_device_extensions(const InstanceState& inst,
+                                                          VkPhysicalDevice pd) {
     std::uint32_t count = 0;
     if (inst.dispatch.EnumerateDeviceExtensionProperties(pd, nullptr, &count, nullptr) !=
         VK_SUCCESS)
@@ -26,6 +27,52 @@ std::vector<VkExtensionProperties> exposed_device_extensions(const InstanceState
     if (inst.dispatch.EnumerateDeviceExtensionProperties(pd, nullptr, &count, host.data()) < 0)
         return {};
     host.resize(count);
+    return host;
+}
+
+bool listed(const std::vector<VkExtensionProperties>& list, const char* name) {
+    return std::any_of(list.begin(), list.end(),
+                       [name](const auto& e) { return std::strcmp(e.extensionName, name) == 0; });
+}
+
+bool emulates_sync_fd(const InstanceState& inst, VkPhysicalDevice pd,
+                      const std::vector<VkExtensionProperties>& host) {
+    const auto* info =
+        std::find_if(std::begin(gen::extensions), std::end(gen::extensions),
+                     [](const auto& e) { return std::strcmp(e.name, kSemaphoreFdExtension) == 0; });
+    if (info == std::end(gen::extensions) || !extension_exposable(*info) ||
+        !inst.dispatch.GetPhysicalDeviceExternalSemaphoreProperties)
+        return false;
+    // External semaphores, and the query that answers for them, are Vulkan 1.1's.
+    if (effective_api_version(inst, pd) < VK_API_VERSION_1_1)
+        return false;
+    if (!listed(host, kSemaphoreFdExtension))
+        return true;
+    VkPhysicalDeviceExternalSemaphoreInfo query{};
+    query.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_EXTERNAL_SEMAPHORE_INFO;
+    query.handleType = VK_EXTERNAL_SEMAPHORE_HANDLE_TYPE_SYNC_FD_BIT;
+    VkExternalSemaphoreProperties props{};
+    props.sType = VK_STRUCTURE_TYPE_EXTERNAL_SEMAPHORE_PROPERTIES;
+    inst.dispatch.GetPhysicalDeviceExternalSemaphoreProperties(pd, &query, &props);
+    return (props.externalSemaphoreFeatures & VK_EXTERNAL_SEMAPHORE_FEATURE_IMPORTABLE_BIT) == 0;
+}
+} // namespace
+
+bool emulates_semaphore_sync_fd(const InstanceState& inst, VkPhysicalDevice pd) {
+    return emulates_sync_fd(inst, pd, host_device_extensions(inst, pd));
+}
+
+std::vector<VkExtensionProperties> exposed_device_extensions(const InstanceState& inst,
+                                                             VkPhysicalDevice pd) {
+    std::vector<VkExtensionProperties> host = host_device_extensions(inst, pd);
+    if (host.empty())
+        return {};
+    if (!listed(host, kSemaphoreFdExtension) && emulates_sync_fd(inst, pd, host)) {
+        VkExtensionProperties e{};
+        std::strncpy(e.extensionName, kSemaphoreFdExtension, VK_MAX_EXTENSION_NAME_SIZE - 1);
+        e.specVersion = gen::extension_spec_version(kSemaphoreFdExtension);
+        host.push_back(e);
+    }
     std::vector<VkExtensionProperties> exposed;
     for (VkExtensionProperties e : host) {
         bool allowed = false;

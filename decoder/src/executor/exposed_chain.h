@@ -21,6 +21,16 @@ bool extension_exposable(const gen::ExtensionInfo& info);
 std::vector<VkExtensionProperties> exposed_device_extensions(const InstanceState& inst,
                                                              VkPhysicalDevice pd);
 
+// Whether binary semaphores' sync_fd payloads are emulated on a physical device: the protocol
+// carries VK_KHR_external_semaphore_fd but the host cannot import a sync_fd into a binary
+// semaphore (lavapipe before Mesa 23.1 lacks the extension). Mesa's Venus driver offers
+// VK_KHR_synchronization2, and so Vulkan 1.3, only where it can, and on the host side it only
+// ever installs an already-signalled payload and consumes a pending signal, both of which
+// sync_resource.cpp can do without the driver. The extension is then exposed, and
+// vkGetPhysicalDeviceExternalSemaphoreProperties answers for sync_fds itself.
+bool emulates_semaphore_sync_fd(const InstanceState& inst, VkPhysicalDevice pd);
+inline constexpr const char* kSemaphoreFdExtension = "VK_KHR_external_semaphore_fd";
+
 // The API version a guest sees on a physical device under an instance: the device's (capped)
 // and the instance's, whichever is lower (as virglrenderer's physical_dev->api_version).
 std::uint32_t effective_api_version(const InstanceState& inst, VkPhysicalDevice pd);

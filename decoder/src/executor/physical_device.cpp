@@ -327,6 +327,27 @@ DecodeResult Executor::on_vkGetPhysicalDeviceExternalSemaphoreProperties(
         return d.in.fail(
             "vkGetPhysicalDeviceExternalSemaphoreProperties without its info or output");
     const VkPhysicalDevice pd = a.physicalDevice.handle;
+    if (a.pExternalSemaphoreInfo->handleType == VK_EXTERNAL_SEMAPHORE_HANDLE_TYPE_SYNC_FD_BIT &&
+        emulates_semaphore_sync_fd(*inst, pd)) {
+        // sync_resource.cpp does what the protocol asks of a binary semaphore's sync_fd; a
+        // timeline semaphore has no sync_fd payload at all.
+        bool timeline = false;
+        for (auto* n = static_cast<const VkBaseInStructure*>(a.pExternalSemaphoreInfo->pNext); n;
+             n = n->pNext)
+            if (n->sType == VK_STRUCTURE_TYPE_SEMAPHORE_TYPE_CREATE_INFO)
+                timeline = reinterpret_cast<const VkSemaphoreTypeCreateInfo*>(n)->semaphoreType ==
+                           VK_SEMAPHORE_TYPE_TIMELINE;
+        VkExternalSemaphoreProperties& props = *a.pExternalSemaphoreProperties;
+        const VkExternalSemaphoreHandleTypeFlags types =
+            timeline ? 0 : VK_EXTERNAL_SEMAPHORE_HANDLE_TYPE_SYNC_FD_BIT;
+        props.exportFromImportedHandleTypes = types;
+        props.compatibleHandleTypes = types;
+        props.externalSemaphoreFeatures = timeline
+                                              ? 0
+                                              : VK_EXTERNAL_SEMAPHORE_FEATURE_EXPORTABLE_BIT |
+                                                    VK_EXTERNAL_SEMAPHORE_FEATURE_IMPORTABLE_BIT;
+        return DecodeResult::Ok;
+    }
     const ExposedChain in = input_chain(*inst, pd, a.pExternalSemaphoreInfo);
     const ExposedChain out = output_chain(*inst, pd, a.pExternalSemaphoreProperties);
     inst->dispatch.GetPhysicalDeviceExternalSemaphoreProperties(pd, a.pExternalSemaphoreInfo,
