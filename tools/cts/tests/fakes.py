@@ -20,11 +20,12 @@ REQUIRED = ("--deqp-log-images=disable", "--deqp-log-shader-sources=disable",
             "--deqp-surface-type=fbo", "--deqp-shadercache=disable")
 
 opts = dict(a.split("=", 1) for a in sys.argv[1:] if "=" in a)
-venus = os.environ.get("VN_DEBUG") == "vtest"
+venus = "vtest" in os.environ.get("VN_DEBUG", "").split(",")
 with open(os.path.join(HERE, "invocations.log"), "a") as log:
     log.write(json.dumps({"venus": venus, "argv": sys.argv[1:], "cwd": os.getcwd(),
                           "wrapped": os.environ.get("FAKE_WRAPPED"),
-                          "fake_env": os.environ.get("FAKE_ENV")}) + "\n")
+                          "fake_env": os.environ.get("FAKE_ENV"),
+                          "vn_debug": os.environ.get("VN_DEBUG")}) + "\n")
 # deqp-vk loads its data relative to the current directory.
 if not os.path.exists("data/marker") or any(r not in sys.argv for r in REQUIRED):
     sys.exit("fake deqp-vk: bad working directory or arguments")

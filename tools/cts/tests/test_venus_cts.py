@@ -237,3 +237,12 @@ def test_venus_vtest_that_cannot_start_fails_its_cases(fake):
     assert {r["status"] for r in results.values()} == {"crash"}
     assert "venus-vtest did not create its socket" in results["dEQP-VK.t.pass0"]["reason"]
     assert not fake.invocations()  # no deqp-vk without a server to talk to
+
+
+def test_extra_vn_debug_flags_keep_vtest(fake):
+    # VN_DEBUG=gpl alone would turn Mesa's driver away from vtest (no device at all).
+    cases = fake.caselist(names("pass0"))
+    proc = run_cts(fake.argv(cases, mode="venus", extra=["--env", "VN_DEBUG=gpl"]))
+    assert proc.returncode == 0, proc.stderr
+    assert fake.results("venus")["dEQP-VK.t.pass0"]["status"] == "pass"
+    assert [r["vn_debug"] for r in fake.invocations()] == ["vtest,gpl"]
