@@ -103,8 +103,10 @@ int Server::run() {
     for (;;) {
         if (m_listeners.empty() && m_clients.empty())
             return 0;
-        // Here, between requests: forking the next spare worker stays off CREATE_CONTEXT's path.
-        m_launcher.prepare_spare();
+        // Here, between requests: forking spare workers stays off CREATE_CONTEXT's path. Only an
+        // empty pool is refilled at once; the rest waits until no request is pending (below), as
+        // forking the server takes up to a millisecond with a preloaded driver.
+        m_launcher.prepare_spare(false);
         fds.clear();
         fds.push_back({m_signalfd.get(), POLLIN, 0});
         for (const auto& l : m_listeners)
@@ -122,7 +124,11 @@ int Server::run() {
                 timeout_ms = timeout_ms < 0 ? ms : std::min(timeout_ms, ms);
             }
         }
-        const int n = ::poll(fds.data(), fds.size(), timeout_ms);
+        int n = ::poll(fds.data(), fds.size(), 0);
+        if (n == 0) {
+            m_launcher.prepare_spare(true);
+            n = ::poll(fds.data(), fds.size(), timeout_ms);
+        }
         if (n < 0) {
             if (errno == EINTR)
                 continue;

@@ -7,6 +7,7 @@
 #endif
 
 #include <linux/close_range.h>
+#include <malloc.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -271,8 +272,9 @@ std::optional<LaunchedWorker> ProcessLauncher::launch_from_spare(const ContextCo
     return LaunchedWorker{std::move(spare.process), std::move(spare.socket)};
 }
 
-void ProcessLauncher::prepare_spare() {
-    while (m_ready.size() < m_spares && m_spare_failures < kMaxSpareFailures)
+void ProcessLauncher::prepare_spare(bool fill) {
+    const std::size_t want = fill ? m_spares : std::min(m_spares, 1u);
+    while (m_ready.size() < want && m_spare_failures < kMaxSpareFailures)
         fork_spare();
 }
 
@@ -338,9 +340,12 @@ void preload_host_driver() {
         }
     }
     std::string error;
-    if (vn::decoder::preload_host_drivers(error))
+    if (vn::decoder::preload_host_drivers(error)) {
         spdlog::debug("host Vulkan driver preloaded; workers share its pages");
-    else
+        // What the throwaway instance freed goes back to the kernel: every page left in the heap
+        // is one more page each fork marks copy-on-write and each worker may fault on.
+        ::malloc_trim(0);
+    } else
         spdlog::warn("cannot preload the host Vulkan driver ({}); every worker loads its own",
                      error);
     for (const auto& [name, value] : saved)

@@ -110,7 +110,8 @@ class WorkerLauncher {
     virtual std::optional<LaunchedWorker> launch(const ContextConfig& config) = 0;
     // The server calls these from its loop, outside any request: work that must stay off the
     // CREATE_CONTEXT critical path, and reaping what the launcher itself owns.
-    virtual void prepare_spare() {}
+    // fill: fork until the pool is full; otherwise only when no spare is left at all.
+    virtual void prepare_spare(bool fill) { (void)fill; }
     virtual void reap_spare() {}
 };
 
@@ -125,7 +126,7 @@ class ProcessLauncher final : public WorkerLauncher {
     ProcessLauncher(JailHook& jail, unsigned spares, decoder::ContextQuotas quotas = {})
         : m_jail(jail), m_spares(spares), m_quotas(quotas) {}
     std::optional<LaunchedWorker> launch(const ContextConfig& config) override;
-    void prepare_spare() override;
+    void prepare_spare(bool fill) override;
     void reap_spare() override;
 
   private:
