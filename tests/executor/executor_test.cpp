@@ -287,10 +287,10 @@ TEST_CASE("calibrateable time domains: count, then the list") {
     create_instance(r);
     enumerate_physical_devices(r);
     std::uint32_t count = 0;
-    gen::GetPhysicalDeviceCalibrateableTimeDomainsEXTArgs a;
+    gen::GetPhysicalDeviceCalibrateableTimeDomainsKHRArgs a;
     a.physicalDevice = {physical_device_id, id<VkPhysicalDevice>(physical_device_id)};
     a.pTimeDomainCount = &count;
-    gen::GetPhysicalDeviceCalibrateableTimeDomainsEXTArgs reply;
+    gen::GetPhysicalDeviceCalibrateableTimeDomainsKHRArgs reply;
     REQUIRE(r.call(a, reply) == DecodeResult::Ok);
     REQUIRE(reply.ret == VK_SUCCESS);
     const std::uint32_t n = *reply.pTimeDomainCount;
@@ -1641,7 +1641,7 @@ TEST_CASE("calibrated timestamps: only with the extension enabled, and then the 
     info[1].timeDomain = VK_TIME_DOMAIN_CLOCK_MONOTONIC_EXT;
     std::uint64_t stamps[2]{};
     std::uint64_t deviation = 0;
-    gen::GetCalibratedTimestampsEXTArgs a;
+    gen::GetCalibratedTimestampsKHRArgs a;
     a.timestampCount = 2;
     a.pTimestampInfos = info;
     a.pTimestamps = stamps;
@@ -1649,7 +1649,7 @@ TEST_CASE("calibrated timestamps: only with the extension enabled, and then the 
     SECTION("enabled") {
         Context r;
         a.device = create_device(r, nullptr, {"VK_EXT_calibrated_timestamps"});
-        gen::GetCalibratedTimestampsEXTArgs reply;
+        gen::GetCalibratedTimestampsKHRArgs reply;
         REQUIRE(r.call(a, reply) == DecodeResult::Ok);
         REQUIRE(reply.ret == VK_SUCCESS);
         CHECK(reply.pTimestamps[0] != 0);

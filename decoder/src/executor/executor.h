@@ -410,8 +410,8 @@ class Executor final : public gen::PassthroughHandler {
         protocol::Decoder& d, gen::GetPhysicalDeviceExternalFencePropertiesArgs& a) override;
     protocol::DecodeResult on_vkGetPhysicalDeviceExternalSemaphoreProperties(
         protocol::Decoder& d, gen::GetPhysicalDeviceExternalSemaphorePropertiesArgs& a) override;
-    protocol::DecodeResult on_vkGetPhysicalDeviceCalibrateableTimeDomainsEXT(
-        protocol::Decoder& d, gen::GetPhysicalDeviceCalibrateableTimeDomainsEXTArgs& a) override;
+    protocol::DecodeResult on_vkGetPhysicalDeviceCalibrateableTimeDomainsKHR(
+        protocol::Decoder& d, gen::GetPhysicalDeviceCalibrateableTimeDomainsKHRArgs& a) override;
 
     // device.cpp
     protocol::DecodeResult on_vkCreateDevice(protocol::Decoder& d,
@@ -496,8 +496,8 @@ class Executor final : public gen::PassthroughHandler {
     protocol::DecodeResult on_vkCmdBindDescriptorSets(protocol::Decoder& d,
                                                       gen::CmdBindDescriptorSetsArgs& a) override;
     protocol::DecodeResult
-    on_vkCmdPushDescriptorSetKHR(protocol::Decoder& d,
-                                 gen::CmdPushDescriptorSetKHRArgs& a) override;
+    on_vkCmdPushDescriptorSet(protocol::Decoder& d,
+                                 gen::CmdPushDescriptorSetArgs& a) override;
 #ifdef VN_GEN_HAS_vkCmdBindDescriptorSets2
     protocol::DecodeResult on_vkCmdBindDescriptorSets2(protocol::Decoder& d,
                                                        gen::CmdBindDescriptorSets2Args& a) override;

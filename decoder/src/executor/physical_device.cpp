@@ -355,20 +355,20 @@ DecodeResult Executor::on_vkGetPhysicalDeviceExternalSemaphoreProperties(
     return DecodeResult::Ok;
 }
 
-DecodeResult Executor::on_vkGetPhysicalDeviceCalibrateableTimeDomainsEXT(
-    protocol::Decoder& d, gen::GetPhysicalDeviceCalibrateableTimeDomainsEXTArgs& a) {
+DecodeResult Executor::on_vkGetPhysicalDeviceCalibrateableTimeDomainsKHR(
+    protocol::Decoder& d, gen::GetPhysicalDeviceCalibrateableTimeDomainsKHRArgs& a) {
     VN_INSTANCE_DISPATCH(a, inst);
     if (!a.pTimeDomainCount)
-        return d.in.fail("vkGetPhysicalDeviceCalibrateableTimeDomainsEXT without a count");
+        return d.in.fail("vkGetPhysicalDeviceCalibrateableTimeDomainsKHR without a count");
     // The loader answers for any physical device; only one that exposes the extension may be
     // asked (the entry point is the device extension's).
     const VkPhysicalDevice pd = a.physicalDevice.handle;
-    if (!inst->dispatch.GetPhysicalDeviceCalibrateableTimeDomainsEXT ||
+    if (!inst->dispatch.GetPhysicalDeviceCalibrateableTimeDomainsKHR ||
         (!exposes(*inst, pd, "VK_EXT_calibrated_timestamps") &&
          !exposes(*inst, pd, "VK_KHR_calibrated_timestamps")))
-        return d.in.fail("vkGetPhysicalDeviceCalibrateableTimeDomainsEXT on a device without "
+        return d.in.fail("vkGetPhysicalDeviceCalibrateableTimeDomainsKHR on a device without "
                          "calibrated timestamps");
-    a.ret = inst->dispatch.GetPhysicalDeviceCalibrateableTimeDomainsEXT(pd, a.pTimeDomainCount,
+    a.ret = inst->dispatch.GetPhysicalDeviceCalibrateableTimeDomainsKHR(pd, a.pTimeDomainCount,
                                                                         a.pTimeDomains);
     return DecodeResult::Ok;
 }

@@ -91,7 +91,10 @@ class Struct:
 @dataclass
 class Command:
     id: int
-    name: str                        # the name used in code (the first name the registry has)
+    # The name used in code: the protocol's first name for the id, whatever the registry calls it,
+    # so that hand-written handlers compile against every registry (1.4 renamed promoted
+    # commands: vkCmdPushDescriptorSetKHR is vkCmdPushDescriptorSet there).
+    name: str
     names: list[str]
     params: list[Field]
     result: str                      # C type, "void" for none
@@ -105,6 +108,7 @@ class Command:
     creates_new: bool = False
     destroys: Field | None = None
     level: str = "global"            # which dispatch table calls it: global, instance, device
+    registry_name: str = ""          # the first of `names` this vk.xml defines (PFN_ types)
 
     # Every name the host driver may know this command by, with the core version or extension
     # that makes that name callable (entry_points.py).
@@ -452,7 +456,7 @@ class Builder:
         for c in commands:
             for n in c.names:
                 id_of[n] = c
-            id_of[r.canonical_command(c.name)] = c
+            id_of[r.canonical_command(c.registry_name)] = c
         toml_names = {n for names in self.p.command_ids.values() for n in names}
         by_name = {e.name: e for e in exts}
         guest_cmds = self.p.guest_implemented_commands
@@ -813,7 +817,8 @@ class Builder:
             for f in params:
                 if f.len_simple and f.len_simple in by_name:
                     by_name[f.len_simple].count_for.append(f.name)
-            cmd = Command(id=cid, name=found, names=names, params=params, result=rc.result or "void",
+            cmd = Command(id=cid, name=names[0], registry_name=found, names=names, params=params,
+                          result=rc.result or "void",
                           private=rc.private, blocked=blocked,
                           paths=p.private_commands.get(canon, {}).get("paths", "both"))
             first = params[0].elem.type if params and params[0].kind == "handle" else None
