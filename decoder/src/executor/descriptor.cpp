@@ -373,16 +373,15 @@ DecodeResult Executor::check_push_descriptor_set(protocol::Decoder& d, const Dev
 }
 
 DecodeResult Executor::on_vkCmdPushDescriptorSet(protocol::Decoder& d,
-                                                    gen::CmdPushDescriptorSetArgs& a) {
+                                                 gen::CmdPushDescriptorSetArgs& a) {
     DeviceState* dev = nullptr;
     VN_TRY(command_buffer_device(d, a.commandBuffer, dev));
     VN_TRY(check_push_descriptor_set(d, *dev, a.layout.handle, a.set, a.pDescriptorWrites,
                                      a.descriptorWriteCount, "vkCmdPushDescriptorSet"));
     if (!dev->dispatch.CmdPushDescriptorSet)
         return d.in.fail("vkCmdPushDescriptorSet is not available on this device");
-    dev->dispatch.CmdPushDescriptorSet(a.commandBuffer.handle, a.pipelineBindPoint,
-                                          a.layout.handle, a.set, a.descriptorWriteCount,
-                                          a.pDescriptorWrites);
+    dev->dispatch.CmdPushDescriptorSet(a.commandBuffer.handle, a.pipelineBindPoint, a.layout.handle,
+                                       a.set, a.descriptorWriteCount, a.pDescriptorWrites);
     return DecodeResult::Ok;
 }
 

@@ -495,9 +495,8 @@ class Executor final : public gen::PassthroughHandler {
                                                       gen::DestroyPipelineLayoutArgs& a) override;
     protocol::DecodeResult on_vkCmdBindDescriptorSets(protocol::Decoder& d,
                                                       gen::CmdBindDescriptorSetsArgs& a) override;
-    protocol::DecodeResult
-    on_vkCmdPushDescriptorSet(protocol::Decoder& d,
-                                 gen::CmdPushDescriptorSetArgs& a) override;
+    protocol::DecodeResult on_vkCmdPushDescriptorSet(protocol::Decoder& d,
+                                                     gen::CmdPushDescriptorSetArgs& a) override;
 #ifdef VN_GEN_HAS_vkCmdBindDescriptorSets2
     protocol::DecodeResult on_vkCmdBindDescriptorSets2(protocol::Decoder& d,
                                                        gen::CmdBindDescriptorSets2Args& a) override;
