@@ -290,6 +290,8 @@ class Executor final : public gen::PassthroughHandler {
     void set_accounting(ContextCounters* counters, const ContextQuotas& quotas,
                         std::function<void(const std::string&)> on_refusal) {
         m_counters = counters;
+        m_commands_dispatched = counters->commands.load(std::memory_order_relaxed);
+        m_objects_published = counters->objects.load(std::memory_order_relaxed);
         m_quotas = quotas;
         m_on_refusal = std::move(on_refusal);
     }
@@ -830,6 +832,8 @@ class Executor final : public gen::PassthroughHandler {
     std::function<void(const std::string&)> m_async_fatal;
     ContextCounters m_own_counters;
     ContextCounters* m_counters = &m_own_counters;
+    std::uint64_t m_commands_dispatched = 0; // what m_counters->commands last got
+    std::size_t m_objects_published = 0;     // what m_counters->objects last got
     ContextQuotas m_quotas;
     std::function<void(const std::string&)> m_on_refusal;
     unsigned m_refusals_reported = 0; // bit per kind

@@ -47,9 +47,15 @@ DecodeResult Executor::dispatch(DispatchSource& source, std::unique_lock<std::mu
     const DecodeResult r = gen::dispatch_command(*this, d);
     m_source = &m_context_source;
     source.lock = nullptr;
-    m_counters->commands.fetch_add(1, std::memory_order_relaxed);
-    m_counters->objects.store(m_objects.size(), std::memory_order_relaxed);
-    raise_peak(m_counters->objects_peak, m_objects.size());
+    // Every command of the context comes through here under the dispatch lock, so the counters
+    // have one writer at a time: plain stores, not a locked read-modify-write of the page shared
+    // with the server per command, and the object counts only when they changed.
+    m_counters->commands.store(++m_commands_dispatched, std::memory_order_relaxed);
+    if (const std::size_t objects = m_objects.size(); objects != m_objects_published) {
+        m_objects_published = objects;
+        m_counters->objects.store(objects, std::memory_order_relaxed);
+        raise_peak(m_counters->objects_peak, objects);
+    }
     if (r != DecodeResult::Ok)
         report_fatal_to_rings();
     return r;
