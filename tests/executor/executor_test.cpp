@@ -295,7 +295,8 @@ TEST_CASE("calibrateable time domains: count, then the list") {
     REQUIRE(reply.ret == VK_SUCCESS);
     const std::uint32_t n = *reply.pTimeDomainCount;
     REQUIRE(n >= 1);
-    std::vector<VkTimeDomainEXT> domains(n, VK_TIME_DOMAIN_MAX_ENUM_EXT);
+    // Not VK_TIME_DOMAIN_MAX_ENUM_EXT: vk.xml 1.4 spells it _KHR only.
+    std::vector<VkTimeDomainEXT> domains(n, static_cast<VkTimeDomainEXT>(0x7fffffff));
     count = n;
     a.pTimeDomains = domains.data();
     REQUIRE(r.call(a, reply) == DecodeResult::Ok);
