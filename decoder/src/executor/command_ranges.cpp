@@ -298,8 +298,6 @@ DecodeResult Executor::on_vkCmdBindVertexBuffers2(protocol::Decoder& d,
             VN_TRY(check_buffer_range(d, *dev, a.pBuffers[i], a.pOffsets[i], size,
                                       "vkCmdBindVertexBuffers2"));
     }
-    if (!dev->dispatch.CmdBindVertexBuffers2)
-        return d.in.fail("vkCmdBindVertexBuffers2 is not available on this device");
     dev->dispatch.CmdBindVertexBuffers2(a.commandBuffer.handle, a.firstBinding, a.bindingCount,
                                         a.pBuffers, a.pOffsets, a.pSizes, a.pStrides);
     return DecodeResult::Ok;
@@ -324,8 +322,6 @@ DecodeResult Executor::on_vkCmdBindIndexBuffer2(protocol::Decoder& d,
     if (a.buffer.handle != VK_NULL_HANDLE || a.offset != 0 || a.size != whole)
         VN_TRY(check_buffer_range(d, *dev, a.buffer.handle, a.offset, a.size == whole ? 0 : a.size,
                                   "vkCmdBindIndexBuffer2"));
-    if (!dev->dispatch.CmdBindIndexBuffer2)
-        return d.in.fail("vkCmdBindIndexBuffer2 is not available on this device");
     dev->dispatch.CmdBindIndexBuffer2(a.commandBuffer.handle, a.buffer.handle, a.offset, a.size,
                                       a.indexType);
     return DecodeResult::Ok;
@@ -341,8 +337,6 @@ Executor::on_vkCmdBeginConditionalRenderingEXT(protocol::Decoder& d,
     // The predicate is one 32-bit value at offset.
     VN_TRY(check_buffer_range(d, *dev, info.buffer, info.offset, sizeof(std::uint32_t),
                               "vkCmdBeginConditionalRenderingEXT"));
-    if (!dev->dispatch.CmdBeginConditionalRenderingEXT)
-        return d.in.fail("vkCmdBeginConditionalRenderingEXT is not available on this device");
     dev->dispatch.CmdBeginConditionalRenderingEXT(a.commandBuffer.handle, &info);
     return DecodeResult::Ok;
 }
@@ -382,8 +376,6 @@ DecodeResult Executor::on_vkCmdSetViewportWithCount(protocol::Decoder& d,
     if (a.viewportCount > dev->limits.maxViewports)
         return d.in.fail("vkCmdSetViewportWithCount: " + std::to_string(a.viewportCount) +
                          " viewports, maxViewports is " + std::to_string(dev->limits.maxViewports));
-    if (!dev->dispatch.CmdSetViewportWithCount)
-        return d.in.fail("vkCmdSetViewportWithCount is not available on this device");
     dev->dispatch.CmdSetViewportWithCount(a.commandBuffer.handle, a.viewportCount, a.pViewports);
     return DecodeResult::Ok;
 }
@@ -395,8 +387,6 @@ DecodeResult Executor::on_vkCmdSetScissorWithCount(protocol::Decoder& d,
     if (a.scissorCount > dev->limits.maxViewports)
         return d.in.fail("vkCmdSetScissorWithCount: " + std::to_string(a.scissorCount) +
                          " scissors, maxViewports is " + std::to_string(dev->limits.maxViewports));
-    if (!dev->dispatch.CmdSetScissorWithCount)
-        return d.in.fail("vkCmdSetScissorWithCount is not available on this device");
     dev->dispatch.CmdSetScissorWithCount(a.commandBuffer.handle, a.scissorCount, a.pScissors);
     return DecodeResult::Ok;
 }
@@ -410,8 +400,6 @@ DecodeResult Executor::on_vkCmdSetColorWriteEnableEXT(protocol::Decoder& d,
         return d.in.fail("vkCmdSetColorWriteEnableEXT: " + std::to_string(a.attachmentCount) +
                          " attachments, maxColorAttachments is " +
                          std::to_string(dev->limits.maxColorAttachments));
-    if (!dev->dispatch.CmdSetColorWriteEnableEXT)
-        return d.in.fail("vkCmdSetColorWriteEnableEXT is not available on this device");
     dev->dispatch.CmdSetColorWriteEnableEXT(a.commandBuffer.handle, a.attachmentCount,
                                             a.pColorWriteEnables);
     return DecodeResult::Ok;
@@ -498,8 +486,6 @@ DecodeResult Executor::on_vkCmdSetVertexInputEXT(protocol::Decoder& d,
                              std::to_string(attr.location) + ", binding " +
                              std::to_string(attr.binding) + " past the device's limits");
     }
-    if (!dev->dispatch.CmdSetVertexInputEXT)
-        return d.in.fail("vkCmdSetVertexInputEXT is not available on this device");
     dev->dispatch.CmdSetVertexInputEXT(
         a.commandBuffer.handle, a.vertexBindingDescriptionCount, a.pVertexBindingDescriptions,
         a.vertexAttributeDescriptionCount, a.pVertexAttributeDescriptions);
@@ -517,8 +503,6 @@ Executor::on_vkCmdSetRenderingAttachmentLocations(protocol::Decoder& d,
         return d.in.fail(
             "vkCmdSetRenderingAttachmentLocations: " + std::to_string(info.colorAttachmentCount) +
             " attachments past maxColorAttachments");
-    if (!dev->dispatch.CmdSetRenderingAttachmentLocations)
-        return d.in.fail("vkCmdSetRenderingAttachmentLocations is not available on this device");
     dev->dispatch.CmdSetRenderingAttachmentLocations(a.commandBuffer.handle, &info);
     return DecodeResult::Ok;
 }
@@ -534,8 +518,6 @@ DecodeResult Executor::on_vkCmdSetRenderingInputAttachmentIndices(
         return d.in.fail("vkCmdSetRenderingInputAttachmentIndices: " +
                          std::to_string(info.colorAttachmentCount) +
                          " attachments past maxColorAttachments");
-    if (!dev->dispatch.CmdSetRenderingInputAttachmentIndices)
-        return d.in.fail("vkCmdSetRenderingInputAttachmentIndices is not available on this device");
     dev->dispatch.CmdSetRenderingInputAttachmentIndices(a.commandBuffer.handle, &info);
     return DecodeResult::Ok;
 }
@@ -573,8 +555,6 @@ DecodeResult Executor::on_vkCmdPushConstants2(protocol::Decoder& d, gen::CmdPush
     const VkPushConstantsInfo& info = *a.pPushConstantsInfo;
     VN_TRY(
         check_push_constants(d, *dev, info.layout, info.offset, info.size, "vkCmdPushConstants2"));
-    if (!dev->dispatch.CmdPushConstants2)
-        return d.in.fail("vkCmdPushConstants2 is not available on this device");
     dev->dispatch.CmdPushConstants2(a.commandBuffer.handle, &info);
     return DecodeResult::Ok;
 }
@@ -621,8 +601,6 @@ DecodeResult Executor::on_vkCmdDrawIndirectCount(protocol::Decoder& d,
     VN_TRY(check_buffer_range(d, *dev, a.buffer.handle, a.offset, bytes, "vkCmdDrawIndirectCount"));
     VN_TRY(check_buffer_range(d, *dev, a.countBuffer.handle, a.countBufferOffset, 4,
                               "vkCmdDrawIndirectCount count"));
-    if (!dev->dispatch.CmdDrawIndirectCount)
-        return d.in.fail("vkCmdDrawIndirectCount is not available on this device");
     dev->dispatch.CmdDrawIndirectCount(a.commandBuffer.handle, a.buffer.handle, a.offset,
                                        a.countBuffer.handle, a.countBufferOffset, a.maxDrawCount,
                                        a.stride);
@@ -639,8 +617,6 @@ DecodeResult Executor::on_vkCmdDrawIndexedIndirectCount(protocol::Decoder& d,
                               "vkCmdDrawIndexedIndirectCount"));
     VN_TRY(check_buffer_range(d, *dev, a.countBuffer.handle, a.countBufferOffset, 4,
                               "vkCmdDrawIndexedIndirectCount count"));
-    if (!dev->dispatch.CmdDrawIndexedIndirectCount)
-        return d.in.fail("vkCmdDrawIndexedIndirectCount is not available on this device");
     dev->dispatch.CmdDrawIndexedIndirectCount(a.commandBuffer.handle, a.buffer.handle, a.offset,
                                               a.countBuffer.handle, a.countBufferOffset,
                                               a.maxDrawCount, a.stride);

@@ -378,8 +378,6 @@ DecodeResult Executor::on_vkCmdPushDescriptorSet(protocol::Decoder& d,
     VN_TRY(command_buffer_device(d, a.commandBuffer, dev));
     VN_TRY(check_push_descriptor_set(d, *dev, a.layout.handle, a.set, a.pDescriptorWrites,
                                      a.descriptorWriteCount, "vkCmdPushDescriptorSet"));
-    if (!dev->dispatch.CmdPushDescriptorSet)
-        return d.in.fail("vkCmdPushDescriptorSet is not available on this device");
     dev->dispatch.CmdPushDescriptorSet(a.commandBuffer.handle, a.pipelineBindPoint, a.layout.handle,
                                        a.set, a.descriptorWriteCount, a.pDescriptorWrites);
     return DecodeResult::Ok;
@@ -397,8 +395,6 @@ DecodeResult Executor::on_vkCmdBindDescriptorSets2(protocol::Decoder& d,
     VN_TRY(check_bind_descriptor_sets(d, *dev, info.layout, info.firstSet, info.descriptorSetCount,
                                       info.pDescriptorSets, info.dynamicOffsetCount,
                                       "vkCmdBindDescriptorSets2"));
-    if (!dev->dispatch.CmdBindDescriptorSets2)
-        return d.in.fail("vkCmdBindDescriptorSets2 is not available on this device");
     dev->dispatch.CmdBindDescriptorSets2(a.commandBuffer.handle, &info);
     return DecodeResult::Ok;
 }
@@ -412,8 +408,6 @@ DecodeResult Executor::on_vkCmdPushDescriptorSet2(protocol::Decoder& d,
     const VkPushDescriptorSetInfo& info = *a.pPushDescriptorSetInfo;
     VN_TRY(check_push_descriptor_set(d, *dev, info.layout, info.set, info.pDescriptorWrites,
                                      info.descriptorWriteCount, "vkCmdPushDescriptorSet2"));
-    if (!dev->dispatch.CmdPushDescriptorSet2)
-        return d.in.fail("vkCmdPushDescriptorSet2 is not available on this device");
     dev->dispatch.CmdPushDescriptorSet2(a.commandBuffer.handle, &info);
     return DecodeResult::Ok;
 }

@@ -277,8 +277,6 @@ DecodeResult Executor::on_vkCmdBeginRendering(protocol::Decoder& d, gen::CmdBegi
         ok &= covers(&info.pColorAttachments[i]);
     if (!ok)
         return d.in.fail("vkCmdBeginRendering: an attachment is smaller than the render area");
-    if (!dev->dispatch.CmdBeginRendering)
-        return d.in.fail("vkCmdBeginRendering is not available on this device");
     dev->dispatch.CmdBeginRendering(a.commandBuffer.handle, &info);
     return DecodeResult::Ok;
 }
