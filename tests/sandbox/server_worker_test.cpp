@@ -3,6 +3,7 @@
 // dies, its context is reported lost, and the server and the other contexts keep going.
 #include "venus_proxy.h"
 #include "vn/sandbox/jail.h"
+#include "vn/test/server_process.h"
 
 #include <catch2/catch.hpp>
 #include <dirent.h>
@@ -21,58 +22,23 @@
 
 namespace {
 
+// The shared server process (tests/support), connected through the proxy as a VMM would.
 struct ServerProcess {
-    pid_t pid = -1;
+    vn::test::ServerProcess process;
+    pid_t pid;
     vn_proxy_server* proxy = nullptr;
-    int stderr_fd = -1;
 
-    ServerProcess(const ServerProcess&) = delete;
-    ServerProcess& operator=(const ServerProcess&) = delete;
-    explicit ServerProcess(const std::vector<std::string>& extra_args) {
-        int sv[2];
-        int err[2];
-        REQUIRE(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == 0);
-        REQUIRE(::pipe2(err, O_CLOEXEC) == 0);
-        pid = ::fork();
-        REQUIRE(pid >= 0);
-        if (pid == 0) {
-            ::dup2(err[1], STDERR_FILENO);
-            ::fcntl(sv[1], F_SETFD, 0);
-            std::vector<std::string> args = {VN_TEST_SERVER_PATH, "--socket-fd",
-                                             std::to_string(sv[1]), "--log-level=debug"};
-            args.insert(args.end(), extra_args.begin(), extra_args.end());
-            std::vector<char*> argv;
-            for (auto& a : args)
-                argv.push_back(a.data());
-            argv.push_back(nullptr);
-            ::execv(argv[0], argv.data());
-            ::_exit(127);
-        }
-        ::close(sv[1]);
-        ::close(err[1]);
-        stderr_fd = err[0];
-        ::fcntl(stderr_fd, F_SETFL, O_NONBLOCK);
-        REQUIRE(vn_proxy_server_connect(sv[0], VN_PROXY_LAYOUT_V1, 0, &proxy) == VN_PROXY_OK);
+    explicit ServerProcess(const std::vector<std::string>& extra_args)
+        : process(VN_TEST_SERVER_PATH, extra_args), pid(process.pid) {
+        REQUIRE(vn_proxy_server_connect(process.take_socket(), VN_PROXY_LAYOUT_V1, 0, &proxy) ==
+                VN_PROXY_OK);
     }
     ~ServerProcess() {
         if (proxy)
-            vn_proxy_server_destroy(proxy);
-        if (pid > 0) {
-            ::kill(pid, SIGTERM);
-            int status;
-            ::waitpid(pid, &status, 0);
-        }
-        if (stderr_fd >= 0)
-            ::close(stderr_fd);
+            vn_proxy_server_destroy(proxy); // before `process` stops the server
     }
-    bool alive() const { return ::kill(pid, 0) == 0; }
-    std::string log() {
-        std::string out;
-        char buf[4096];
-        for (ssize_t n; (n = ::read(stderr_fd, buf, sizeof(buf))) > 0;)
-            out.append(buf, static_cast<std::size_t>(n));
-        return out;
-    }
+    bool alive() const { return process.alive(); }
+    std::string log() { return process.log(); }
 };
 
 struct ContextDeleter {
@@ -261,11 +227,8 @@ TEST_CASE("a killed spare is reaped and replaced; the next context still works",
     for (int i = 0; i < 1000 && status_field(spare.process, "Seccomp") != "2"; ++i)
         std::this_thread::sleep_for(std::chrono::milliseconds(2));
     REQUIRE(::kill(spare.process, SIGKILL) == 0);
-    std::string log;
-    for (int i = 0; i < 300 && log.find("before it got a context") == std::string::npos; ++i) {
-        log += server.log();
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
+    server.process.wait_for_line("before it got a context", 3000);
+    const std::string log = server.log();
     INFO(log);
     CHECK(log.find("killed by signal KILL before it got a context") != std::string::npos);
     const Jailed replacement = find_jailed(server.pid, "vn-spare", spare.process);
@@ -296,11 +259,8 @@ TEST_CASE("a worker killed by seccomp is reported lost; the server and other con
     CHECK(vn_proxy_context_is_lost(victim.get()));
     CHECK(server.alive());
     // The server saw why, before anyone destroyed the context: its log names the signal.
-    std::string log;
-    for (int i = 0; i < 300 && log.find("killed by signal SYS") == std::string::npos; ++i) {
-        log += server.log();
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
+    server.process.wait_for_line("killed by signal SYS", 3000);
+    const std::string log = server.log();
     INFO(log);
     CHECK(log.find("killed by signal SYS") != std::string::npos);
     CHECK(fence_round_trip(bystander.get()) == VN_PROXY_OK);
