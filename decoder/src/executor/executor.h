@@ -17,6 +17,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -24,10 +25,21 @@
 namespace vn::decoder {
 
 // What a context knows about a VkInstance: its entry points.
+// What a physical device offers a guest (exposed_chain.cpp), worked out once: the host's
+// extension list does not change while the instance lives, and every query that carries a
+// structure chain is filtered by it.
+struct DeviceExposure {
+    std::vector<VkExtensionProperties> extensions;
+    std::vector<std::string> names; // the same, by name
+    bool emulates_sync_fd = false;
+};
+
 class InstanceState final : public ObjectState {
   public:
     gen::InstanceDispatch dispatch;
     std::uint32_t api_version = 0;
+    // A cache (exposed_chain.cpp fills it; only used under the dispatch lock), hence mutable.
+    mutable std::unordered_map<VkPhysicalDevice, DeviceExposure> exposure;
 };
 
 // Sparse binding is not offered (physical_device.cpp): these clear it from features, and these

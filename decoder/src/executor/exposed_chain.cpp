@@ -58,22 +58,24 @@ bool emulates_sync_fd(const InstanceState& inst, VkPhysicalDevice pd,
 }
 } // namespace
 
-bool emulates_semaphore_sync_fd(const InstanceState& inst, VkPhysicalDevice pd) {
-    return emulates_sync_fd(inst, pd, host_device_extensions(inst, pd));
-}
-
-std::vector<VkExtensionProperties> exposed_device_extensions(const InstanceState& inst,
-                                                             VkPhysicalDevice pd) {
+namespace {
+// Worked out on first use per physical device and kept (InstanceState::exposure). A failed host
+// query is not kept: it is asked again next time.
+const DeviceExposure& exposure_of(const InstanceState& inst, VkPhysicalDevice pd) {
+    if (const auto it = inst.exposure.find(pd); it != inst.exposure.end())
+        return it->second;
+    static const DeviceExposure kNone;
     std::vector<VkExtensionProperties> host = host_device_extensions(inst, pd);
     if (host.empty())
-        return {};
-    if (!listed(host, kSemaphoreFdExtension) && emulates_sync_fd(inst, pd, host)) {
+        return kNone;
+    DeviceExposure out;
+    out.emulates_sync_fd = emulates_sync_fd(inst, pd, host);
+    if (!listed(host, kSemaphoreFdExtension) && out.emulates_sync_fd) {
         VkExtensionProperties e{};
         std::strncpy(e.extensionName, kSemaphoreFdExtension, VK_MAX_EXTENSION_NAME_SIZE - 1);
         e.specVersion = gen::extension_spec_version(kSemaphoreFdExtension);
         host.push_back(e);
     }
-    std::vector<VkExtensionProperties> exposed;
     for (VkExtensionProperties e : host) {
         bool allowed = false;
         for (const auto& info : gen::extensions)
@@ -82,9 +84,25 @@ std::vector<VkExtensionProperties> exposed_device_extensions(const InstanceState
         if (!allowed)
             continue;
         e.specVersion = std::min(e.specVersion, gen::extension_spec_version(e.extensionName));
-        exposed.push_back(e);
+        out.extensions.push_back(e);
     }
-    return exposed;
+    out.names = extension_names(out.extensions);
+    return inst.exposure.emplace(pd, std::move(out)).first->second;
+}
+} // namespace
+
+bool emulates_semaphore_sync_fd(const InstanceState& inst, VkPhysicalDevice pd) {
+    return exposure_of(inst, pd).emulates_sync_fd;
+}
+
+const std::vector<VkExtensionProperties>& exposed_device_extensions(const InstanceState& inst,
+                                                                    VkPhysicalDevice pd) {
+    return exposure_of(inst, pd).extensions;
+}
+
+const std::vector<std::string>& exposed_device_extension_names(const InstanceState& inst,
+                                                               VkPhysicalDevice pd) {
+    return exposure_of(inst, pd).names;
 }
 
 std::uint32_t effective_api_version(const InstanceState& inst, VkPhysicalDevice pd) {

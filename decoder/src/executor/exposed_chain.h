@@ -18,8 +18,11 @@ bool extension_exposable(const gen::ExtensionInfo& info);
 
 // The host's device extensions that the protocol can carry and may take from the host, each at
 // the lower of the host's and the protocol's spec version. Empty when the host query fails.
-std::vector<VkExtensionProperties> exposed_device_extensions(const InstanceState& inst,
-                                                             VkPhysicalDevice pd);
+const std::vector<VkExtensionProperties>& exposed_device_extensions(const InstanceState& inst,
+                                                                    VkPhysicalDevice pd);
+// The same, by name.
+const std::vector<std::string>& exposed_device_extension_names(const InstanceState& inst,
+                                                               VkPhysicalDevice pd);
 
 // Whether binary semaphores' sync_fd payloads are emulated on a physical device: the protocol
 // carries VK_KHR_external_semaphore_fd but the host cannot import a sync_fd into a binary

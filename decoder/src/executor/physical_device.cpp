@@ -21,8 +21,8 @@ void cap_device_properties(VkPhysicalDeviceProperties& p) {
     p.apiVersion = Executor::cap_api_version(p.apiVersion);
     p.sparseProperties = {};
 }
-std::vector<std::string> exposed_names(const InstanceState& inst, VkPhysicalDevice pd) {
-    return extension_names(exposed_device_extensions(inst, pd));
+const std::vector<std::string>& exposed_names(const InstanceState& inst, VkPhysicalDevice pd) {
+    return exposed_device_extension_names(inst, pd);
 }
 } // namespace
 
@@ -234,7 +234,7 @@ Executor::on_vkEnumerateDeviceExtensionProperties(protocol::Decoder& d,
                                                               &host_count, nullptr);
     if (a.ret != VK_SUCCESS)
         return DecodeResult::Ok;
-    const std::vector<VkExtensionProperties> exposed =
+    const std::vector<VkExtensionProperties>& exposed =
         exposed_device_extensions(*inst, a.physicalDevice.handle);
     const auto total = static_cast<std::uint32_t>(exposed.size());
     if (!a.pProperties) {
