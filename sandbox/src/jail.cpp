@@ -147,16 +147,21 @@ void sigsys_reporter(int, siginfo_t* info, void* context) {
     ::_exit(128 + SIGSYS);
 }
 
-bool install_sigsys_reporter() {
+// Installs `handler` for SIGSYS and unblocks it, so a trapped syscall reaches the handler.
+bool install_sigsys(void (*handler)(int, siginfo_t*, void*), int flags) {
     struct sigaction action {};
-    action.sa_sigaction = sigsys_reporter;
-    action.sa_flags = SA_SIGINFO | SA_RESETHAND;
+    action.sa_sigaction = handler;
+    action.sa_flags = SA_SIGINFO | flags;
     sigemptyset(&action.sa_mask);
     sigset_t sigsys;
     sigemptyset(&sigsys);
     sigaddset(&sigsys, SIGSYS);
     return ::sigaction(SIGSYS, &action, nullptr) == 0 &&
            ::sigprocmask(SIG_UNBLOCK, &sigsys, nullptr) == 0;
+}
+
+bool install_sigsys_reporter() {
+    return install_sigsys(sigsys_reporter, SA_RESETHAND);
 }
 
 bool install_sigsys_logger() {
@@ -167,15 +172,7 @@ bool install_sigsys_logger() {
             std::free(name);
         }
     }
-    struct sigaction action {};
-    action.sa_sigaction = sigsys_handler;
-    action.sa_flags = SA_SIGINFO;
-    sigemptyset(&action.sa_mask);
-    sigset_t sigsys;
-    sigemptyset(&sigsys);
-    sigaddset(&sigsys, SIGSYS);
-    return ::sigaction(SIGSYS, &action, nullptr) == 0 &&
-           ::sigprocmask(SIG_UNBLOCK, &sigsys, nullptr) == 0;
+    return install_sigsys(sigsys_handler, 0);
 }
 
 bool write_file(const char* path, std::string_view content) {

@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+using vn::test::children;
 using vn::test::log_field;
 using vn::test::ServerProcess;
 
@@ -41,14 +42,6 @@ vn_proxy_context* create_context(vn_proxy_server* server, std::uint32_t id) {
     REQUIRE(vn_proxy_context_submit_fence(ctx, 0, &seqno) == VN_PROXY_OK);
     REQUIRE(vn_proxy_context_wait_fence(ctx, 0, seqno, 5000) == VN_PROXY_OK);
     return ctx;
-}
-
-std::vector<pid_t> children(pid_t pid) {
-    std::ifstream in("/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/children");
-    std::vector<pid_t> out;
-    for (pid_t child; in >> child;)
-        out.push_back(child);
-    return out;
 }
 
 std::string process_name(pid_t pid) {

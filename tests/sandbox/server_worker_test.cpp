@@ -20,6 +20,8 @@
 #include <thread>
 #include <vector>
 
+using vn::test::children;
+
 namespace {
 
 // The shared server process (tests/support), connected through the proxy as a VMM would.
@@ -59,14 +61,6 @@ int fence_round_trip(vn_proxy_context* ctx) {
     std::uint32_t seqno = 0;
     const int rc = vn_proxy_context_submit_fence(ctx, 0, &seqno);
     return rc != VN_PROXY_OK ? rc : vn_proxy_context_wait_fence(ctx, 0, seqno, 5000);
-}
-
-std::vector<pid_t> children(pid_t pid) {
-    std::ifstream in("/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/children");
-    std::vector<pid_t> out;
-    for (pid_t child; in >> child;)
-        out.push_back(child);
-    return out;
 }
 
 std::string status_field(pid_t pid, const std::string& name) {

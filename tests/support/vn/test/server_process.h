@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <fstream>
 #include <string>
 #include <thread>
 #include <utility>
@@ -107,6 +108,15 @@ class ServerProcess {
     int m_stderr = -1;
     std::string m_log;
 };
+
+// The direct children of a process (the server's: workers, their jails' reapers, spares).
+inline std::vector<pid_t> children(pid_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/children");
+    std::vector<pid_t> out;
+    for (pid_t child; in >> child;)
+        out.push_back(child);
+    return out;
+}
 
 // The value of `key=` in a key=value log line, or empty.
 inline std::string log_field(const std::string& line, const std::string& key) {
