@@ -12,7 +12,9 @@
 #                tests/fuzz/corpus; skipped when the fuzz target is not built
 #   codec-trixie the codec and executor tests again, generated from Debian 13's registry (libvulkan-dev
 #                1.4.309, fetched by scripts/trixie-packages.sh, never installed) into
-#                build-trixie/; skipped when the package cannot be fetched, except in CI
+#                build-trixie/, and the executor tests once more on Debian 13's lavapipe (Vulkan
+#                1.4, host image copy; the packages the Mesa 25 tests fetched into
+#                build/trixie-mesa); skipped when the package cannot be fetched, except in CI
 #                (CI=true), where that fails
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 2
@@ -114,7 +116,8 @@ trixie_fetch() {
 codec_trixie() {
     cmake -S . -B build-trixie -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
         -DVN_VK_XML="$PWD/$trixie/share/vulkan/registry/vk.xml" \
-        -DVN_VULKAN_INCLUDE_DIR="$PWD/$trixie/include" -DVN_MESA25_TESTS=OFF || return 1
+        -DVN_VULKAN_INCLUDE_DIR="$PWD/$trixie/include" -DVN_MESA25_TESTS=OFF \
+        -DVN_TRIXIE_LAVAPIPE_TESTS=ON -DVN_TRIXIE_MESA_DIR="$PWD/build/trixie-mesa" || return 1
     cmake --build build-trixie -j "$jobs" --target vn_codec_tests vn_executor_tests || return 1
     # The executor too: its hand-written handlers must compile and run against 1.4's names.
     ctest --test-dir build-trixie --output-on-failure --no-tests=error -R '^(codec|executor):'

@@ -20,29 +20,6 @@ std::uint32_t div_up(std::uint32_t v, std::uint32_t d) {
     return v / d + (v % d != 0);
 }
 
-// Bytes a buffer<->image copy reads or writes in the buffer, from bufferOffset: the spec's
-// addressing with bufferRowLength and bufferImageHeight, up to the end of the last block.
-bool copy_bytes(const VkBufferImageCopy2& r, const TexelBlock& block, VkDeviceSize& out) {
-    const VkExtent3D& e = r.imageExtent;
-    const std::uint32_t row = r.bufferRowLength ? r.bufferRowLength : e.width;
-    const std::uint32_t height = r.bufferImageHeight ? r.bufferImageHeight : e.height;
-    if (row < e.width || height < e.height)
-        return false;
-    const VkDeviceSize row_blocks = div_up(row, block.width);
-    const VkDeviceSize slice_rows = div_up(height, block.height);
-    const VkDeviceSize slices =
-        VkDeviceSize{div_up(e.depth, block.depth)} * r.imageSubresource.layerCount;
-    VkDeviceSize blocks = 0;
-    // ((slices - 1) * slice_rows + rows - 1) * row_blocks + width_blocks
-    if (__builtin_mul_overflow(slices - 1, slice_rows, &blocks) ||
-        __builtin_add_overflow(blocks, div_up(e.height, block.height) - 1, &blocks) ||
-        __builtin_mul_overflow(blocks, row_blocks, &blocks) ||
-        __builtin_add_overflow(blocks, div_up(e.width, block.width), &blocks) ||
-        __builtin_mul_overflow(blocks, block.bytes, &out))
-        return false;
-    return true;
-}
-
 // [offset, offset + extent) within [0, size), for one image dimension.
 bool within(std::int32_t offset, std::uint32_t extent, std::uint32_t size) {
     return offset >= 0 && static_cast<std::uint32_t>(offset) <= size &&
@@ -675,21 +652,24 @@ DecodeResult Executor::on_vkCmdCopyImage(protocol::Decoder& d, gen::CmdCopyImage
     return DecodeResult::Ok;
 }
 
+DecodeResult Executor::check_image_copy(protocol::Decoder& d, const DeviceState& dev, VkImage src,
+                                        VkImage dst, const VkImageCopy2& r, const char* what) {
+    TexelBlock src_block, dst_block;
+    VN_TRY(
+        check_image_region(d, dev, src, r.srcSubresource, r.srcOffset, r.extent, what, &src_block));
+    VN_TRY(check_image_region(d, dev, dst, r.dstSubresource, r.dstOffset, {1, 1, 1}, what,
+                              &dst_block));
+    return check_image_region(d, dev, dst, r.dstSubresource, r.dstOffset,
+                              scaled_extent(r.extent, src_block, dst_block), what);
+}
+
 DecodeResult Executor::on_vkCmdCopyImage2(protocol::Decoder& d, gen::CmdCopyImage2Args& a) {
     DeviceState* dev = nullptr;
     VN_TRY(command_buffer_device(d, a.commandBuffer, dev));
     const VkCopyImageInfo2& info = *a.pCopyImageInfo;
-    for (std::uint32_t i = 0; i < info.regionCount; ++i) {
-        const VkImageCopy2& r = info.pRegions[i];
-        TexelBlock src, dst;
-        VN_TRY(check_image_region(d, *dev, info.srcImage, r.srcSubresource, r.srcOffset, r.extent,
-                                  "vkCmdCopyImage2 source", &src));
-        VN_TRY(check_image_region(d, *dev, info.dstImage, r.dstSubresource, r.dstOffset, {1, 1, 1},
-                                  "vkCmdCopyImage2 destination", &dst));
-        VN_TRY(check_image_region(d, *dev, info.dstImage, r.dstSubresource, r.dstOffset,
-                                  scaled_extent(r.extent, src, dst),
-                                  "vkCmdCopyImage2 destination"));
-    }
+    for (std::uint32_t i = 0; i < info.regionCount; ++i)
+        VN_TRY(check_image_copy(d, *dev, info.srcImage, info.dstImage, info.pRegions[i],
+                                "vkCmdCopyImage2"));
     dev->dispatch.CmdCopyImage2(a.commandBuffer.handle, &info);
     return DecodeResult::Ok;
 }

@@ -87,6 +87,40 @@ DecodeResult Executor::queue_device(protocol::Decoder& d, std::uint64_t queue_id
     return DecodeResult::Ok;
 }
 
+namespace {
+// Whether the guest enabled hostImageCopy, and if so the two entry points only the private
+// commands reach (host_image_copy.cpp). Registries before VK_EXT_host_image_copy have neither.
+void load_host_image_copy(DeviceState& state, VkDevice host, const gen::EnabledApi& api,
+                          const VkDeviceCreateInfo& info) {
+#ifdef VN_GEN_HAS_vkCopyMemoryToImageMESA
+    const bool core = api.version >= VK_MAKE_API_VERSION(0, 1, 4, 0);
+    if (!core && !api.has("VK_EXT_host_image_copy"))
+        return;
+    bool enabled = false;
+    for (auto* n = static_cast<const VkBaseInStructure*>(info.pNext); n; n = n->pNext) {
+        if (n->sType == VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_HOST_IMAGE_COPY_FEATURES_EXT)
+            enabled |= reinterpret_cast<const VkPhysicalDeviceHostImageCopyFeaturesEXT*>(n)
+                           ->hostImageCopy != VK_FALSE;
+#ifdef VK_VERSION_1_4
+        if (n->sType == VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_4_FEATURES)
+            enabled |=
+                reinterpret_cast<const VkPhysicalDeviceVulkan14Features*>(n)->hostImageCopy !=
+                VK_FALSE;
+#endif
+    }
+    if (!enabled)
+        return;
+    state.copy_memory_to_image =
+        vkGetDeviceProcAddr(host, core ? "vkCopyMemoryToImage" : "vkCopyMemoryToImageEXT");
+    state.copy_image_to_memory =
+        vkGetDeviceProcAddr(host, core ? "vkCopyImageToMemory" : "vkCopyImageToMemoryEXT");
+    state.host_image_copy = state.copy_memory_to_image && state.copy_image_to_memory;
+#else
+    (void)state, (void)host, (void)api, (void)info;
+#endif
+}
+} // namespace
+
 DecodeResult Executor::on_vkCreateDevice(protocol::Decoder& d, gen::CreateDeviceArgs& a) {
     const std::uint64_t id = protocol::handle_to_u64(*a.pDevice);
     VN_TRY(check_new_id(d, id));
@@ -201,6 +235,11 @@ DecodeResult Executor::on_vkCreateDevice(protocol::Decoder& d, gen::CreateDevice
         vkGetDeviceProcAddr(host, "vkImportSemaphoreFdKHR"));
     for (const char* e : extensions)
         state->dma_buf_import |= std::strcmp(e, "VK_EXT_external_memory_dma_buf") == 0;
+    load_host_image_copy(*state, host, api, info);
+    for (auto* n = static_cast<const VkBaseInStructure*>(info.pNext); n; n = n->pNext)
+        if (n->sType == VK_STRUCTURE_TYPE_DEVICE_GROUP_DEVICE_CREATE_INFO)
+            state->group_size = std::max(
+                1u, reinterpret_cast<const VkDeviceGroupDeviceCreateInfo*>(n)->physicalDeviceCount);
     if (api.has("VK_EXT_transform_feedback") && inst->dispatch.GetPhysicalDeviceProperties2) {
         VkPhysicalDeviceTransformFeedbackPropertiesEXT xfb{};
         xfb.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_TRANSFORM_FEEDBACK_PROPERTIES_EXT;
@@ -368,6 +407,24 @@ DecodeResult Executor::on_vkDeviceWaitIdle(protocol::Decoder& d, gen::DeviceWait
     DeviceState* dev = nullptr;
     VN_TRY(device_of(d, a.device.id, dev));
     a.ret = dev->dispatch.DeviceWaitIdle(a.device.handle);
+    return DecodeResult::Ok;
+}
+
+DecodeResult
+Executor::on_vkGetDeviceGroupPeerMemoryFeatures(protocol::Decoder& d,
+                                                gen::GetDeviceGroupPeerMemoryFeaturesArgs& a) {
+    DeviceState* dev = nullptr;
+    VN_TRY(device_of(d, a.device.id, dev));
+    // Drivers look the answer up in per-heap, per-device tables.
+    if (a.heapIndex >= dev->memory.memoryHeapCount || a.localDeviceIndex >= dev->group_size ||
+        a.remoteDeviceIndex >= dev->group_size || !a.pPeerMemoryFeatures)
+        return d.in.fail("vkGetDeviceGroupPeerMemoryFeatures: heap " + std::to_string(a.heapIndex) +
+                         ", devices " + std::to_string(a.localDeviceIndex) + " and " +
+                         std::to_string(a.remoteDeviceIndex) + " of a device with " +
+                         std::to_string(dev->memory.memoryHeapCount) + " heaps and " +
+                         std::to_string(dev->group_size) + " devices");
+    dev->dispatch.GetDeviceGroupPeerMemoryFeatures(a.device.handle, a.heapIndex, a.localDeviceIndex,
+                                                   a.remoteDeviceIndex, a.pPeerMemoryFeatures);
     return DecodeResult::Ok;
 }
 

@@ -79,6 +79,12 @@ struct ImageShape {
     std::uint32_t array_layers = 0;
     // Commands may only name bound images and buffers: drivers dereference the memory blindly.
     bool bound = false;
+    VkImageUsageFlags usage = 0;
+    // Host image copies (host_image_copy.cpp) have the driver touch the image's memory on the
+    // CPU, so freeing it must stop them: the memories it is bound to, and whether one is gone.
+    // Kept only on devices that enabled hostImageCopy.
+    std::vector<VkDeviceMemory> memories;
+    bool memory_freed = false;
 };
 
 struct BufferShape {
@@ -166,11 +172,22 @@ class DeviceState final : public ObjectState {
     // may ask for whether or not it enabled the extension, never reaches the driver.
     bool strip_semaphore_sync_fd_export = false;
     bool dma_buf_import = false; // VK_EXT_external_memory_dma_buf enabled
+    // hostImageCopy enabled (Vulkan 1.4 or VK_EXT_host_image_copy), with the two entry points
+    // the protocol reaches only through its private commands (PFN_vkCopyMemoryToImageEXT and
+    // PFN_vkCopyImageToMemoryEXT; older registries lack the types), and the images bound to each
+    // memory object, for marking them when it is freed.
+    bool host_image_copy = false;
+    PFN_vkVoidFunction copy_memory_to_image = nullptr;
+    PFN_vkVoidFunction copy_image_to_memory = nullptr;
+    std::unordered_map<VkDeviceMemory, std::vector<VkImage>> host_copy_images;
     // VK_EXT_transform_feedback limits (zero unless the guest enabled it): drivers keep bound
     // transform feedback buffers and streams in arrays of these sizes.
     std::uint32_t xfb_buffers = 0;
     std::uint32_t xfb_streams = 0;
     const InstanceState* instance = nullptr;
+    // Physical devices in the device's group (VkDeviceGroupDeviceCreateInfo; 1 without one):
+    // drivers index per-device tables with the device indices commands name.
+    std::uint32_t group_size = 1;
     std::unordered_map<std::uint64_t, VkObjectType> children;
     // Allocation size of each live memory object by host handle: binds and other uses name
     // memory inside structs, where only the host handle is left after decoding.
@@ -237,15 +254,18 @@ struct DispatchSource {
 
 class Executor final : public gen::PassthroughHandler {
   public:
-    // The newest Vulkan version the codec and the executor implement; the host's is capped to it.
-    static constexpr std::uint32_t max_api_version = VK_API_VERSION_1_3;
-    // A host version with its major.minor capped at max_api_version. The patch level stays the
+    // The newest Vulkan core version that the codec carries and the executor runs, with every
+    // older one: the vk.xml in use decides the codec, the handlers below the executor
+    // (exposed_chain.cpp). The host's version is capped to it.
+    static std::uint32_t max_api_version();
+    // A host version with its major.minor capped at max_api_version(). The patch level stays the
     // host's, so the guest sees what virglrenderer reports (vkr_api_version_cap_minor).
-    static constexpr std::uint32_t cap_api_version(std::uint32_t version) {
+    static std::uint32_t cap_api_version(std::uint32_t version) {
         const std::uint32_t without_patch = version - VK_API_VERSION_PATCH(version);
-        if (without_patch <= max_api_version)
+        const std::uint32_t max = max_api_version();
+        if (without_patch <= max)
             return version;
-        return max_api_version + VK_API_VERSION_PATCH(version);
+        return max + VK_API_VERSION_PATCH(version);
     }
 
     explicit Executor(ObjectTables& objects);
@@ -404,6 +424,9 @@ class Executor final : public gen::PassthroughHandler {
     on_vkGetPhysicalDeviceProperties2(protocol::Decoder& d,
                                       gen::GetPhysicalDeviceProperties2Args& a) override;
     protocol::DecodeResult
+    on_vkGetPhysicalDeviceFeatures(protocol::Decoder& d,
+                                   gen::GetPhysicalDeviceFeaturesArgs& a) override;
+    protocol::DecodeResult
     on_vkGetPhysicalDeviceFeatures2(protocol::Decoder& d,
                                     gen::GetPhysicalDeviceFeatures2Args& a) override;
     protocol::DecodeResult on_vkGetPhysicalDeviceQueueFamilyProperties2(
@@ -436,6 +459,9 @@ class Executor final : public gen::PassthroughHandler {
                                                 gen::GetDeviceQueue2Args& a) override;
     protocol::DecodeResult on_vkDeviceWaitIdle(protocol::Decoder& d,
                                                gen::DeviceWaitIdleArgs& a) override;
+    protocol::DecodeResult
+    on_vkGetDeviceGroupPeerMemoryFeatures(protocol::Decoder& d,
+                                          gen::GetDeviceGroupPeerMemoryFeaturesArgs& a) override;
 
     // command_buffer.cpp
     protocol::DecodeResult on_vkCreateCommandPool(protocol::Decoder& d,
@@ -545,6 +571,29 @@ class Executor final : public gen::PassthroughHandler {
     protocol::DecodeResult
     on_vkGetImageSubresourceLayout(protocol::Decoder& d,
                                    gen::GetImageSubresourceLayoutArgs& a) override;
+#ifdef VN_GEN_HAS_vkGetImageSubresourceLayout2
+    protocol::DecodeResult
+    on_vkGetImageSubresourceLayout2(protocol::Decoder& d,
+                                    gen::GetImageSubresourceLayout2Args& a) override;
+#endif
+#ifdef VN_GEN_HAS_vkGetDeviceImageSubresourceLayout
+    protocol::DecodeResult
+    on_vkGetDeviceImageSubresourceLayout(protocol::Decoder& d,
+                                         gen::GetDeviceImageSubresourceLayoutArgs& a) override;
+#endif
+    // host_image_copy.cpp
+#ifdef VN_GEN_HAS_vkCopyMemoryToImageMESA
+    protocol::DecodeResult on_vkCopyMemoryToImageMESA(protocol::Decoder& d,
+                                                      gen::CopyMemoryToImageMESAArgs& a) override;
+    protocol::DecodeResult on_vkCopyImageToMemoryMESA(protocol::Decoder& d,
+                                                      gen::CopyImageToMemoryMESAArgs& a) override;
+#endif
+#ifdef VN_GEN_HAS_vkCopyImageToImage
+    protocol::DecodeResult on_vkCopyImageToImage(protocol::Decoder& d,
+                                                 gen::CopyImageToImageArgs& a) override;
+    protocol::DecodeResult on_vkTransitionImageLayout(protocol::Decoder& d,
+                                                      gen::TransitionImageLayoutArgs& a) override;
+#endif
     protocol::DecodeResult on_vkCreateImageView(protocol::Decoder& d,
                                                 gen::CreateImageViewArgs& a) override;
     protocol::DecodeResult on_vkDestroyImageView(protocol::Decoder& d,
@@ -775,6 +824,15 @@ class Executor final : public gen::PassthroughHandler {
                                               VkImage image, const VkImageSubresourceLayers& s,
                                               const VkOffset3D& offset, const VkExtent3D& extent,
                                               const char* what, TexelBlock* block = nullptr);
+    // One region of an image-to-image copy, both boxes (the destination's scaled by the two
+    // formats' texel blocks).
+    protocol::DecodeResult check_image_copy(protocol::Decoder& d, const DeviceState& dev,
+                                            VkImage src, VkImage dst, const VkImageCopy2& r,
+                                            const char* what);
+    // host_image_copy.cpp: an image a host copy may name (bound to live memory, made for host
+    // transfers, on a device that enabled hostImageCopy).
+    protocol::DecodeResult check_host_copy_image(protocol::Decoder& d, const DeviceState& dev,
+                                                 VkImage image, const char* what);
     // descriptor.cpp: descriptor writes against their sets (or the pushed set's layout), and
     // the buffer ranges they name.
     protocol::DecodeResult check_descriptor_writes(protocol::Decoder& d, const DeviceState& dev,

@@ -5,15 +5,31 @@
 
 namespace vn::decoder {
 
+namespace {
+// Which commands the executor implements, read from its class at compile time.
+constexpr auto implemented = gen::implemented_commands<Executor>();
+
+bool all_implemented(const std::uint32_t* ids, std::uint32_t count) {
+    return std::all_of(ids, ids + count, [](std::uint32_t id) { return implemented[id]; });
+}
+} // namespace
+
 bool extension_exposable(const gen::ExtensionInfo& info) {
-    // Which commands the executor implements, read from its class at compile time.
-    static constexpr auto implemented = gen::implemented_commands<Executor>();
-    if (!info.in_registry || !info.host || !info.decodable)
-        return false;
-    for (std::uint32_t i = 0; i < info.command_count; ++i)
-        if (!implemented[info.command_ids[i]])
-            return false;
-    return true;
+    return info.in_registry && info.host && info.decodable &&
+           all_implemented(info.command_ids, info.command_count);
+}
+
+std::uint32_t Executor::max_api_version() {
+    static const std::uint32_t version = [] {
+        std::uint32_t newest = VK_API_VERSION_1_0;
+        for (const auto& v : gen::core_versions) {
+            if (!v.decodable || !all_implemented(v.command_ids, v.command_count))
+                break;
+            newest = v.api_version;
+        }
+        return newest;
+    }();
+    return version;
 }
 
 namespace {

@@ -9,6 +9,34 @@ namespace vn::decoder {
 
 using protocol::DecodeResult;
 
+namespace {
+void mark_image_bound(DeviceState& dev, VkImage image, VkDeviceMemory memory) {
+    ImageShape& shape = dev.images[image];
+    shape.bound = true;
+    if (dev.host_image_copy) {
+        shape.memories.push_back(memory);
+        dev.host_copy_images[memory].push_back(image);
+    }
+}
+
+void forget_host_copy_image(DeviceState& dev, VkImage image) {
+    const auto it = dev.images.find(image);
+    if (it == dev.images.end())
+        return;
+    for (VkDeviceMemory memory : it->second.memories) {
+        const auto m = dev.host_copy_images.find(memory);
+        if (m != dev.host_copy_images.end())
+            std::erase(m->second, image);
+    }
+}
+
+// A subresource drivers index their per-level, per-layer and per-plane tables with.
+bool subresource_exists(const VkImageSubresource& s, std::uint32_t levels, std::uint32_t layers) {
+    return s.mipLevel < levels && s.arrayLayer < layers && s.aspectMask != 0 &&
+           (s.aspectMask & (s.aspectMask - 1)) == 0;
+}
+} // namespace
+
 DecodeResult Executor::on_vkCreateImage(protocol::Decoder& d, gen::CreateImageArgs& a) {
     DeviceState* dev = nullptr;
     VN_TRY(device_of(d, a.device.id, dev));
@@ -29,9 +57,13 @@ DecodeResult Executor::on_vkCreateImage(protocol::Decoder& d, gen::CreateImageAr
     if (a.ret != VK_SUCCESS)
         return DecodeResult::Ok;
     VN_TRY(add_child<VkImage>(*dev, id, host));
-    dev->images[host] = ImageShape{
-        info.imageType, info.format,      info.extent,
-        info.mipLevels, info.arrayLayers, (info.flags & VK_IMAGE_CREATE_SPARSE_BINDING_BIT) != 0};
+    ImageShape& shape = dev->images[host] = ImageShape{};
+    shape.type = info.imageType;
+    shape.format = info.format;
+    shape.extent = info.extent;
+    shape.mip_levels = info.mipLevels;
+    shape.array_layers = info.arrayLayers;
+    shape.usage = info.usage;
     return DecodeResult::Ok;
 }
 
@@ -42,6 +74,7 @@ DecodeResult Executor::on_vkDestroyImage(protocol::Decoder& d, gen::DestroyImage
     VN_TRY(device_of(d, a.device.id, dev));
     VN_TRY(check_device_child(d, a.device, VK_OBJECT_TYPE_IMAGE, a.image.id));
     dev->dispatch.DestroyImage(a.device.handle, a.image.handle, nullptr);
+    forget_host_copy_image(*dev, a.image.handle);
     dev->images.erase(a.image.handle);
     return remove_child<VkImage>(*dev, a.image.id);
 }
@@ -124,7 +157,7 @@ DecodeResult Executor::on_vkBindImageMemory(protocol::Decoder& d, gen::BindImage
     a.ret = dev->dispatch.BindImageMemory(a.device.handle, a.image.handle, a.memory.handle,
                                           a.memoryOffset);
     if (a.ret == VK_SUCCESS)
-        dev->images[a.image.handle].bound = true;
+        mark_image_bound(*dev, a.image.handle, a.memory.handle);
     return DecodeResult::Ok;
 }
 
@@ -136,7 +169,7 @@ DecodeResult Executor::on_vkBindImageMemory2(protocol::Decoder& d, gen::BindImag
     a.ret = dev->dispatch.BindImageMemory2(a.device.handle, a.bindInfoCount, a.pBindInfos);
     if (a.ret == VK_SUCCESS)
         for (std::uint32_t i = 0; i < a.bindInfoCount; ++i)
-            dev->images[a.pBindInfos[i].image].bound = true;
+            mark_image_bound(*dev, a.pBindInfos[i].image, a.pBindInfos[i].memory);
     return DecodeResult::Ok;
 }
 
@@ -147,10 +180,8 @@ DecodeResult Executor::on_vkGetImageSubresourceLayout(protocol::Decoder& d,
     const auto it = dev->images.find(a.image.handle);
     if (it == dev->images.end())
         return d.in.fail("vkGetImageSubresourceLayout: an image of another device");
-    // Drivers index per-level and per-plane tables with these.
     const VkImageSubresource& s = *a.pSubresource;
-    if (s.mipLevel >= it->second.mip_levels || s.arrayLayer >= it->second.array_layers ||
-        s.aspectMask == 0 || (s.aspectMask & (s.aspectMask - 1)) != 0)
+    if (!subresource_exists(s, it->second.mip_levels, it->second.array_layers))
         return d.in.fail("vkGetImageSubresourceLayout: no such subresource (level " +
                          std::to_string(s.mipLevel) + ", layer " + std::to_string(s.arrayLayer) +
                          ")");
@@ -158,6 +189,46 @@ DecodeResult Executor::on_vkGetImageSubresourceLayout(protocol::Decoder& d,
                                             a.pLayout);
     return DecodeResult::Ok;
 }
+
+#ifdef VN_GEN_HAS_vkGetImageSubresourceLayout2
+DecodeResult Executor::on_vkGetImageSubresourceLayout2(protocol::Decoder& d,
+                                                       gen::GetImageSubresourceLayout2Args& a) {
+    DeviceState* dev = nullptr;
+    VN_TRY(device_of(d, a.device.id, dev));
+    const auto it = dev->images.find(a.image.handle);
+    if (it == dev->images.end())
+        return d.in.fail("vkGetImageSubresourceLayout2: an image of another device");
+    const VkImageSubresource& s = a.pSubresource->imageSubresource;
+    if (!subresource_exists(s, it->second.mip_levels, it->second.array_layers))
+        return d.in.fail("vkGetImageSubresourceLayout2: no such subresource (level " +
+                         std::to_string(s.mipLevel) + ", layer " + std::to_string(s.arrayLayer) +
+                         ")");
+    dev->dispatch.GetImageSubresourceLayout2(a.device.handle, a.image.handle, a.pSubresource,
+                                             a.pLayout);
+    return DecodeResult::Ok;
+}
+#endif
+
+#ifdef VN_GEN_HAS_vkGetDeviceImageSubresourceLayout
+DecodeResult
+Executor::on_vkGetDeviceImageSubresourceLayout(protocol::Decoder& d,
+                                               gen::GetDeviceImageSubresourceLayoutArgs& a) {
+    DeviceState* dev = nullptr;
+    VN_TRY(device_of(d, a.device.id, dev));
+    // The driver makes a temporary image of the create info and looks the subresource up in it.
+    const VkImageCreateInfo& info = *a.pInfo->pCreateInfo;
+    const VkImageSubresource& s = a.pInfo->pSubresource->imageSubresource;
+    if (info.flags & kSparseImageFlags)
+        return d.in.fail("vkGetDeviceImageSubresourceLayout: a sparse image, but sparse binding "
+                         "is not offered");
+    if (!subresource_exists(s, info.mipLevels, info.arrayLayers))
+        return d.in.fail("vkGetDeviceImageSubresourceLayout: no such subresource (level " +
+                         std::to_string(s.mipLevel) + ", layer " + std::to_string(s.arrayLayer) +
+                         ")");
+    dev->dispatch.GetDeviceImageSubresourceLayout(a.device.handle, a.pInfo, a.pLayout);
+    return DecodeResult::Ok;
+}
+#endif
 
 DecodeResult Executor::on_vkCreateImageView(protocol::Decoder& d, gen::CreateImageViewArgs& a) {
     DeviceState* dev = nullptr;

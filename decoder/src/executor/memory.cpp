@@ -114,6 +114,13 @@ DecodeResult Executor::on_vkFreeMemory(protocol::Decoder& d, gen::FreeMemoryArgs
     dev->dispatch.FreeMemory(a.device.handle, a.memory.handle, nullptr);
     dev->children.erase(a.memory.id);
     dev->memory_sizes.erase(a.memory.handle);
+    if (const auto it = dev->host_copy_images.find(a.memory.handle);
+        it != dev->host_copy_images.end()) {
+        for (VkImage image : it->second)
+            if (const auto shape = dev->images.find(image); shape != dev->images.end())
+                shape->second.memory_freed = true;
+        dev->host_copy_images.erase(it);
+    }
     return m_objects.remove<VkDeviceMemory>(a.memory.id);
 }
 

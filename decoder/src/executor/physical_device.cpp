@@ -75,6 +75,16 @@ DecodeResult Executor::on_vkGetPhysicalDeviceProperties2(protocol::Decoder& d,
     return DecodeResult::Ok;
 }
 
+DecodeResult Executor::on_vkGetPhysicalDeviceFeatures(protocol::Decoder& d,
+                                                      gen::GetPhysicalDeviceFeaturesArgs& a) {
+    VN_INSTANCE_DISPATCH(a, inst);
+    if (!a.pFeatures)
+        return d.in.fail("vkGetPhysicalDeviceFeatures without pFeatures");
+    inst->dispatch.GetPhysicalDeviceFeatures(a.physicalDevice.handle, a.pFeatures);
+    hide_sparse_features(*a.pFeatures);
+    return DecodeResult::Ok;
+}
+
 DecodeResult Executor::on_vkGetPhysicalDeviceFeatures2(protocol::Decoder& d,
                                                        gen::GetPhysicalDeviceFeatures2Args& a) {
     VN_INSTANCE_DISPATCH(a, inst);

@@ -207,6 +207,18 @@ class Extension:
 
 
 @dataclass
+class CoreVersion:
+    """A Vulkan core version in scope: what the executor must run before it may offer it."""
+    major: int
+    minor: int
+    # Ids of the commands it adds (the protocol commands the guest sends instead, where the guest
+    # driver implements one itself).
+    command_ids: list[int] = field(default_factory=list)
+    # Why the codec cannot carry everything it adds (None: it can).
+    undecodable: str | None = None
+
+
+@dataclass
 class Coverage:
     ids: int = 0
     commands_generated: int = 0
@@ -236,6 +248,7 @@ class Model:
     # The vk.xml version the codec stands for (the capset's vk_xml_version): the registry's, but
     # never past the newest core version in scope.
     covered_version: tuple[int, int, int] = (1, 0, 0)
+    core_versions: list[CoreVersion] = field(default_factory=list)
 
     @property
     def struct_list(self) -> list[Struct]:
@@ -465,13 +478,10 @@ class Builder:
             for t in targets:
                 if t not in toml_names:
                     raise ModelError(f"[guest_implemented.commands]: {t} has no command id")
-        for e in exts:
-            if not e.in_registry:
-                e.undecodable = "not in this vk.xml"
-                continue
+        def required(requires: list[reg.Require], core: bool) -> tuple[set[int], list[str]]:
             reasons: list[str] = []
             ids: set[int] = set()
-            for req in r.extensions[e.name].requires:
+            for req in requires:
                 # Interactions with what is not in scope cannot be reached by a guest.
                 if not self.require_satisfied(req.depends):
                     continue
@@ -493,19 +503,43 @@ class Builder:
                                else "no Venus command id")
                         reasons.append(f"{cname}: {why or 'not generated'}")
                     elif c.blocked:
-                        reasons.append(f"{cname}: blocked")
+                        # Core's blocked commands (proc addresses, mappings, layers) are the
+                        # guest driver's own; an extension's are not carried at all.
+                        if not core:
+                            reasons.append(f"{cname}: blocked")
                     else:
                         ids.add(c.id)
                 for tname in req.types:
                     t = r.types.get(r.canonical_type(tname))
                     if self._type_spellings(tname) & guest_structs:
                         continue
+                    if core and tname in _NEVER_ON_THE_WIRE:
+                        continue
                     if t and t.category in ("struct", "union") and \
                             r.canonical_type(tname) not in structs:
                         reasons.append(f"{tname}: " + failed.get(r.canonical_type(tname),
                                                                   "not generated"))
+            return ids, reasons
+
+        for e in exts:
+            if not e.in_registry:
+                e.undecodable = "not in this vk.xml"
+                continue
+            ids, reasons = required(r.extensions[e.name].requires, False)
             e.command_ids = sorted(ids)
             e.undecodable = "; ".join(reasons) if reasons else None
+        # Core versions, with the split VK_{BASE,COMPUTE,GRAPHICS}_VERSION_* of newer registries
+        # counted under their version.
+        in_scope = self.core_features()
+        by_version: dict[tuple[int, int], list[reg.Require]] = {}
+        for f in r.features:
+            if f.name in in_scope:
+                by_version.setdefault(core_version_of(f.name), []).extend(f.requires)
+        self.core_versions = []
+        for v in sorted(by_version):
+            ids, reasons = required(by_version[v], True)
+            self.core_versions.append(CoreVersion(v[0], v[1], sorted(ids),
+                                                  "; ".join(reasons) if reasons else None))
         # Dependencies: an extension whose requirements cannot be exposed cannot be either.
         versions = self.core_features()
         changed = True
@@ -980,10 +1014,14 @@ class Builder:
         return Model(r, p, structs, commands, exts, handles,
                      self._private_order(structs), self.cov,
                      r.header_version_complete, max_pnext, sorted(core),
-                     list(self.core_out_of_scope), covered)
+                     list(self.core_out_of_scope), covered, self.core_versions)
 
 
 MAX_CORE_VERSION = (1, 4)
+
+# Types core lists that no command carries: a pAllocator always travels as NULL (an "allocator"
+# field) and the base structures only describe how pNext chains are walked.
+_NEVER_ON_THE_WIRE = {"VkAllocationCallbacks", "VkBaseInStructure", "VkBaseOutStructure"}
 
 # What makes a command name memory the driver trusts (see Command.ranges).
 RANGE_HANDLES = {"VkBuffer", "VkImage", "VkBufferView", "VkImageView", "VkQueryPool",

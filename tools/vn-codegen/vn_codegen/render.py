@@ -67,6 +67,11 @@ def coverage_text(model: Model) -> str:
     lines += ["", "protocol extensions the codec cannot fully carry (never exposed):"]
     lines += [f"  {e.name}: {e.undecodable}" for e in sorted(model.extensions, key=lambda e: e.name)
               if e.in_registry and e.undecodable]
+    lines += ["", "core versions (the executor offers the newest whose commands, and every older "
+              "version's, it all runs):"]
+    for v in model.core_versions:
+        state = "decodable" if v.undecodable is None else f"NOT decodable: {v.undecodable}"
+        lines.append(f"  {v.major}.{v.minor}: {len(v.command_ids)} commands, {state}")
     lines += ["", "commands that name memory the driver trusts (buffers, images, query pools, offsets,",
               "sizes, counts, device addresses), and what keeps each in bounds:"]
     for cmd in sorted(model.commands, key=lambda x: x.name):

@@ -1,0 +1,190 @@
+// Host image copies (VK_EXT_host_image_copy, core in Vulkan 1.4): the driver copies between an
+// image's memory and host memory on the CPU, in this process. Every region is checked against
+// the image's shape and the bytes the guest sent (or asked for) before the driver sees it: a
+// region past the image or the data would be a read or write outside our own memory. The image
+// must be bound to live memory and made for host transfers, on a device that enabled the
+// feature, since the driver lays out only such images for CPU access.
+//
+// The guest sends the data inline (vkCopyMemoryToImageMESA) or has it written into its reply
+// (vkCopyImageToMemoryMESA), as Mesa's driver does: host pointers never cross the wire.
+#include "executor.h"
+#include "texel_block.h"
+
+#include <string>
+#include <vector>
+
+namespace vn::decoder {
+
+using protocol::DecodeResult;
+
+#ifdef VN_GEN_HAS_vkCopyMemoryToImageMESA
+namespace {
+// Bytes of host memory one region addresses, per VkHostImageCopyFlags: tightly packed texel
+// blocks with a row length and image height, or (MEMCPY) the driver's own layout of each layer,
+// whose size it reports through vkGetImageSubresourceLayout2.
+bool host_region_bytes(const DeviceState& dev, VkDevice device, VkImage image,
+                       VkHostImageCopyFlagsEXT flags, std::uint32_t row_length,
+                       std::uint32_t image_height, const VkImageSubresourceLayers& s,
+                       const VkExtent3D& extent, const TexelBlock& block, VkDeviceSize& out) {
+    if (!(flags & VK_HOST_IMAGE_COPY_MEMCPY_EXT)) {
+        VkBufferImageCopy2 r{};
+        r.bufferRowLength = row_length;
+        r.bufferImageHeight = image_height;
+        r.imageSubresource = s;
+        r.imageExtent = extent;
+        return copy_bytes(r, block, out);
+    }
+    if (!dev.dispatch.GetImageSubresourceLayout2)
+        return false;
+    out = 0;
+    for (std::uint32_t layer = 0; layer < s.layerCount; ++layer) {
+        VkSubresourceHostMemcpySizeEXT size{};
+        size.sType = VK_STRUCTURE_TYPE_SUBRESOURCE_HOST_MEMCPY_SIZE_EXT;
+        VkSubresourceLayout2EXT layout{};
+        layout.sType = VK_STRUCTURE_TYPE_SUBRESOURCE_LAYOUT_2_EXT;
+        layout.pNext = &size;
+        VkImageSubresource2EXT sub{};
+        sub.sType = VK_STRUCTURE_TYPE_IMAGE_SUBRESOURCE_2_EXT;
+        sub.imageSubresource = {s.aspectMask, s.mipLevel, s.baseArrayLayer + layer};
+        dev.dispatch.GetImageSubresourceLayout2(device, image, &sub, &layout);
+        if (__builtin_add_overflow(out, size.size, &out))
+            return false;
+    }
+    return true;
+}
+} // namespace
+
+DecodeResult Executor::check_host_copy_image(protocol::Decoder& d, const DeviceState& dev,
+                                             VkImage image, const char* what) {
+    if (!dev.host_image_copy || !dev.copy_memory_to_image || !dev.copy_image_to_memory)
+        return d.in.fail(std::string(what) + ": the device has not enabled hostImageCopy");
+    const auto it = dev.images.find(image);
+    if (it == dev.images.end())
+        return d.in.fail(std::string(what) + ": no image of this device");
+    if (!(it->second.usage & VK_IMAGE_USAGE_HOST_TRANSFER_BIT_EXT))
+        return d.in.fail(std::string(what) + ": an image not created for host transfers");
+    if (it->second.memory_freed)
+        return d.in.fail(std::string(what) + ": the image's memory was freed");
+    return DecodeResult::Ok;
+}
+
+DecodeResult Executor::on_vkCopyMemoryToImageMESA(protocol::Decoder& d,
+                                                  gen::CopyMemoryToImageMESAArgs& a) {
+    DeviceState* dev = nullptr;
+    VN_TRY(device_of(d, a.device.id, dev));
+    const VkCopyMemoryToImageInfoMESA& info = *a.pCopyMemoryToImageInfo;
+    static constexpr const char* what = "vkCopyMemoryToImageMESA";
+    VN_TRY(check_host_copy_image(d, *dev, info.dstImage, what));
+    std::vector<VkMemoryToImageCopyEXT> regions(info.regionCount);
+    for (std::uint32_t i = 0; i < info.regionCount; ++i) {
+        const VkMemoryToImageCopyMESA& r = info.pRegions[i];
+        const VkImageAspectFlags aspect = r.imageSubresource.aspectMask;
+        if (aspect == 0 || (aspect & (aspect - 1)) != 0)
+            return d.in.fail(std::string(what) + ": a copy names exactly one aspect");
+        TexelBlock block;
+        VN_TRY(check_image_region(d, *dev, info.dstImage, r.imageSubresource, r.imageOffset,
+                                  r.imageExtent, what, &block));
+        VkDeviceSize bytes = 0;
+        if (!host_region_bytes(*dev, a.device.handle, info.dstImage, info.flags, r.memoryRowLength,
+                               r.memoryImageHeight, r.imageSubresource, r.imageExtent, block,
+                               bytes))
+            return d.in.fail(std::string(what) + ": bad memory row length or image height");
+        if (!r.pData || bytes > r.dataSize)
+            return d.in.fail(std::string(what) + ": region " + std::to_string(i) + " reads " +
+                             std::to_string(bytes) + " bytes, but the guest sent " +
+                             std::to_string(r.pData ? r.dataSize : 0));
+        regions[i] = {VK_STRUCTURE_TYPE_MEMORY_TO_IMAGE_COPY_EXT,
+                      nullptr,
+                      r.pData,
+                      r.memoryRowLength,
+                      r.memoryImageHeight,
+                      r.imageSubresource,
+                      r.imageOffset,
+                      r.imageExtent};
+    }
+    VkCopyMemoryToImageInfoEXT host{};
+    host.sType = VK_STRUCTURE_TYPE_COPY_MEMORY_TO_IMAGE_INFO_EXT;
+    host.flags = info.flags;
+    host.dstImage = info.dstImage;
+    host.dstImageLayout = info.dstImageLayout;
+    host.regionCount = info.regionCount;
+    host.pRegions = regions.data();
+    a.ret = reinterpret_cast<PFN_vkCopyMemoryToImageEXT>(dev->copy_memory_to_image)(a.device.handle,
+                                                                                    &host);
+    return DecodeResult::Ok;
+}
+
+DecodeResult Executor::on_vkCopyImageToMemoryMESA(protocol::Decoder& d,
+                                                  gen::CopyImageToMemoryMESAArgs& a) {
+    DeviceState* dev = nullptr;
+    VN_TRY(device_of(d, a.device.id, dev));
+    const VkCopyImageToMemoryInfoMESA& info = *a.pCopyImageToMemoryInfo;
+    static constexpr const char* what = "vkCopyImageToMemoryMESA";
+    VN_TRY(check_host_copy_image(d, *dev, info.srcImage, what));
+    const VkImageAspectFlags aspect = info.imageSubresource.aspectMask;
+    if (aspect == 0 || (aspect & (aspect - 1)) != 0)
+        return d.in.fail(std::string(what) + ": a copy names exactly one aspect");
+    TexelBlock block;
+    VN_TRY(check_image_region(d, *dev, info.srcImage, info.imageSubresource, info.imageOffset,
+                              info.imageExtent, what, &block));
+    VkDeviceSize bytes = 0;
+    if (!host_region_bytes(*dev, a.device.handle, info.srcImage, info.flags, info.memoryRowLength,
+                           info.memoryImageHeight, info.imageSubresource, info.imageExtent, block,
+                           bytes))
+        return d.in.fail(std::string(what) + ": bad memory row length or image height");
+    // pData is the decoder's, dataSize bytes long: the driver writes at most `bytes` into it.
+    if (!a.pData || bytes > a.dataSize)
+        return d.in.fail(std::string(what) + ": the copy writes " + std::to_string(bytes) +
+                         " bytes, but the guest asked for " +
+                         std::to_string(a.pData ? a.dataSize : 0));
+    VkImageToMemoryCopyEXT region{VK_STRUCTURE_TYPE_IMAGE_TO_MEMORY_COPY_EXT,
+                                  nullptr,
+                                  a.pData,
+                                  info.memoryRowLength,
+                                  info.memoryImageHeight,
+                                  info.imageSubresource,
+                                  info.imageOffset,
+                                  info.imageExtent};
+    VkCopyImageToMemoryInfoEXT host{};
+    host.sType = VK_STRUCTURE_TYPE_COPY_IMAGE_TO_MEMORY_INFO_EXT;
+    host.flags = info.flags;
+    host.srcImage = info.srcImage;
+    host.srcImageLayout = info.srcImageLayout;
+    host.regionCount = 1;
+    host.pRegions = &region;
+    a.ret = reinterpret_cast<PFN_vkCopyImageToMemoryEXT>(dev->copy_image_to_memory)(a.device.handle,
+                                                                                    &host);
+    return DecodeResult::Ok;
+}
+#endif
+
+#ifdef VN_GEN_HAS_vkCopyImageToImage
+DecodeResult Executor::on_vkCopyImageToImage(protocol::Decoder& d, gen::CopyImageToImageArgs& a) {
+    DeviceState* dev = nullptr;
+    VN_TRY(device_of(d, a.device.id, dev));
+    const VkCopyImageToImageInfoEXT& info = *a.pCopyImageToImageInfo;
+    static constexpr const char* what = "vkCopyImageToImage";
+    VN_TRY(check_host_copy_image(d, *dev, info.srcImage, what));
+    VN_TRY(check_host_copy_image(d, *dev, info.dstImage, what));
+    for (std::uint32_t i = 0; i < info.regionCount; ++i)
+        VN_TRY(check_image_copy(d, *dev, info.srcImage, info.dstImage, info.pRegions[i], what));
+    a.ret = dev->dispatch.CopyImageToImage(a.device.handle, &info);
+    return DecodeResult::Ok;
+}
+
+DecodeResult Executor::on_vkTransitionImageLayout(protocol::Decoder& d,
+                                                  gen::TransitionImageLayoutArgs& a) {
+    DeviceState* dev = nullptr;
+    VN_TRY(device_of(d, a.device.id, dev));
+    static constexpr const char* what = "vkTransitionImageLayout";
+    for (std::uint32_t i = 0; i < a.transitionCount; ++i) {
+        const VkHostImageLayoutTransitionInfoEXT& t = a.pTransitions[i];
+        VN_TRY(check_host_copy_image(d, *dev, t.image, what));
+        VN_TRY(check_image_ranges(d, *dev, t.image, 1, &t.subresourceRange, what));
+    }
+    a.ret = dev->dispatch.TransitionImageLayout(a.device.handle, a.transitionCount, a.pTransitions);
+    return DecodeResult::Ok;
+}
+#endif
+
+} // namespace vn::decoder
