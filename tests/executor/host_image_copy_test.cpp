@@ -54,8 +54,12 @@ std::optional<std::uint32_t> host_image_copy_api() {
 
 bool host_lacks_host_image_copy() {
     static const std::optional<std::uint32_t> api = host_image_copy_api();
-    if (api)
+    if (api) {
+        WARN("through the executor the device reports Vulkan "
+             << VK_API_VERSION_MAJOR(*api) << "." << VK_API_VERSION_MINOR(*api) << "."
+             << VK_API_VERSION_PATCH(*api) << " with hostImageCopy");
         return false;
+    }
     const bool required = std::getenv("VN_REQUIRE_HOST_IMAGE_COPY") != nullptr;
     if (required)
         FAIL("VN_REQUIRE_HOST_IMAGE_COPY is set, but the host driver offers no hostImageCopy");
