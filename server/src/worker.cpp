@@ -191,6 +191,8 @@ void set_context_name(std::uint32_t ctx_id) {
         spdlog::error("spare worker: cannot enter the worker jail");
         ::_exit(1);
     }
+    // While no context waits: the loader's first call, which every context's first command needs.
+    (void)decoder::host_instance_version();
     SpareAssignment assignment{};
     iovec iov{&assignment, sizeof(assignment)};
     msghdr msg{};

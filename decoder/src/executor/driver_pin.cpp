@@ -68,7 +68,22 @@ bool preload_host_drivers(std::string& error) {
         return false;
     }
     vkDestroyInstance(instance, nullptr);
+    // The loader is initialized now: workers forked from here inherit the answer.
+    (void)host_instance_version();
     return true;
+}
+
+std::uint32_t host_instance_version() {
+    static const std::uint32_t version = [] {
+        std::uint32_t v = VK_API_VERSION_1_0;
+        // A 1.0 loader has no vkEnumerateInstanceVersion: 1.0 is the answer then.
+        const auto enumerate = reinterpret_cast<PFN_vkEnumerateInstanceVersion>(
+            vkGetInstanceProcAddr(nullptr, "vkEnumerateInstanceVersion"));
+        if (!enumerate || enumerate(&v) != VK_SUCCESS)
+            v = VK_API_VERSION_1_0;
+        return v;
+    }();
+    return version;
 }
 
 } // namespace vn::decoder

@@ -1,6 +1,7 @@
 // Instance family: the only commands a guest can send before it has any object.
 #include "driver_pin.h"
 #include "executor.h"
+#include "vn/decoder/driver_preload.h"
 
 #include <algorithm>
 #include <cstring>
@@ -44,12 +45,9 @@ DecodeResult Executor::on_vkEnumerateInstanceVersion(protocol::Decoder& d,
                                                      gen::EnumerateInstanceVersionArgs& a) {
     if (!a.pApiVersion)
         return d.in.fail("vkEnumerateInstanceVersion without pApiVersion");
-    std::uint32_t host = VK_API_VERSION_1_0;
-    if (m_global.EnumerateInstanceVersion)
-        a.ret = m_global.EnumerateInstanceVersion(&host);
-    else
-        a.ret = VK_SUCCESS;
-    *a.pApiVersion = cap_api_version(host);
+    // The loader's answer, asked once per process (driver_preload.h).
+    a.ret = VK_SUCCESS;
+    *a.pApiVersion = cap_api_version(host_instance_version());
     return DecodeResult::Ok;
 }
 

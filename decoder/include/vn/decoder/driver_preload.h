@@ -1,5 +1,6 @@
 #pragma once
 // Loads the host Vulkan driver into a process that will fork workers, before any guest exists.
+#include <cstdint>
 #include <string>
 
 namespace vn::decoder {
@@ -22,5 +23,13 @@ namespace vn::decoder {
 // the server calls this only when every ICD manifest names a Mesa driver, or when told to
 // (--driver-preload; server/src/driver_manifests.h).
 bool preload_host_drivers(std::string& error);
+
+// Asks the loader for its instance version once and keeps the answer, which every context's
+// first command (vkEnumerateInstanceVersion) then gets without calling into the loader again, as
+// virglrenderer answers it from a value read at start-up. Why: a process's first loader call
+// initializes the loader and scans the layer manifests (1.6 ms here, against 0.15 ms later), and a
+// spare worker calls this while it waits for a context, so that this cost is not on the context's
+// start. Safe to call from any thread, any number of times.
+std::uint32_t host_instance_version();
 
 } // namespace vn::decoder
