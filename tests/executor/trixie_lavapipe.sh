@@ -11,44 +11,11 @@ set -u
 fetch=$1 cache=$2
 shift 2
 
-mkdir -p "$cache"
-cache=$(cd "$cache" && pwd)
-(
-    # Shared with the Mesa 25 tests: one fetch at a time.
-    flock 9
-    "$fetch" --closure "$cache" mesa-vulkan-drivers vulkan-tools libvulkan1 >"$cache/fetch.log" 2>&1
-) 9>"$cache/.lock"
-rc=$?
-if [ $rc -ne 0 ]; then
-    cat "$cache/fetch.log"
-    if [ "${CI:-}" = true ]; then
-        echo "FAILED: Debian 13's Mesa packages could not be fetched, and CI must run this test"
-        exit 1
-    fi
-    echo "SKIPPED: Debian 13's Mesa packages could not be fetched (status $rc, see above)"
-    exit 77
-fi
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../support/trixie_mesa_root.sh"
+trixie_mesa_root "$fetch" "$cache" libvulkan_lvp.so
 
-root=$cache/root
-lib=$root/usr/lib/x86_64-linux-gnu
-ld=$root/usr/lib64/ld-linux-x86-64.so.2
-[ -x "$ld" ] || ld=$lib/ld-linux-x86-64.so.2
-if [ ! -f "$lib/libvulkan_lvp.so" ] || [ ! -x "$ld" ]; then
-    echo "FAILED: $root lacks libvulkan_lvp.so or ld-linux-x86-64.so.2"
-    exit 1
-fi
-# The package's ICD names the library by its installed path: point it at the unpacked one.
-icd=$cache/lvp_icd.json
-api=$(sed -n 's/.*"api_version": *"\([^"]*\)".*/\1/p' "$root/usr/share/vulkan/icd.d/lvp_icd.json")
-cat >"$icd" <<JSON
-{
-    "ICD": {
-        "api_version": "${api:-1.4.0}",
-        "library_path": "$lib/libvulkan_lvp.so"
-    },
-    "file_format_version": "1.0.1"
-}
-JSON
+trixie_icd lvp
 echo "host driver: $lib/libvulkan_lvp.so (Vulkan ${api:-?})"
 exec env VK_ICD_FILENAMES="$icd" VK_DRIVER_FILES="$icd" VK_LOADER_LAYERS_DISABLE=~all~ \
     VN_REQUIRE_HOST_IMAGE_COPY=1 "$ld" --library-path "$lib:$root/lib/x86_64-linux-gnu" "$@"

@@ -13,43 +13,10 @@ fetch=$1 cache=$2 vtest=$3 server=$4 out=$5
 shift 5
 here=$(cd "$(dirname "$0")" && pwd)
 
-mkdir -p "$cache"
-(
-    # Tests run in parallel: one fetch at a time.
-    flock 9
-    "$fetch" --closure "$cache" mesa-vulkan-drivers vulkan-tools libvulkan1 >"$cache/fetch.log" 2>&1
-) 9>"$cache/.lock"
-rc=$?
-if [ $rc -ne 0 ]; then
-    cat "$cache/fetch.log"
-    if [ "${CI:-}" = true ]; then
-        echo "FAILED: Debian 13's Mesa packages could not be fetched, and CI must run this test"
-        exit 1
-    fi
-    echo "SKIPPED: Debian 13's Mesa packages could not be fetched (status $rc, see above)"
-    exit 77
-fi
+. "$here/../support/trixie_mesa_root.sh"
+trixie_mesa_root "$fetch" "$cache" libvulkan_virtio.so
 
-root=$cache/root
-lib=$root/usr/lib/x86_64-linux-gnu
-ld=$root/usr/lib64/ld-linux-x86-64.so.2
-[ -x "$ld" ] || ld=$lib/ld-linux-x86-64.so.2
-if [ ! -f "$lib/libvulkan_virtio.so" ] || [ ! -x "$ld" ]; then
-    echo "FAILED: $root lacks libvulkan_virtio.so or ld-linux-x86-64.so.2"
-    exit 1
-fi
-# The package's ICD names the library by its installed path: point it at the unpacked one.
-icd=$cache/virtio_icd.json
-api=$(sed -n 's/.*"api_version": *"\([^"]*\)".*/\1/p' "$root/usr/share/vulkan/icd.d/virtio_icd.json")
-cat >"$icd" <<EOF
-{
-    "ICD": {
-        "api_version": "${api:-1.4.0}",
-        "library_path": "$lib/libvulkan_virtio.so"
-    },
-    "file_format_version": "1.0.1"
-}
-EOF
+trixie_icd virtio
 
 patterns_end=0
 for a in "$@"; do

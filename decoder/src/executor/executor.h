@@ -833,6 +833,14 @@ class Executor final : public gen::PassthroughHandler {
     // transfers, on a device that enabled hostImageCopy).
     protocol::DecodeResult check_host_copy_image(protocol::Decoder& d, const DeviceState& dev,
                                                  VkImage image, const char* what);
+    // One region of a host copy (one aspect, inside the image) and the bytes of host memory it
+    // addresses (VkHostImageCopyFlags `flags`: tightly addressed, or the driver's memcpy layout).
+    protocol::DecodeResult check_host_region(protocol::Decoder& d, const DeviceState& dev,
+                                             VkDevice device, VkImage image, VkFlags flags,
+                                             std::uint32_t row_length, std::uint32_t image_height,
+                                             const VkImageSubresourceLayers& s,
+                                             const VkOffset3D& offset, const VkExtent3D& extent,
+                                             const char* what, VkDeviceSize& bytes);
     // descriptor.cpp: descriptor writes against their sets (or the pushed set's layout), and
     // the buffer ranges they name.
     protocol::DecodeResult check_descriptor_writes(protocol::Decoder& d, const DeviceState& dev,

@@ -54,6 +54,22 @@ bool host_region_bytes(const DeviceState& dev, VkDevice device, VkImage image,
 }
 } // namespace
 
+DecodeResult Executor::check_host_region(protocol::Decoder& d, const DeviceState& dev,
+                                         VkDevice device, VkImage image, VkFlags flags,
+                                         std::uint32_t row_length, std::uint32_t image_height,
+                                         const VkImageSubresourceLayers& s,
+                                         const VkOffset3D& offset, const VkExtent3D& extent,
+                                         const char* what, VkDeviceSize& bytes) {
+    if (s.aspectMask == 0 || (s.aspectMask & (s.aspectMask - 1)) != 0)
+        return d.in.fail(std::string(what) + ": a copy names exactly one aspect");
+    TexelBlock block;
+    VN_TRY(check_image_region(d, dev, image, s, offset, extent, what, &block));
+    if (!host_region_bytes(dev, device, image, flags, row_length, image_height, s, extent, block,
+                           bytes))
+        return d.in.fail(std::string(what) + ": bad memory row length or image height");
+    return DecodeResult::Ok;
+}
+
 DecodeResult Executor::check_host_copy_image(protocol::Decoder& d, const DeviceState& dev,
                                              VkImage image, const char* what) {
     if (!dev.host_image_copy || !dev.copy_memory_to_image || !dev.copy_image_to_memory)
@@ -78,17 +94,10 @@ DecodeResult Executor::on_vkCopyMemoryToImageMESA(protocol::Decoder& d,
     std::vector<VkMemoryToImageCopyEXT> regions(info.regionCount);
     for (std::uint32_t i = 0; i < info.regionCount; ++i) {
         const VkMemoryToImageCopyMESA& r = info.pRegions[i];
-        const VkImageAspectFlags aspect = r.imageSubresource.aspectMask;
-        if (aspect == 0 || (aspect & (aspect - 1)) != 0)
-            return d.in.fail(std::string(what) + ": a copy names exactly one aspect");
-        TexelBlock block;
-        VN_TRY(check_image_region(d, *dev, info.dstImage, r.imageSubresource, r.imageOffset,
-                                  r.imageExtent, what, &block));
         VkDeviceSize bytes = 0;
-        if (!host_region_bytes(*dev, a.device.handle, info.dstImage, info.flags, r.memoryRowLength,
-                               r.memoryImageHeight, r.imageSubresource, r.imageExtent, block,
-                               bytes))
-            return d.in.fail(std::string(what) + ": bad memory row length or image height");
+        VN_TRY(check_host_region(d, *dev, a.device.handle, info.dstImage, info.flags,
+                                 r.memoryRowLength, r.memoryImageHeight, r.imageSubresource,
+                                 r.imageOffset, r.imageExtent, what, bytes));
         if (!r.pData || bytes > r.dataSize)
             return d.in.fail(std::string(what) + ": region " + std::to_string(i) + " reads " +
                              std::to_string(bytes) + " bytes, but the guest sent " +
@@ -121,17 +130,10 @@ DecodeResult Executor::on_vkCopyImageToMemoryMESA(protocol::Decoder& d,
     const VkCopyImageToMemoryInfoMESA& info = *a.pCopyImageToMemoryInfo;
     static constexpr const char* what = "vkCopyImageToMemoryMESA";
     VN_TRY(check_host_copy_image(d, *dev, info.srcImage, what));
-    const VkImageAspectFlags aspect = info.imageSubresource.aspectMask;
-    if (aspect == 0 || (aspect & (aspect - 1)) != 0)
-        return d.in.fail(std::string(what) + ": a copy names exactly one aspect");
-    TexelBlock block;
-    VN_TRY(check_image_region(d, *dev, info.srcImage, info.imageSubresource, info.imageOffset,
-                              info.imageExtent, what, &block));
     VkDeviceSize bytes = 0;
-    if (!host_region_bytes(*dev, a.device.handle, info.srcImage, info.flags, info.memoryRowLength,
-                           info.memoryImageHeight, info.imageSubresource, info.imageExtent, block,
-                           bytes))
-        return d.in.fail(std::string(what) + ": bad memory row length or image height");
+    VN_TRY(check_host_region(d, *dev, a.device.handle, info.srcImage, info.flags,
+                             info.memoryRowLength, info.memoryImageHeight, info.imageSubresource,
+                             info.imageOffset, info.imageExtent, what, bytes));
     // pData is the decoder's, dataSize bytes long: the driver writes at most `bytes` into it.
     if (!a.pData || bytes > a.dataSize)
         return d.in.fail(std::string(what) + ": the copy writes " + std::to_string(bytes) +
