@@ -242,6 +242,8 @@ void Jail::report_violations_to(void (*reporter)(int syscall_nr)) {
 }
 
 Jail::Jail(JailConfig config) : m_config(std::move(config)) {
+    if (m_config.namespaces && m_config.shared_network_namespace)
+        make_shared_network_namespace();
     if (m_config.seccomp == SeccompMode::Off)
         return;
     if (!m_config.filter) {
@@ -258,6 +260,64 @@ Jail::Jail(JailConfig config) : m_config(std::move(config)) {
         m_reaper_filter = policy->compile(native_arch(), DefaultAction::KillProcess, error);
     if (!m_reaper_filter)
         log(LogLevel::Warn, "reaper filter: " + error);
+}
+
+void Jail::make_shared_network_namespace() {
+    // A throwaway child makes the namespaces (an unprivileged process can only make a network
+    // namespace inside a user namespace of its own); this process keeps them open through
+    // /proc, and as their owner it may join them, as may every worker forked from it.
+    int ready[2], hold[2];
+    if (::pipe2(ready, O_CLOEXEC) != 0)
+        return;
+    UniqueFd ready_read(ready[0]), ready_write(ready[1]);
+    if (::pipe2(hold, O_CLOEXEC) != 0)
+        return;
+    UniqueFd hold_read(hold[0]), hold_write(hold[1]);
+    const pid_t holder = ::fork();
+    if (holder < 0)
+        return;
+    if (holder == 0) {
+        hold_write.reset(); // or the read below never sees the parent close it
+        ready_read.reset();
+        std::string why;
+        const char made = enter_user_namespace(why) && ::unshare(CLONE_NEWNET) == 0 ? '1' : '0';
+        (void)!::write(ready_write.get(), &made, 1);
+        char byte;
+        (void)!::read(hold_read.get(), &byte, 1); // until the parent has opened them
+        ::_exit(0);
+    }
+    ready_write.reset();
+    hold_read.reset();
+    char made = '0';
+    if (::read(ready_read.get(), &made, 1) == 1 && made == '1') {
+        const std::string ns = "/proc/" + std::to_string(holder) + "/ns/";
+        m_net_owner.reset(::open((ns + "user").c_str(), O_RDONLY | O_CLOEXEC));
+        m_shared_net.reset(::open((ns + "net").c_str(), O_RDONLY | O_CLOEXEC));
+        if (!m_net_owner || !m_shared_net) {
+            m_net_owner.reset();
+            m_shared_net.reset();
+        }
+    }
+    hold_write.reset();
+    while (::waitpid(holder, nullptr, 0) < 0 && errno == EINTR) {
+    }
+    if (!m_shared_net)
+        log(LogLevel::Debug, "no shared network namespace; each worker gets one of its own");
+}
+
+bool Jail::join_shared_network_namespace() {
+    if (!m_shared_net)
+        return false;
+    // Into the owning user namespace first: joining a network namespace takes CAP_SYS_ADMIN
+    // there, which its owner's processes get on entering it.
+    const bool joined = ::setns(m_net_owner.get(), CLONE_NEWUSER) == 0 &&
+                        ::setns(m_shared_net.get(), CLONE_NEWNET) == 0;
+    if (!joined)
+        log(LogLevel::Debug,
+            errno_text("joining the shared network namespace") + "; the worker gets its own");
+    m_net_owner.reset();
+    m_shared_net.reset();
+    return joined;
 }
 
 Jail::~Jail() = default;
@@ -292,7 +352,11 @@ bool Jail::close_inherited_fds(std::span<const int> extra_keep_fds) {
     }
     null.reset();
 
+    // The shared namespaces stay open until enter_namespaces() has joined them.
     std::vector<int> keep;
+    for (const int fd : {m_net_owner.get(), m_shared_net.get()})
+        if (fd > STDERR_FILENO)
+            keep.push_back(fd);
     for (const auto& list : {std::span<const int>(m_config.keep_fds), extra_keep_fds}) {
         for (const int fd : list) {
             if (fd > STDERR_FILENO)
@@ -366,6 +430,8 @@ bool Jail::apply_rlimits() {
 }
 
 bool Jail::enter_namespaces() {
+    // Before the worker's own user namespace, which is then nested in the shared one's owner.
+    const bool shared_net = join_shared_network_namespace();
     std::string why;
     const bool user = enter_user_namespace(why);
     if (!user) {
@@ -377,7 +443,7 @@ bool Jail::enter_namespaces() {
         if (m_config.require_namespaces)
             return false;
     }
-    if (::unshare(CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWNET) == 0) {
+    if (::unshare(CLONE_NEWNS | CLONE_NEWIPC | (shared_net ? 0 : CLONE_NEWNET)) == 0) {
         m_in_mount_ns = true;
         // Nothing this worker mounts may propagate back, and nothing later mounted on the host
         // (a USB stick, a FUSE fs) propagates in.

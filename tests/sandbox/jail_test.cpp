@@ -308,6 +308,39 @@ TEST_CASE("namespaces: own user, PID, mount, IPC and network namespaces", "[jail
     CHECK(result.report.find("processes=1") != std::string::npos);
 }
 
+TEST_CASE("workers of one jail share one network namespace, never the host's",
+          "[jail][namespaces]") {
+    const auto support = Jail::probe_namespaces();
+    if (!support.user || !support.others) {
+        WARN("namespaces unavailable here (" << support.detail << ")");
+        return;
+    }
+    const auto net_of_child = [](Jail& jail) {
+        const auto result = run_in_jail(jail, [](int out) {
+            char link[64] = {};
+            const ssize_t n = ::readlink("/proc/self/ns/net", link, sizeof(link) - 1);
+            report(out, n > 0 ? std::string(link) : std::string("?"));
+            return 0;
+        });
+        INFO(result.stderr_text);
+        REQUIRE(result.exit_code == 0);
+        return result.report;
+    };
+    char host[64] = {};
+    REQUIRE(::readlink("/proc/self/ns/net", host, sizeof(host) - 1) > 0);
+    for (const bool shared : {true, false}) {
+        INFO("shared_network_namespace = " << shared);
+        JailConfig config = quiet_config();
+        config.shared_network_namespace = shared;
+        Jail jail(config);
+        const std::string first = net_of_child(jail), second = net_of_child(jail);
+        CHECK(first.rfind("net:[", 0) == 0);
+        CHECK(first != host);
+        CHECK(second != host);
+        CHECK((first == second) == shared);
+    }
+}
+
 TEST_CASE("the reaper passes the worker's exit status and death signal on", "[jail]") {
     auto result = run_jailed(quiet_config(), [](int) { return 7; });
     CHECK(result.exited);

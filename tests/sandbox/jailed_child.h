@@ -44,20 +44,18 @@ inline std::string read_all(int fd) {
     }
 }
 
-// body(report_fd) runs after setup() and narrow(); its return value is the exit status.
-inline ChildResult run_jailed(JailConfig config, const std::function<int(int)>& body) {
+// body(report_fd) runs after setup() and narrow() of `jail`; its return value is the exit status.
+inline ChildResult run_in_jail(Jail& jail, const std::function<int(int)>& body) {
     int report_pipe[2];
     int err_pipe[2];
     if (::pipe2(report_pipe, O_CLOEXEC) != 0 || ::pipe2(err_pipe, O_CLOEXEC) != 0)
         return {};
-    config.keep_fds.push_back(report_pipe[1]);
-    Jail jail(std::move(config));
     const pid_t pid = ::fork();
     if (pid == 0) {
         ::dup2(err_pipe[1], STDERR_FILENO);
         // The pipe2 fds are O_CLOEXEC but still open here: the jail must close the read ends and
         // err_pipe[1] (stderr is its copy) on its own.
-        if (!jail.setup() || !jail.narrow())
+        if (!jail.setup({&report_pipe[1], 1}) || !jail.narrow())
             ::_exit(120);
         ::_exit(body(report_pipe[1]));
     }
@@ -75,6 +73,12 @@ inline ChildResult run_jailed(JailConfig config, const std::function<int(int)>& 
     result.exit_code = result.exited ? WEXITSTATUS(status) : -1;
     result.signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
     return result;
+}
+
+// The same in a jail of its own.
+inline ChildResult run_jailed(JailConfig config, const std::function<int(int)>& body) {
+    Jail jail(std::move(config));
+    return run_in_jail(jail, body);
 }
 
 } // namespace vn::sandbox::test

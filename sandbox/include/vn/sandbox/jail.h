@@ -16,6 +16,7 @@
 // minimal reaper (no capabilities, its own tiny seccomp filter) that waits for the worker and then
 // dies the same way (same exit status, or same signal), so whoever forked it sees the worker's
 // fate. Killing the reaper kills the worker (PR_SET_PDEATHSIG).
+#include "vn/os/unique_fd.h"
 #include "vn/sandbox/bpf_program.h"
 
 #include <sys/types.h>
@@ -54,6 +55,13 @@ struct JailConfig {
     // unprivileged user namespaces the jail logs it and goes on without them, unless required.
     bool namespaces = true;
     bool require_namespaces = false;
+    // Every worker of this jail joins one empty network namespace, made once when the jail is
+    // constructed, instead of getting one of its own: making and tearing down a network
+    // namespace was the costliest part of a worker's jail (about 0.45 ms of CPU each, plus the
+    // kernel's teardown work), spent while other contexts start. Workers cannot open sockets
+    // (the seccomp filter refuses socket()), so nothing of the shared namespace is reachable to
+    // them; it is never the host's.
+    bool shared_network_namespace = true;
 
     // rlimits; 0 leaves the inherited value. RLIMIT_CORE is always 0 (a worker's memory holds
     // guest data) and RLIMIT_NOFILE is capped at the inherited hard limit.
@@ -121,8 +129,14 @@ class Jail {
     bool enter_namespaces();
     bool drop_capabilities();
     [[noreturn]] void run_reaper(pid_t worker, int ready_fd);
+    void make_shared_network_namespace();
+    bool join_shared_network_namespace();
 
     JailConfig m_config;
+    // The shared network namespace and the user namespace that owns it (JailConfig); empty when
+    // the jail makes none or could not.
+    os::UniqueFd m_net_owner;
+    os::UniqueFd m_shared_net;
     std::optional<BpfProgram> m_reaper_filter;
     bool m_in_mount_ns = false;
     bool m_report_violations = false;
