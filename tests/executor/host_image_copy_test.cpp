@@ -52,8 +52,14 @@ std::optional<std::uint32_t> host_image_copy_api() {
     return preply.pProperties->properties.apiVersion;
 }
 
-bool host_lacks_host_image_copy() {
+// Asked once per process: each ask creates an instance of its own.
+const std::optional<std::uint32_t>& host_api() {
     static const std::optional<std::uint32_t> api = host_image_copy_api();
+    return api;
+}
+
+bool host_lacks_host_image_copy() {
+    const auto& api = host_api();
     if (api) {
         WARN("through the executor the device reports Vulkan "
              << VK_API_VERSION_MAJOR(*api) << "." << VK_API_VERSION_MINOR(*api) << "."
@@ -73,7 +79,7 @@ protocol::Ref<VkDevice> host_copy_device(Context& c, bool enable = true) {
     VkPhysicalDeviceHostImageCopyFeaturesEXT hic{};
     hic.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_HOST_IMAGE_COPY_FEATURES_EXT;
     hic.hostImageCopy = enable ? VK_TRUE : VK_FALSE;
-    const std::uint32_t api = *host_image_copy_api();
+    const std::uint32_t api = *host_api();
     const bool core = VK_API_VERSION_MINOR(api) >= 4;
     std::vector<const char*> extensions;
     if (!core)

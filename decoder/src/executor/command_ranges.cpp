@@ -20,6 +20,29 @@ std::uint32_t div_up(std::uint32_t v, std::uint32_t d) {
     return v / d + (v % d != 0);
 }
 
+// Bytes a buffer<->image copy reads or writes in the buffer, from bufferOffset: the spec's
+// addressing with bufferRowLength and bufferImageHeight, up to the end of the last block.
+bool copy_bytes(const VkBufferImageCopy2& r, const TexelBlock& block, VkDeviceSize& out) {
+    const VkExtent3D& e = r.imageExtent;
+    const std::uint32_t row = r.bufferRowLength ? r.bufferRowLength : e.width;
+    const std::uint32_t height = r.bufferImageHeight ? r.bufferImageHeight : e.height;
+    if (row < e.width || height < e.height)
+        return false;
+    const VkDeviceSize row_blocks = div_up(row, block.width);
+    const VkDeviceSize slice_rows = div_up(height, block.height);
+    const VkDeviceSize slices =
+        VkDeviceSize{div_up(e.depth, block.depth)} * r.imageSubresource.layerCount;
+    VkDeviceSize blocks = 0;
+    // ((slices - 1) * slice_rows + rows - 1) * row_blocks + width_blocks
+    if (__builtin_mul_overflow(slices - 1, slice_rows, &blocks) ||
+        __builtin_add_overflow(blocks, div_up(e.height, block.height) - 1, &blocks) ||
+        __builtin_mul_overflow(blocks, row_blocks, &blocks) ||
+        __builtin_add_overflow(blocks, div_up(e.width, block.width), &blocks) ||
+        __builtin_mul_overflow(blocks, block.bytes, &out))
+        return false;
+    return true;
+}
+
 // [offset, offset + extent) within [0, size), for one image dimension.
 bool within(std::int32_t offset, std::uint32_t extent, std::uint32_t size) {
     return offset >= 0 && static_cast<std::uint32_t>(offset) <= size &&
@@ -112,18 +135,25 @@ DecodeResult Executor::check_image_ranges(protocol::Decoder& d, const DeviceStat
     return DecodeResult::Ok;
 }
 
-DecodeResult Executor::check_buffer_image_copy(protocol::Decoder& d, const DeviceState& dev,
-                                               VkBuffer buffer, VkImage image,
-                                               const VkBufferImageCopy2& r, const char* what) {
+DecodeResult Executor::check_memory_image_copy(protocol::Decoder& d, const DeviceState& dev,
+                                               VkImage image, const VkBufferImageCopy2& r,
+                                               const char* what, VkDeviceSize& bytes) {
     const VkImageAspectFlags aspect = r.imageSubresource.aspectMask;
     if (aspect == 0 || (aspect & (aspect - 1)) != 0)
         return d.in.fail(std::string(what) + ": a copy names exactly one aspect");
     TexelBlock block;
     VN_TRY(check_image_region(d, dev, image, r.imageSubresource, r.imageOffset, r.imageExtent, what,
                               &block));
-    VkDeviceSize bytes = 0;
     if (!copy_bytes(r, block, bytes))
-        return d.in.fail(std::string(what) + ": bad buffer row length or image height");
+        return d.in.fail(std::string(what) + ": bad row length or image height");
+    return DecodeResult::Ok;
+}
+
+DecodeResult Executor::check_buffer_image_copy(protocol::Decoder& d, const DeviceState& dev,
+                                               VkBuffer buffer, VkImage image,
+                                               const VkBufferImageCopy2& r, const char* what) {
+    VkDeviceSize bytes = 0;
+    VN_TRY(check_memory_image_copy(d, dev, image, r, what, bytes));
     return check_buffer_range(d, dev, buffer, r.bufferOffset, bytes, what);
 }
 

@@ -818,6 +818,12 @@ class Executor final : public gen::PassthroughHandler {
                                                    VkBuffer buffer, VkImage image,
                                                    const VkBufferImageCopy2& region,
                                                    const char* what);
+    // The image side of a copy between an image and tightly addressed memory (a buffer, host
+    // memory): one aspect, inside the image; `bytes` receives how much of the memory it
+    // addresses from its start (bufferRowLength/bufferImageHeight, or their memory* twins).
+    protocol::DecodeResult check_memory_image_copy(protocol::Decoder& d, const DeviceState& dev,
+                                                   VkImage image, const VkBufferImageCopy2& region,
+                                                   const char* what, VkDeviceSize& bytes);
     // A box [offset, offset + extent) of one level and some layers of a bound image; `block`
     // receives the texel block of the (first) aspect named.
     protocol::DecodeResult check_image_region(protocol::Decoder& d, const DeviceState& dev,
@@ -833,14 +839,12 @@ class Executor final : public gen::PassthroughHandler {
     // transfers, on a device that enabled hostImageCopy).
     protocol::DecodeResult check_host_copy_image(protocol::Decoder& d, const DeviceState& dev,
                                                  VkImage image, const char* what);
-    // One region of a host copy (one aspect, inside the image) and the bytes of host memory it
-    // addresses (VkHostImageCopyFlags `flags`: tightly addressed, or the driver's memcpy layout).
+    // One region of a host copy (VkHostImageCopyFlags `flags`) and the bytes of host memory it
+    // addresses: tightly, as check_memory_image_copy, or for MEMCPY the driver's own layout.
     protocol::DecodeResult check_host_region(protocol::Decoder& d, const DeviceState& dev,
                                              VkDevice device, VkImage image, VkFlags flags,
-                                             std::uint32_t row_length, std::uint32_t image_height,
-                                             const VkImageSubresourceLayers& s,
-                                             const VkOffset3D& offset, const VkExtent3D& extent,
-                                             const char* what, VkDeviceSize& bytes);
+                                             const VkBufferImageCopy2& region, const char* what,
+                                             VkDeviceSize& bytes);
     // descriptor.cpp: descriptor writes against their sets (or the pushed set's layout), and
     // the buffer ranges they name.
     protocol::DecodeResult check_descriptor_writes(protocol::Decoder& d, const DeviceState& dev,

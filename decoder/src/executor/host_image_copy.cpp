@@ -8,7 +8,6 @@
 // The guest sends the data inline (vkCopyMemoryToImageMESA) or has it written into its reply
 // (vkCopyImageToMemoryMESA), as Mesa's driver does: host pointers never cross the wire.
 #include "executor.h"
-#include "texel_block.h"
 
 #include <string>
 #include <vector>
@@ -19,21 +18,10 @@ using protocol::DecodeResult;
 
 #ifdef VN_GEN_HAS_vkCopyMemoryToImageMESA
 namespace {
-// Bytes of host memory one region addresses, per VkHostImageCopyFlags: tightly packed texel
-// blocks with a row length and image height, or (MEMCPY) the driver's own layout of each layer,
-// whose size it reports through vkGetImageSubresourceLayout2.
-bool host_region_bytes(const DeviceState& dev, VkDevice device, VkImage image,
-                       VkHostImageCopyFlagsEXT flags, std::uint32_t row_length,
-                       std::uint32_t image_height, const VkImageSubresourceLayers& s,
-                       const VkExtent3D& extent, const TexelBlock& block, VkDeviceSize& out) {
-    if (!(flags & VK_HOST_IMAGE_COPY_MEMCPY_EXT)) {
-        VkBufferImageCopy2 r{};
-        r.bufferRowLength = row_length;
-        r.bufferImageHeight = image_height;
-        r.imageSubresource = s;
-        r.imageExtent = extent;
-        return copy_bytes(r, block, out);
-    }
+// With VK_HOST_IMAGE_COPY_MEMCPY the driver copies each layer in its own layout, of the size it
+// reports through vkGetImageSubresourceLayout2.
+bool memcpy_bytes(const DeviceState& dev, VkDevice device, VkImage image,
+                  const VkImageSubresourceLayers& s, VkDeviceSize& out) {
     if (!dev.dispatch.GetImageSubresourceLayout2)
         return false;
     out = 0;
@@ -52,27 +40,37 @@ bool host_region_bytes(const DeviceState& dev, VkDevice device, VkImage image,
     }
     return true;
 }
+
+// A host copy region in the form check_memory_image_copy takes (the memory starts at 0).
+VkBufferImageCopy2 as_copy(std::uint32_t row_length, std::uint32_t image_height,
+                           const VkImageSubresourceLayers& s, const VkOffset3D& offset,
+                           const VkExtent3D& extent) {
+    return {VK_STRUCTURE_TYPE_BUFFER_IMAGE_COPY_2,
+            nullptr,
+            0,
+            row_length,
+            image_height,
+            s,
+            offset,
+            extent};
+}
 } // namespace
 
 DecodeResult Executor::check_host_region(protocol::Decoder& d, const DeviceState& dev,
                                          VkDevice device, VkImage image, VkFlags flags,
-                                         std::uint32_t row_length, std::uint32_t image_height,
-                                         const VkImageSubresourceLayers& s,
-                                         const VkOffset3D& offset, const VkExtent3D& extent,
-                                         const char* what, VkDeviceSize& bytes) {
-    if (s.aspectMask == 0 || (s.aspectMask & (s.aspectMask - 1)) != 0)
-        return d.in.fail(std::string(what) + ": a copy names exactly one aspect");
-    TexelBlock block;
-    VN_TRY(check_image_region(d, dev, image, s, offset, extent, what, &block));
-    if (!host_region_bytes(dev, device, image, flags, row_length, image_height, s, extent, block,
-                           bytes))
-        return d.in.fail(std::string(what) + ": bad memory row length or image height");
+                                         const VkBufferImageCopy2& region, const char* what,
+                                         VkDeviceSize& bytes) {
+    // The layerCount the MEMCPY size is summed over is checked here first.
+    VN_TRY(check_memory_image_copy(d, dev, image, region, what, bytes));
+    if ((flags & VK_HOST_IMAGE_COPY_MEMCPY_EXT) &&
+        !memcpy_bytes(dev, device, image, region.imageSubresource, bytes))
+        return d.in.fail(std::string(what) + ": the driver gives no memcpy size");
     return DecodeResult::Ok;
 }
 
 DecodeResult Executor::check_host_copy_image(protocol::Decoder& d, const DeviceState& dev,
                                              VkImage image, const char* what) {
-    if (!dev.host_image_copy || !dev.copy_memory_to_image || !dev.copy_image_to_memory)
+    if (!dev.host_image_copy) // both entry points resolved (device.cpp)
         return d.in.fail(std::string(what) + ": the device has not enabled hostImageCopy");
     const auto it = dev.images.find(image);
     if (it == dev.images.end())
@@ -96,8 +94,9 @@ DecodeResult Executor::on_vkCopyMemoryToImageMESA(protocol::Decoder& d,
         const VkMemoryToImageCopyMESA& r = info.pRegions[i];
         VkDeviceSize bytes = 0;
         VN_TRY(check_host_region(d, *dev, a.device.handle, info.dstImage, info.flags,
-                                 r.memoryRowLength, r.memoryImageHeight, r.imageSubresource,
-                                 r.imageOffset, r.imageExtent, what, bytes));
+                                 as_copy(r.memoryRowLength, r.memoryImageHeight, r.imageSubresource,
+                                         r.imageOffset, r.imageExtent),
+                                 what, bytes));
         if (!r.pData || bytes > r.dataSize)
             return d.in.fail(std::string(what) + ": region " + std::to_string(i) + " reads " +
                              std::to_string(bytes) + " bytes, but the guest sent " +
@@ -132,8 +131,9 @@ DecodeResult Executor::on_vkCopyImageToMemoryMESA(protocol::Decoder& d,
     VN_TRY(check_host_copy_image(d, *dev, info.srcImage, what));
     VkDeviceSize bytes = 0;
     VN_TRY(check_host_region(d, *dev, a.device.handle, info.srcImage, info.flags,
-                             info.memoryRowLength, info.memoryImageHeight, info.imageSubresource,
-                             info.imageOffset, info.imageExtent, what, bytes));
+                             as_copy(info.memoryRowLength, info.memoryImageHeight,
+                                     info.imageSubresource, info.imageOffset, info.imageExtent),
+                             what, bytes));
     // pData is the decoder's, dataSize bytes long: the driver writes at most `bytes` into it.
     if (!a.pData || bytes > a.dataSize)
         return d.in.fail(std::string(what) + ": the copy writes " + std::to_string(bytes) +

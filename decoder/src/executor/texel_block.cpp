@@ -70,31 +70,4 @@ TexelBlock copy_block(VkFormat format, VkImageAspectFlags aspect) {
     }
 }
 
-namespace {
-std::uint32_t div_up(std::uint32_t v, std::uint32_t d) {
-    return v / d + (v % d != 0);
-}
-} // namespace
-
-bool copy_bytes(const VkBufferImageCopy2& r, const TexelBlock& block, VkDeviceSize& out) {
-    const VkExtent3D& e = r.imageExtent;
-    const std::uint32_t row = r.bufferRowLength ? r.bufferRowLength : e.width;
-    const std::uint32_t height = r.bufferImageHeight ? r.bufferImageHeight : e.height;
-    if (row < e.width || height < e.height)
-        return false;
-    const VkDeviceSize row_blocks = div_up(row, block.width);
-    const VkDeviceSize slice_rows = div_up(height, block.height);
-    const VkDeviceSize slices =
-        VkDeviceSize{div_up(e.depth, block.depth)} * r.imageSubresource.layerCount;
-    VkDeviceSize blocks = 0;
-    // ((slices - 1) * slice_rows + rows - 1) * row_blocks + width_blocks
-    if (__builtin_mul_overflow(slices - 1, slice_rows, &blocks) ||
-        __builtin_add_overflow(blocks, div_up(e.height, block.height) - 1, &blocks) ||
-        __builtin_mul_overflow(blocks, row_blocks, &blocks) ||
-        __builtin_add_overflow(blocks, div_up(e.width, block.width), &blocks) ||
-        __builtin_mul_overflow(blocks, block.bytes, &out))
-        return false;
-    return true;
-}
-
 } // namespace vn::decoder

@@ -16,10 +16,4 @@ struct TexelBlock {
 // `aspect` is a single aspect bit.
 TexelBlock copy_block(VkFormat format, VkImageAspectFlags aspect);
 
-// Bytes a copy between an image and tightly addressed memory (a buffer, or host memory) reads or
-// writes from its start: the spec's addressing with a row length and image height (0: the
-// extent's), up to the end of the last block. False when they are smaller than the extent or the
-// size overflows. The extent must not be empty.
-bool copy_bytes(const VkBufferImageCopy2& r, const TexelBlock& block, VkDeviceSize& out);
-
 } // namespace vn::decoder
