@@ -1688,3 +1688,17 @@ TEST_CASE("calibrated timestamps: only with the extension enabled, and then the 
         CHECK(r.fatal.reason().find("is not enabled on this device") != std::string::npos);
     }
 }
+
+TEST_CASE("a structure vk.xml marks allowduplicate may repeat in a pNext chain") {
+    // dEQP-VK.api.object_management.private_data.*: each VkDevicePrivateDataCreateInfo reserves
+    // slots, and the CTS chains two.
+    Context r;
+    VkDevicePrivateDataCreateInfo first{};
+    first.sType = VK_STRUCTURE_TYPE_DEVICE_PRIVATE_DATA_CREATE_INFO;
+    first.privateDataSlotRequestCount = 2;
+    VkDevicePrivateDataCreateInfo second = first;
+    second.pNext = &first;
+    second.privateDataSlotRequestCount = 3;
+    create_device(r, &second);
+    CHECK_FALSE(r.is_fatal());
+}

@@ -78,6 +78,7 @@ class Struct:
     origin_extensions: list[str] = field(default_factory=list)
     private: bool = False
     returnedonly: bool = False
+    allow_duplicate: bool = False    # vk.xml allowduplicate: may repeat in one pNext chain
     partial: bool = False            # reachable as an output: partial variants are generated
     default_tag: int = 0
     min_wire: int = 0
@@ -781,7 +782,8 @@ class Builder:
             if stype is None:
                 raise Unsupported(f"{t.name} has no sType value")
         s = Struct(name=t.name, is_union=(t.category == "union"), fields=fields, stype=stype,
-                   private=t.private, returnedonly=t.returnedonly)
+                   private=t.private, returnedonly=t.returnedonly,
+                   allow_duplicate=t.allowduplicate)
         for f in fields:
             f.in_partial = self.in_partial(f)
         if s.is_union:

@@ -56,6 +56,7 @@ class Type:
     members: list[Member] = field(default_factory=list)
     returnedonly: bool = False
     structextends: list[str] = field(default_factory=list)
+    allowduplicate: bool = False   # may appear more than once in one pNext chain
     objtypeenum: str | None = None
     dispatchable: bool = False
     base: str | None = None        # bitmask: VkFlags / VkFlags64; basetype: underlying type
@@ -183,6 +184,7 @@ def load(path: str) -> Registry:
             ty.members = [_member(m) for m in t.findall("member") if _for_api(m)]
             ty.returnedonly = t.get("returnedonly") == "true"
             ty.structextends = [s for s in (t.get("structextends") or "").split(",") if s]
+            ty.allowduplicate = t.get("allowduplicate") == "true"
         elif cat == "handle" and not ty.alias:
             ty.objtypeenum = t.get("objtypeenum")
             ty.dispatchable = (t.findtext("type") or "") == "VK_DEFINE_HANDLE"

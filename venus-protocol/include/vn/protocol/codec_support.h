@@ -52,11 +52,13 @@ inline void enc_string(Writer& w, const char* s) {
 }
 
 // The sTypes seen in one pNext chain: a repeated sType is fatal (a driver would read only one of
-// them, and the chain length stays bounded by the number of distinct extensions).
+// them), unless vk.xml marks the struct allowduplicate (VkDevicePrivateDataCreateInfo: each one
+// reserves slots); the chain's length stays bounded either way.
 class PnextSeen {
   public:
-    DecodeResult add(Decoder& d, std::int32_t stype, const char* owner) {
-        for (std::size_t i = 0; i < m_count; ++i) {
+    DecodeResult add(Decoder& d, std::int32_t stype, const char* owner,
+                     bool allow_duplicate = false) {
+        for (std::size_t i = 0; i < m_count && !allow_duplicate; ++i) {
             if (m_types[i] == stype) [[unlikely]]
                 return d.in.fail(std::string(owner) + ": sType " + std::to_string(stype) +
                                  " appears twice in one pNext chain");
