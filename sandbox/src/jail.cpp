@@ -33,6 +33,9 @@ using os::UniqueFd;
 
 namespace {
 
+// The lowest number the jail's own fds take (held_fds()).
+constexpr int kFirstHeldFd = 10;
+
 // The reaper only waits for the worker and then dies the same way.
 constexpr std::string_view kReaperPolicy = R"(
 wait4: 1
@@ -291,8 +294,13 @@ void Jail::make_shared_network_namespace() {
     char made = '0';
     if (::read(ready_read.get(), &made, 1) == 1 && made == '1') {
         const std::string ns = "/proc/" + std::to_string(holder) + "/ns/";
-        m_net_owner.reset(::open((ns + "user").c_str(), O_RDONLY | O_CLOEXEC));
-        m_shared_net.reset(::open((ns + "net").c_str(), O_RDONLY | O_CLOEXEC));
+        // Above stdio and fd 3, where launchers put a worker's socket before the jail's setup.
+        auto open_high = [](const std::string& path) {
+            UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+            return fd ? UniqueFd(::fcntl(fd.get(), F_DUPFD_CLOEXEC, kFirstHeldFd)) : UniqueFd();
+        };
+        m_net_owner = open_high(ns + "user");
+        m_shared_net = open_high(ns + "net");
         if (!m_net_owner || !m_shared_net) {
             m_net_owner.reset();
             m_shared_net.reset();
@@ -318,6 +326,14 @@ bool Jail::join_shared_network_namespace() {
     m_net_owner.reset();
     m_shared_net.reset();
     return joined;
+}
+
+std::vector<int> Jail::held_fds() const {
+    std::vector<int> fds;
+    for (const int fd : {m_net_owner.get(), m_shared_net.get()})
+        if (fd >= 0)
+            fds.push_back(fd);
+    return fds;
 }
 
 Jail::~Jail() = default;

@@ -113,6 +113,8 @@ class SandboxJail final : public JailHook {
 
     bool narrow(std::uint32_t) override { return m_jail.narrow(); }
 
+    std::vector<int> held_fds() const override { return m_jail.held_fds(); }
+
     void started(std::uint32_t ctx_id) override {
         if (m_violation_ctx == ctx_id) {
             // Test only (--test-worker-seccomp-violation): a forbidden syscall once the context has

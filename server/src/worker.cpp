@@ -120,8 +120,8 @@ bool make_socket_pair(UniqueFd& client_end, UniqueFd& worker_end) {
 }
 
 // The first steps of every forked worker, before the jail: signals, parent death, and an fd table
-// of stdio plus the socket at kSocketFd.
-void enter_child(int socket_fd, pid_t server_pid) {
+// of stdio plus the socket at kSocketFd (and, until its setup, what the jail holds).
+void enter_child(int socket_fd, pid_t server_pid, const JailHook& jail) {
     // The server blocks SIGCHLD for its signalfd; the worker must not inherit that.
     sigset_t all;
     sigemptyset(&all);
@@ -145,7 +145,18 @@ void enter_child(int socket_fd, pid_t server_pid) {
             ::_exit(1);
     }
     ::fcntl(kSocketFd, F_SETFD, FD_CLOEXEC);
-    if (::syscall(SYS_close_range, kSocketFd + 1, ~0u, 0) != 0)
+    std::vector<int> keep = jail.held_fds();
+    std::sort(keep.begin(), keep.end());
+    unsigned next = kSocketFd + 1;
+    for (const int fd : keep) {
+        if (fd <= kSocketFd) // the jail promises otherwise; it then goes without that fd
+            continue;
+        if (static_cast<unsigned>(fd) > next &&
+            ::syscall(SYS_close_range, next, static_cast<unsigned>(fd) - 1, 0) != 0)
+            ::_exit(1);
+        next = static_cast<unsigned>(fd) + 1;
+    }
+    if (::syscall(SYS_close_range, next, ~0u, 0) != 0)
         ::_exit(1);
 }
 
@@ -171,7 +182,7 @@ void set_context_name(std::uint32_t ctx_id) {
 
 [[noreturn]] void run_forked_worker(const ContextConfig& config, int socket_fd, JailHook& jail,
                                     pid_t server_pid, WorkerReport* report) {
-    enter_child(socket_fd, server_pid);
+    enter_child(socket_fd, server_pid, jail);
     set_context_name(config.ctx_id);
     // Before the jail: its seccomp violations are reported here.
     install_crash_reporting(report);
@@ -184,7 +195,7 @@ void set_context_name(std::uint32_t ctx_id) {
 
 [[noreturn]] void run_spare(int socket_fd, JailHook& jail, pid_t server_pid,
                             const decoder::ContextQuotas& quotas, WorkerReport* report) {
-    enter_child(socket_fd, server_pid);
+    enter_child(socket_fd, server_pid, jail);
     ::prctl(PR_SET_NAME, "vn-spare");
     install_crash_reporting(report);
     if (!jail.setup(0, kSocketFd) || !jail.narrow(0)) {

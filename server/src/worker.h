@@ -17,6 +17,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace vn::server {
 
@@ -32,6 +33,8 @@ class JailHook {
     // Runs once the worker knows its context, right before it serves. A worker that started as a
     // spare was set up and narrowed before it had a context (ctx_id 0 there).
     virtual void started(std::uint32_t) {}
+    // Fds the jail needs in the child until setup(); the launcher's fd cleanup keeps them.
+    virtual std::vector<int> held_fds() const { return {}; }
 };
 
 class NoJail final : public JailHook {

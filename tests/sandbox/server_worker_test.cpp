@@ -183,6 +183,41 @@ TEST_CASE("workers of the real server run jailed", "[server][jail]") {
     INFO(server.log());
 }
 
+std::string namespace_of(pid_t pid, const char* kind) {
+    char link[128] = {};
+    const std::string path = "/proc/" + std::to_string(pid) + "/ns/" + kind;
+    return ::readlink(path.c_str(), link, sizeof(link) - 1) > 0 ? std::string(link) : "";
+}
+
+TEST_CASE("workers of the real server share one network namespace, never the server's",
+          "[server][jail][netns]") {
+    // The server closes the fds a worker inherits before the jail's setup; the jail's hold on the
+    // shared namespace must survive that, or every worker pays for a network namespace of its own.
+    if (!vn::sandbox::Jail::probe_namespaces().others) {
+        WARN("no network namespaces here");
+        return;
+    }
+    ServerProcess server({"--log-level=debug"});
+    auto ctx = create_context(server.proxy, 1);
+    REQUIRE(fence_round_trip(ctx.get()) == VN_PROXY_OK);
+    const Jailed worker = find_jailed(server.pid, "vn-ctx-1");
+    const Jailed spare = find_jailed(server.pid, "vn-spare");
+    REQUIRE(worker.process > 0);
+    REQUIRE(spare.process > 0);
+    const std::string log = server.log();
+    INFO(log);
+    CHECK(log.find("the worker gets its own") == std::string::npos);
+    const std::string worker_net = namespace_of(worker.process, "net");
+    const std::string spare_net = namespace_of(spare.process, "net");
+    if (worker_net.empty() || spare_net.empty()) {
+        WARN("cannot read the workers' /proc/<pid>/ns (needs CAP_SYS_PTRACE: workers are not "
+             "dumpable); only the server's log was checked");
+        return;
+    }
+    CHECK(worker_net == spare_net);
+    CHECK(worker_net != namespace_of(server.pid, "net"));
+}
+
 TEST_CASE("a spare worker waits jailed, serves the next context and is replaced",
           "[server][jail][spare]") {
     // One spare, so that which one serves the next context is known (the default keeps two,

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -35,6 +36,11 @@ struct Options {
     std::string json_path;
     std::string png_path;
     bool verbose = false;
+    // --only: the workloads to run (keys as in the JSON); empty runs them all.
+    std::set<std::string> only;
+    bool wants(const std::string& workload) const {
+        return only.empty() || only.count(workload) != 0;
+    }
 };
 
 // Parses argv; exits with a usage message on a bad argument.

@@ -247,6 +247,8 @@ Native::~Native() {
 void Native::run_round(const Options& o, TargetResult& out) {
     State& s = *m_state;
     auto attempt = [&](const char* key, auto&& f) {
+        if (!o.wants(key))
+            return;
         try {
             f();
         } catch (const Unavailable& e) {

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -41,6 +42,9 @@ constexpr const char* kDebianVirgl = "/usr/libexec/virgl_render_server";
         "  --json FILE            write every figure and the latency samples as JSON\n"
         "  --png FILE             plot latency distributions and throughput bars (needs\n"
         "                         python3-matplotlib)\n"
+        "  --only LIST            run only these workloads (comma-separated): round_trip,\n"
+        "                         round_trip_context, submit_fence, throughput,\n"
+        "                         throughput_context, memory, bulk, context_start\n"
         "  --verbose              progress on stderr\n",
         argv0, VN_BENCH_DEFAULT_SERVER, kDebianVirgl);
     std::exit(status);
@@ -102,6 +106,24 @@ Options parse_options(int argc, char** argv) {
             o.json_path = value();
         } else if (arg == "--png") {
             o.png_path = value();
+        } else if (arg == "--only") {
+            static const std::set<std::string> known{
+                "round_trip", "round_trip_context", "submit_fence",
+                "throughput", "throughput_context", "memory",
+                "bulk",       "context_start"};
+            const std::string list = value();
+            std::size_t start = 0;
+            while (start <= list.size()) {
+                const std::size_t comma = std::min(list.find(',', start), list.size());
+                const std::string name = list.substr(start, comma - start);
+                if (!known.count(name)) {
+                    std::fprintf(stderr, "venus-bench: --only: unknown workload '%s'\n",
+                                 name.c_str());
+                    usage(argv[0], 2);
+                }
+                o.only.insert(name);
+                start = comma + 1;
+            }
         } else if (arg == "--verbose") {
             o.verbose = true;
         } else if (arg == "--help" || arg == "-h") {

@@ -406,7 +406,11 @@ double micros(Clock::time_point a, Clock::time_point b) {
 // Runs one workload; a failure marks it unavailable for this server and lets the rest go on,
 // unless the context itself is gone (then the remaining workloads fail on their own).
 template <typename F>
-void attempt(TargetResult& out, const char* key, bool verbose, F&& f) {
+void attempt(TargetResult& out, const char* key, const Options& o, F&& f) {
+    const std::string workload = std::string_view(key).starts_with("memory_") ? "memory" : key;
+    if (!o.wants(workload))
+        return;
+    const bool verbose = o.verbose;
     try {
         f();
     } catch (const Unavailable& e) {
@@ -587,27 +591,27 @@ void run_server_round(const Options& o, const ServerSpec& spec, TargetResult& ou
             out.transport = channel.name();
             BenchDevice device(channel);
             channel.drain();
-            attempt(out, "memory_idle", o.verbose,
+            attempt(out, "memory_idle", o,
                     [&] { out.idle.push_back(descendants_memory(server->pid())); });
             Channel context_path(g, nullptr);
             if (ring)
-                attempt(out, "round_trip", o.verbose,
+                attempt(out, "round_trip", o,
                         [&] { round_trip(o, device, channel, out.round_trip_us); });
-            attempt(out, "round_trip_context", o.verbose,
+            attempt(out, "round_trip_context", o,
                     [&] { round_trip(o, device, context_path, out.round_trip_context_us); });
-            attempt(out, "submit_fence", o.verbose, [&] { submit_fence(o, g, device, out); });
+            attempt(out, "submit_fence", o, [&] { submit_fence(o, g, device, out); });
             if (ring)
-                attempt(out, "throughput", o.verbose,
+                attempt(out, "throughput", o,
                         [&] { out.throughput.push_back(throughput(o, channel)); });
-            attempt(out, "throughput_context", o.verbose,
+            attempt(out, "throughput_context", o,
                     [&] { out.throughput_context.push_back(throughput(o, context_path)); });
             // Before bulk: its 16 MiB of buffers would count only where a server can map them.
-            attempt(out, "memory_after", o.verbose,
+            attempt(out, "memory_after", o,
                     [&] { out.after.push_back(descendants_memory(server->pid())); });
-            attempt(out, "bulk", o.verbose, [&] { bulk(o, g, channel, device, out); });
+            attempt(out, "bulk", o, [&] { bulk(o, g, channel, device, out); });
         }
         // After the measured context is gone, so that no worker of it is counted above.
-        attempt(out, "context_start", o.verbose, [&] { context_start(o, server, out); });
+        attempt(out, "context_start", o, [&] { context_start(o, server, out); });
     } catch (const Unavailable& e) {
         std::fprintf(stderr, "venus-bench: %s: %s\n", spec.name.c_str(), e.what());
         out.mark_unavailable("server", e.what());

@@ -118,6 +118,10 @@ class Jail {
     static void report_violations_to(void (*reporter)(int syscall_nr));
 
     const JailConfig& config() const { return m_config; }
+    // The fds this jail holds for setup() (the shared namespaces); a launcher that closes the
+    // fds a child inherited before calling setup() must keep these. They are never stdio nor
+    // fd 3, the worker socket's usual slot.
+    std::vector<int> held_fds() const;
     // The filter narrow() will install, if any.
     const BpfProgram* filter() const;
 
