@@ -3,15 +3,18 @@
 #include "vn/os/unique_fd.h"
 #include "vn/sandbox/policy.h"
 
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <linux/close_range.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <seccomp.h>
 #include <sys/capability.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/rseq.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <syslog.h>
@@ -218,6 +221,86 @@ bool enter_user_namespace(std::string& why) {
         return false;
     }
     return true;
+}
+
+// glibc keeps each thread's kernel tid in its thread descriptor (pthread_self()) and uses it as the
+// owner id of mutexes and rwlocks; fork() has the kernel set it in the child (CLONE_CHILD_SETTID).
+// The hand-over's clone must do the same, so it needs that field's address. libc exports its
+// offset for debuggers (libthread_db) as _thread_db_pthread_tid = {size in bits, count, offset}; it
+// is checked against gettid() before use, and where anything differs the jail keeps its reaper.
+pid_t* glibc_tid_field() {
+    const auto* field =
+        static_cast<const std::uint32_t*>(::dlsym(RTLD_DEFAULT, "_thread_db_pthread_tid"));
+    if (!field || field[0] != 8 * sizeof(pid_t) || field[1] != 1)
+        return nullptr;
+    auto* tid = reinterpret_cast<pid_t*>(reinterpret_cast<char*>(::pthread_self()) + field[2]);
+    return *tid == static_cast<pid_t>(::syscall(SYS_gettid)) ? tid : nullptr;
+}
+
+// clone(2) for the hand-over. The new process shares this one's memory and stack, so in the caller
+// nothing may touch memory after the syscall: it exits straight from the assembly. The new process
+// returns 0, as from fork(); on failure the caller gets -errno. Hand-written because no libc
+// wrapper leaves the parent without running any code on the shared stack.
+long clone_and_leave(unsigned long flags, pid_t* parent_tid, pid_t* child_tid) {
+#if defined(__x86_64__)
+    long ret;
+    register pid_t* r10 asm("r10") = child_tid;
+    register long r8 asm("r8") = 0; // tls
+    asm volatile("syscall\n\t"
+                 "test %%rax, %%rax\n\t"
+                 "jle 1f\n\t"
+                 "mov %[exit_group], %%eax\n\t"
+                 "xor %%edi, %%edi\n\t"
+                 "syscall\n\t"
+                 "1:"
+                 : "=a"(ret)
+                 : "0"(static_cast<long>(SYS_clone)), "D"(flags), "S"(0L), "d"(parent_tid),
+                   "r"(r10), "r"(r8), [exit_group] "i"(SYS_exit_group)
+                 : "rcx", "r11", "memory", "cc");
+    return ret;
+#elif defined(__aarch64__)
+    register long x8 asm("x8") = SYS_clone;
+    register unsigned long x0 asm("x0") = flags;
+    register long x1 asm("x1") = 0; // same stack
+    register pid_t* x2 asm("x2") = parent_tid;
+    register long x3 asm("x3") = 0; // tls
+    register pid_t* x4 asm("x4") = child_tid;
+    asm volatile("svc #0\n\t"
+                 "cmp x0, #0\n\t"
+                 "b.le 1f\n\t"
+                 "mov x8, %[exit_group]\n\t"
+                 "mov x0, #0\n\t"
+                 "svc #0\n\t"
+                 "1:"
+                 : "+r"(x0), "+r"(x8)
+                 : "r"(x1), "r"(x2), "r"(x3), "r"(x4), [exit_group] "i"(SYS_exit_group)
+                 : "memory", "cc");
+    return static_cast<long>(x0);
+#else
+    (void)flags;
+    (void)parent_tid;
+    (void)child_tid;
+    return -ENOSYS;
+#endif
+}
+
+// A process made with CLONE_VM starts without restartable sequences; glibc's area in the thread
+// descriptor still holds the caller's last CPU, which sched_getcpu() would go on returning.
+// Register the area again, or mark it failed so that glibc asks the kernel instead.
+void reregister_rseq() {
+    if (__rseq_size == 0)
+        return;
+#if defined(__x86_64__)
+    char* thread_pointer; // the TLS ABI keeps the thread control block's own address at %fs:0
+    asm("mov %%fs:0, %0" : "=r"(thread_pointer));
+#else
+    auto* thread_pointer = static_cast<char*>(__builtin_thread_pointer());
+#endif
+    auto* area = reinterpret_cast<struct rseq*>(thread_pointer + __rseq_offset);
+    // The original ABI's length, which every kernel with rseq accepts.
+    constexpr unsigned kRseqLength = 32;
+    if (::syscall(SYS_rseq, area, kRseqLength, 0, RSEQ_SIG) != 0)
+        area->cpu_id = static_cast<std::uint32_t>(RSEQ_CPU_ID_REGISTRATION_FAILED);
 }
 
 } // namespace
@@ -445,7 +528,7 @@ bool Jail::apply_rlimits() {
     return ok;
 }
 
-bool Jail::enter_namespaces() {
+bool Jail::enter_namespaces(pid_t* worker_pid) {
     // Before the worker's own user namespace, which is then nested in the shared one's owner.
     const bool shared_net = join_shared_network_namespace();
     std::string why;
@@ -476,6 +559,22 @@ bool Jail::enter_namespaces() {
             errno_text("unshare(CLONE_NEWPID)") + "; going on without a PID namespace");
         return !m_config.require_namespaces;
     }
+    if (!worker_pid || !hand_over_to_pid_namespace(worker_pid)) {
+        if (m_handover_failed)
+            return false;
+        if (!fork_reaper())
+            return false;
+    }
+    if (m_in_mount_ns &&
+        ::mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0) {
+        // A container that masks parts of /proc forbids a fresh proc mount; the outer /proc then
+        // stays, and PR_SET_DUMPABLE=0 still keeps sibling workers out of our /proc/<pid>.
+        log(LogLevel::Debug, errno_text("mounting a private /proc"));
+    }
+    return true;
+}
+
+bool Jail::fork_reaper() {
     // The worker waits until the reaper has shed its privileges, so that nobody (a test reading
     // /proc, an attacker racing the first request) ever finds a serving worker beside a privileged
     // reaper.
@@ -517,11 +616,45 @@ bool Jail::enter_namespaces() {
         return false;
     }
     ready_read.reset();
-    if (m_in_mount_ns &&
-        ::mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0) {
-        // A container that masks parts of /proc forbids a fresh proc mount; the outer /proc then
-        // stays, and PR_SET_DUMPABLE=0 still keeps sibling workers out of our /proc/<pid>.
-        log(LogLevel::Debug, errno_text("mounting a private /proc"));
+    return true;
+}
+
+bool Jail::hand_over_to_pid_namespace(pid_t* worker_pid) {
+    pid_t* const tid_field = glibc_tid_field();
+    if (!tid_field)
+        return false;
+    // Whether the server (this process's parent) outlives the hand-over; the worker checks once
+    // its own PR_SET_PDEATHSIG is armed.
+    UniqueFd parent(static_cast<int>(::syscall(SYS_pidfd_open, ::getppid(), 0)));
+    if (!parent)
+        return false;
+    // From the clone until this process has exited, both run on one stack: no signal frame may
+    // land on it.
+    sigset_t all, old;
+    sigfillset(&all);
+    ::sigprocmask(SIG_SETMASK, &all, &old);
+    // Else this process's exit would write 0 over the worker's tid (glibc set this thread's
+    // clear_child_tid to the same field).
+    ::syscall(SYS_set_tid_address, nullptr);
+    const long pid = clone_and_leave(
+        CLONE_VM | CLONE_PARENT | CLONE_PARENT_SETTID | CLONE_CHILD_SETTID, worker_pid, tid_field);
+    if (pid < 0) {
+        ::syscall(SYS_set_tid_address, tid_field);
+        ::sigprocmask(SIG_SETMASK, &old, nullptr);
+        errno = static_cast<int>(-pid);
+        log(LogLevel::Debug, errno_text("moving into the PID namespace without a reaper") +
+                                 "; the jail keeps a reaper");
+        return false;
+    }
+    // The worker, PID 1 of the new namespace, a child of the launcher's parent; the caller is gone.
+    ::sigprocmask(SIG_SETMASK, &old, nullptr);
+    reregister_rseq();
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    pollfd gone{parent.get(), POLLIN, 0};
+    if (::poll(&gone, 1, 0) != 0) {
+        log(LogLevel::Debug, "the server is gone; the worker exits");
+        m_handover_failed = true;
+        return false;
     }
     return true;
 }
@@ -585,7 +718,7 @@ void Jail::run_reaper(pid_t worker, int ready_fd) {
     ::_exit(128 + sig); // a signal whose default is not to terminate
 }
 
-bool Jail::setup(std::span<const int> extra_keep_fds) {
+bool Jail::setup(std::span<const int> extra_keep_fds, pid_t* worker_pid) {
     if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
         log(LogLevel::Error, errno_text("PR_SET_NO_NEW_PRIVS"));
         return false;
@@ -595,7 +728,7 @@ bool Jail::setup(std::span<const int> extra_keep_fds) {
     filter_environment();
     if (!apply_rlimits())
         return false;
-    if (m_config.namespaces && !enter_namespaces())
+    if (m_config.namespaces && !enter_namespaces(worker_pid))
         return false;
     if (!drop_capabilities())
         return false;

@@ -92,7 +92,10 @@ void ClientConnection::log_end(std::uint32_t ctx_id, const ContextRecord& record
                 "cgroup)\"";
         level = spdlog::level::err;
     } else if (phase == WorkerPhase::Crashed) {
-        cause = std::string("cause=signal signal=") + signal_name(report->signal.load());
+        const int reported = report->signal.load();
+        cause = std::string(reported == SIGXCPU || reported == SIGXFSZ ? "cause=rlimit"
+                                                                       : "cause=signal") +
+                " signal=" + signal_name(reported);
         level = spdlog::level::err;
     } else if (phase == WorkerPhase::Fatal) {
         cause = "cause=fatal reason=\"" + report_reason(*report) + "\"";

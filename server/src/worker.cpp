@@ -43,13 +43,51 @@ ProcessWorker::~ProcessWorker() {
     (void)kill_and_reap();
 }
 
+bool ProcessWorker::settle(bool block) {
+    if (m_settled)
+        return true;
+    siginfo_t info{};
+    int rc;
+    while ((rc = ::waitid(P_PID, static_cast<id_t>(m_pid), &info,
+                          WEXITED | (block ? 0 : WNOHANG))) < 0 &&
+           errno == EINTR) {
+    }
+    if (rc != 0 || info.si_pid == 0)
+        return false;
+    m_settled = true;
+    // The slot holds a pid only where the forked child handed over: the kernel wrote it during the
+    // clone, before the worker ran, and the worker unmaps it before it reads a guest byte. Checked
+    // all the same: it must name a child of ours.
+    const pid_t handed = m_report.handed_over_pid();
+    siginfo_t probe{};
+    if (handed > 0 && handed != m_pid &&
+        ::waitid(P_PID, static_cast<id_t>(handed), &probe, WEXITED | WNOHANG | WNOWAIT) == 0) {
+        m_pid = handed;
+        return true;
+    }
+    if (handed != 0)
+        spdlog::error("worker pid {}: its jail named pid {}, which is no child of the server",
+                      m_pid, handed);
+    m_reaped = true;
+    m_status = {info.si_code, info.si_status};
+    return true;
+}
+
 WaitStatus ProcessWorker::kill_and_reap() {
     if (m_reaped)
         return m_status;
     // A worker that already ended keeps its own status, not our SIGKILL.
     if (auto status = try_reap())
         return *status;
-    // The pid cannot have been recycled: it stays ours until we reap it.
+    if (m_reaped)
+        return m_status;
+    if (!m_settled) {
+        // The pid cannot have been recycled: it stays ours until we reap it.
+        ::kill(m_pid, SIGKILL);
+        settle(true);
+        if (m_reaped)
+            return m_status;
+    }
     ::kill(m_pid, SIGKILL);
     siginfo_t info{};
     while (::waitid(P_PID, static_cast<id_t>(m_pid), &info, WEXITED) < 0 && errno == EINTR) {
@@ -62,6 +100,10 @@ WaitStatus ProcessWorker::kill_and_reap() {
 std::optional<WaitStatus> ProcessWorker::try_reap() {
     if (m_reaped)
         return std::nullopt;
+    if (!settle(false))
+        return std::nullopt;
+    if (m_reaped)
+        return m_status; // the forked child was the worker
     siginfo_t info{};
     if (::waitid(P_PID, static_cast<id_t>(m_pid), &info, WEXITED | WNOHANG) != 0 ||
         info.si_pid == 0)
@@ -181,27 +223,30 @@ void set_context_name(std::uint32_t ctx_id) {
 }
 
 [[noreturn]] void run_forked_worker(const ContextConfig& config, int socket_fd, JailHook& jail,
-                                    pid_t server_pid, WorkerReport* report) {
+                                    pid_t server_pid, WorkerReport* report, pid_t* pid_slot) {
     enter_child(socket_fd, server_pid, jail);
     set_context_name(config.ctx_id);
     // Before the jail: its seccomp violations are reported here.
     install_crash_reporting(report);
-    if (!jail.setup(config.ctx_id, kSocketFd) || !jail.narrow(config.ctx_id)) {
+    if (!jail.setup(config.ctx_id, kSocketFd, pid_slot) || !jail.narrow(config.ctx_id)) {
         spdlog::error("context {}: cannot enter the worker jail", config.ctx_id);
         ::_exit(1);
     }
+    SharedReport::forget_worker_pid_slot(pid_slot);
     serve(config, jail, report);
 }
 
 [[noreturn]] void run_spare(int socket_fd, JailHook& jail, pid_t server_pid,
-                            const decoder::ContextQuotas& quotas, WorkerReport* report) {
+                            const decoder::ContextQuotas& quotas, WorkerReport* report,
+                            pid_t* pid_slot) {
     enter_child(socket_fd, server_pid, jail);
     ::prctl(PR_SET_NAME, "vn-spare");
     install_crash_reporting(report);
-    if (!jail.setup(0, kSocketFd) || !jail.narrow(0)) {
+    if (!jail.setup(0, kSocketFd, pid_slot) || !jail.narrow(0)) {
         spdlog::error("spare worker: cannot enter the worker jail");
         ::_exit(1);
     }
+    SharedReport::forget_worker_pid_slot(pid_slot);
     // While no context waits: the loader's first call, which every context's first command needs.
     (void)decoder::host_instance_version();
     SpareAssignment assignment{};
@@ -251,7 +296,8 @@ std::optional<LaunchedWorker> ProcessLauncher::launch(const ContextConfig& confi
         return std::nullopt;
     }
     if (pid == 0)
-        run_forked_worker(worker_config, worker_end.get(), m_jail, server_pid, report.get());
+        run_forked_worker(worker_config, worker_end.get(), m_jail, server_pid, report.get(),
+                          report.worker_pid_slot());
     report.keep_out_of_forks();
     spdlog::debug("context {}: worker pid {}", config.ctx_id, pid);
     launched.worker = std::make_unique<ProcessWorker>(pid, std::move(report));
@@ -308,7 +354,8 @@ void ProcessLauncher::fork_spare() {
         return;
     }
     if (pid == 0)
-        run_spare(worker_end.get(), m_jail, server_pid, m_quotas, report.get());
+        run_spare(worker_end.get(), m_jail, server_pid, m_quotas, report.get(),
+                  report.worker_pid_slot());
     report.keep_out_of_forks();
     spare.process = std::make_unique<ProcessWorker>(pid, std::move(report));
     m_ready.push_back(std::move(spare));

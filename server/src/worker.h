@@ -28,7 +28,9 @@ namespace vn::server {
 class JailHook {
   public:
     virtual ~JailHook() = default;
-    virtual bool setup(std::uint32_t ctx_id, int socket_fd) = 0;
+    // worker_pid: the launcher's slot for the jail's hand-over (SharedReport::worker_pid_slot);
+    // after one, setup() returns in a new process, the launcher's child as well.
+    virtual bool setup(std::uint32_t ctx_id, int socket_fd, pid_t* worker_pid) = 0;
     virtual bool narrow(std::uint32_t ctx_id) = 0;
     // Runs once the worker knows its context, right before it serves. A worker that started as a
     // spare was set up and narrowed before it had a context (ctx_id 0 there).
@@ -39,7 +41,7 @@ class JailHook {
 
 class NoJail final : public JailHook {
   public:
-    bool setup(std::uint32_t, int) override { return true; }
+    bool setup(std::uint32_t, int, pid_t*) override { return true; }
     bool narrow(std::uint32_t) override { return true; }
 };
 
@@ -65,6 +67,9 @@ class Worker {
     virtual const WorkerReport* report() const = 0;
 };
 
+// A forked worker. The forked child may hand the context over to a process of its own in the
+// jail's PID namespace (vn::sandbox::Jail) and exit; that process, the server's child too, is then
+// the worker, and its pid comes from the report's slot.
 class ProcessWorker final : public Worker {
   public:
     ProcessWorker(pid_t pid, SharedReport report) : m_pid(pid), m_report(std::move(report)) {}
@@ -77,7 +82,12 @@ class ProcessWorker final : public Worker {
     const WorkerReport* report() const override { return m_report.get(); }
 
   private:
+    // Follows a hand-over once the forked child has ended; false while it still runs (with block,
+    // waits for it). Sets m_reaped where the forked child was the worker.
+    bool settle(bool block);
+
     pid_t m_pid;
+    bool m_settled = false;
     bool m_reaped = false;
     WaitStatus m_status;
     SharedReport m_report;

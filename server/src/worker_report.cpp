@@ -4,6 +4,7 @@
 
 #include <signal.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
@@ -24,12 +25,21 @@ void WorkerReport::set_fatal(const std::string& why) {
     reason_size.store(static_cast<std::uint32_t>(n), std::memory_order_release);
 }
 
+namespace {
+// One page: the slot must not share a page with anything the worker keeps.
+const std::size_t kPidSlotBytes = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+} // namespace
+
 SharedReport::SharedReport() {
     void* addr = ::mmap(nullptr, sizeof(WorkerReport), PROT_READ | PROT_WRITE,
                         MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (addr == MAP_FAILED)
         return;
     m_report = new (addr) WorkerReport();
+    void* slot =
+        ::mmap(nullptr, kPidSlotBytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (slot != MAP_FAILED)
+        m_pid_slot = static_cast<pid_t*>(slot);
 }
 
 SharedReport::~SharedReport() {
@@ -37,17 +47,22 @@ SharedReport::~SharedReport() {
 }
 
 SharedReport::SharedReport(SharedReport&& other) noexcept
-    : m_report(std::exchange(other.m_report, nullptr)) {}
+    : m_report(std::exchange(other.m_report, nullptr)),
+      m_pid_slot(std::exchange(other.m_pid_slot, nullptr)) {}
 
 SharedReport& SharedReport::operator=(SharedReport&& other) noexcept {
     if (this != &other) {
         reset();
         m_report = std::exchange(other.m_report, nullptr);
+        m_pid_slot = std::exchange(other.m_pid_slot, nullptr);
     }
     return *this;
 }
 
 void SharedReport::reset() {
+    if (m_pid_slot)
+        ::munmap(m_pid_slot, kPidSlotBytes);
+    m_pid_slot = nullptr;
     if (!m_report)
         return;
     m_report->~WorkerReport();
@@ -58,6 +73,17 @@ void SharedReport::reset() {
 void SharedReport::keep_out_of_forks() const {
     if (m_report)
         ::madvise(m_report, sizeof(WorkerReport), MADV_DONTFORK);
+    if (m_pid_slot)
+        ::madvise(m_pid_slot, kPidSlotBytes, MADV_DONTFORK);
+}
+
+pid_t SharedReport::handed_over_pid() const {
+    return m_pid_slot ? __atomic_load_n(m_pid_slot, __ATOMIC_ACQUIRE) : 0;
+}
+
+void SharedReport::forget_worker_pid_slot(pid_t* slot) {
+    if (slot)
+        ::munmap(slot, kPidSlotBytes);
 }
 
 std::string report_reason(const WorkerReport& report) {
@@ -115,6 +141,20 @@ void crash_handler(int sig, siginfo_t* info, void*) {
     ::_exit(128 + sig);
 }
 
+// Termination and rlimit signals: recorded like a crash, then the worker exits with the shell's
+// code. Without a handler PID 1 of a PID namespace ignores them (the kernel's included), and the
+// worker is that PID 1 with no reaper left to die in its place (vn::sandbox::Jail).
+void termination_handler(int sig) {
+    if (g_report) {
+        std::int32_t none = 0;
+        g_report->signal.compare_exchange_strong(none, sig);
+        auto serving = static_cast<std::uint32_t>(WorkerPhase::Serving);
+        g_report->phase.compare_exchange_strong(serving,
+                                                static_cast<std::uint32_t>(WorkerPhase::Crashed));
+    }
+    ::_exit(128 + sig);
+}
+
 void out_of_memory() {
     if (g_report)
         g_report->phase.store(static_cast<std::uint32_t>(WorkerPhase::OutOfMemory));
@@ -134,6 +174,11 @@ void install_crash_reporting(WorkerReport* report) {
     sigemptyset(&action.sa_mask);
     for (const int sig : {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP})
         ::sigaction(sig, &action, nullptr);
+    struct sigaction terminate {};
+    terminate.sa_handler = termination_handler;
+    sigemptyset(&terminate.sa_mask);
+    for (const int sig : {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGXCPU, SIGXFSZ})
+        ::sigaction(sig, &terminate, nullptr);
     std::set_new_handler(out_of_memory);
 }
 

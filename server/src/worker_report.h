@@ -10,6 +10,8 @@
 // untrusted numbers and text (bounded, made printable), never as pointers or sizes of its own.
 #include "vn/decoder/context.h"
 
+#include <sys/types.h>
+
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -52,12 +54,22 @@ class SharedReport {
     SharedReport& operator=(SharedReport&& other) noexcept;
 
     WorkerReport* get() const { return m_report; }
-    // Server side, after the fork: later forks (other workers) do not inherit this page.
+    // Server side, after the fork: later forks (other workers) do not inherit these pages.
     void keep_out_of_forks() const;
+
+    // A page of its own where the jail's hand-over (vn::sandbox::Jail::setup) has the kernel write
+    // the worker's pid; null when it could not be mapped. The worker unmaps it before it serves
+    // (forget_worker_pid_slot), so that what the server reads there was written before any guest
+    // byte arrived.
+    pid_t* worker_pid_slot() const { return m_pid_slot; }
+    pid_t handed_over_pid() const;
+    // Worker side.
+    static void forget_worker_pid_slot(pid_t* slot);
 
   private:
     void reset();
     WorkerReport* m_report = nullptr;
+    pid_t* m_pid_slot = nullptr;
 };
 
 // Server side: the reason and the counters of a report, copied out and made printable.

@@ -4,11 +4,14 @@
 
 #include <catch2/catch.hpp>
 #include <dirent.h>
+#include <dlfcn.h>
+#include <pthread.h>
 #include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/ptrace.h>
 #include <sys/resource.h>
+#include <sys/rseq.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -341,20 +344,69 @@ TEST_CASE("workers of one jail share one network namespace, never the host's",
     }
 }
 
-TEST_CASE("the reaper passes the worker's exit status and death signal on", "[jail]") {
-    auto result = run_jailed(quiet_config(), [](int) { return 7; });
+TEST_CASE("the worker's exit status and death signal reach its launcher", "[jail]") {
+    // Handed over, the worker is the launcher's own child; behind a reaper, the reaper passes them
+    // on.
+    const Launch launch = GENERATE(Launch::HandOver, Launch::Reaper);
+    INFO((launch == Launch::HandOver ? "hand-over" : "reaper"));
+    auto result = run_jailed(
+        quiet_config(), [](int) { return 7; }, launch);
     CHECK(result.exited);
     CHECK(result.exit_code == 7);
     // A real fault: as PID 1 of its namespace the worker ignores raise()d signals, but the kernel's
     // own fault signals still kill it.
-    result = run_jailed(quiet_config(), [](int) {
-        ::signal(SIGSEGV, SIG_DFL); // not Catch2's handler, inherited through fork
-        volatile int* volatile nowhere = nullptr;
-        *nowhere = 1;
-        return 0;
-    });
+    result = run_jailed(
+        quiet_config(),
+        [](int) {
+            ::signal(SIGSEGV, SIG_DFL); // not Catch2's handler, inherited through fork
+            volatile int* volatile nowhere = nullptr;
+            *nowhere = 1;
+            return 0;
+        },
+        launch);
     CHECK_FALSE(result.exited);
     CHECK(result.signal == SIGSEGV);
+}
+
+TEST_CASE("a handed-over worker is PID 1, the launcher's child, with glibc's thread state right",
+          "[jail][handover]") {
+    if (!Jail::probe_namespaces().pid) {
+        WARN("no PID namespaces here");
+        return;
+    }
+    pid_t worker = 0;
+    const auto result = run_jailed(
+        quiet_config(),
+        [](int out) {
+            std::string r = "pid=" + std::to_string(::getpid());
+            // glibc's record of this thread's tid (mutex and rwlock owner ids), at the offset it
+            // exports for debuggers: the new process's, not the launcher's.
+            const auto* field =
+                static_cast<const std::uint32_t*>(::dlsym(RTLD_DEFAULT, "_thread_db_pthread_tid"));
+            if (field)
+                r += " glibc_tid=" +
+                     std::to_string(*reinterpret_cast<const pid_t*>(
+                         reinterpret_cast<const char*>(::pthread_self()) + field[2]));
+            // Threads still work, and the process's rseq area is registered again: a second
+            // registration of the same area is busy.
+            std::thread([&r] { r += " thread=ok"; }).join();
+            auto* area = reinterpret_cast<struct rseq*>(reinterpret_cast<char*>(::pthread_self()) +
+                                                        __rseq_offset);
+            const long again = __rseq_size ? ::syscall(SYS_rseq, area, 32, 0, RSEQ_SIG) : 0;
+            r += " rseq=" + std::to_string(again == 0 ? 0 : errno);
+            report(out, r);
+            return 0;
+        },
+        Launch::HandOver, &worker);
+    INFO(result.stderr_text);
+    REQUIRE(result.exit_code == 0);
+    CHECK(worker > 0); // the kernel wrote the worker's pid where the launcher reads it
+    INFO(result.report);
+    CHECK(result.report.find("pid=1 glibc_tid=1 thread=ok") == 0);
+#if defined(__x86_64__) // pthread_self() is the thread pointer there
+    if (__rseq_size)
+        CHECK(result.report.find("rseq=" + std::to_string(EBUSY)) != std::string::npos);
+#endif
 }
 
 TEST_CASE("without seccomp the jail still drops privileges", "[jail]") {

@@ -5,6 +5,7 @@
 #include "vn/sandbox/jail.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -44,19 +45,31 @@ inline std::string read_all(int fd) {
     }
 }
 
+// How the jail moves the worker into its PID namespace (jail.h): handed over to a process that is
+// this one's child too (as the server has it), or behind a reaper.
+enum class Launch { HandOver, Reaper };
+
 // body(report_fd) runs after setup() and narrow() of `jail`; its return value is the exit status.
-inline ChildResult run_in_jail(Jail& jail, const std::function<int(int)>& body) {
+// worker_pid: where the worker ran as a process of its own (the hand-over), its pid; else 0.
+inline ChildResult run_in_jail(Jail& jail, const std::function<int(int)>& body,
+                               Launch launch = Launch::HandOver, pid_t* worker_pid = nullptr) {
     int report_pipe[2];
     int err_pipe[2];
     if (::pipe2(report_pipe, O_CLOEXEC) != 0 || ::pipe2(err_pipe, O_CLOEXEC) != 0)
         return {};
+    void* page = ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (page == MAP_FAILED)
+        return {};
+    auto* slot = static_cast<pid_t*>(page);
     const pid_t pid = ::fork();
     if (pid == 0) {
         ::dup2(err_pipe[1], STDERR_FILENO);
         // The pipe2 fds are O_CLOEXEC but still open here: the jail must close the read ends and
         // err_pipe[1] (stderr is its copy) on its own.
-        if (!jail.setup({&report_pipe[1], 1}) || !jail.narrow())
+        if (!jail.setup({&report_pipe[1], 1}, launch == Launch::HandOver ? slot : nullptr) ||
+            !jail.narrow())
             ::_exit(120);
+        ::munmap(page, 4096);
         ::_exit(body(report_pipe[1]));
     }
     ::close(report_pipe[1]);
@@ -69,6 +82,16 @@ inline ChildResult run_in_jail(Jail& jail, const std::function<int(int)>& body) 
     int status = 0;
     while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
+    // After a hand-over the forked child exits 0 at once and the worker, our child as well, is the
+    // one whose end counts.
+    const pid_t worker = *slot;
+    ::munmap(page, 4096);
+    if (worker_pid)
+        *worker_pid = worker;
+    if (worker > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+        while (::waitpid(worker, &status, 0) < 0 && errno == EINTR) {
+        }
+    }
     result.exited = WIFEXITED(status);
     result.exit_code = result.exited ? WEXITSTATUS(status) : -1;
     result.signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
@@ -76,9 +99,10 @@ inline ChildResult run_in_jail(Jail& jail, const std::function<int(int)>& body) 
 }
 
 // The same in a jail of its own.
-inline ChildResult run_jailed(JailConfig config, const std::function<int(int)>& body) {
+inline ChildResult run_jailed(JailConfig config, const std::function<int(int)>& body,
+                              Launch launch = Launch::HandOver, pid_t* worker_pid = nullptr) {
     Jail jail(std::move(config));
-    return run_in_jail(jail, body);
+    return run_in_jail(jail, body, launch, worker_pid);
 }
 
 } // namespace vn::sandbox::test

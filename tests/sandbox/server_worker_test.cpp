@@ -89,20 +89,22 @@ struct Jailed {
 };
 
 // The server's process named `name` (vn-ctx-N for a context's worker, vn-spare for the spare
-// worker): the server's child is the jail's reaper and the process is its only child (PID 1 of its
-// own PID namespace), or the child itself where the kernel gives no PID namespace (asked once, the
-// way the server asks: a spare still entering its jail has no child yet either). Looked up by name
-// because the server has other children: the spares forked ahead of time.
+// worker). Where the jail hands over (jail.h) or the kernel gives no PID namespace, that is a child
+// of the server; behind a reaper, the server's child is the reaper and the process its only child
+// (PID 1 of its own PID namespace). Looked up by name because the server has other children: the
+// spares forked ahead of time.
+// A process the server forked that is still handing over has the name too, briefly: only one in a
+// PID namespace of its own (two NSpid levels) counts where the kernel gives those.
 Jailed find_jailed(pid_t server, const std::string& name, pid_t other_than = -1) {
     static const bool pid_namespaces = vn::sandbox::Jail::probe_namespaces().pid;
     for (int attempt = 0; attempt < 1000; ++attempt) {
         for (const pid_t child : children(server)) {
-            const auto grand = children(child);
-            if (pid_namespaces && grand.size() == 1 && grand[0] != other_than &&
-                process_name(grand[0]) == name)
-                return {child, grand[0]};
-            if (!pid_namespaces && child != other_than && process_name(child) == name)
+            if (child != other_than && process_name(child) == name &&
+                (!pid_namespaces || vn::test::in_own_pid_namespace(child)))
                 return {child, child};
+            const auto grand = children(child);
+            if (grand.size() == 1 && grand[0] != other_than && process_name(grand[0]) == name)
+                return {child, grand[0]};
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
@@ -175,6 +177,11 @@ TEST_CASE("workers of the real server run jailed", "[server][jail]") {
     REQUIRE(worker.process > 0);
     check_confined(worker);
     check_fd_table(worker.process);
+#if defined(__x86_64__) || defined(__aarch64__)
+    // Handed over (jail.h): the worker is the server's own child, with no reaper beside it.
+    if (vn::sandbox::Jail::probe_namespaces().pid)
+        CHECK(worker.reaper == worker.process);
+#endif
     // The worker, and with spares the two spares kept ready: nothing else.
     if (spare)
         CHECK(find_jailed(server.pid, "vn-spare").process > 0);

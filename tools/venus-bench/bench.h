@@ -89,7 +89,7 @@ struct ProcessMemory {
 // One worker's memory: every process of its tree (a jailed worker is two: the PID namespace's
 // first process, which only waits, and the worker proper).
 struct Memory {
-    // The context's worker (and its jail's reaper): what each further context costs.
+    // The context's worker (and its jail's reaper, if any): what each further context costs.
     double rss_kib = 0;
     double pss_kib = 0;
     // Our server's spare worker, forked and jailed ahead of time: one per server, not per context.

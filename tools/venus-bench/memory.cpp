@@ -89,8 +89,8 @@ std::set<int> descendants(int pid) {
 
 namespace {
 
-// Our server keeps one spare worker (and its jail's reaper), named so, forked ahead of time: it
-// never goes away, and it is not a worker of a destroyed context.
+// Our server keeps spare workers (and their jails' reapers, if any), named so, forked ahead: a
+// spare never goes away, and it is not a worker of a destroyed context.
 bool only_spares(const std::set<int>& tree) {
     for (const int p : tree) {
         std::ifstream comm_file("/proc/" + std::to_string(p) + "/comm");

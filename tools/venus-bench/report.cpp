@@ -237,7 +237,8 @@ void print_report(const Options& o, const std::vector<TargetResult>& results) {
     std::printf(
         "Memory: \"idle\" once the device and its objects exist, \"after\" once the ring and "
         "context-path workloads ran (before the bulk buffers exist, which not every server "
-        "can map); both count the context's worker and its jail's reaper. \"spare\": our "
+        "can map); both count the context's worker (and its jail's reaper where one is left: see "
+        "jail.h). \"spare\": our "
         "server's one worker forked ahead of time, a cost per server, not per context.\n");
     bool any_unavailable = false;
     for (const auto& r : results)

@@ -11,11 +11,19 @@
 //
 // PID namespace: a process cannot move itself into a new PID namespace, and after
 // unshare(CLONE_NEWPID) it may no longer create threads (clone(CLONE_THREAD) fails with EINVAL),
-// which every Vulkan driver needs. So setup() unshares the PID namespace and forks: the child
-// becomes PID 1 of the new namespace and returns as the worker; the parent stays behind as a
-// minimal reaper (no capabilities, its own tiny seccomp filter) that waits for the worker and then
-// dies the same way (same exit status, or same signal), so whoever forked it sees the worker's
-// fate. Killing the reaper kills the worker (PR_SET_PDEATHSIG).
+// which every Vulkan driver needs. So setup() unshares the PID namespace and makes a new process,
+// which becomes PID 1 of the new namespace and returns as the worker. Two ways:
+//
+// - Handed over (setup() given a pid slot, below): the new process shares the caller's memory
+//   (CLONE_VM) and its parent (CLONE_PARENT), and the caller exits at once, so the worker is the
+//   launcher's own child and no page of the server's image is copied a second time. The kernel
+//   writes the worker's pid into the slot, a shared page the launcher reads; the worker unmaps it
+//   before it serves (Jail::forget_pid_slot's caller), so a later exploit cannot rewrite it.
+// - Reaper (no slot, or where the hand-over is not possible): the caller forks; the child becomes
+//   PID 1 and returns as the worker; the parent stays behind as a minimal reaper (no
+//   capabilities, its own tiny seccomp filter) that waits for the worker and then dies the same
+//   way (same exit status, or same signal), so whoever forked it sees the worker's fate. Killing
+//   the reaper kills the worker (PR_SET_PDEATHSIG).
 #include "vn/os/unique_fd.h"
 #include "vn/sandbox/bpf_program.h"
 
@@ -106,7 +114,10 @@ class Jail {
     // Stage 1, in a freshly forked, single-threaded child. On false the caller must _exit().
     // Returns only in the process that goes on as the worker (see the PID namespace note above).
     // extra_keep_fds join config().keep_fds (a worker's socket, known only after the fork).
-    [[nodiscard]] bool setup(std::span<const int> extra_keep_fds = {});
+    // worker_pid: a pid slot in memory the launcher shares (MAP_SHARED), for the hand-over above;
+    // after a hand-over the launcher's child that called setup() has exited with status 0 and the
+    // slot holds the worker's pid, a child of the launcher too. Untouched otherwise.
+    [[nodiscard]] bool setup(std::span<const int> extra_keep_fds = {}, pid_t* worker_pid = nullptr);
     // Stage 2: installs the seccomp filter (nothing with SeccompMode::Off).
     [[nodiscard]] bool narrow();
 
@@ -130,7 +141,9 @@ class Jail {
     bool close_inherited_fds(std::span<const int> extra_keep_fds);
     bool apply_rlimits();
     void filter_environment();
-    bool enter_namespaces();
+    bool enter_namespaces(pid_t* worker_pid);
+    bool hand_over_to_pid_namespace(pid_t* worker_pid);
+    bool fork_reaper();
     bool drop_capabilities();
     [[noreturn]] void run_reaper(pid_t worker, int ready_fd);
     void make_shared_network_namespace();
@@ -143,6 +156,7 @@ class Jail {
     os::UniqueFd m_shared_net;
     std::optional<BpfProgram> m_reaper_filter;
     bool m_in_mount_ns = false;
+    bool m_handover_failed = false; // in a worker that was handed over but must not go on
     bool m_report_violations = false;
 };
 

@@ -118,6 +118,18 @@ inline std::vector<pid_t> children(pid_t pid) {
     return out;
 }
 
+// Whether a process runs in a PID namespace below its parent's (two or more NSpid levels). A
+// worker's jail moves it into one by handing over to a new process (vn::sandbox::Jail); the
+// server's child that hands over carries the worker's name for a moment, but never this.
+inline bool in_own_pid_namespace(pid_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+    std::string line;
+    while (std::getline(in, line))
+        if (line.rfind("NSpid:", 0) == 0)
+            return line.find_first_of(" \t", line.find_first_not_of(" \t", 6)) != std::string::npos;
+    return false;
+}
+
 // The value of `key=` in a key=value log line, or empty.
 inline std::string log_field(const std::string& line, const std::string& key) {
     const std::string needle = " " + key + "=";
