@@ -21,6 +21,7 @@ WORKLOAD = {
     "rss_idle": "memory_idle", "pss_idle": "memory_idle",
     "rss_after": "memory_after", "pss_after": "memory_after",
     "spare_pss": "memory_idle",
+    "pss_many": "memory_many",
 }
 # Figures only some servers have (a spare worker forked ahead of time).
 OPTIONAL_FIGURES = {"spare_pss"}
@@ -89,6 +90,11 @@ def main():
             for m in t["per_round"][phase]:
                 if m["processes"] < 1 or m["pss_kib"] <= 0 or m["rss_kib"] < m["pss_kib"]:
                     problems.append(f"{name}: {phase} {m} is not a plausible worker")
+        if "memory_many" not in unavailable and t["kind"] != "native":
+            for m in t["per_round"]["memory_many_per_context"]:
+                # Several contexts' workers, averaged: more processes than one context has.
+                if m["processes"] < 2 or m["pss_kib"] <= 0 or m["rss_kib"] < m["pss_kib"]:
+                    problems.append(f"{name}: memory_many {m} is not plausible for many workers")
     if not doc.get("goals"):
         problems.append("no goals reported")
     for p in problems:

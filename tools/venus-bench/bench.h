@@ -36,6 +36,10 @@ struct Options {
     std::string json_path;
     std::string png_path;
     bool verbose = false;
+    std::string smaps_dir; // --smaps
+    // --contexts: how many contexts run at once for the per-context memory figure (a VMM host
+    // runs many; what their workers share divides among them).
+    int many_contexts = 8;
     // --only: the workloads to run (keys as in the JSON); empty runs them all.
     std::set<std::string> only;
     bool wants(const std::string& workload) const {
@@ -112,9 +116,10 @@ struct TargetResult {
     std::vector<double> round_trip_context_us; // through SUBMIT_CMD and a fence
     std::vector<double> submit_fence_us;
     std::vector<double> context_start_ms;
-    std::vector<double> bulk_bytes_per_s;           // one per round
-    std::vector<Memory> idle;                       // one per round
-    std::vector<Memory> after;                      // one per round
+    std::vector<double> bulk_bytes_per_s; // one per round
+    std::vector<Memory> idle;             // one per round
+    std::vector<Memory> after;            // one per round
+    std::vector<Memory> many; // one per round, per context with Options::many_contexts running
     std::map<std::string, std::string> unavailable; // figure key -> why (first reason seen)
 
     void mark_unavailable(const std::string& key, const std::string& why) {
@@ -145,7 +150,9 @@ class Native {
 
 // The memory of every process descended from pid (a server's workers, their jail children),
 // summed from /proc/PID/smaps_rollup. Throws Unavailable when none can be read.
-Memory descendants_memory(int pid);
+// save_smaps_as: when not empty, each counted process's /proc/PID/smaps is copied to
+// <save_smaps_as>-<pid>-<comm>.smaps (--smaps), to see where the memory goes.
+Memory descendants_memory(int pid, const std::string& save_smaps_as = {});
 // Waits until no process descends from pid any more (workers of destroyed contexts have exited),
 // so that the next memory reading counts only the context being measured and, for our server, its
 // spare worker (which is counted: the server pays for it).

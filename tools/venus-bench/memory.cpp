@@ -113,7 +113,7 @@ bool wait_for_no_workers(int pid, std::chrono::milliseconds timeout) {
     return true;
 }
 
-Memory descendants_memory(int pid) {
+Memory descendants_memory(int pid, const std::string& save_smaps_as) {
     if (pid <= 0)
         throw Unavailable("the server pid is unknown (adopted server)");
     const std::set<int> tree = descendants(pid);
@@ -142,6 +142,11 @@ Memory descendants_memory(int pid) {
             continue;
         }
         const bool spare = !not_spare.count(p);
+        if (!save_smaps_as.empty()) {
+            std::ifstream from("/proc/" + std::to_string(p) + "/smaps");
+            std::ofstream to(save_smaps_as + "-" + std::to_string(p) + "-" + comm_of(p) + ".smaps");
+            to << from.rdbuf();
+        }
         (spare ? m.spare_rss_kib : m.rss_kib) += rss;
         (spare ? m.spare_pss_kib : m.pss_kib) += pss;
         ++m.processes;

@@ -45,6 +45,9 @@ constexpr const char* kDebianVirgl = "/usr/libexec/virgl_render_server";
         "  --only LIST            run only these workloads (comma-separated): round_trip,\n"
         "                         round_trip_context, submit_fence, throughput,\n"
         "                         throughput_context, memory, bulk, context_start\n"
+        "  --contexts N           contexts running at once for the per-context memory figure\n"
+        "                         (default 8)\n"
+        "  --smaps DIR            copy each measured process's /proc/PID/smaps into DIR\n"
         "  --verbose              progress on stderr\n",
         argv0, VN_BENCH_DEFAULT_SERVER, kDebianVirgl);
     std::exit(status);
@@ -124,6 +127,10 @@ Options parse_options(int argc, char** argv) {
                 o.only.insert(name);
                 start = comma + 1;
             }
+        } else if (arg == "--contexts") {
+            o.many_contexts = static_cast<int>(number(2));
+        } else if (arg == "--smaps") {
+            o.smaps_dir = value();
         } else if (arg == "--verbose") {
             o.verbose = true;
         } else if (arg == "--help" || arg == "-h") {

@@ -73,6 +73,8 @@ std::vector<Figure> figures(const TargetResult& r) {
                  memory_median(r.after, &Memory::rss_kib)});
     f.push_back({"pss_after", "worker PSS after", "MiB", "memory_after",
                  memory_median(r.after, &Memory::pss_kib)});
+    f.push_back({"pss_many", "worker PSS, each of many", "MiB", "memory_many",
+                 memory_median(r.many, &Memory::pss_kib)});
     // Only servers that keep a spare worker have the figure.
     if (const double spare = memory_median(r.idle, &Memory::spare_pss_kib); spare > 0)
         f.push_back({"spare_pss", "spare worker PSS", "MiB", "memory_idle", spare});
@@ -141,6 +143,7 @@ std::vector<Goal> goals(const std::vector<TargetResult>& results) {
     ratio_goal(virgl, "pss_idle", "worker PSS idle", false, 1.0);
     ratio_goal(virgl, "pss_after", "worker PSS after", false, 1.0);
     ratio_goal(virgl, "rss_after", "worker RSS after", false, 1.0);
+    ratio_goal(virgl, "pss_many", "worker PSS, each of many", false, 1.0);
     ratio_goal(native, "throughput", "command throughput", true, 0.9);
     ratio_goal(native, "submit_fence_p50", "submit+fence wait p50", false, 2.0);
     Goal p99;
@@ -236,10 +239,13 @@ void print_report(const Options& o, const std::vector<TargetResult>& results) {
     }
     std::printf(
         "Memory: \"idle\" once the device and its objects exist, \"after\" once the ring and "
-        "context-path workloads ran (before the bulk buffers exist, which not every server "
-        "can map); both count the context's worker (and its jail's reaper where one is left: see "
-        "jail.h). \"spare\": our "
-        "server's one worker forked ahead of time, a cost per server, not per context.\n");
+        "context-path workloads ran (before the bulk buffers exist, which not every server can "
+        "map); both count the context's worker (and its jail's reaper where one is left: see "
+        "jail.h). \"each of many\": the workers of %d contexts set up alike and running at once, "
+        "divided by %d, so that what they share (code, the driver's pages) counts once for all "
+        "of them, as on a VMM host. \"spare\": our server's workers forked ahead of time, a "
+        "cost per server, not per context.\n",
+        o.many_contexts, o.many_contexts);
     bool any_unavailable = false;
     for (const auto& r : results)
         for (const auto& [key, why] : r.unavailable) {
@@ -313,7 +319,8 @@ void write_json(const Options& o, const std::vector<TargetResult>& results,
                           {"throughput_context_cmds_per_s", r.throughput_context},
                           {"bulk_bytes_per_s", r.bulk_bytes_per_s},
                           {"memory_idle", memories(r.idle)},
-                          {"memory_after", memories(r.after)}};
+                          {"memory_after", memories(r.after)},
+                          {"memory_many_per_context", memories(r.many)}};
         doc["targets"].push_back(t);
     }
     doc["goals"] = nlohmann::json::array();

@@ -403,6 +403,13 @@ double micros(Clock::time_point a, Clock::time_point b) {
     return std::chrono::duration<double, std::micro>(b - a).count();
 }
 
+std::string smaps_name(const Options& o, const TargetResult& out, const char* when,
+                       std::size_t round) {
+    if (o.smaps_dir.empty())
+        return {};
+    return o.smaps_dir + "/" + out.name + "-" + when + "-r" + std::to_string(round + 1);
+}
+
 // Runs one workload; a failure marks it unavailable for this server and lets the rest go on,
 // unless the context itself is gone (then the remaining workloads fail on their own).
 template <typename F>
@@ -566,6 +573,25 @@ std::string probe_rings(const std::shared_ptr<client::ProxyServer>& server) {
     }
 }
 
+// One more context set up like the measured one (a ring where the server has them, the same
+// device and objects), for the per-context memory figure.
+struct ExtraContext {
+    client::ProxyTransport transport;
+    client::Guest guest;
+    std::optional<client::Ring> ring;
+    std::optional<Channel> channel;
+    std::optional<BenchDevice> device;
+
+    ExtraContext(const std::shared_ptr<client::ProxyServer>& server, bool rings)
+        : transport(server, "venus-bench-extra"), guest(transport) {
+        if (rings)
+            ring.emplace(guest);
+        channel.emplace(guest, ring ? &*ring : nullptr);
+        device.emplace(*channel);
+        channel->drain();
+    }
+};
+
 } // namespace
 
 void run_server_round(const Options& o, const ServerSpec& spec, TargetResult& out) {
@@ -591,8 +617,10 @@ void run_server_round(const Options& o, const ServerSpec& spec, TargetResult& ou
             out.transport = channel.name();
             BenchDevice device(channel);
             channel.drain();
-            attempt(out, "memory_idle", o,
-                    [&] { out.idle.push_back(descendants_memory(server->pid())); });
+            attempt(out, "memory_idle", o, [&] {
+                out.idle.push_back(
+                    descendants_memory(server->pid(), smaps_name(o, out, "idle", out.idle.size())));
+            });
             Channel context_path(g, nullptr);
             if (ring)
                 attempt(out, "round_trip", o,
@@ -606,9 +634,22 @@ void run_server_round(const Options& o, const ServerSpec& spec, TargetResult& ou
             attempt(out, "throughput_context", o,
                     [&] { out.throughput_context.push_back(throughput(o, context_path)); });
             // Before bulk: its 16 MiB of buffers would count only where a server can map them.
-            attempt(out, "memory_after", o,
-                    [&] { out.after.push_back(descendants_memory(server->pid())); });
+            attempt(out, "memory_after", o, [&] {
+                out.after.push_back(descendants_memory(
+                    server->pid(), smaps_name(o, out, "after", out.after.size())));
+            });
             attempt(out, "bulk", o, [&] { bulk(o, g, channel, device, out); });
+            // Per context with several running: the measured one and the rest set up alike.
+            attempt(out, "memory_many", o, [&] {
+                std::vector<std::unique_ptr<ExtraContext>> extra;
+                for (int i = 1; i < o.many_contexts; ++i)
+                    extra.push_back(std::make_unique<ExtraContext>(server, no_rings.empty()));
+                Memory m =
+                    descendants_memory(server->pid(), smaps_name(o, out, "many", out.many.size()));
+                m.rss_kib /= o.many_contexts;
+                m.pss_kib /= o.many_contexts;
+                out.many.push_back(m);
+            });
         }
         // After the measured context is gone, so that no worker of it is counted above.
         attempt(out, "context_start", o, [&] { context_start(o, server, out); });

@@ -293,7 +293,8 @@ DecodeResult Executor::on_vkWaitRingSeqnoMESA(protocol::Decoder& d, gen::WaitRin
 Ring::Ring(Executor& executor, std::uint64_t id, const RingLayout& layout,
            std::chrono::nanoseconds idle_timeout, std::optional<std::int32_t> priority)
     : m_executor(executor), m_id(id), m_layout(layout), m_idle_timeout(idle_timeout),
-      m_priority(priority), m_commands(layout.buffer_size) {
+      m_priority(priority),
+      m_commands(std::make_unique_for_overwrite<std::byte[]>(layout.buffer_size)) {
     m_source.ring = this;
 }
 
@@ -370,11 +371,11 @@ bool Ring::execute(std::uint32_t cur, std::uint32_t n) {
     const std::uint32_t mask = m_layout.buffer_size - 1;
     const std::uint32_t start = cur & mask;
     const std::uint32_t first = std::min(n, m_layout.buffer_size - start);
-    std::memcpy(m_commands.data(), m_layout.buffer + start, first);
-    std::memcpy(m_commands.data() + first, m_layout.buffer, n - first);
+    std::memcpy(m_commands.get(), m_layout.buffer + start, first);
+    std::memcpy(m_commands.get() + first, m_layout.buffer, n - first);
     m_executor.counters().bytes.fetch_add(n, std::memory_order_relaxed);
 
-    protocol::Reader in(m_commands.data(), n, m_executor.fatal_state());
+    protocol::Reader in(m_commands.get(), n, m_executor.fatal_state());
     protocol::Decoder d{in, m_arena, &m_executor.objects()};
     // The dispatch lock is held over up to `commands_per_lock` commands rather than taken per
     // command: locking and waking per command cost as much as a small command itself. Waiters

@@ -98,8 +98,9 @@ class Ring {
     const std::optional<std::int32_t> m_priority;
     DispatchSource m_source;
     // The private copy of the commands being executed: a guest rewriting the buffer after it
-    // published the tail cannot change what is decoded.
-    std::vector<std::byte> m_commands;
+    // published the tail cannot change what is decoded. As large as the ring, but never
+    // zero-filled: only the bytes of the largest batch so far become resident.
+    std::unique_ptr<std::byte[]> m_commands;
     protocol::Arena m_arena;
     std::atomic<bool> m_stop{false};
     // Guarded by the dispatch lock.
