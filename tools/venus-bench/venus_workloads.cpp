@@ -638,8 +638,8 @@ void run_server_round(const Options& o, const ServerSpec& spec, TargetResult& ou
                 out.after.push_back(descendants_memory(
                     server->pid(), smaps_name(o, out, "after", out.after.size())));
             });
-            attempt(out, "bulk", o, [&] { bulk(o, g, channel, device, out); });
-            // Per context with several running: the measured one and the rest set up alike.
+            // Per context with several running: the measured one and the rest set up alike. Before
+            // bulk, for the same reason as memory_after.
             attempt(out, "memory_many", o, [&] {
                 std::vector<std::unique_ptr<ExtraContext>> extra;
                 for (int i = 1; i < o.many_contexts; ++i)
@@ -650,6 +650,7 @@ void run_server_round(const Options& o, const ServerSpec& spec, TargetResult& ou
                 m.pss_kib /= o.many_contexts;
                 out.many.push_back(m);
             });
+            attempt(out, "bulk", o, [&] { bulk(o, g, channel, device, out); });
         }
         // After the measured context is gone, so that no worker of it is counted above.
         attempt(out, "context_start", o, [&] { context_start(o, server, out); });
