@@ -1,11 +1,14 @@
 #include "bench.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <set>
 
 #ifndef VN_BENCH_DEFAULT_SERVER
@@ -131,6 +134,11 @@ Options parse_options(int argc, char** argv) {
             o.many_contexts = static_cast<int>(number(2));
         } else if (arg == "--smaps") {
             o.smaps_dir = value();
+            if (::mkdir(o.smaps_dir.c_str(), 0755) != 0 && errno != EEXIST) {
+                std::fprintf(stderr, "venus-bench: --smaps: cannot make %s: %s\n",
+                             o.smaps_dir.c_str(), std::strerror(errno));
+                std::exit(2);
+            }
         } else if (arg == "--verbose") {
             o.verbose = true;
         } else if (arg == "--help" || arg == "-h") {
