@@ -116,17 +116,20 @@ namespace {
 
 WorkerReport* g_report = nullptr;
 
+// Async-signal-safe: atomic stores only. The first signal is the cause; an abort() that follows
+// a fault must not rename it, and an abort after a failed allocation stays an out-of-memory end.
+void record_signal(int sig) {
+    if (!g_report)
+        return;
+    std::int32_t none = 0;
+    g_report->signal.compare_exchange_strong(none, sig);
+    auto serving = static_cast<std::uint32_t>(WorkerPhase::Serving);
+    g_report->phase.compare_exchange_strong(serving,
+                                            static_cast<std::uint32_t>(WorkerPhase::Crashed));
+}
+
 void crash_handler(int sig, siginfo_t* info, void*) {
-    // Async-signal-safe: atomic stores and plain syscalls only. The first signal is the cause;
-    // an abort() that follows a fault must not rename it.
-    if (g_report) {
-        std::int32_t none = 0;
-        g_report->signal.compare_exchange_strong(none, sig);
-        // An abort after a failed allocation stays an out-of-memory end.
-        auto serving = static_cast<std::uint32_t>(WorkerPhase::Serving);
-        g_report->phase.compare_exchange_strong(serving,
-                                                static_cast<std::uint32_t>(WorkerPhase::Crashed));
-    }
+    record_signal(sig);
     // A fault (si_code > 0) happens again when the handler returns, now with the default
     // action (SA_RESETHAND): the kernel forces that one even on PID 1 of a PID namespace.
     if (info->si_code > 0)
@@ -145,13 +148,7 @@ void crash_handler(int sig, siginfo_t* info, void*) {
 // code. Without a handler PID 1 of a PID namespace ignores them (the kernel's included), and the
 // worker is that PID 1 with no reaper left to die in its place (vn::sandbox::Jail).
 void termination_handler(int sig) {
-    if (g_report) {
-        std::int32_t none = 0;
-        g_report->signal.compare_exchange_strong(none, sig);
-        auto serving = static_cast<std::uint32_t>(WorkerPhase::Serving);
-        g_report->phase.compare_exchange_strong(serving,
-                                                static_cast<std::uint32_t>(WorkerPhase::Crashed));
-    }
+    record_signal(sig);
     ::_exit(128 + sig);
 }
 
