@@ -116,6 +116,7 @@ struct TargetResult {
     std::vector<double> round_trip_context_us; // through SUBMIT_CMD and a fence
     std::vector<double> submit_fence_us;
     std::vector<double> context_start_ms;
+    std::vector<double> context_ready_ms;
     std::vector<double> bulk_bytes_per_s; // one per round
     std::vector<Memory> idle;             // one per round
     std::vector<Memory> after;            // one per round

@@ -47,7 +47,8 @@ constexpr const char* kDebianVirgl = "/usr/libexec/virgl_render_server";
         "                         python3-matplotlib)\n"
         "  --only LIST            run only these workloads (comma-separated): round_trip,\n"
         "                         round_trip_context, submit_fence, throughput,\n"
-        "                         throughput_context, memory, bulk, context_start\n"
+        "                         throughput_context, memory, bulk, context_start,\n"
+        "                         context_ready\n"
         "  --contexts N           contexts running at once for the per-context memory figure\n"
         "                         (default 8)\n"
         "  --smaps DIR            copy each measured process's /proc/PID/smaps into DIR\n"
@@ -116,7 +117,7 @@ Options parse_options(int argc, char** argv) {
             static const std::set<std::string> known{
                 "round_trip", "round_trip_context", "submit_fence",
                 "throughput", "throughput_context", "memory",
-                "bulk",       "context_start"};
+                "bulk",       "context_start",      "context_ready"};
             const std::string list = value();
             std::size_t start = 0;
             while (start <= list.size()) {

@@ -65,6 +65,10 @@ std::vector<Figure> figures(const TargetResult& r) {
                  percentile(r.context_start_ms, 0.5)});
     f.push_back({"context_start_p99", "context start p99", "ms", "context_start",
                  percentile(r.context_start_ms, 0.99)});
+    f.push_back({"context_ready_p50", "context to a device p50", "ms", "context_ready",
+                 percentile(r.context_ready_ms, 0.5)});
+    f.push_back({"context_ready_p99", "context to a device p99", "ms", "context_ready",
+                 percentile(r.context_ready_ms, 0.99)});
     f.push_back({"rss_idle", "worker RSS idle", "MiB", "memory_idle",
                  memory_median(r.idle, &Memory::rss_kib)});
     f.push_back({"pss_idle", "worker PSS idle", "MiB", "memory_idle",
@@ -295,7 +299,8 @@ void write_json(const Options& o, const std::vector<TargetResult>& results,
         t["samples"] = {{"round_trip_us", r.round_trip_us},
                         {"round_trip_context_us", r.round_trip_context_us},
                         {"submit_fence_us", r.submit_fence_us},
-                        {"context_start_ms", r.context_start_ms}};
+                        {"context_start_ms", r.context_start_ms},
+                        {"context_ready_ms", r.context_ready_ms}};
         auto memories = [](const std::vector<Memory>& v) {
             nlohmann::json a = nlohmann::json::array();
             for (const auto& m : v) {

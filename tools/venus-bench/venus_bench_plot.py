@@ -71,13 +71,14 @@ def main():
     cdf(axes[0][0], targets, "round_trip_us", "round trip (command with a reply)", "us",
         extra=("round_trip_context_us", "SUBMIT_CMD"))
     cdf(axes[0][1], targets, "submit_fence_us", "empty submit + fence wait", "us")
-    cdf(axes[0][2], servers, "context_start_ms", "context start to first reply", "ms")
+    cdf(axes[0][2], servers, "context_start_ms", "context start: first reply (solid), a device (dashed)",
+        "ms", extra=("context_ready_ms", "to a device"))
     bars(axes[1][0], targets, [("throughput", "ring"), ("throughput_context", "SUBMIT_CMD")],
          "command throughput (recorded commands)", "million commands/s")
     bars(axes[1][1], targets, [("bulk", "write, copy, read back")], "bulk transfer", "MB/s")
     bars(axes[1][2], servers,
          [("rss_idle", "RSS idle"), ("pss_idle", "PSS idle"), ("rss_after", "RSS after"),
-          ("pss_after", "PSS after")], "worker memory", "MiB")
+          ("pss_after", "PSS after"), ("pss_many", "PSS, each of many")], "worker memory", "MiB")
     c = doc["config"]
     fig.suptitle("venus-bench: %d round(s), %.3g s / %d iterations per workload, target and round"
                  % (c["rounds"], c["seconds"], c["iterations"]))

@@ -66,20 +66,24 @@ enum : std::uint64_t {
     fence_id,
 };
 
+scenarios::DeviceOptions device_options() {
+    scenarios::DeviceOptions options;
+    options.api_version = VK_API_VERSION_1_3;
+    options.timeline_semaphore = false;
+    // Bound to a fence timeline as Mesa's driver binds every queue: virglrenderer 1.x refuses
+    // vkGetDeviceQueue2 without VkDeviceQueueTimelineInfoMESA (0.10 takes it as optional).
+    options.queue_ring_idx = 1;
+    options.command_pool_flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT;
+    return options;
+}
+
 // The device every workload runs on, set up the way Mesa's driver would.
 class BenchDevice {
   public:
     explicit BenchDevice(Channel& g) : m_g(g) {
         // The scenarios' device, set up through the channel: instance, physical device, a
         // device with one queue and a command pool.
-        scenarios::DeviceOptions options;
-        options.api_version = VK_API_VERSION_1_3;
-        options.timeline_semaphore = false;
-        // Bound to a fence timeline as Mesa's driver binds every queue: virglrenderer 1.x refuses
-        // vkGetDeviceQueue2 without VkDeviceQueueTimelineInfoMESA (0.10 takes it as optional).
-        options.queue_ring_idx = 1;
-        options.command_pool_flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT;
-        m_device = scenarios::create_device(g, options);
+        m_device = scenarios::create_device(g, device_options());
 
         make_buffer(storage_buffer_id, storage_memory_id, Shape::kStorageBytes,
                     VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_VERTEX_BUFFER_BIT);
@@ -554,6 +558,27 @@ void context_start(const Options& o, const std::shared_ptr<client::ProxyServer>&
     }
 }
 
+// Context ready: context creation until the guest holds a device (instance, physical device,
+// device with its queue and command pool), over a ring where the server has them, as Mesa's
+// driver starts. Unlike the first reply, this includes loading the host driver, which a server
+// may defer past the first reply. At most 200 per round: each loads a driver.
+void context_ready(const Options& o, const std::shared_ptr<client::ProxyServer>& server, bool rings,
+                   TargetResult& out) {
+    Budget budget(o.seconds, std::min<std::size_t>(o.iterations, 200));
+    for (std::size_t n = 0; budget.more(n); ++n) {
+        const auto t0 = Clock::now();
+        client::ProxyTransport transport(server, "venus-bench");
+        client::Guest g(transport);
+        std::optional<client::Ring> ring;
+        if (rings)
+            ring.emplace(g);
+        Channel channel(g, ring ? &*ring : nullptr);
+        (void)scenarios::create_device(channel, device_options());
+        channel.drain();
+        out.context_ready_ms.push_back(micros(t0, Clock::now()) / 1000.0);
+    }
+}
+
 // Whether the server runs Venus rings, asked in a context of its own: a server without them may
 // end the context that tried, and the measured one must survive that.
 std::string probe_rings(const std::shared_ptr<client::ProxyServer>& server) {
@@ -654,6 +679,7 @@ void run_server_round(const Options& o, const ServerSpec& spec, TargetResult& ou
         }
         // After the measured context is gone, so that no worker of it is counted above.
         attempt(out, "context_start", o, [&] { context_start(o, server, out); });
+        attempt(out, "context_ready", o, [&] { context_ready(o, server, no_rings.empty(), out); });
     } catch (const Unavailable& e) {
         std::fprintf(stderr, "venus-bench: %s: %s\n", spec.name.c_str(), e.what());
         out.mark_unavailable("server", e.what());
