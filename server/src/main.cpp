@@ -653,6 +653,8 @@ int main(int argc, char** argv) {
         if (choice.preload)
             preload_host_driver();
     }
+    if (!thread_workers)
+        learn_host_memory_types();
     ProcessLauncher process_launcher(jail, spare_workers, quotas);
     ThreadLauncher thread_launcher(quotas);
     WorkerLauncher& launcher =

@@ -4,10 +4,13 @@
 
 #ifdef VN_SERVER_HAVE_DECODER
 #include "vn/decoder/driver_preload.h"
+#include "vn/decoder/host_memory_probe.h"
 #endif
 
+#include <fcntl.h>
 #include <linux/close_range.h>
 #include <malloc.h>
+#include <poll.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -15,6 +18,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
@@ -410,6 +414,79 @@ void preload_host_driver() {
                      error);
     for (const auto& [name, value] : saved)
         ::setenv(name, value.c_str(), 1);
+#endif
+}
+
+void learn_host_memory_types() {
+#ifdef VN_SERVER_HAVE_DECODER
+    using vn::decoder::MappableMemoryTypes;
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0)
+        return;
+    UniqueFd from_child(fds[0]), to_parent(fds[1]);
+    spdlog::default_logger()->flush();
+    const pid_t child = ::fork();
+    if (child < 0)
+        return;
+    if (child == 0) {
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+        from_child.reset();
+        // As for the preload: no explicit layer in a process of the server's.
+        ::unsetenv("VK_INSTANCE_LAYERS");
+        ::unsetenv("VK_LOADER_LAYERS_ENABLE");
+        const auto found = vn::decoder::probe_host_mappable_types();
+        const std::size_t bytes = found.size() * sizeof(MappableMemoryTypes);
+        std::size_t done = 0;
+        while (done < bytes) {
+            const ssize_t n = ::write(
+                to_parent.get(), reinterpret_cast<const char*>(found.data()) + done, bytes - done);
+            if (n <= 0)
+                ::_exit(1);
+            done += static_cast<std::size_t>(n);
+        }
+        ::_exit(0);
+    }
+    to_parent.reset();
+    // A driver that hangs in its set-up must not hold the server: workers then probe themselves.
+    constexpr int kTimeoutMs = 20000;
+    std::vector<char> bytes;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kTimeoutMs);
+    bool complete = false;
+    for (;;) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            deadline - std::chrono::steady_clock::now());
+        pollfd p{from_child.get(), POLLIN, 0};
+        if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0)
+            break;
+        char buf[4096];
+        const ssize_t n = ::read(from_child.get(), buf, sizeof(buf));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            complete = n == 0;
+            break;
+        }
+        bytes.insert(bytes.end(), buf, buf + n);
+    }
+    if (!complete)
+        ::kill(child, SIGKILL);
+    int status = 0;
+    while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (!complete || !WIFEXITED(status) || WEXITSTATUS(status) != 0 ||
+        bytes.size() % sizeof(MappableMemoryTypes) != 0) {
+        spdlog::warn("host memory probe: no answer ({}); each worker probes its devices itself",
+                     !complete             ? std::string("timed out")
+                     : WIFSIGNALED(status) ? describe_wait_status(CLD_KILLED, WTERMSIG(status))
+                     : WEXITSTATUS(status) != 0
+                         ? describe_wait_status(CLD_EXITED, WEXITSTATUS(status))
+                         : std::string("a short answer"));
+        return;
+    }
+    std::vector<MappableMemoryTypes> known(bytes.size() / sizeof(MappableMemoryTypes));
+    std::memcpy(known.data(), bytes.data(), bytes.size());
+    spdlog::debug("host memory probe: {} physical device(s) answered", known.size());
+    vn::decoder::remember_mappable_types(std::move(known));
 #endif
 }
 

@@ -2,6 +2,7 @@
 // executor run it on the host driver, and the driver-side decoder reads the replies back.
 #include "device_objects.h"
 #include "guest_context.h"
+#include "vn/decoder/host_memory_probe.h"
 
 // SPIR-V of the shaders, built by glslangValidator (need <cstdint> first).
 #include "fill_comp.spv.h"
@@ -112,6 +113,56 @@ TEST_CASE("lavapipe through Venus: instance, physical device, properties with a 
     gen::GetPhysicalDeviceMemoryProperties2Args mreply;
     REQUIRE(r.call(m, mreply) == DecodeResult::Ok);
     CHECK(mreply.pMemoryProperties->memoryProperties.memoryTypeCount >= 1);
+}
+
+namespace {
+VkPhysicalDeviceMemoryProperties memory_properties_through_venus() {
+    Context r;
+    create_instance(r);
+    enumerate_physical_devices(r);
+    VkPhysicalDeviceMemoryProperties2 mem{};
+    mem.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MEMORY_PROPERTIES_2;
+    gen::GetPhysicalDeviceMemoryProperties2Args m;
+    m.physicalDevice = {physical_device_id, id<VkPhysicalDevice>(physical_device_id)};
+    m.pMemoryProperties = &mem;
+    gen::GetPhysicalDeviceMemoryProperties2Args reply;
+    REQUIRE(r.call(m, reply) == DecodeResult::Ok);
+    return reply.pMemoryProperties->memoryProperties;
+}
+} // namespace
+
+TEST_CASE("memory types a server learnt once answer every context without a probe of its own") {
+    // What a context finds by probing on its own (a throwaway device).
+    const VkPhysicalDeviceMemoryProperties probed = memory_properties_through_venus();
+    const auto learnt = decoder::probe_host_mappable_types();
+    REQUIRE(learnt.size() >= 1);
+    const auto& lvp = learnt.front();
+    CHECK(lvp.memory_type_count == probed.memoryTypeCount);
+    constexpr VkMemoryPropertyFlags kHostVisible = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT;
+    bool any_visible = false;
+    for (std::uint32_t i = 0; i < probed.memoryTypeCount; ++i) {
+        INFO("memory type " << i);
+        const bool visible = (probed.memoryTypes[i].propertyFlags & kHostVisible) != 0;
+        // Never host-visible through Venus where the server's probe says it cannot be handed over.
+        if (!((lvp.bits >> i) & 1u))
+            CHECK_FALSE(visible);
+        any_visible |= visible;
+    }
+    CHECK(any_visible);
+    // Remembered answers are used as they are, not probed again: a table that withholds every
+    // type shows in a new context's answer.
+    auto withheld = learnt;
+    for (auto& e : withheld)
+        e.bits = 0;
+    decoder::remember_mappable_types(withheld);
+    CHECK(decoder::known_mappable_types(lvp.driver_uuid.data(), lvp.device_uuid.data(),
+                                        lvp.memory_type_count) == 0u);
+    CHECK_FALSE(decoder::known_mappable_types(lvp.driver_uuid.data(), lvp.device_uuid.data(),
+                                              lvp.memory_type_count + 1));
+    const VkPhysicalDeviceMemoryProperties hidden = memory_properties_through_venus();
+    for (std::uint32_t i = 0; i < hidden.memoryTypeCount; ++i)
+        CHECK((hidden.memoryTypes[i].propertyFlags & kHostVisible) == 0);
+    decoder::remember_mappable_types({});
 }
 
 TEST_CASE("device extensions are the host's, filtered by what Venus can encode") {

@@ -2,6 +2,7 @@
 #include "executor.h"
 #include "exposed_chain.h"
 #include "memory.h"
+#include "vn/decoder/host_memory_probe.h"
 
 #include <unistd.h>
 
@@ -183,7 +184,93 @@ std::uint32_t probe_mappable_types(const InstanceState& inst, VkPhysicalDevice p
             return bits;
     return kAll;
 }
+// The device's and driver's UUIDs, where the instance can say (Vulkan 1.1's ID properties).
+bool physical_device_uuids(const InstanceState& inst, VkPhysicalDevice pd,
+                           VkPhysicalDeviceIDProperties& ids) {
+    if (!inst.dispatch.GetPhysicalDeviceProperties2)
+        return false;
+    ids = {};
+    ids.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_ID_PROPERTIES;
+    VkPhysicalDeviceProperties2 props{};
+    props.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2;
+    props.pNext = &ids;
+    inst.dispatch.GetPhysicalDeviceProperties2(pd, &props);
+    // All zero: a 1.0 device ignored the struct, and zeros would match any other such device.
+    return std::any_of(std::begin(ids.deviceUUID), std::end(ids.deviceUUID),
+                       [](std::uint8_t b) { return b != 0; });
+}
+
+std::vector<MappableMemoryTypes>& known_types() {
+    static std::vector<MappableMemoryTypes> known;
+    return known;
+}
+
+std::uint32_t mappable_types_of(const InstanceState& inst, VkPhysicalDevice pd,
+                                const VkPhysicalDeviceMemoryProperties& mem) {
+    VkPhysicalDeviceIDProperties ids;
+    if (physical_device_uuids(inst, pd, ids))
+        if (auto bits = known_mappable_types(ids.driverUUID, ids.deviceUUID, mem.memoryTypeCount))
+            return *bits;
+    return probe_mappable_types(inst, pd, mem);
+}
 } // namespace
+
+std::vector<MappableMemoryTypes> probe_host_mappable_types() {
+    std::vector<MappableMemoryTypes> out;
+    VkApplicationInfo app{};
+    app.sType = VK_STRUCTURE_TYPE_APPLICATION_INFO;
+    app.pApplicationName = "venus-render-server memory probe";
+    app.apiVersion = VK_API_VERSION_1_1;
+    VkInstanceCreateInfo info{};
+    info.sType = VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO;
+    info.pApplicationInfo = &app;
+    VkInstance instance = VK_NULL_HANDLE;
+    if (vkCreateInstance(&info, nullptr, &instance) != VK_SUCCESS)
+        return out;
+    InstanceState inst;
+    gen::load(inst.dispatch, vkGetInstanceProcAddr, instance);
+    if (!inst.dispatch.EnumeratePhysicalDevices ||
+        !inst.dispatch.GetPhysicalDeviceMemoryProperties || !inst.dispatch.DestroyInstance ||
+        !inst.dispatch.CreateDevice)
+        return out; // a loader missing core 1.0 entries; workers probe for themselves
+    std::uint32_t count = 0;
+    std::vector<VkPhysicalDevice> devices;
+    if (inst.dispatch.EnumeratePhysicalDevices(instance, &count, nullptr) == VK_SUCCESS) {
+        devices.resize(count);
+        if (inst.dispatch.EnumeratePhysicalDevices(instance, &count, devices.data()) < 0)
+            count = 0;
+    }
+    for (std::uint32_t i = 0; i < count; ++i) {
+        VkPhysicalDeviceIDProperties ids;
+        if (!physical_device_uuids(inst, devices[i], ids))
+            continue;
+        VkPhysicalDeviceMemoryProperties mem{};
+        inst.dispatch.GetPhysicalDeviceMemoryProperties(devices[i], &mem);
+        MappableMemoryTypes entry;
+        std::copy(std::begin(ids.driverUUID), std::end(ids.driverUUID), entry.driver_uuid.begin());
+        std::copy(std::begin(ids.deviceUUID), std::end(ids.deviceUUID), entry.device_uuid.begin());
+        entry.memory_type_count = mem.memoryTypeCount;
+        entry.bits = probe_mappable_types(inst, devices[i], mem);
+        out.push_back(entry);
+    }
+    inst.dispatch.DestroyInstance(instance, nullptr);
+    return out;
+}
+
+void remember_mappable_types(std::vector<MappableMemoryTypes> known) {
+    known_types() = std::move(known);
+}
+
+std::optional<std::uint32_t> known_mappable_types(const std::uint8_t* driver_uuid,
+                                                  const std::uint8_t* device_uuid,
+                                                  std::uint32_t memory_type_count) {
+    for (const auto& k : known_types())
+        if (std::equal(k.driver_uuid.begin(), k.driver_uuid.end(), driver_uuid) &&
+            std::equal(k.device_uuid.begin(), k.device_uuid.end(), device_uuid) &&
+            k.memory_type_count == memory_type_count)
+            return k.bits;
+    return std::nullopt;
+}
 
 DecodeResult
 Executor::on_vkGetPhysicalDeviceMemoryProperties2(protocol::Decoder& d,
@@ -206,7 +293,7 @@ Executor::on_vkGetPhysicalDeviceMemoryProperties2(protocol::Decoder& d,
     auto* pds = static_cast<PhysicalDeviceState*>(entry->state.get());
     VkPhysicalDeviceMemoryProperties& mem = a.pMemoryProperties->memoryProperties;
     if (!pds->mappable_types)
-        pds->mappable_types = probe_mappable_types(*inst, a.physicalDevice.handle, mem);
+        pds->mappable_types = mappable_types_of(*inst, a.physicalDevice.handle, mem);
     for (std::uint32_t i = 0; i < mem.memoryTypeCount && i < VK_MAX_MEMORY_TYPES; ++i)
         if (!(*pds->mappable_types & (1u << i)))
             mem.memoryTypes[i].propertyFlags &= ~kHostFlags;
