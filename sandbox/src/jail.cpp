@@ -1,11 +1,11 @@
 #include "vn/sandbox/jail.h"
 
+#include "vn/os/fd_table.h"
 #include "vn/os/unique_fd.h"
 #include "vn/sandbox/policy.h"
 
 #include <dlfcn.h>
 #include <fcntl.h>
-#include <linux/close_range.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
@@ -452,26 +452,10 @@ bool Jail::close_inherited_fds(std::span<const int> extra_keep_fds) {
     null.reset();
 
     // The shared namespaces stay open until enter_namespaces() has joined them.
-    std::vector<int> keep;
-    for (const int fd : {m_net_owner.get(), m_shared_net.get()})
-        if (fd > STDERR_FILENO)
-            keep.push_back(fd);
-    for (const auto& list : {std::span<const int>(m_config.keep_fds), extra_keep_fds}) {
-        for (const int fd : list) {
-            if (fd > STDERR_FILENO)
-                keep.push_back(fd);
-        }
-    }
-    std::sort(keep.begin(), keep.end());
-    keep.erase(std::unique(keep.begin(), keep.end()), keep.end());
-    unsigned next = STDERR_FILENO + 1;
-    for (const int fd : keep) {
-        if (static_cast<unsigned>(fd) > next &&
-            ::syscall(SYS_close_range, next, static_cast<unsigned>(fd) - 1, 0) != 0)
-            return false;
-        next = static_cast<unsigned>(fd) + 1;
-    }
-    if (::syscall(SYS_close_range, next, ~0u, 0) != 0) {
+    std::vector<int> keep = held_fds();
+    keep.insert(keep.end(), m_config.keep_fds.begin(), m_config.keep_fds.end());
+    keep.insert(keep.end(), extra_keep_fds.begin(), extra_keep_fds.end());
+    if (!os::close_fds_from(STDERR_FILENO + 1, std::move(keep))) {
         log(LogLevel::Error, errno_text("close_range"));
         return false;
     }
@@ -559,12 +543,12 @@ bool Jail::enter_namespaces(pid_t* worker_pid) {
             errno_text("unshare(CLONE_NEWPID)") + "; going on without a PID namespace");
         return !m_config.require_namespaces;
     }
-    if (!worker_pid || !hand_over_to_pid_namespace(worker_pid)) {
-        if (m_handover_failed)
-            return false;
-        if (!fork_reaper())
-            return false;
-    }
+    const HandOver handed =
+        worker_pid ? hand_over_to_pid_namespace(worker_pid) : HandOver::NotPossible;
+    if (handed == HandOver::WorkerMustExit)
+        return false;
+    if (handed == HandOver::NotPossible && !fork_reaper())
+        return false;
     if (m_in_mount_ns &&
         ::mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0) {
         // A container that masks parts of /proc forbids a fresh proc mount; the outer /proc then
@@ -619,15 +603,15 @@ bool Jail::fork_reaper() {
     return true;
 }
 
-bool Jail::hand_over_to_pid_namespace(pid_t* worker_pid) {
+Jail::HandOver Jail::hand_over_to_pid_namespace(pid_t* worker_pid) {
     pid_t* const tid_field = glibc_tid_field();
     if (!tid_field)
-        return false;
+        return HandOver::NotPossible;
     // Whether the server (this process's parent) outlives the hand-over; the worker checks once
     // its own PR_SET_PDEATHSIG is armed.
     UniqueFd parent(static_cast<int>(::syscall(SYS_pidfd_open, ::getppid(), 0)));
     if (!parent)
-        return false;
+        return HandOver::NotPossible;
     // From the clone until this process has exited, both run on one stack: no signal frame may
     // land on it.
     sigset_t all, old;
@@ -644,7 +628,7 @@ bool Jail::hand_over_to_pid_namespace(pid_t* worker_pid) {
         errno = static_cast<int>(-pid);
         log(LogLevel::Debug, errno_text("moving into the PID namespace without a reaper") +
                                  "; the jail keeps a reaper");
-        return false;
+        return HandOver::NotPossible;
     }
     // The worker, PID 1 of the new namespace, a child of the launcher's parent; the caller is gone.
     ::sigprocmask(SIG_SETMASK, &old, nullptr);
@@ -653,10 +637,9 @@ bool Jail::hand_over_to_pid_namespace(pid_t* worker_pid) {
     pollfd gone{parent.get(), POLLIN, 0};
     if (::poll(&gone, 1, 0) != 0) {
         log(LogLevel::Debug, "the server is gone; the worker exits");
-        m_handover_failed = true;
-        return false;
+        return HandOver::WorkerMustExit;
     }
-    return true;
+    return HandOver::Done;
 }
 
 bool Jail::drop_capabilities() {
@@ -686,10 +669,7 @@ bool Jail::drop_capabilities() {
 
 void Jail::run_reaper(pid_t worker, int ready_fd) {
     // Hold nothing the worker has: its socket must hang up when the worker dies.
-    const auto fd = static_cast<unsigned>(ready_fd);
-    if (fd > STDERR_FILENO + 1)
-        ::syscall(SYS_close_range, STDERR_FILENO + 1, fd - 1, 0);
-    ::syscall(SYS_close_range, fd + 1, ~0u, 0);
+    (void)os::close_fds_from(STDERR_FILENO + 1, {ready_fd});
     if (!drop_capabilities())
         ::_exit(1);
     ::prctl(PR_SET_DUMPABLE, 0);

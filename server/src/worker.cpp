@@ -1,6 +1,7 @@
 #include "worker.h"
 
 #include "log.h"
+#include "vn/os/fd_table.h"
 
 #ifdef VN_SERVER_HAVE_DECODER
 #include "vn/decoder/driver_preload.h"
@@ -8,7 +9,6 @@
 #endif
 
 #include <fcntl.h>
-#include <linux/close_range.h>
 #include <malloc.h>
 #include <poll.h>
 #include <sys/prctl.h>
@@ -83,8 +83,6 @@ WaitStatus ProcessWorker::kill_and_reap() {
     // A worker that already ended keeps its own status, not our SIGKILL.
     if (auto status = try_reap())
         return *status;
-    if (m_reaped)
-        return m_status;
     if (!m_settled) {
         // The pid cannot have been recycled: it stays ours until we reap it.
         ::kill(m_pid, SIGKILL);
@@ -191,18 +189,8 @@ void enter_child(int socket_fd, pid_t server_pid, const JailHook& jail) {
             ::_exit(1);
     }
     ::fcntl(kSocketFd, F_SETFD, FD_CLOEXEC);
-    std::vector<int> keep = jail.held_fds();
-    std::sort(keep.begin(), keep.end());
-    unsigned next = kSocketFd + 1;
-    for (const int fd : keep) {
-        if (fd <= kSocketFd) // the jail promises otherwise; it then goes without that fd
-            continue;
-        if (static_cast<unsigned>(fd) > next &&
-            ::syscall(SYS_close_range, next, static_cast<unsigned>(fd) - 1, 0) != 0)
-            ::_exit(1);
-        next = static_cast<unsigned>(fd) + 1;
-    }
-    if (::syscall(SYS_close_range, next, ~0u, 0) != 0)
+    // The jail's held fds lie above kSocketFd (Jail::held_fds()).
+    if (!os::close_fds_from(kSocketFd + 1, jail.held_fds()))
         ::_exit(1);
 }
 

@@ -25,11 +25,8 @@ inline protocol::Ref<VkBuffer> create_buffer(Context& c, const protocol::Ref<VkD
     return {buffer_id, buffer};
 }
 
-// The index of a memory type in `type_bits`: host-visible, or when `any_if_not_host_visible`
-// and no host-visible type is allowed (an optimal-tiling image on a discrete GPU such as
-// NVIDIA's), any allowed type: such memory is read back through a buffer copy.
-inline std::uint32_t memory_type(Context& c, std::uint32_t type_bits,
-                                 bool any_if_not_host_visible) {
+// The physical device's memory properties as a guest sees them through Venus.
+inline VkPhysicalDeviceMemoryProperties memory_properties(Context& c) {
     VkPhysicalDeviceMemoryProperties2 mem{};
     mem.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MEMORY_PROPERTIES_2;
     gen::GetPhysicalDeviceMemoryProperties2Args gm;
@@ -37,7 +34,15 @@ inline std::uint32_t memory_type(Context& c, std::uint32_t type_bits,
     gm.pMemoryProperties = &mem;
     gen::GetPhysicalDeviceMemoryProperties2Args gm_reply;
     REQUIRE(c.call(gm, gm_reply) == DecodeResult::Ok);
-    const auto& props = gm_reply.pMemoryProperties->memoryProperties;
+    return gm_reply.pMemoryProperties->memoryProperties;
+}
+
+// The index of a memory type in `type_bits`: host-visible, or when `any_if_not_host_visible`
+// and no host-visible type is allowed (an optimal-tiling image on a discrete GPU such as
+// NVIDIA's), any allowed type: such memory is read back through a buffer copy.
+inline std::uint32_t memory_type(Context& c, std::uint32_t type_bits,
+                                 bool any_if_not_host_visible) {
+    const VkPhysicalDeviceMemoryProperties props = memory_properties(c);
     std::uint32_t type = UINT32_MAX;
     for (const bool need_host_visible : {true, false}) {
         if (!need_host_visible && !any_if_not_host_visible)

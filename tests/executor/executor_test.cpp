@@ -120,14 +120,7 @@ VkPhysicalDeviceMemoryProperties memory_properties_through_venus() {
     Context r;
     create_instance(r);
     enumerate_physical_devices(r);
-    VkPhysicalDeviceMemoryProperties2 mem{};
-    mem.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MEMORY_PROPERTIES_2;
-    gen::GetPhysicalDeviceMemoryProperties2Args m;
-    m.physicalDevice = {physical_device_id, id<VkPhysicalDevice>(physical_device_id)};
-    m.pMemoryProperties = &mem;
-    gen::GetPhysicalDeviceMemoryProperties2Args reply;
-    REQUIRE(r.call(m, reply) == DecodeResult::Ok);
-    return reply.pMemoryProperties->memoryProperties;
+    return memory_properties(r);
 }
 } // namespace
 

@@ -598,17 +598,17 @@ std::string probe_rings(const std::shared_ptr<client::ProxyServer>& server) {
     }
 }
 
-// One more context set up like the measured one (a ring where the server has them, the same
-// device and objects), for the per-context memory figure.
-struct ExtraContext {
+// A context with the bench's device and objects, over a ring where the server has them: the
+// measured one, and the others of the per-context memory figure.
+struct BenchContext {
     client::ProxyTransport transport;
     client::Guest guest;
     std::optional<client::Ring> ring;
     std::optional<Channel> channel;
     std::optional<BenchDevice> device;
 
-    ExtraContext(const std::shared_ptr<client::ProxyServer>& server, bool rings)
-        : transport(server, "venus-bench-extra"), guest(transport) {
+    BenchContext(const std::shared_ptr<client::ProxyServer>& server, bool rings, const char* name)
+        : transport(server, name), guest(transport) {
         if (rings)
             ring.emplace(guest);
         channel.emplace(guest, ring ? &*ring : nullptr);
@@ -633,15 +633,12 @@ void run_server_round(const Options& o, const ServerSpec& spec, TargetResult& ou
                          "memory may be counted\n",
                          spec.name.c_str());
         {
-            client::ProxyTransport transport(server, "venus-bench");
-            client::Guest g(transport);
-            std::optional<client::Ring> ring;
-            if (no_rings.empty())
-                ring.emplace(g);
-            Channel channel(g, ring ? &*ring : nullptr);
+            BenchContext measured(server, no_rings.empty(), "venus-bench");
+            client::Guest& g = measured.guest;
+            const std::optional<client::Ring>& ring = measured.ring;
+            Channel& channel = *measured.channel;
+            BenchDevice& device = *measured.device;
             out.transport = channel.name();
-            BenchDevice device(channel);
-            channel.drain();
             attempt(out, "memory_idle", o, [&] {
                 out.idle.push_back(
                     descendants_memory(server->pid(), smaps_name(o, out, "idle", out.idle.size())));
@@ -666,9 +663,10 @@ void run_server_round(const Options& o, const ServerSpec& spec, TargetResult& ou
             // Per context with several running: the measured one and the rest set up alike. Before
             // bulk, for the same reason as memory_after.
             attempt(out, "memory_many", o, [&] {
-                std::vector<std::unique_ptr<ExtraContext>> extra;
+                std::vector<std::unique_ptr<BenchContext>> extra;
                 for (int i = 1; i < o.many_contexts; ++i)
-                    extra.push_back(std::make_unique<ExtraContext>(server, no_rings.empty()));
+                    extra.push_back(std::make_unique<BenchContext>(server, no_rings.empty(),
+                                                                   "venus-bench-extra"));
                 Memory m =
                     descendants_memory(server->pid(), smaps_name(o, out, "many", out.many.size()));
                 m.rss_kib /= o.many_contexts;

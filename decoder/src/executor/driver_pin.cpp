@@ -52,17 +52,24 @@ VkResult create_instance_with_drivers_pinned(const std::function<VkResult()>& cr
     return result;
 }
 
-bool preload_host_drivers(std::string& error) {
+VkResult create_server_instance(const char* application, std::uint32_t api_version,
+                                VkInstance& out) {
     VkApplicationInfo app{};
     app.sType = VK_STRUCTURE_TYPE_APPLICATION_INFO;
-    app.pApplicationName = "venus-render-server driver preload";
-    app.apiVersion = VK_API_VERSION_1_0;
+    app.pApplicationName = application;
+    app.apiVersion = api_version;
     VkInstanceCreateInfo info{};
     info.sType = VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO;
     info.pApplicationInfo = &app;
+    return vkCreateInstance(&info, nullptr, &out);
+}
+
+bool preload_host_drivers(std::string& error) {
     VkInstance instance = VK_NULL_HANDLE;
-    const VkResult result = create_instance_with_drivers_pinned(
-        [&] { return vkCreateInstance(&info, nullptr, &instance); });
+    const VkResult result = create_instance_with_drivers_pinned([&] {
+        return create_server_instance("venus-render-server driver preload", VK_API_VERSION_1_0,
+                                      instance);
+    });
     if (result != VK_SUCCESS) {
         error = "vkCreateInstance returned " + std::to_string(static_cast<int>(result));
         return false;

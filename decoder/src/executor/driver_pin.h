@@ -19,6 +19,11 @@ namespace vn::decoder {
 // extra instance.
 VkResult create_instance_with_drivers_pinned(const std::function<VkResult()>& create_instance);
 
+// An instance of the server's own, no layers or extensions, to ask the host before any guest
+// exists (the driver preload, the memory probe).
+VkResult create_server_instance(const char* application, std::uint32_t api_version,
+                                VkInstance& out);
+
 // The paths of the shared objects loaded in this process now.
 std::set<std::string> loaded_objects();
 

@@ -58,9 +58,14 @@ class PhysicalDeviceState final : public ObjectState {
   public:
     explicit PhysicalDeviceState(const InstanceState& i) : instance(&i) {}
     const InstanceState* instance;
-    // Memory types whose memory the guest can map (physical_device.cpp), probed once.
+    // Memory types whose memory the guest can map (mappable_types_of), found once.
     std::optional<std::uint32_t> mappable_types;
 };
+
+// The memory types of `pd` whose host-visible memory can be handed to a guest: from the table the
+// server learnt (vn/decoder/host_memory_probe.h), else probed on a throwaway device.
+std::uint32_t mappable_types_of(const InstanceState& inst, VkPhysicalDevice pd,
+                                const VkPhysicalDeviceMemoryProperties& mem);
 
 // The shape of an image: every region a command names in it is checked against this, since
 // drivers trust those regions and would read or write outside the image's memory.

@@ -17,8 +17,8 @@
 // - Handed over (setup() given a pid slot, below): the new process shares the caller's memory
 //   (CLONE_VM) and its parent (CLONE_PARENT), and the caller exits at once, so the worker is the
 //   launcher's own child and no page of the server's image is copied a second time. The kernel
-//   writes the worker's pid into the slot, a shared page the launcher reads; the worker unmaps it
-//   before it serves (Jail::forget_pid_slot's caller), so a later exploit cannot rewrite it.
+//   writes the worker's pid into the slot, a shared page the launcher reads; the launcher's code in
+//   the worker unmaps it before it serves, so a later exploit cannot rewrite it.
 // - Reaper (no slot, or where the hand-over is not possible): the caller forks; the child becomes
 //   PID 1 and returns as the worker; the parent stays behind as a minimal reaper (no
 //   capabilities, its own tiny seccomp filter) that waits for the worker and then dies the same
@@ -142,7 +142,9 @@ class Jail {
     bool apply_rlimits();
     void filter_environment();
     bool enter_namespaces(pid_t* worker_pid);
-    bool hand_over_to_pid_namespace(pid_t* worker_pid);
+    // NotPossible: still the caller, which keeps a reaper instead. Otherwise this is the worker.
+    enum class HandOver { Done, NotPossible, WorkerMustExit };
+    HandOver hand_over_to_pid_namespace(pid_t* worker_pid);
     bool fork_reaper();
     bool drop_capabilities();
     [[noreturn]] void run_reaper(pid_t worker, int ready_fd);
@@ -156,7 +158,6 @@ class Jail {
     os::UniqueFd m_shared_net;
     std::optional<BpfProgram> m_reaper_filter;
     bool m_in_mount_ns = false;
-    bool m_handover_failed = false; // in a worker that was handed over but must not go on
     bool m_report_violations = false;
 };
 
