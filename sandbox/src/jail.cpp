@@ -316,6 +316,8 @@ std::vector<std::string> JailConfig::default_env_allowlist() {
         "LIBGL_*",
         // NVIDIA's driver knobs (shader disk cache path, threaded optimisations...).
         "__GL_*", "__NV_*",
+        // Our own decoder's knobs (VENUS_RECORDED_CALLS).
+        "VENUS_*",
         // Shader caches: Mesa and NVIDIA use $XDG_CACHE_HOME, else $HOME/.cache.
         "XDG_CACHE_HOME", "HOME",
         // LD_LIBRARY_PATH is dropped: ld.so read it when the server started, and the worker is

@@ -491,3 +491,117 @@ TEST_CASE("the context's reply stream keeps its resource in use until it moves")
     CHECK_FALSE(c.executor.resource_in_use(2));
     CHECK(c.executor.resource_in_use(1));
 }
+
+namespace {
+
+// Sets an environment variable for as long as it lives (the executor reads its choices from the
+// environment when it is constructed).
+struct ScopedEnv {
+    std::string name;
+    ScopedEnv(std::string n, const char* value) : name(std::move(n)) {
+        ::setenv(name.c_str(), value, 1);
+    }
+    ~ScopedEnv() { ::unsetenv(name.c_str()); }
+};
+
+} // namespace
+
+// The driver calls of recorded commands from a ring may run on a thread of their own
+// (call_queue.h). Whichever way they run, the driver must see them in the guest's order, and no
+// other command (from the ring or from the context path) may reach the driver before them.
+TEST_CASE("recorded commands reach the driver in the guest's order, before any later command") {
+    const std::string mode = GENERATE("thread", "inline");
+    INFO("VENUS_RECORDED_CALLS=" << mode);
+    const auto context = [&] {
+        const ScopedEnv env("VENUS_RECORDED_CALLS", mode.c_str());
+        return std::make_unique<Context>();
+    }();
+    Context& c = *context;
+    const auto dev = create_device(c);
+    const auto queue = get_queue(c, dev);
+    constexpr std::uint64_t buffer_id = 0x7f0000018000, memory_id = 0x7f0000019000,
+                            pool_id = 0x7f000001a000, cb_id = 0x7f000001b000;
+    constexpr std::uint32_t slots = 8;
+    const auto b =
+        create_bound_buffer(c, dev, buffer_id, memory_id, 4096, VK_BUFFER_USAGE_TRANSFER_DST_BIT);
+    const auto cb = allocate_command_buffer(c, dev, pool_id, cb_id);
+
+    REQUIRE(c.submit(create_ring({}, busy)) == DecodeResult::Ok);
+    GuestRing g{c.shm.rings.data(), {}};
+    auto write = [&](const std::vector<std::byte>& cmds) {
+        // Never overrun the renderer: the guest waits for room (vn_ring_wait_space).
+        while (g.tail + cmds.size() - g.head() > g.l.buffer_size)
+            std::this_thread::sleep_for(20us);
+        return g.write(cmds);
+    };
+
+    VkCommandBufferBeginInfo bi{};
+    bi.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO;
+    bi.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
+    gen::BeginCommandBufferArgs begin;
+    begin.commandBuffer = cb;
+    begin.pBeginInfo = &bi;
+    VkMemoryBarrier transfer{VK_STRUCTURE_TYPE_MEMORY_BARRIER, nullptr,
+                             VK_ACCESS_TRANSFER_WRITE_BIT,
+                             VK_ACCESS_TRANSFER_WRITE_BIT | VK_ACCESS_TRANSFER_READ_BIT};
+    gen::CmdPipelineBarrierArgs barrier;
+    barrier.commandBuffer = cb;
+    barrier.srcStageMask = VK_PIPELINE_STAGE_TRANSFER_BIT;
+    barrier.dstStageMask = VK_PIPELINE_STAGE_TRANSFER_BIT;
+    barrier.memoryBarrierCount = 1;
+    barrier.pMemoryBarriers = &transfer;
+    gen::EndCommandBufferArgs end;
+    end.commandBuffer = cb;
+    VkSubmitInfo si{};
+    si.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO;
+    si.commandBufferCount = 1;
+    si.pCommandBuffers = &cb.handle;
+    gen::QueueSubmitArgs qs;
+    qs.queue = queue;
+    qs.submitCount = 1;
+    qs.pSubmits = &si;
+    gen::QueueWaitIdleArgs idle;
+    idle.queue = queue;
+
+    // Three recordings, each many times the ring's size: every word is written over and over,
+    // and only the last write of each may survive. The first two are submitted from the ring
+    // itself, the last from the context path once the ring has moved past its end.
+    for (std::uint32_t round = 0; round < 3; ++round) {
+        write(encode(begin));
+        std::uint32_t last[slots] = {};
+        for (std::uint32_t i = 1; i <= 400; ++i) {
+            const std::uint32_t value = round * 1000 + i;
+            const std::uint32_t slot = i % slots;
+            gen::CmdUpdateBufferArgs update;
+            update.commandBuffer = cb;
+            update.dstBuffer = b.buffer;
+            update.dstOffset = slot * 4;
+            update.dataSize = 4;
+            update.pData = &value;
+            write(concat({encode(barrier), encode(update)}));
+            gen::CmdFillBufferArgs fill;
+            fill.commandBuffer = cb;
+            fill.dstBuffer = b.buffer;
+            fill.dstOffset = (slots + slot) * 4;
+            fill.size = 4;
+            fill.data = value + 7;
+            write(concat({encode(barrier), encode(fill)}));
+            last[slot] = value;
+        }
+        const std::uint32_t seqno = write(encode(end));
+        if (round < 2) {
+            REQUIRE(g.wait_head(write(concat({encode(qs), encode(idle)}))));
+        } else {
+            REQUIRE(g.wait_head(seqno));
+            REQUIRE(c.send(qs) == DecodeResult::Ok);
+            REQUIRE(c.send(idle) == DecodeResult::Ok);
+        }
+        REQUIRE_FALSE(c.is_fatal());
+        const auto words = read_memory(c, memory_id, 2 * slots);
+        for (std::uint32_t s = 0; s < slots; ++s) {
+            CHECK(words[s] == last[s]);
+            CHECK(words[slots + s] == last[s] + 7);
+        }
+    }
+    CHECK(thread_nice_values("vn-driver").size() == (mode == "thread" ? 1u : 0u));
+}

@@ -119,14 +119,20 @@ DecodeResult Executor::on_vkBeginCommandBuffer(protocol::Decoder& d,
                                                gen::BeginCommandBufferArgs& a) {
     const gen::DeviceDispatch* dd = nullptr;
     VN_TRY(command_buffer_dispatch(d, a.commandBuffer, dd));
-    a.ret = dd->BeginCommandBuffer(a.commandBuffer.handle, a.pBeginInfo);
+    if (m_recording) // no reply asked for: the result goes nowhere
+        record([=] { (void)dd->BeginCommandBuffer(a.commandBuffer.handle, a.pBeginInfo); });
+    else
+        a.ret = dd->BeginCommandBuffer(a.commandBuffer.handle, a.pBeginInfo);
     return DecodeResult::Ok;
 }
 
 DecodeResult Executor::on_vkEndCommandBuffer(protocol::Decoder& d, gen::EndCommandBufferArgs& a) {
     const gen::DeviceDispatch* dd = nullptr;
     VN_TRY(command_buffer_dispatch(d, a.commandBuffer, dd));
-    a.ret = dd->EndCommandBuffer(a.commandBuffer.handle);
+    if (m_recording) // no reply asked for: the result goes nowhere
+        record([=] { (void)dd->EndCommandBuffer(a.commandBuffer.handle); });
+    else
+        a.ret = dd->EndCommandBuffer(a.commandBuffer.handle);
     return DecodeResult::Ok;
 }
 

@@ -163,8 +163,10 @@ DecodeResult Executor::on_vkCmdFillBuffer(protocol::Decoder& d, gen::CmdFillBuff
     // VK_WHOLE_SIZE: the driver fills up to the end, so only the offset needs to be inside.
     VN_TRY(check_buffer_range(d, *dev, a.dstBuffer.handle, a.dstOffset,
                               a.size == whole ? 0 : a.size, "vkCmdFillBuffer"));
-    dev->dispatch.CmdFillBuffer(a.commandBuffer.handle, a.dstBuffer.handle, a.dstOffset, a.size,
-                                a.data);
+    record([=] {
+        dev->dispatch.CmdFillBuffer(a.commandBuffer.handle, a.dstBuffer.handle, a.dstOffset, a.size,
+                                    a.data);
+    });
     return DecodeResult::Ok;
 }
 
@@ -173,8 +175,10 @@ DecodeResult Executor::on_vkCmdUpdateBuffer(protocol::Decoder& d, gen::CmdUpdate
     VN_TRY(command_buffer_device(d, a.commandBuffer, dev));
     VN_TRY(check_buffer_range(d, *dev, a.dstBuffer.handle, a.dstOffset, a.dataSize,
                               "vkCmdUpdateBuffer"));
-    dev->dispatch.CmdUpdateBuffer(a.commandBuffer.handle, a.dstBuffer.handle, a.dstOffset,
-                                  a.dataSize, a.pData);
+    record([=] {
+        dev->dispatch.CmdUpdateBuffer(a.commandBuffer.handle, a.dstBuffer.handle, a.dstOffset,
+                                      a.dataSize, a.pData);
+    });
     return DecodeResult::Ok;
 }
 
@@ -188,8 +192,10 @@ DecodeResult Executor::on_vkCmdCopyBuffer(protocol::Decoder& d, gen::CmdCopyBuff
         VN_TRY(check_buffer_range(d, *dev, a.dstBuffer.handle, r.dstOffset, r.size,
                                   "vkCmdCopyBuffer destination"));
     }
-    dev->dispatch.CmdCopyBuffer(a.commandBuffer.handle, a.srcBuffer.handle, a.dstBuffer.handle,
-                                a.regionCount, a.pRegions);
+    record([=] {
+        dev->dispatch.CmdCopyBuffer(a.commandBuffer.handle, a.srcBuffer.handle, a.dstBuffer.handle,
+                                    a.regionCount, a.pRegions);
+    });
     return DecodeResult::Ok;
 }
 
@@ -204,7 +210,7 @@ DecodeResult Executor::on_vkCmdCopyBuffer2(protocol::Decoder& d, gen::CmdCopyBuf
         VN_TRY(check_buffer_range(d, *dev, info.dstBuffer, r.dstOffset, r.size,
                                   "vkCmdCopyBuffer2 destination"));
     }
-    dev->dispatch.CmdCopyBuffer2(a.commandBuffer.handle, &info);
+    record([=] { dev->dispatch.CmdCopyBuffer2(a.commandBuffer.handle, &info); });
     return DecodeResult::Ok;
 }
 
@@ -228,9 +234,11 @@ DecodeResult Executor::on_vkCmdCopyBufferToImage(protocol::Decoder& d,
     for (std::uint32_t i = 0; i < a.regionCount; ++i)
         VN_TRY(check_buffer_image_copy(d, *dev, a.srcBuffer.handle, a.dstImage.handle,
                                        to_copy2(a.pRegions[i]), "vkCmdCopyBufferToImage"));
-    dev->dispatch.CmdCopyBufferToImage(a.commandBuffer.handle, a.srcBuffer.handle,
-                                       a.dstImage.handle, a.dstImageLayout, a.regionCount,
-                                       a.pRegions);
+    record([=] {
+        dev->dispatch.CmdCopyBufferToImage(a.commandBuffer.handle, a.srcBuffer.handle,
+                                           a.dstImage.handle, a.dstImageLayout, a.regionCount,
+                                           a.pRegions);
+    });
     return DecodeResult::Ok;
 }
 
@@ -242,7 +250,7 @@ DecodeResult Executor::on_vkCmdCopyBufferToImage2(protocol::Decoder& d,
     for (std::uint32_t i = 0; i < info.regionCount; ++i)
         VN_TRY(check_buffer_image_copy(d, *dev, info.srcBuffer, info.dstImage, info.pRegions[i],
                                        "vkCmdCopyBufferToImage2"));
-    dev->dispatch.CmdCopyBufferToImage2(a.commandBuffer.handle, &info);
+    record([=] { dev->dispatch.CmdCopyBufferToImage2(a.commandBuffer.handle, &info); });
     return DecodeResult::Ok;
 }
 
@@ -253,8 +261,11 @@ DecodeResult Executor::on_vkCmdCopyImageToBuffer(protocol::Decoder& d,
     for (std::uint32_t i = 0; i < a.regionCount; ++i)
         VN_TRY(check_buffer_image_copy(d, *dev, a.dstBuffer.handle, a.srcImage.handle,
                                        to_copy2(a.pRegions[i]), "vkCmdCopyImageToBuffer"));
-    dev->dispatch.CmdCopyImageToBuffer(a.commandBuffer.handle, a.srcImage.handle, a.srcImageLayout,
-                                       a.dstBuffer.handle, a.regionCount, a.pRegions);
+    record([=] {
+        dev->dispatch.CmdCopyImageToBuffer(a.commandBuffer.handle, a.srcImage.handle,
+                                           a.srcImageLayout, a.dstBuffer.handle, a.regionCount,
+                                           a.pRegions);
+    });
     return DecodeResult::Ok;
 }
 
@@ -266,7 +277,7 @@ DecodeResult Executor::on_vkCmdCopyImageToBuffer2(protocol::Decoder& d,
     for (std::uint32_t i = 0; i < info.regionCount; ++i)
         VN_TRY(check_buffer_image_copy(d, *dev, info.dstBuffer, info.srcImage, info.pRegions[i],
                                        "vkCmdCopyImageToBuffer2"));
-    dev->dispatch.CmdCopyImageToBuffer2(a.commandBuffer.handle, &info);
+    record([=] { dev->dispatch.CmdCopyImageToBuffer2(a.commandBuffer.handle, &info); });
     return DecodeResult::Ok;
 }
 
@@ -288,8 +299,10 @@ DecodeResult Executor::on_vkCmdBindVertexBuffers(protocol::Decoder& d,
         if (a.pBuffers[i] != VK_NULL_HANDLE || a.pOffsets[i] != 0)
             VN_TRY(check_buffer_range(d, *dev, a.pBuffers[i], a.pOffsets[i], 0,
                                       "vkCmdBindVertexBuffers"));
-    dev->dispatch.CmdBindVertexBuffers(a.commandBuffer.handle, a.firstBinding, a.bindingCount,
-                                       a.pBuffers, a.pOffsets);
+    record([=] {
+        dev->dispatch.CmdBindVertexBuffers(a.commandBuffer.handle, a.firstBinding, a.bindingCount,
+                                           a.pBuffers, a.pOffsets);
+    });
     return DecodeResult::Ok;
 }
 
@@ -305,8 +318,10 @@ DecodeResult Executor::on_vkCmdBindVertexBuffers2(protocol::Decoder& d,
             VN_TRY(check_buffer_range(d, *dev, a.pBuffers[i], a.pOffsets[i], size,
                                       "vkCmdBindVertexBuffers2"));
     }
-    dev->dispatch.CmdBindVertexBuffers2(a.commandBuffer.handle, a.firstBinding, a.bindingCount,
-                                        a.pBuffers, a.pOffsets, a.pSizes, a.pStrides);
+    record([=] {
+        dev->dispatch.CmdBindVertexBuffers2(a.commandBuffer.handle, a.firstBinding, a.bindingCount,
+                                            a.pBuffers, a.pOffsets, a.pSizes, a.pStrides);
+    });
     return DecodeResult::Ok;
 }
 
@@ -315,8 +330,10 @@ DecodeResult Executor::on_vkCmdBindIndexBuffer(protocol::Decoder& d,
     DeviceState* dev = nullptr;
     VN_TRY(command_buffer_device(d, a.commandBuffer, dev));
     VN_TRY(check_buffer_range(d, *dev, a.buffer.handle, a.offset, 0, "vkCmdBindIndexBuffer"));
-    dev->dispatch.CmdBindIndexBuffer(a.commandBuffer.handle, a.buffer.handle, a.offset,
-                                     a.indexType);
+    record([=] {
+        dev->dispatch.CmdBindIndexBuffer(a.commandBuffer.handle, a.buffer.handle, a.offset,
+                                         a.indexType);
+    });
     return DecodeResult::Ok;
 }
 
@@ -329,8 +346,10 @@ DecodeResult Executor::on_vkCmdBindIndexBuffer2(protocol::Decoder& d,
     if (a.buffer.handle != VK_NULL_HANDLE || a.offset != 0 || a.size != whole)
         VN_TRY(check_buffer_range(d, *dev, a.buffer.handle, a.offset, a.size == whole ? 0 : a.size,
                                   "vkCmdBindIndexBuffer2"));
-    dev->dispatch.CmdBindIndexBuffer2(a.commandBuffer.handle, a.buffer.handle, a.offset, a.size,
-                                      a.indexType);
+    record([=] {
+        dev->dispatch.CmdBindIndexBuffer2(a.commandBuffer.handle, a.buffer.handle, a.offset, a.size,
+                                          a.indexType);
+    });
     return DecodeResult::Ok;
 }
 #endif
@@ -344,7 +363,7 @@ Executor::on_vkCmdBeginConditionalRenderingEXT(protocol::Decoder& d,
     // The predicate is one 32-bit value at offset.
     VN_TRY(check_buffer_range(d, *dev, info.buffer, info.offset, sizeof(std::uint32_t),
                               "vkCmdBeginConditionalRenderingEXT"));
-    dev->dispatch.CmdBeginConditionalRenderingEXT(a.commandBuffer.handle, &info);
+    record([=] { dev->dispatch.CmdBeginConditionalRenderingEXT(a.commandBuffer.handle, &info); });
     return DecodeResult::Ok;
 }
 
@@ -357,8 +376,10 @@ DecodeResult Executor::on_vkCmdSetViewport(protocol::Decoder& d, gen::CmdSetView
         return d.in.fail("vkCmdSetViewport: viewports [" + std::to_string(a.firstViewport) + ", +" +
                          std::to_string(a.viewportCount) + ") past maxViewports " +
                          std::to_string(max));
-    dev->dispatch.CmdSetViewport(a.commandBuffer.handle, a.firstViewport, a.viewportCount,
-                                 a.pViewports);
+    record([=] {
+        dev->dispatch.CmdSetViewport(a.commandBuffer.handle, a.firstViewport, a.viewportCount,
+                                     a.pViewports);
+    });
     return DecodeResult::Ok;
 }
 
@@ -370,8 +391,10 @@ DecodeResult Executor::on_vkCmdSetScissor(protocol::Decoder& d, gen::CmdSetSciss
         return d.in.fail("vkCmdSetScissor: scissors [" + std::to_string(a.firstScissor) + ", +" +
                          std::to_string(a.scissorCount) + ") past maxViewports " +
                          std::to_string(max));
-    dev->dispatch.CmdSetScissor(a.commandBuffer.handle, a.firstScissor, a.scissorCount,
-                                a.pScissors);
+    record([=] {
+        dev->dispatch.CmdSetScissor(a.commandBuffer.handle, a.firstScissor, a.scissorCount,
+                                    a.pScissors);
+    });
     return DecodeResult::Ok;
 }
 
@@ -383,7 +406,10 @@ DecodeResult Executor::on_vkCmdSetViewportWithCount(protocol::Decoder& d,
     if (a.viewportCount > dev->limits.maxViewports)
         return d.in.fail("vkCmdSetViewportWithCount: " + std::to_string(a.viewportCount) +
                          " viewports, maxViewports is " + std::to_string(dev->limits.maxViewports));
-    dev->dispatch.CmdSetViewportWithCount(a.commandBuffer.handle, a.viewportCount, a.pViewports);
+    record([=] {
+        dev->dispatch.CmdSetViewportWithCount(a.commandBuffer.handle, a.viewportCount,
+                                              a.pViewports);
+    });
     return DecodeResult::Ok;
 }
 
@@ -394,7 +420,9 @@ DecodeResult Executor::on_vkCmdSetScissorWithCount(protocol::Decoder& d,
     if (a.scissorCount > dev->limits.maxViewports)
         return d.in.fail("vkCmdSetScissorWithCount: " + std::to_string(a.scissorCount) +
                          " scissors, maxViewports is " + std::to_string(dev->limits.maxViewports));
-    dev->dispatch.CmdSetScissorWithCount(a.commandBuffer.handle, a.scissorCount, a.pScissors);
+    record([=] {
+        dev->dispatch.CmdSetScissorWithCount(a.commandBuffer.handle, a.scissorCount, a.pScissors);
+    });
     return DecodeResult::Ok;
 }
 
@@ -407,8 +435,10 @@ DecodeResult Executor::on_vkCmdSetColorWriteEnableEXT(protocol::Decoder& d,
         return d.in.fail("vkCmdSetColorWriteEnableEXT: " + std::to_string(a.attachmentCount) +
                          " attachments, maxColorAttachments is " +
                          std::to_string(dev->limits.maxColorAttachments));
-    dev->dispatch.CmdSetColorWriteEnableEXT(a.commandBuffer.handle, a.attachmentCount,
-                                            a.pColorWriteEnables);
+    record([=] {
+        dev->dispatch.CmdSetColorWriteEnableEXT(a.commandBuffer.handle, a.attachmentCount,
+                                                a.pColorWriteEnables);
+    });
     return DecodeResult::Ok;
 }
 
@@ -431,8 +461,10 @@ DecodeResult Executor::on_vkCmdSetColorBlendEnableEXT(protocol::Decoder& d,
     VN_TRY(command_buffer_device(d, a.commandBuffer, dev));
     VN_TRY(check_attachments(d, *dev, a.firstAttachment, a.attachmentCount,
                              "vkCmdSetColorBlendEnableEXT"));
-    dev->dispatch.CmdSetColorBlendEnableEXT(a.commandBuffer.handle, a.firstAttachment,
-                                            a.attachmentCount, a.pColorBlendEnables);
+    record([=] {
+        dev->dispatch.CmdSetColorBlendEnableEXT(a.commandBuffer.handle, a.firstAttachment,
+                                                a.attachmentCount, a.pColorBlendEnables);
+    });
     return DecodeResult::Ok;
 }
 
@@ -442,8 +474,10 @@ DecodeResult Executor::on_vkCmdSetColorBlendEquationEXT(protocol::Decoder& d,
     VN_TRY(command_buffer_device(d, a.commandBuffer, dev));
     VN_TRY(check_attachments(d, *dev, a.firstAttachment, a.attachmentCount,
                              "vkCmdSetColorBlendEquationEXT"));
-    dev->dispatch.CmdSetColorBlendEquationEXT(a.commandBuffer.handle, a.firstAttachment,
-                                              a.attachmentCount, a.pColorBlendEquations);
+    record([=] {
+        dev->dispatch.CmdSetColorBlendEquationEXT(a.commandBuffer.handle, a.firstAttachment,
+                                                  a.attachmentCount, a.pColorBlendEquations);
+    });
     return DecodeResult::Ok;
 }
 
@@ -453,8 +487,10 @@ DecodeResult Executor::on_vkCmdSetColorWriteMaskEXT(protocol::Decoder& d,
     VN_TRY(command_buffer_device(d, a.commandBuffer, dev));
     VN_TRY(check_attachments(d, *dev, a.firstAttachment, a.attachmentCount,
                              "vkCmdSetColorWriteMaskEXT"));
-    dev->dispatch.CmdSetColorWriteMaskEXT(a.commandBuffer.handle, a.firstAttachment,
-                                          a.attachmentCount, a.pColorWriteMasks);
+    record([=] {
+        dev->dispatch.CmdSetColorWriteMaskEXT(a.commandBuffer.handle, a.firstAttachment,
+                                              a.attachmentCount, a.pColorWriteMasks);
+    });
     return DecodeResult::Ok;
 }
 
@@ -464,8 +500,10 @@ DecodeResult Executor::on_vkCmdSetColorBlendAdvancedEXT(protocol::Decoder& d,
     VN_TRY(command_buffer_device(d, a.commandBuffer, dev));
     VN_TRY(check_attachments(d, *dev, a.firstAttachment, a.attachmentCount,
                              "vkCmdSetColorBlendAdvancedEXT"));
-    dev->dispatch.CmdSetColorBlendAdvancedEXT(a.commandBuffer.handle, a.firstAttachment,
-                                              a.attachmentCount, a.pColorBlendAdvanced);
+    record([=] {
+        dev->dispatch.CmdSetColorBlendAdvancedEXT(a.commandBuffer.handle, a.firstAttachment,
+                                                  a.attachmentCount, a.pColorBlendAdvanced);
+    });
     return DecodeResult::Ok;
 }
 
@@ -493,9 +531,11 @@ DecodeResult Executor::on_vkCmdSetVertexInputEXT(protocol::Decoder& d,
                              std::to_string(attr.location) + ", binding " +
                              std::to_string(attr.binding) + " past the device's limits");
     }
-    dev->dispatch.CmdSetVertexInputEXT(
-        a.commandBuffer.handle, a.vertexBindingDescriptionCount, a.pVertexBindingDescriptions,
-        a.vertexAttributeDescriptionCount, a.pVertexAttributeDescriptions);
+    record([=] {
+        dev->dispatch.CmdSetVertexInputEXT(
+            a.commandBuffer.handle, a.vertexBindingDescriptionCount, a.pVertexBindingDescriptions,
+            a.vertexAttributeDescriptionCount, a.pVertexAttributeDescriptions);
+    });
     return DecodeResult::Ok;
 }
 
@@ -510,7 +550,8 @@ Executor::on_vkCmdSetRenderingAttachmentLocations(protocol::Decoder& d,
         return d.in.fail(
             "vkCmdSetRenderingAttachmentLocations: " + std::to_string(info.colorAttachmentCount) +
             " attachments past maxColorAttachments");
-    dev->dispatch.CmdSetRenderingAttachmentLocations(a.commandBuffer.handle, &info);
+    record(
+        [=] { dev->dispatch.CmdSetRenderingAttachmentLocations(a.commandBuffer.handle, &info); });
     return DecodeResult::Ok;
 }
 #endif
@@ -525,7 +566,9 @@ DecodeResult Executor::on_vkCmdSetRenderingInputAttachmentIndices(
         return d.in.fail("vkCmdSetRenderingInputAttachmentIndices: " +
                          std::to_string(info.colorAttachmentCount) +
                          " attachments past maxColorAttachments");
-    dev->dispatch.CmdSetRenderingInputAttachmentIndices(a.commandBuffer.handle, &info);
+    record([=] {
+        dev->dispatch.CmdSetRenderingInputAttachmentIndices(a.commandBuffer.handle, &info);
+    });
     return DecodeResult::Ok;
 }
 #endif
@@ -550,8 +593,10 @@ DecodeResult Executor::on_vkCmdPushConstants(protocol::Decoder& d, gen::CmdPushC
     DeviceState* dev = nullptr;
     VN_TRY(command_buffer_device(d, a.commandBuffer, dev));
     VN_TRY(check_push_constants(d, *dev, a.layout.handle, a.offset, a.size, "vkCmdPushConstants"));
-    dev->dispatch.CmdPushConstants(a.commandBuffer.handle, a.layout.handle, a.stageFlags, a.offset,
-                                   a.size, a.pValues);
+    record([=] {
+        dev->dispatch.CmdPushConstants(a.commandBuffer.handle, a.layout.handle, a.stageFlags,
+                                       a.offset, a.size, a.pValues);
+    });
     return DecodeResult::Ok;
 }
 
@@ -562,7 +607,7 @@ DecodeResult Executor::on_vkCmdPushConstants2(protocol::Decoder& d, gen::CmdPush
     const VkPushConstantsInfo& info = *a.pPushConstantsInfo;
     VN_TRY(
         check_push_constants(d, *dev, info.layout, info.offset, info.size, "vkCmdPushConstants2"));
-    dev->dispatch.CmdPushConstants2(a.commandBuffer.handle, &info);
+    record([=] { dev->dispatch.CmdPushConstants2(a.commandBuffer.handle, &info); });
     return DecodeResult::Ok;
 }
 #endif
@@ -580,8 +625,10 @@ DecodeResult Executor::on_vkCmdDrawIndirect(protocol::Decoder& d, gen::CmdDrawIn
     VN_TRY(command_buffer_device(d, a.commandBuffer, dev));
     const VkDeviceSize bytes = indirect_bytes(a.drawCount, a.stride, sizeof(VkDrawIndirectCommand));
     VN_TRY(check_buffer_range(d, *dev, a.buffer.handle, a.offset, bytes, "vkCmdDrawIndirect"));
-    dev->dispatch.CmdDrawIndirect(a.commandBuffer.handle, a.buffer.handle, a.offset, a.drawCount,
-                                  a.stride);
+    record([=] {
+        dev->dispatch.CmdDrawIndirect(a.commandBuffer.handle, a.buffer.handle, a.offset,
+                                      a.drawCount, a.stride);
+    });
     return DecodeResult::Ok;
 }
 
@@ -593,8 +640,10 @@ DecodeResult Executor::on_vkCmdDrawIndexedIndirect(protocol::Decoder& d,
         indirect_bytes(a.drawCount, a.stride, sizeof(VkDrawIndexedIndirectCommand));
     VN_TRY(
         check_buffer_range(d, *dev, a.buffer.handle, a.offset, bytes, "vkCmdDrawIndexedIndirect"));
-    dev->dispatch.CmdDrawIndexedIndirect(a.commandBuffer.handle, a.buffer.handle, a.offset,
-                                         a.drawCount, a.stride);
+    record([=] {
+        dev->dispatch.CmdDrawIndexedIndirect(a.commandBuffer.handle, a.buffer.handle, a.offset,
+                                             a.drawCount, a.stride);
+    });
     return DecodeResult::Ok;
 }
 
@@ -608,9 +657,11 @@ DecodeResult Executor::on_vkCmdDrawIndirectCount(protocol::Decoder& d,
     VN_TRY(check_buffer_range(d, *dev, a.buffer.handle, a.offset, bytes, "vkCmdDrawIndirectCount"));
     VN_TRY(check_buffer_range(d, *dev, a.countBuffer.handle, a.countBufferOffset, 4,
                               "vkCmdDrawIndirectCount count"));
-    dev->dispatch.CmdDrawIndirectCount(a.commandBuffer.handle, a.buffer.handle, a.offset,
-                                       a.countBuffer.handle, a.countBufferOffset, a.maxDrawCount,
-                                       a.stride);
+    record([=] {
+        dev->dispatch.CmdDrawIndirectCount(a.commandBuffer.handle, a.buffer.handle, a.offset,
+                                           a.countBuffer.handle, a.countBufferOffset,
+                                           a.maxDrawCount, a.stride);
+    });
     return DecodeResult::Ok;
 }
 
@@ -624,9 +675,11 @@ DecodeResult Executor::on_vkCmdDrawIndexedIndirectCount(protocol::Decoder& d,
                               "vkCmdDrawIndexedIndirectCount"));
     VN_TRY(check_buffer_range(d, *dev, a.countBuffer.handle, a.countBufferOffset, 4,
                               "vkCmdDrawIndexedIndirectCount count"));
-    dev->dispatch.CmdDrawIndexedIndirectCount(a.commandBuffer.handle, a.buffer.handle, a.offset,
-                                              a.countBuffer.handle, a.countBufferOffset,
-                                              a.maxDrawCount, a.stride);
+    record([=] {
+        dev->dispatch.CmdDrawIndexedIndirectCount(a.commandBuffer.handle, a.buffer.handle, a.offset,
+                                                  a.countBuffer.handle, a.countBufferOffset,
+                                                  a.maxDrawCount, a.stride);
+    });
     return DecodeResult::Ok;
 }
 
@@ -636,7 +689,9 @@ DecodeResult Executor::on_vkCmdDispatchIndirect(protocol::Decoder& d,
     VN_TRY(command_buffer_device(d, a.commandBuffer, dev));
     VN_TRY(check_buffer_range(d, *dev, a.buffer.handle, a.offset, sizeof(VkDispatchIndirectCommand),
                               "vkCmdDispatchIndirect"));
-    dev->dispatch.CmdDispatchIndirect(a.commandBuffer.handle, a.buffer.handle, a.offset);
+    record([=] {
+        dev->dispatch.CmdDispatchIndirect(a.commandBuffer.handle, a.buffer.handle, a.offset);
+    });
     return DecodeResult::Ok;
 }
 
@@ -677,8 +732,10 @@ DecodeResult Executor::on_vkCmdCopyImage(protocol::Decoder& d, gen::CmdCopyImage
         VN_TRY(check_image_region(d, *dev, a.dstImage.handle, r.dstSubresource, r.dstOffset,
                                   scaled_extent(r.extent, src, dst), "vkCmdCopyImage destination"));
     }
-    dev->dispatch.CmdCopyImage(a.commandBuffer.handle, a.srcImage.handle, a.srcImageLayout,
-                               a.dstImage.handle, a.dstImageLayout, a.regionCount, a.pRegions);
+    record([=] {
+        dev->dispatch.CmdCopyImage(a.commandBuffer.handle, a.srcImage.handle, a.srcImageLayout,
+                                   a.dstImage.handle, a.dstImageLayout, a.regionCount, a.pRegions);
+    });
     return DecodeResult::Ok;
 }
 
@@ -700,7 +757,7 @@ DecodeResult Executor::on_vkCmdCopyImage2(protocol::Decoder& d, gen::CmdCopyImag
     for (std::uint32_t i = 0; i < info.regionCount; ++i)
         VN_TRY(check_image_copy(d, *dev, info.srcImage, info.dstImage, info.pRegions[i],
                                 "vkCmdCopyImage2"));
-    dev->dispatch.CmdCopyImage2(a.commandBuffer.handle, &info);
+    record([=] { dev->dispatch.CmdCopyImage2(a.commandBuffer.handle, &info); });
     return DecodeResult::Ok;
 }
 
@@ -725,9 +782,11 @@ DecodeResult Executor::on_vkCmdBlitImage(protocol::Decoder& d, gen::CmdBlitImage
         VN_TRY(check_image_region(d, *dev, a.dstImage.handle, r.dstSubresource, offset[1],
                                   extent[1], "vkCmdBlitImage destination"));
     }
-    dev->dispatch.CmdBlitImage(a.commandBuffer.handle, a.srcImage.handle, a.srcImageLayout,
-                               a.dstImage.handle, a.dstImageLayout, a.regionCount, a.pRegions,
-                               a.filter);
+    record([=] {
+        dev->dispatch.CmdBlitImage(a.commandBuffer.handle, a.srcImage.handle, a.srcImageLayout,
+                                   a.dstImage.handle, a.dstImageLayout, a.regionCount, a.pRegions,
+                                   a.filter);
+    });
     return DecodeResult::Ok;
 }
 
@@ -745,7 +804,7 @@ DecodeResult Executor::on_vkCmdBlitImage2(protocol::Decoder& d, gen::CmdBlitImag
         VN_TRY(check_image_region(d, *dev, info.dstImage, r.dstSubresource, offset[1], extent[1],
                                   "vkCmdBlitImage2 destination"));
     }
-    dev->dispatch.CmdBlitImage2(a.commandBuffer.handle, &info);
+    record([=] { dev->dispatch.CmdBlitImage2(a.commandBuffer.handle, &info); });
     return DecodeResult::Ok;
 }
 
@@ -759,8 +818,11 @@ DecodeResult Executor::on_vkCmdResolveImage(protocol::Decoder& d, gen::CmdResolv
         VN_TRY(check_image_region(d, *dev, a.dstImage.handle, r.dstSubresource, r.dstOffset,
                                   r.extent, "vkCmdResolveImage destination"));
     }
-    dev->dispatch.CmdResolveImage(a.commandBuffer.handle, a.srcImage.handle, a.srcImageLayout,
-                                  a.dstImage.handle, a.dstImageLayout, a.regionCount, a.pRegions);
+    record([=] {
+        dev->dispatch.CmdResolveImage(a.commandBuffer.handle, a.srcImage.handle, a.srcImageLayout,
+                                      a.dstImage.handle, a.dstImageLayout, a.regionCount,
+                                      a.pRegions);
+    });
     return DecodeResult::Ok;
 }
 
@@ -775,7 +837,7 @@ DecodeResult Executor::on_vkCmdResolveImage2(protocol::Decoder& d, gen::CmdResol
         VN_TRY(check_image_region(d, *dev, info.dstImage, r.dstSubresource, r.dstOffset, r.extent,
                                   "vkCmdResolveImage2 destination"));
     }
-    dev->dispatch.CmdResolveImage2(a.commandBuffer.handle, &info);
+    record([=] { dev->dispatch.CmdResolveImage2(a.commandBuffer.handle, &info); });
     return DecodeResult::Ok;
 }
 
@@ -785,8 +847,10 @@ DecodeResult Executor::on_vkCmdClearColorImage(protocol::Decoder& d,
     VN_TRY(command_buffer_device(d, a.commandBuffer, dev));
     VN_TRY(check_image_ranges(d, *dev, a.image.handle, a.rangeCount, a.pRanges,
                               "vkCmdClearColorImage"));
-    dev->dispatch.CmdClearColorImage(a.commandBuffer.handle, a.image.handle, a.imageLayout,
-                                     a.pColor, a.rangeCount, a.pRanges);
+    record([=] {
+        dev->dispatch.CmdClearColorImage(a.commandBuffer.handle, a.image.handle, a.imageLayout,
+                                         a.pColor, a.rangeCount, a.pRanges);
+    });
     return DecodeResult::Ok;
 }
 
@@ -796,8 +860,11 @@ DecodeResult Executor::on_vkCmdClearDepthStencilImage(protocol::Decoder& d,
     VN_TRY(command_buffer_device(d, a.commandBuffer, dev));
     VN_TRY(check_image_ranges(d, *dev, a.image.handle, a.rangeCount, a.pRanges,
                               "vkCmdClearDepthStencilImage"));
-    dev->dispatch.CmdClearDepthStencilImage(a.commandBuffer.handle, a.image.handle, a.imageLayout,
-                                            a.pDepthStencil, a.rangeCount, a.pRanges);
+    record([=] {
+        dev->dispatch.CmdClearDepthStencilImage(a.commandBuffer.handle, a.image.handle,
+                                                a.imageLayout, a.pDepthStencil, a.rangeCount,
+                                                a.pRanges);
+    });
     return DecodeResult::Ok;
 }
 

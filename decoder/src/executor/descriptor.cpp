@@ -350,9 +350,11 @@ DecodeResult Executor::on_vkCmdBindDescriptorSets(protocol::Decoder& d,
     VN_TRY(check_bind_descriptor_sets(d, *dev, a.layout.handle, a.firstSet, a.descriptorSetCount,
                                       a.pDescriptorSets, a.dynamicOffsetCount,
                                       "vkCmdBindDescriptorSets"));
-    dev->dispatch.CmdBindDescriptorSets(a.commandBuffer.handle, a.pipelineBindPoint,
-                                        a.layout.handle, a.firstSet, a.descriptorSetCount,
-                                        a.pDescriptorSets, a.dynamicOffsetCount, a.pDynamicOffsets);
+    record([=] {
+        dev->dispatch.CmdBindDescriptorSets(
+            a.commandBuffer.handle, a.pipelineBindPoint, a.layout.handle, a.firstSet,
+            a.descriptorSetCount, a.pDescriptorSets, a.dynamicOffsetCount, a.pDynamicOffsets);
+    });
     return DecodeResult::Ok;
 }
 
@@ -378,8 +380,11 @@ DecodeResult Executor::on_vkCmdPushDescriptorSet(protocol::Decoder& d,
     VN_TRY(command_buffer_device(d, a.commandBuffer, dev));
     VN_TRY(check_push_descriptor_set(d, *dev, a.layout.handle, a.set, a.pDescriptorWrites,
                                      a.descriptorWriteCount, "vkCmdPushDescriptorSet"));
-    dev->dispatch.CmdPushDescriptorSet(a.commandBuffer.handle, a.pipelineBindPoint, a.layout.handle,
-                                       a.set, a.descriptorWriteCount, a.pDescriptorWrites);
+    record([=] {
+        dev->dispatch.CmdPushDescriptorSet(a.commandBuffer.handle, a.pipelineBindPoint,
+                                           a.layout.handle, a.set, a.descriptorWriteCount,
+                                           a.pDescriptorWrites);
+    });
     return DecodeResult::Ok;
 }
 
@@ -395,7 +400,7 @@ DecodeResult Executor::on_vkCmdBindDescriptorSets2(protocol::Decoder& d,
     VN_TRY(check_bind_descriptor_sets(d, *dev, info.layout, info.firstSet, info.descriptorSetCount,
                                       info.pDescriptorSets, info.dynamicOffsetCount,
                                       "vkCmdBindDescriptorSets2"));
-    dev->dispatch.CmdBindDescriptorSets2(a.commandBuffer.handle, &info);
+    record([=] { dev->dispatch.CmdBindDescriptorSets2(a.commandBuffer.handle, &info); });
     return DecodeResult::Ok;
 }
 #endif
@@ -408,7 +413,7 @@ DecodeResult Executor::on_vkCmdPushDescriptorSet2(protocol::Decoder& d,
     const VkPushDescriptorSetInfo& info = *a.pPushDescriptorSetInfo;
     VN_TRY(check_push_descriptor_set(d, *dev, info.layout, info.set, info.pDescriptorWrites,
                                      info.descriptorWriteCount, "vkCmdPushDescriptorSet2"));
-    dev->dispatch.CmdPushDescriptorSet2(a.commandBuffer.handle, &info);
+    record([=] { dev->dispatch.CmdPushDescriptorSet2(a.commandBuffer.handle, &info); });
     return DecodeResult::Ok;
 }
 #endif

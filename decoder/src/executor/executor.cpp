@@ -2,6 +2,10 @@
 
 #include "ring.h"
 
+#include <cstdlib>
+#include <cstring>
+#include <sched.h>
+
 #include <vector>
 #include <vulkan/vulkan.h>
 
@@ -9,7 +13,30 @@ namespace vn::decoder {
 
 using protocol::DecodeResult;
 
-Executor::Executor(ObjectTables& objects) : m_objects(objects), m_fatal(&objects.fatal()) {
+namespace {
+
+// Whether recorded commands' driver calls get a thread of their own (call_queue.h). It pays where
+// the decoding thread and the driver's can run at once without taking the cores the guest's own
+// threads need: on 2 cores the two threads and the guest's share them and the split loses
+// (venus-bench "command throughput", 0.86x). VENUS_RECORDED_CALLS=thread or inline overrides
+// the choice, for comparing the two on one host.
+bool queue_recorded_calls() {
+    if (const char* v = std::getenv("VENUS_RECORDED_CALLS")) {
+        if (std::strcmp(v, "thread") == 0)
+            return true;
+        if (std::strcmp(v, "inline") == 0)
+            return false;
+    }
+    cpu_set_t cpus;
+    CPU_ZERO(&cpus);
+    return ::sched_getaffinity(0, sizeof cpus, &cpus) == 0 && CPU_COUNT(&cpus) >= 4;
+}
+
+} // namespace
+
+Executor::Executor(ObjectTables& objects)
+    : m_objects(objects), m_fatal(&objects.fatal()),
+      m_queue_recorded_calls(queue_recorded_calls()) {
     // The loader is linked, not dlopen'ed: it is the one well-kept way to reach any ICD.
     gen::load(m_global, vkGetInstanceProcAddr);
 }
@@ -17,6 +44,7 @@ Executor::Executor(ObjectTables& objects) : m_objects(objects), m_fatal(&objects
 Executor::~Executor() {
     // Ring threads dispatch into this executor: they stop before anything they use goes.
     stop_rings();
+    m_calls.drain();
     std::vector<std::uint64_t> devices;
     for (const auto& [id, entry] : m_objects.table<VkDevice>())
         devices.push_back(id);

@@ -303,6 +303,15 @@ class Executor final : public gen::PassthroughHandler {
     bool submit_fence(std::uint32_t ring_idx, std::function<void()> retire, std::string& error);
     // Stops and joins every ring; the caller must not hold dispatch_mutex().
     void stop_rings();
+    // Recorded commands (vkCmd*) from rings have their driver calls queued (call_queue.h says
+    // what keeps that in order); a ring keeps what those calls point at until it has drained the
+    // queue. Caller holds dispatch_mutex().
+    void drain_recorded_calls() { m_calls.drain(); }
+    // Hands the queued calls to the thread now rather than with the next batch.
+    void flush_recorded_calls() { m_calls.flush(); }
+    // Whether the last dispatched command may have queued its driver call: if not, every call
+    // queued before it has run.
+    bool last_command_queued() const { return m_last_command_queued; }
     // Blocks the current source until `done` holds, releasing the dispatch lock meanwhile.
     void wait_dispatch(const std::function<bool()>& done);
     // Wakes every source blocked in wait_dispatch() and every sleeping ring.
@@ -913,6 +922,11 @@ class Executor final : public gen::PassthroughHandler {
     // The source whose command runs now (the context's when dispatched without dispatch()).
     DispatchSource* m_source = &m_context_source;
     std::unique_ptr<RingSet> m_rings;
+    // The driver calls of recorded commands from rings, run on a thread of its own. Drained
+    // before any other command runs; used only where the host has a core to spare for it.
+    CallQueue m_calls;
+    const bool m_queue_recorded_calls;
+    bool m_last_command_queued = false;
     // One per queue timeline, as virglrenderer gives each bound queue a sync thread: a fence
     // waiting for long GPU work on one timeline does not hold back the others.
     std::map<std::uint32_t, std::unique_ptr<FenceThread>> m_fence_threads;

@@ -141,7 +141,9 @@ DecodeResult Executor::on_vkCmdBeginQuery(protocol::Decoder& d, gen::CmdBeginQue
     DeviceState* dev = nullptr;
     VN_TRY(command_buffer_device(d, a.commandBuffer, dev));
     VN_TRY(check_queries(d, *dev, a.queryPool.handle, a.query, 1, "vkCmdBeginQuery"));
-    dev->dispatch.CmdBeginQuery(a.commandBuffer.handle, a.queryPool.handle, a.query, a.flags);
+    record([=] {
+        dev->dispatch.CmdBeginQuery(a.commandBuffer.handle, a.queryPool.handle, a.query, a.flags);
+    });
     return DecodeResult::Ok;
 }
 
@@ -149,7 +151,7 @@ DecodeResult Executor::on_vkCmdEndQuery(protocol::Decoder& d, gen::CmdEndQueryAr
     DeviceState* dev = nullptr;
     VN_TRY(command_buffer_device(d, a.commandBuffer, dev));
     VN_TRY(check_queries(d, *dev, a.queryPool.handle, a.query, 1, "vkCmdEndQuery"));
-    dev->dispatch.CmdEndQuery(a.commandBuffer.handle, a.queryPool.handle, a.query);
+    record([=] { dev->dispatch.CmdEndQuery(a.commandBuffer.handle, a.queryPool.handle, a.query); });
     return DecodeResult::Ok;
 }
 
@@ -158,8 +160,10 @@ DecodeResult Executor::on_vkCmdResetQueryPool(protocol::Decoder& d, gen::CmdRese
     VN_TRY(command_buffer_device(d, a.commandBuffer, dev));
     VN_TRY(check_queries(d, *dev, a.queryPool.handle, a.firstQuery, a.queryCount,
                          "vkCmdResetQueryPool"));
-    dev->dispatch.CmdResetQueryPool(a.commandBuffer.handle, a.queryPool.handle, a.firstQuery,
-                                    a.queryCount);
+    record([=] {
+        dev->dispatch.CmdResetQueryPool(a.commandBuffer.handle, a.queryPool.handle, a.firstQuery,
+                                        a.queryCount);
+    });
     return DecodeResult::Ok;
 }
 
@@ -167,8 +171,10 @@ DecodeResult Executor::on_vkCmdWriteTimestamp(protocol::Decoder& d, gen::CmdWrit
     DeviceState* dev = nullptr;
     VN_TRY(command_buffer_device(d, a.commandBuffer, dev));
     VN_TRY(check_queries(d, *dev, a.queryPool.handle, a.query, 1, "vkCmdWriteTimestamp"));
-    dev->dispatch.CmdWriteTimestamp(a.commandBuffer.handle, a.pipelineStage, a.queryPool.handle,
-                                    a.query);
+    record([=] {
+        dev->dispatch.CmdWriteTimestamp(a.commandBuffer.handle, a.pipelineStage, a.queryPool.handle,
+                                        a.query);
+    });
     return DecodeResult::Ok;
 }
 
@@ -177,7 +183,10 @@ DecodeResult Executor::on_vkCmdWriteTimestamp2(protocol::Decoder& d,
     DeviceState* dev = nullptr;
     VN_TRY(command_buffer_device(d, a.commandBuffer, dev));
     VN_TRY(check_queries(d, *dev, a.queryPool.handle, a.query, 1, "vkCmdWriteTimestamp2"));
-    dev->dispatch.CmdWriteTimestamp2(a.commandBuffer.handle, a.stage, a.queryPool.handle, a.query);
+    record([=] {
+        dev->dispatch.CmdWriteTimestamp2(a.commandBuffer.handle, a.stage, a.queryPool.handle,
+                                         a.query);
+    });
     return DecodeResult::Ok;
 }
 
@@ -193,9 +202,11 @@ DecodeResult Executor::on_vkCmdCopyQueryPoolResults(protocol::Decoder& d,
         return d.in.fail("vkCmdCopyQueryPoolResults: bad offset, stride or flags");
     VN_TRY(check_buffer_range(d, *dev, a.dstBuffer.handle, a.dstOffset, extent,
                               "vkCmdCopyQueryPoolResults"));
-    dev->dispatch.CmdCopyQueryPoolResults(a.commandBuffer.handle, a.queryPool.handle, a.firstQuery,
-                                          a.queryCount, a.dstBuffer.handle, a.dstOffset, a.stride,
-                                          a.flags);
+    record([=] {
+        dev->dispatch.CmdCopyQueryPoolResults(a.commandBuffer.handle, a.queryPool.handle,
+                                              a.firstQuery, a.queryCount, a.dstBuffer.handle,
+                                              a.dstOffset, a.stride, a.flags);
+    });
     return DecodeResult::Ok;
 }
 

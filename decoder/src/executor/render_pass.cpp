@@ -236,7 +236,9 @@ DecodeResult Executor::on_vkCmdBeginRenderPass(protocol::Decoder& d,
     DeviceState* dev = nullptr;
     VN_TRY(command_buffer_device(d, a.commandBuffer, dev));
     VN_TRY(check_render_pass_begin(d, *dev, *a.pRenderPassBegin, "vkCmdBeginRenderPass"));
-    dev->dispatch.CmdBeginRenderPass(a.commandBuffer.handle, a.pRenderPassBegin, a.contents);
+    record([=] {
+        dev->dispatch.CmdBeginRenderPass(a.commandBuffer.handle, a.pRenderPassBegin, a.contents);
+    });
     return DecodeResult::Ok;
 }
 
@@ -245,8 +247,10 @@ DecodeResult Executor::on_vkCmdBeginRenderPass2(protocol::Decoder& d,
     DeviceState* dev = nullptr;
     VN_TRY(command_buffer_device(d, a.commandBuffer, dev));
     VN_TRY(check_render_pass_begin(d, *dev, *a.pRenderPassBegin, "vkCmdBeginRenderPass2"));
-    dev->dispatch.CmdBeginRenderPass2(a.commandBuffer.handle, a.pRenderPassBegin,
-                                      a.pSubpassBeginInfo);
+    record([=] {
+        dev->dispatch.CmdBeginRenderPass2(a.commandBuffer.handle, a.pRenderPassBegin,
+                                          a.pSubpassBeginInfo);
+    });
     return DecodeResult::Ok;
 }
 
@@ -277,7 +281,7 @@ DecodeResult Executor::on_vkCmdBeginRendering(protocol::Decoder& d, gen::CmdBegi
         ok &= covers(&info.pColorAttachments[i]);
     if (!ok)
         return d.in.fail("vkCmdBeginRendering: an attachment is smaller than the render area");
-    dev->dispatch.CmdBeginRendering(a.commandBuffer.handle, &info);
+    record([=] { dev->dispatch.CmdBeginRendering(a.commandBuffer.handle, &info); });
     return DecodeResult::Ok;
 }
 

@@ -33,6 +33,16 @@ std::atomic_ref<std::uint32_t> word(std::uint32_t* p) {
     return std::atomic_ref<std::uint32_t>(*p);
 }
 
+// Commands whose driver call may be queued (call_queue.h): every vkCmd*, and the beginning and
+// end of a recording, whose results only a reply would carry (a command asking for one runs in
+// place). Their handlers make the call through record().
+constexpr std::array<bool, gen::command_type_count> queued_commands = [] {
+    auto out = gen::recorded_commands;
+    out[static_cast<std::size_t>(gen::CommandType::BeginCommandBuffer)] = true;
+    out[static_cast<std::size_t>(gen::CommandType::EndCommandBuffer)] = true;
+    return out;
+}();
+
 } // namespace
 
 // ---- Dispatch -------------------------------------------------------------------------------
@@ -44,7 +54,22 @@ DecodeResult Executor::dispatch(DispatchSource& source, std::unique_lock<std::mu
         return DecodeResult::Fatal;
     source.lock = &lock;
     m_source = &source;
+    // A recorded command from a ring queues its driver call; anything else runs once every
+    // queued call has (call_queue.h). The type and flags lead every command, read here from the
+    // ring's private copy; a command too short to hold them is not queued, and fails to decode.
+    bool queue = false;
+    if (m_queue_recorded_calls && source.ring && !source.executing_streams &&
+        d.in.remaining() >= 2 * sizeof(std::uint32_t)) {
+        const std::uint32_t type = d.in.peek_u32(0);
+        queue = type < gen::command_type_count && queued_commands[type] &&
+                !(d.in.peek_u32(1) & VK_COMMAND_GENERATE_REPLY_BIT_EXT);
+    }
+    if (!queue)
+        m_calls.drain();
+    m_last_command_queued = queue;
+    m_recording = queue ? &m_calls : nullptr;
     const DecodeResult r = gen::dispatch_command(*this, d);
+    m_recording = nullptr;
     m_source = &m_context_source;
     source.lock = nullptr;
     // Every command of the context comes through here under the dispatch lock, so the counters
@@ -368,6 +393,13 @@ void Ring::sleep_idle(std::uint32_t cur) {
 }
 
 bool Ring::execute(std::uint32_t cur, std::uint32_t n) {
+    // Queued driver calls of the last batch point into the private copy and the arena.
+    if (m_arena_held) {
+        std::lock_guard lock(m_executor.dispatch_mutex());
+        m_executor.drain_recorded_calls();
+        m_arena_held = false;
+    }
+    m_arena.reset();
     const std::uint32_t mask = m_layout.buffer_size - 1;
     const std::uint32_t start = cur & mask;
     const std::uint32_t first = std::min(n, m_layout.buffer_size - start);
@@ -405,7 +437,15 @@ bool Ring::execute(std::uint32_t cur, std::uint32_t n) {
             return false;
         }
         const DecodeResult r = m_executor.dispatch(m_source, lock, d);
-        m_arena.reset();
+        // A queued call keeps its command's arena allocations until it has run; past a bound
+        // the ring waits for the queue rather than grow the arena.
+        m_arena_held = m_executor.last_command_queued();
+        if (m_arena_held && m_arena.used() > arena_held_for_queued_calls) {
+            m_executor.drain_recorded_calls();
+            m_arena_held = false;
+        }
+        if (!m_arena_held)
+            m_arena.reset();
         if (r != DecodeResult::Ok) {
             fail(lock, "command failed");
             release();
@@ -416,6 +456,9 @@ bool Ring::execute(std::uint32_t cur, std::uint32_t n) {
         if (++locked_commands == commands_per_lock)
             release();
     }
+    if (!lock.owns_lock())
+        lock.lock();
+    m_executor.flush_recorded_calls();
     release();
     return true;
 }
@@ -476,6 +519,8 @@ void Ring::run() {
         ++relax;
     }
     std::lock_guard lock(m_executor.dispatch_mutex());
+    // What queued calls point at goes with this ring.
+    m_executor.drain_recorded_calls();
     m_dead = true;
     m_executor.wake_all();
 }
@@ -564,6 +609,8 @@ void RingSet::stop_monitor() {
 
 bool Executor::submit_fence(std::uint32_t ring_idx, std::function<void()> retire,
                             std::string& error) {
+    // A driver call like any command's: after the queued ones.
+    m_calls.drain();
     const ObjectTable<VkQueue>::Entry* queue = nullptr;
     for (const auto& [id, entry] : m_objects.table<VkQueue>()) {
         if (static_cast<const DeviceChildState*>(entry.state.get())->ring_idx == ring_idx) {

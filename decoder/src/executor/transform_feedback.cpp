@@ -36,8 +36,11 @@ Executor::on_vkCmdBindTransformFeedbackBuffersEXT(protocol::Decoder& d,
         VN_TRY(check_buffer_range(d, *dev, a.pBuffers[i], a.pOffsets[i],
                                   size == VK_WHOLE_SIZE ? 1 : size, what));
     }
-    dev->dispatch.CmdBindTransformFeedbackBuffersEXT(
-        a.commandBuffer.handle, a.firstBinding, a.bindingCount, a.pBuffers, a.pOffsets, a.pSizes);
+    record([=] {
+        dev->dispatch.CmdBindTransformFeedbackBuffersEXT(a.commandBuffer.handle, a.firstBinding,
+                                                         a.bindingCount, a.pBuffers, a.pOffsets,
+                                                         a.pSizes);
+    });
     return DecodeResult::Ok;
 }
 
@@ -64,9 +67,11 @@ DecodeResult Executor::on_vkCmdBeginTransformFeedbackEXT(protocol::Decoder& d,
     VN_TRY(check_xfb_counters(d, *dev, a.firstCounterBuffer, a.counterBufferCount,
                               a.pCounterBuffers, a.pCounterBufferOffsets,
                               "vkCmdBeginTransformFeedbackEXT"));
-    dev->dispatch.CmdBeginTransformFeedbackEXT(a.commandBuffer.handle, a.firstCounterBuffer,
-                                               a.counterBufferCount, a.pCounterBuffers,
-                                               a.pCounterBufferOffsets);
+    record([=] {
+        dev->dispatch.CmdBeginTransformFeedbackEXT(a.commandBuffer.handle, a.firstCounterBuffer,
+                                                   a.counterBufferCount, a.pCounterBuffers,
+                                                   a.pCounterBufferOffsets);
+    });
     return DecodeResult::Ok;
 }
 
@@ -77,9 +82,11 @@ DecodeResult Executor::on_vkCmdEndTransformFeedbackEXT(protocol::Decoder& d,
     VN_TRY(check_xfb_counters(d, *dev, a.firstCounterBuffer, a.counterBufferCount,
                               a.pCounterBuffers, a.pCounterBufferOffsets,
                               "vkCmdEndTransformFeedbackEXT"));
-    dev->dispatch.CmdEndTransformFeedbackEXT(a.commandBuffer.handle, a.firstCounterBuffer,
-                                             a.counterBufferCount, a.pCounterBuffers,
-                                             a.pCounterBufferOffsets);
+    record([=] {
+        dev->dispatch.CmdEndTransformFeedbackEXT(a.commandBuffer.handle, a.firstCounterBuffer,
+                                                 a.counterBufferCount, a.pCounterBuffers,
+                                                 a.pCounterBufferOffsets);
+    });
     return DecodeResult::Ok;
 }
 
@@ -101,8 +108,10 @@ DecodeResult Executor::on_vkCmdBeginQueryIndexedEXT(protocol::Decoder& d,
     VN_TRY(command_buffer_device(d, a.commandBuffer, dev));
     VN_TRY(check_queries(d, *dev, a.queryPool.handle, a.query, 1, what));
     VN_TRY(check_stream(d, *dev, a.index, what));
-    dev->dispatch.CmdBeginQueryIndexedEXT(a.commandBuffer.handle, a.queryPool.handle, a.query,
-                                          a.flags, a.index);
+    record([=] {
+        dev->dispatch.CmdBeginQueryIndexedEXT(a.commandBuffer.handle, a.queryPool.handle, a.query,
+                                              a.flags, a.index);
+    });
     return DecodeResult::Ok;
 }
 
@@ -113,8 +122,10 @@ DecodeResult Executor::on_vkCmdEndQueryIndexedEXT(protocol::Decoder& d,
     VN_TRY(command_buffer_device(d, a.commandBuffer, dev));
     VN_TRY(check_queries(d, *dev, a.queryPool.handle, a.query, 1, what));
     VN_TRY(check_stream(d, *dev, a.index, what));
-    dev->dispatch.CmdEndQueryIndexedEXT(a.commandBuffer.handle, a.queryPool.handle, a.query,
-                                        a.index);
+    record([=] {
+        dev->dispatch.CmdEndQueryIndexedEXT(a.commandBuffer.handle, a.queryPool.handle, a.query,
+                                            a.index);
+    });
     return DecodeResult::Ok;
 }
 
@@ -126,9 +137,11 @@ DecodeResult Executor::on_vkCmdDrawIndirectByteCountEXT(protocol::Decoder& d,
     // the checked vertex-buffer bindings, as for vkCmdDraw.
     VN_TRY(check_buffer_range(d, *dev, a.counterBuffer.handle, a.counterBufferOffset, 4,
                               "vkCmdDrawIndirectByteCountEXT"));
-    dev->dispatch.CmdDrawIndirectByteCountEXT(
-        a.commandBuffer.handle, a.instanceCount, a.firstInstance, a.counterBuffer.handle,
-        a.counterBufferOffset, a.counterOffset, a.vertexStride);
+    record([=] {
+        dev->dispatch.CmdDrawIndirectByteCountEXT(
+            a.commandBuffer.handle, a.instanceCount, a.firstInstance, a.counterBuffer.handle,
+            a.counterBufferOffset, a.counterOffset, a.vertexStride);
+    });
     return DecodeResult::Ok;
 }
 

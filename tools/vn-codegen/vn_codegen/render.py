@@ -152,6 +152,8 @@ def render(model: Model, vk_xml_name: str) -> dict[str, str]:
                id_count=max(model.protocol.command_ids) + 1,
                commands_by_id={c.id: c for c in model.commands},
                passthrough=[c for c in model.commands if c.passthrough],
+               recorded=[c for c in model.commands
+                         if c.plain_command and (c.passthrough or c.handwritten)],
                creates=[c for c in model.commands if c.generated_create],
                device_calls=[c for c in model.commands if c.device_call],
                destroys=[c for c in model.commands if c.generated_destroy],

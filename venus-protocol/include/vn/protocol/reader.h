@@ -29,6 +29,10 @@ class Reader {
 
     DecodeResult fail(std::string_view reason) const;
 
+    // The u32 `index` words ahead, not consumed; the caller has checked remaining(). Only for
+    // bytes no guest can rewrite (a ring's private copy): a later read must see the same value.
+    std::uint32_t peek_u32(std::size_t index) const { return load_u32(m_cur + 4 * index); }
+
     [[gnu::always_inline]] DecodeResult u32(std::uint32_t& v) {
         VN_TRY(need(4));
         v = load_u32(m_cur);

@@ -1,0 +1,108 @@
+#pragma once
+// Driver calls of recorded commands (vkCmd*), run in order on a thread of their own, so that
+// decoding and checking the next command overlaps the driver's recording of this one. On a ring
+// full of vkCmd* the driver's half of the work and ours each take about half of one core; one
+// thread doing both is the bottleneck of a guest's recording.
+//
+// What keeps this equivalent to calling the driver in place (the executor holds to it):
+// - Only commands that record into a command buffer are queued (no reply, no object made or
+//   destroyed, nothing the guest reads back); their effects are seen only through a later
+//   vkQueueSubmit or vkEndCommandBuffer, and every such command drains the queue first.
+// - Every other command, from any source of the context, drains the queue before it runs, so
+//   driver calls never overlap and stay in the order the guest sent them.
+// - A queued call captures its arguments by value; what they point at (the decoder's arena, the
+//   ring's private copy of its commands) is kept until the queue has been drained.
+//
+// One producer at a time (the holder of the context's dispatch lock), one consumer thread,
+// started at the first queued call.
+#include <array>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <new>
+#include <thread>
+#include <type_traits>
+#include <utility>
+
+namespace vn::decoder {
+
+class CallQueue {
+  public:
+    // Enough queued calls for the consumer never to wait on a busy producer, few enough that the
+    // slots (touched only as they are used) stay a few KiB of a worker.
+    static constexpr std::uint32_t slot_count = 64;
+    static constexpr std::size_t slot_bytes = 240;
+    // Calls are handed to the thread this many at a time (and at every flush and wait): each
+    // hand-over moves a cache line between the two cores.
+    static constexpr std::uint32_t publish_batch = 16;
+
+    CallQueue() = default;
+    // Runs every queued call, then joins the thread.
+    ~CallQueue();
+    CallQueue(const CallQueue&) = delete;
+    CallQueue& operator=(const CallQueue&) = delete;
+
+    // Queues `call` behind the earlier ones. A callable too large for a slot runs here, after
+    // the queue has drained, which keeps the order.
+    template <typename F>
+    void push(F&& call) {
+        using Fn = std::decay_t<F>;
+        static_assert(std::is_trivially_copyable_v<Fn> && std::is_trivially_destructible_v<Fn>,
+                      "a queued call holds plain copies of decoded arguments");
+        if constexpr (sizeof(Fn) > slot_bytes || alignof(Fn) > alignof(std::max_align_t)) {
+            drain();
+            call();
+        } else {
+            Slot* slot = claim();
+            if (!slot) {
+                call(); // no thread could be started: nothing is queued, so this is in order
+                return;
+            }
+            ::new (static_cast<void*>(slot->storage)) Fn(std::forward<F>(call));
+            slot->run = [](void* p) {
+                (*std::launder(static_cast<Fn*>(p)))();
+            };
+            if (++m_written - m_produced.load(std::memory_order_relaxed) >= publish_batch)
+                publish();
+        }
+    }
+
+    // Lets the thread run every call queued so far (they are handed over in batches).
+    void flush() {
+        if (m_written != m_produced.load(std::memory_order_relaxed))
+            publish();
+    }
+    // Returns once every call queued so far has run. Producer side.
+    void drain();
+
+  private:
+    struct Slot {
+        void (*run)(void*) = nullptr;
+        alignas(std::max_align_t) std::byte storage[slot_bytes];
+    };
+
+    // The next free slot, once the calls it held have run; null when the thread cannot start
+    // (the worker's thread limit), and from then on.
+    Slot* claim();
+    // Hands every filled slot to the thread.
+    void publish();
+    void run();
+    // Waits until m_consumed reaches `target` (counts wrap).
+    void wait_consumed(std::uint32_t target);
+
+    std::unique_ptr<std::array<Slot, slot_count>> m_slots;
+    std::thread m_thread;
+    bool m_no_thread = false;
+    // Each counter on a line of its own, written by one side: the other side reads it only when
+    // it has to (the producer keeps what it last saw of m_consumed).
+    alignas(64) std::atomic<std::uint32_t> m_produced{0};
+    std::uint32_t m_written = 0; // slots filled; m_produced of them handed over
+    std::uint32_t m_consumed_seen = 0;
+    alignas(64) std::atomic<std::uint32_t> m_consumed{0};
+    // Set only around a futex wait, so read-mostly.
+    alignas(64) std::atomic<bool> m_consumer_sleeping{false};
+    std::atomic<bool> m_producer_waiting{false};
+};
+
+} // namespace vn::decoder
