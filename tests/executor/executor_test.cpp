@@ -6,6 +6,8 @@
 
 // SPIR-V of the shaders, built by glslangValidator (need <cstdint> first).
 #include "fill_comp.spv.h"
+#include "patch_tesc.spv.h"
+#include "patch_tese.spv.h"
 #include "triangle_frag.spv.h"
 #include "triangle_vert.spv.h"
 
@@ -1745,4 +1747,92 @@ TEST_CASE("a structure vk.xml marks allowduplicate may repeat in a pNext chain")
     second.privateDataSlotRequestCount = 3;
     create_device(r, &second);
     CHECK_FALSE(r.is_fatal());
+}
+
+// A pipeline may leave its tessellation state out when the patch control points are dynamic
+// (VK_EXT_extended_dynamic_state2); Debian 12's lavapipe reads it anyway and crashed the worker
+// (dEQP-VK.pipeline.monolithic.extended_dynamic_state.before_good_static.null_tessellation_state
+// crashes natively too). The executor hands such drivers a placeholder; without the dynamic state
+// a missing one is the guest's error, fatal before the driver sees it.
+TEST_CASE("a pipeline without a tessellation state is created when the patch size is dynamic") {
+    Context r;
+    VkPhysicalDeviceExtendedDynamicState2FeaturesEXT eds2{};
+    eds2.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_EXTENDED_DYNAMIC_STATE_2_FEATURES_EXT;
+    eds2.extendedDynamicState2PatchControlPoints = VK_TRUE;
+    VkPhysicalDeviceFeatures2 features{};
+    features.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2;
+    features.pNext = &eds2;
+    features.features.tessellationShader = VK_TRUE;
+    const auto dev = create_device(r, &features, {VK_EXT_EXTENDED_DYNAMIC_STATE_2_EXTENSION_NAME});
+    constexpr std::uint64_t vs_id = 0x7f0000041000, tcs_id = 0x7f0000042000,
+                            tes_id = 0x7f0000043000, layout_id = 0x7f0000044000,
+                            pipeline_id = 0x7f0000045000;
+    const VkShaderModule modules[3] = {
+        create_shader_module(r, dev, vs_id, vn_triangle_vert_spv, sizeof(vn_triangle_vert_spv)),
+        create_shader_module(r, dev, tcs_id, vn_patch_tesc_spv, sizeof(vn_patch_tesc_spv)),
+        create_shader_module(r, dev, tes_id, vn_patch_tese_spv, sizeof(vn_patch_tese_spv))};
+    const VkShaderStageFlagBits kinds[3] = {VK_SHADER_STAGE_VERTEX_BIT,
+                                            VK_SHADER_STAGE_TESSELLATION_CONTROL_BIT,
+                                            VK_SHADER_STAGE_TESSELLATION_EVALUATION_BIT};
+    VkPipelineShaderStageCreateInfo stages[3]{};
+    for (int i = 0; i < 3; ++i) {
+        stages[i].sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO;
+        stages[i].stage = kinds[i];
+        stages[i].module = modules[i];
+        stages[i].pName = "main";
+    }
+    VkVertexInputBindingDescription vbinding{0, 8, VK_VERTEX_INPUT_RATE_VERTEX};
+    VkVertexInputAttributeDescription vattr{0, 0, VK_FORMAT_R32G32_SFLOAT, 0};
+    VkPipelineVertexInputStateCreateInfo vi{};
+    vi.sType = VK_STRUCTURE_TYPE_PIPELINE_VERTEX_INPUT_STATE_CREATE_INFO;
+    vi.vertexBindingDescriptionCount = 1;
+    vi.pVertexBindingDescriptions = &vbinding;
+    vi.vertexAttributeDescriptionCount = 1;
+    vi.pVertexAttributeDescriptions = &vattr;
+    VkPipelineInputAssemblyStateCreateInfo ia{};
+    ia.sType = VK_STRUCTURE_TYPE_PIPELINE_INPUT_ASSEMBLY_STATE_CREATE_INFO;
+    ia.topology = VK_PRIMITIVE_TOPOLOGY_PATCH_LIST;
+    // Rasterization discarded: no attachments, viewports or blending to set up.
+    VkPipelineRasterizationStateCreateInfo rs{};
+    rs.sType = VK_STRUCTURE_TYPE_PIPELINE_RASTERIZATION_STATE_CREATE_INFO;
+    rs.rasterizerDiscardEnable = VK_TRUE;
+    rs.polygonMode = VK_POLYGON_MODE_FILL;
+    rs.lineWidth = 1.0f;
+    const VkDynamicState dynamic_states[] = {VK_DYNAMIC_STATE_PATCH_CONTROL_POINTS_EXT};
+    VkPipelineDynamicStateCreateInfo dyn{};
+    dyn.sType = VK_STRUCTURE_TYPE_PIPELINE_DYNAMIC_STATE_CREATE_INFO;
+    dyn.dynamicStateCount = 1;
+    dyn.pDynamicStates = dynamic_states;
+    VkPipelineRenderingCreateInfo rendering{};
+    rendering.sType = VK_STRUCTURE_TYPE_PIPELINE_RENDERING_CREATE_INFO;
+    VkGraphicsPipelineCreateInfo gpci{};
+    gpci.sType = VK_STRUCTURE_TYPE_GRAPHICS_PIPELINE_CREATE_INFO;
+    gpci.pNext = &rendering;
+    gpci.stageCount = 3;
+    gpci.pStages = stages;
+    gpci.pVertexInputState = &vi;
+    gpci.pInputAssemblyState = &ia;
+    gpci.pTessellationState = nullptr;
+    gpci.pRasterizationState = &rs;
+    gpci.pDynamicState = &dyn;
+    gpci.layout = create_pipeline_layout(r, dev, layout_id);
+    VkPipeline pipeline = id<VkPipeline>(pipeline_id);
+    gen::CreateGraphicsPipelinesArgs cgp;
+    cgp.device = dev;
+    cgp.createInfoCount = 1;
+    cgp.pCreateInfos = &gpci;
+    cgp.pPipelines = &pipeline;
+
+    SECTION("dynamic patch control points: the driver gets a placeholder state") {
+        gen::CreateGraphicsPipelinesArgs reply;
+        REQUIRE(r.call(cgp, reply) == DecodeResult::Ok);
+        CHECK(reply.ret == VK_SUCCESS);
+        CHECK(r.objects.find<VkPipeline>(pipeline_id));
+    }
+    SECTION("static patch control points and no state: fatal, not a driver crash") {
+        gpci.pDynamicState = nullptr;
+        CHECK(submit_one(r, cgp) == DecodeResult::Fatal);
+        CHECK(r.fatal.reason().find("tessellation shaders without a tessellation state") !=
+              std::string::npos);
+    }
 }

@@ -22,6 +22,14 @@ bool has_dynamic_state(const VkGraphicsPipelineCreateInfo& info, VkDynamicState 
     return std::find(begin, end, a) != end || std::find(begin, end, b) != end;
 }
 
+bool has_tessellation_stages(const VkGraphicsPipelineCreateInfo& info) {
+    for (std::uint32_t i = 0; info.pStages && i < info.stageCount; ++i)
+        if (info.pStages[i].stage & (VK_SHADER_STAGE_TESSELLATION_CONTROL_BIT |
+                                     VK_SHADER_STAGE_TESSELLATION_EVALUATION_BIT))
+            return true;
+    return false;
+}
+
 // Empty when the create info is safe to hand to the driver, else why not.
 std::string ignored_state_problem(const VkGraphicsPipelineCreateInfo& info) {
     bool library = (info.flags & VK_PIPELINE_CREATE_LIBRARY_BIT_KHR) != 0;
@@ -34,6 +42,10 @@ std::string ignored_state_problem(const VkGraphicsPipelineCreateInfo& info) {
         return {}; // parts of a pipeline: the driver takes only the state of the parts named
     if (!info.pRasterizationState)
         return "no rasterization state";
+    if (has_tessellation_stages(info) && !info.pTessellationState &&
+        !has_dynamic_state(info, VK_DYNAMIC_STATE_PATCH_CONTROL_POINTS_EXT,
+                           VK_DYNAMIC_STATE_PATCH_CONTROL_POINTS_EXT))
+        return "tessellation shaders without a tessellation state";
     const bool discard = info.pRasterizationState->rasterizerDiscardEnable &&
                          !has_dynamic_state(info, VK_DYNAMIC_STATE_RASTERIZER_DISCARD_ENABLE,
                                             VK_DYNAMIC_STATE_RASTERIZER_DISCARD_ENABLE);
@@ -66,9 +78,25 @@ DecodeResult Executor::on_vkCreateGraphicsPipelines(protocol::Decoder& d,
     for (std::uint32_t i = 0; i < n; ++i)
         ids[i] = protocol::handle_to_u64(a.pPipelines[i]);
     VN_TRY(check_new_ids(d, ids.data(), n));
+    // With the patch control points dynamic, a pipeline may leave its tessellation state out
+    // (VK_EXT_extended_dynamic_state2), but some drivers read it anyway: lavapipe in Mesa 22.3
+    // (Debian 12) crashes, natively too (dEQP-VK.pipeline.*.extended_dynamic_state.*.
+    // null_tessellation_state). They get a state whose only member the dynamic one replaces.
+    static constexpr VkPipelineTessellationStateCreateInfo dynamic_tessellation{
+        VK_STRUCTURE_TYPE_PIPELINE_TESSELLATION_STATE_CREATE_INFO, nullptr, 0, 1};
+    std::vector<VkGraphicsPipelineCreateInfo> fixed;
+    for (std::uint32_t i = 0; i < n; ++i) {
+        const VkGraphicsPipelineCreateInfo& info = a.pCreateInfos[i];
+        if (info.pTessellationState || !has_tessellation_stages(info))
+            continue;
+        if (fixed.empty())
+            fixed.assign(a.pCreateInfos, a.pCreateInfos + n);
+        fixed[i].pTessellationState = &dynamic_tessellation;
+    }
     std::vector<VkPipeline> hosts(n, VK_NULL_HANDLE);
     a.ret = dev->dispatch.CreateGraphicsPipelines(a.device.handle, a.pipelineCache.handle, n,
-                                                  a.pCreateInfos, nullptr, hosts.data());
+                                                  fixed.empty() ? a.pCreateInfos : fixed.data(),
+                                                  nullptr, hosts.data());
     // As for compute pipelines: keep exactly the ones the driver created.
     for (std::uint32_t i = 0; i < n; ++i)
         if (hosts[i] != VK_NULL_HANDLE)
