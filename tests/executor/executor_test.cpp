@@ -12,6 +12,7 @@
 #include "triangle_vert.spv.h"
 
 #include <algorithm>
+#include <array>
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstring>
@@ -382,6 +383,38 @@ constexpr std::uint64_t cb_id = 0x7f0000006000;
 constexpr std::uint64_t fence_id = 0x7f0000007000;
 
 // Encodes and runs one command; bad-input tests expect Fatal.
+// Shader stages entering at "main", one per module.
+template <std::size_t N>
+std::array<VkPipelineShaderStageCreateInfo, N>
+shader_stages(const VkShaderModule (&modules)[N], const VkShaderStageFlagBits (&kinds)[N]) {
+    std::array<VkPipelineShaderStageCreateInfo, N> out{};
+    for (std::size_t i = 0; i < N; ++i) {
+        out[i].sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO;
+        out[i].stage = kinds[i];
+        out[i].module = modules[i];
+        out[i].pName = "main";
+    }
+    return out;
+}
+
+// triangle.vert's input: a vec2 position per vertex from binding 0. Points into itself, so it
+// stays where it was made.
+struct PositionInput {
+    VkVertexInputBindingDescription binding{0, 8, VK_VERTEX_INPUT_RATE_VERTEX};
+    VkVertexInputAttributeDescription attribute{0, 0, VK_FORMAT_R32G32_SFLOAT, 0};
+    VkPipelineVertexInputStateCreateInfo state{
+        VK_STRUCTURE_TYPE_PIPELINE_VERTEX_INPUT_STATE_CREATE_INFO,
+        nullptr,
+        0,
+        1,
+        &binding,
+        1,
+        &attribute};
+    PositionInput() = default;
+    PositionInput(const PositionInput&) = delete;
+    PositionInput& operator=(const PositionInput&) = delete;
+};
+
 template <typename Args>
 DecodeResult submit_one(Context& r, const Args& a, std::uint32_t flags = 0) {
     return r.submit(encode(a, flags));
@@ -1060,21 +1093,9 @@ TEST_CASE("a triangle through a render pass and graphics pipeline, read back thr
         create_shader_module(r, dev, fs_id, vn_triangle_frag_spv, sizeof(vn_triangle_frag_spv))};
     const VkPipelineLayout layout = create_pipeline_layout(r, dev, layout_id);
 
-    VkPipelineShaderStageCreateInfo stages[2]{};
-    for (int i = 0; i < 2; ++i) {
-        stages[i].sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO;
-        stages[i].stage = i == 0 ? VK_SHADER_STAGE_VERTEX_BIT : VK_SHADER_STAGE_FRAGMENT_BIT;
-        stages[i].module = modules[i];
-        stages[i].pName = "main";
-    }
-    VkVertexInputBindingDescription vbinding{0, 8, VK_VERTEX_INPUT_RATE_VERTEX};
-    VkVertexInputAttributeDescription vattr{0, 0, VK_FORMAT_R32G32_SFLOAT, 0};
-    VkPipelineVertexInputStateCreateInfo vi{};
-    vi.sType = VK_STRUCTURE_TYPE_PIPELINE_VERTEX_INPUT_STATE_CREATE_INFO;
-    vi.vertexBindingDescriptionCount = 1;
-    vi.pVertexBindingDescriptions = &vbinding;
-    vi.vertexAttributeDescriptionCount = 1;
-    vi.pVertexAttributeDescriptions = &vattr;
+    const auto stages =
+        shader_stages(modules, {VK_SHADER_STAGE_VERTEX_BIT, VK_SHADER_STAGE_FRAGMENT_BIT});
+    const PositionInput vi;
     VkPipelineInputAssemblyStateCreateInfo ia{};
     ia.sType = VK_STRUCTURE_TYPE_PIPELINE_INPUT_ASSEMBLY_STATE_CREATE_INFO;
     ia.topology = VK_PRIMITIVE_TOPOLOGY_TRIANGLE_LIST;
@@ -1105,8 +1126,8 @@ TEST_CASE("a triangle through a render pass and graphics pipeline, read back thr
     VkGraphicsPipelineCreateInfo gpci{};
     gpci.sType = VK_STRUCTURE_TYPE_GRAPHICS_PIPELINE_CREATE_INFO;
     gpci.stageCount = 2;
-    gpci.pStages = stages;
-    gpci.pVertexInputState = &vi;
+    gpci.pStages = stages.data();
+    gpci.pVertexInputState = &vi.state;
     gpci.pInputAssemblyState = &ia;
     gpci.pViewportState = &vp;
     gpci.pRasterizationState = &rs;
@@ -1771,24 +1792,10 @@ TEST_CASE("a pipeline without a tessellation state is created when the patch siz
         create_shader_module(r, dev, vs_id, vn_triangle_vert_spv, sizeof(vn_triangle_vert_spv)),
         create_shader_module(r, dev, tcs_id, vn_patch_tesc_spv, sizeof(vn_patch_tesc_spv)),
         create_shader_module(r, dev, tes_id, vn_patch_tese_spv, sizeof(vn_patch_tese_spv))};
-    const VkShaderStageFlagBits kinds[3] = {VK_SHADER_STAGE_VERTEX_BIT,
-                                            VK_SHADER_STAGE_TESSELLATION_CONTROL_BIT,
-                                            VK_SHADER_STAGE_TESSELLATION_EVALUATION_BIT};
-    VkPipelineShaderStageCreateInfo stages[3]{};
-    for (int i = 0; i < 3; ++i) {
-        stages[i].sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO;
-        stages[i].stage = kinds[i];
-        stages[i].module = modules[i];
-        stages[i].pName = "main";
-    }
-    VkVertexInputBindingDescription vbinding{0, 8, VK_VERTEX_INPUT_RATE_VERTEX};
-    VkVertexInputAttributeDescription vattr{0, 0, VK_FORMAT_R32G32_SFLOAT, 0};
-    VkPipelineVertexInputStateCreateInfo vi{};
-    vi.sType = VK_STRUCTURE_TYPE_PIPELINE_VERTEX_INPUT_STATE_CREATE_INFO;
-    vi.vertexBindingDescriptionCount = 1;
-    vi.pVertexBindingDescriptions = &vbinding;
-    vi.vertexAttributeDescriptionCount = 1;
-    vi.pVertexAttributeDescriptions = &vattr;
+    const auto stages = shader_stages(modules, {VK_SHADER_STAGE_VERTEX_BIT,
+                                                VK_SHADER_STAGE_TESSELLATION_CONTROL_BIT,
+                                                VK_SHADER_STAGE_TESSELLATION_EVALUATION_BIT});
+    const PositionInput vi;
     VkPipelineInputAssemblyStateCreateInfo ia{};
     ia.sType = VK_STRUCTURE_TYPE_PIPELINE_INPUT_ASSEMBLY_STATE_CREATE_INFO;
     ia.topology = VK_PRIMITIVE_TOPOLOGY_PATCH_LIST;
@@ -1809,8 +1816,8 @@ TEST_CASE("a pipeline without a tessellation state is created when the patch siz
     gpci.sType = VK_STRUCTURE_TYPE_GRAPHICS_PIPELINE_CREATE_INFO;
     gpci.pNext = &rendering;
     gpci.stageCount = 3;
-    gpci.pStages = stages;
-    gpci.pVertexInputState = &vi;
+    gpci.pStages = stages.data();
+    gpci.pVertexInputState = &vi.state;
     gpci.pInputAssemblyState = &ia;
     gpci.pTessellationState = nullptr;
     gpci.pRasterizationState = &rs;
