@@ -1770,12 +1770,12 @@ TEST_CASE("a structure vk.xml marks allowduplicate may repeat in a pNext chain")
     CHECK_FALSE(r.is_fatal());
 }
 
-// A pipeline may leave its tessellation state out when the patch control points are dynamic
-// (VK_EXT_extended_dynamic_state2); Debian 12's lavapipe reads it anyway and crashed the worker
-// (dEQP-VK.pipeline.monolithic.extended_dynamic_state.before_good_static.null_tessellation_state
-// crashes natively too). The executor hands such drivers a placeholder; without the dynamic state
-// a missing one is the guest's error, fatal before the driver sees it.
-TEST_CASE("a pipeline without a tessellation state is created when the patch size is dynamic") {
+// A pipeline may leave a state out when the members it would set are dynamic
+// (VK_EXT_extended_dynamic_state2/3); Debian 12's lavapipe reads it anyway and crashed the worker
+// (dEQP-VK.pipeline.*.extended_dynamic_state.*.null_*_state crash natively too). The executor
+// hands such drivers a placeholder; without the dynamic state a missing one is the guest's error,
+// fatal before the driver sees it.
+TEST_CASE("a pipeline that leaves out states whose members are dynamic is created") {
     Context r;
     VkPhysicalDeviceExtendedDynamicState2FeaturesEXT eds2{};
     eds2.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_EXTENDED_DYNAMIC_STATE_2_FEATURES_EXT;
@@ -1835,6 +1835,24 @@ TEST_CASE("a pipeline without a tessellation state is created when the patch siz
         REQUIRE(r.call(cgp, reply) == DecodeResult::Ok);
         CHECK(reply.ret == VK_SUCCESS);
         CHECK(r.objects.find<VkPipeline>(pipeline_id));
+    }
+    SECTION("no input assembly state with the topology dynamic: a placeholder too") {
+        gpci.pTessellationState = nullptr;
+        gpci.pInputAssemblyState = nullptr;
+        const VkDynamicState more[] = {VK_DYNAMIC_STATE_PATCH_CONTROL_POINTS_EXT,
+                                       VK_DYNAMIC_STATE_PRIMITIVE_TOPOLOGY,
+                                       VK_DYNAMIC_STATE_PRIMITIVE_RESTART_ENABLE};
+        dyn.dynamicStateCount = 3;
+        dyn.pDynamicStates = more;
+        gen::CreateGraphicsPipelinesArgs reply;
+        REQUIRE(r.call(cgp, reply) == DecodeResult::Ok);
+        CHECK(reply.ret == VK_SUCCESS);
+        CHECK(r.objects.find<VkPipeline>(pipeline_id));
+    }
+    SECTION("no input assembly state and a static topology: fatal") {
+        gpci.pInputAssemblyState = nullptr;
+        CHECK(submit_one(r, cgp) == DecodeResult::Fatal);
+        CHECK(r.fatal.reason().find("no input assembly state") != std::string::npos);
     }
     SECTION("static patch control points and no state: fatal, not a driver crash") {
         gpci.pDynamicState = nullptr;

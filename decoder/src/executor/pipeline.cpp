@@ -5,6 +5,7 @@
 #include "executor.h"
 
 #include <algorithm>
+#include <initializer_list>
 #include <vector>
 
 namespace vn::decoder {
@@ -22,33 +23,152 @@ bool has_dynamic_state(const VkGraphicsPipelineCreateInfo& info, VkDynamicState 
     return std::find(begin, end, a) != end || std::find(begin, end, b) != end;
 }
 
-bool has_tessellation_stages(const VkGraphicsPipelineCreateInfo& info) {
+bool any_dynamic(const VkGraphicsPipelineCreateInfo& info,
+                 std::initializer_list<VkDynamicState> states) {
+    return std::any_of(states.begin(), states.end(),
+                       [&](VkDynamicState s) { return has_dynamic_state(info, s, s); });
+}
+
+bool has_stages(const VkGraphicsPipelineCreateInfo& info, VkShaderStageFlags stages) {
     for (std::uint32_t i = 0; info.pStages && i < info.stageCount; ++i)
-        if (info.pStages[i].stage & (VK_SHADER_STAGE_TESSELLATION_CONTROL_BIT |
-                                     VK_SHADER_STAGE_TESSELLATION_EVALUATION_BIT))
+        if (info.pStages[i].stage & stages)
             return true;
     return false;
 }
 
-// Empty when the create info is safe to hand to the driver, else why not.
-std::string ignored_state_problem(const VkGraphicsPipelineCreateInfo& info) {
+bool has_tessellation_stages(const VkGraphicsPipelineCreateInfo& info) {
+    return has_stages(info, VK_SHADER_STAGE_TESSELLATION_CONTROL_BIT |
+                                VK_SHADER_STAGE_TESSELLATION_EVALUATION_BIT);
+}
+
+// The states a pipeline may leave out once the members it would set are dynamic
+// (VK_EXT_extended_dynamic_state2/3), or that are ignored (rasterizer discard, no attachments,
+// mesh shaders). Some drivers read them anyway: Debian 12's lavapipe (Mesa 22.3) crashes, natively
+// too, on every dEQP-VK.pipeline.*.extended_dynamic_state.*.null_*_state case. Such a driver gets
+// a placeholder in place of each left-out state: what the dynamic state sets replaces its
+// members, and an ignored state is not read.
+bool input_assembly_dynamic(const VkGraphicsPipelineCreateInfo& info) {
+    return any_dynamic(
+        info, {VK_DYNAMIC_STATE_PRIMITIVE_TOPOLOGY, VK_DYNAMIC_STATE_PRIMITIVE_RESTART_ENABLE});
+}
+bool rasterization_dynamic(const VkGraphicsPipelineCreateInfo& info) {
+    return any_dynamic(info, {VK_DYNAMIC_STATE_DEPTH_CLAMP_ENABLE_EXT,
+                              VK_DYNAMIC_STATE_RASTERIZER_DISCARD_ENABLE,
+                              VK_DYNAMIC_STATE_POLYGON_MODE_EXT, VK_DYNAMIC_STATE_CULL_MODE,
+                              VK_DYNAMIC_STATE_FRONT_FACE, VK_DYNAMIC_STATE_DEPTH_BIAS_ENABLE,
+                              VK_DYNAMIC_STATE_DEPTH_BIAS, VK_DYNAMIC_STATE_LINE_WIDTH});
+}
+constexpr VkPipelineInputAssemblyStateCreateInfo placeholder_input_assembly{
+    VK_STRUCTURE_TYPE_PIPELINE_INPUT_ASSEMBLY_STATE_CREATE_INFO, nullptr, 0,
+    VK_PRIMITIVE_TOPOLOGY_TRIANGLE_LIST, VK_FALSE};
+constexpr VkPipelineTessellationStateCreateInfo placeholder_tessellation{
+    VK_STRUCTURE_TYPE_PIPELINE_TESSELLATION_STATE_CREATE_INFO, nullptr, 0, 1};
+constexpr VkPipelineViewportStateCreateInfo placeholder_viewport{
+    VK_STRUCTURE_TYPE_PIPELINE_VIEWPORT_STATE_CREATE_INFO, nullptr, 0, 0, nullptr, 0, nullptr};
+constexpr VkPipelineRasterizationStateCreateInfo placeholder_rasterization{
+    VK_STRUCTURE_TYPE_PIPELINE_RASTERIZATION_STATE_CREATE_INFO,
+    nullptr,
+    0,
+    VK_FALSE,
+    VK_FALSE,
+    VK_POLYGON_MODE_FILL,
+    VK_CULL_MODE_NONE,
+    VK_FRONT_FACE_COUNTER_CLOCKWISE,
+    VK_FALSE,
+    0.0f,
+    0.0f,
+    0.0f,
+    1.0f};
+constexpr VkPipelineMultisampleStateCreateInfo placeholder_multisample{
+    VK_STRUCTURE_TYPE_PIPELINE_MULTISAMPLE_STATE_CREATE_INFO,
+    nullptr,
+    0,
+    VK_SAMPLE_COUNT_1_BIT,
+    VK_FALSE,
+    0.0f,
+    nullptr,
+    VK_FALSE,
+    VK_FALSE};
+constexpr VkPipelineDepthStencilStateCreateInfo placeholder_depth_stencil{
+    VK_STRUCTURE_TYPE_PIPELINE_DEPTH_STENCIL_STATE_CREATE_INFO,
+    nullptr,
+    0,
+    VK_FALSE,
+    VK_FALSE,
+    VK_COMPARE_OP_ALWAYS,
+    VK_FALSE,
+    VK_FALSE,
+    {},
+    {},
+    0.0f,
+    1.0f};
+constexpr VkPipelineColorBlendStateCreateInfo placeholder_color_blend{
+    VK_STRUCTURE_TYPE_PIPELINE_COLOR_BLEND_STATE_CREATE_INFO,
+    nullptr,
+    0,
+    VK_FALSE,
+    VK_LOGIC_OP_COPY,
+    0,
+    nullptr,
+    {0.0f, 0.0f, 0.0f, 0.0f}};
+
+// The create info with a placeholder for each left-out state; false when it has none left out.
+bool with_placeholders(const VkGraphicsPipelineCreateInfo& info,
+                       VkGraphicsPipelineCreateInfo& out) {
+    out = info;
+    bool changed = false;
+    auto fill = [&](auto& member, const auto& placeholder) {
+        if (!member) {
+            member = &placeholder;
+            changed = true;
+        }
+    };
+    fill(out.pInputAssemblyState, placeholder_input_assembly);
+    if (has_tessellation_stages(info))
+        fill(out.pTessellationState, placeholder_tessellation);
+    fill(out.pViewportState, placeholder_viewport);
+    fill(out.pRasterizationState, placeholder_rasterization);
+    fill(out.pMultisampleState, placeholder_multisample);
+    fill(out.pDepthStencilState, placeholder_depth_stencil);
+    fill(out.pColorBlendState, placeholder_color_blend);
+    return changed;
+}
+
+// A pipeline library, or a pipeline linked from them.
+bool is_library(const VkGraphicsPipelineCreateInfo& info) {
     bool library = (info.flags & VK_PIPELINE_CREATE_LIBRARY_BIT_KHR) != 0;
     for (auto* n = static_cast<const VkBaseInStructure*>(info.pNext); n; n = n->pNext)
         library |= n->sType == VK_STRUCTURE_TYPE_GRAPHICS_PIPELINE_LIBRARY_CREATE_INFO_EXT ||
                    n->sType == VK_STRUCTURE_TYPE_PIPELINE_LIBRARY_CREATE_INFO_KHR;
+    return library;
+}
+
+// Empty when the create info is safe to hand to the driver, else why not.
+std::string ignored_state_problem(const VkGraphicsPipelineCreateInfo& info) {
+    const bool library = is_library(info);
     if (!info.pStages && info.stageCount && !library)
         return "no shader stages although stageCount is " + std::to_string(info.stageCount);
     if (library)
         return {}; // parts of a pipeline: the driver takes only the state of the parts named
-    if (!info.pRasterizationState)
+    // The states every pipeline with a vertex stage needs, unless their members are dynamic.
+    if (!info.pRasterizationState && !rasterization_dynamic(info))
         return "no rasterization state";
+    if (!info.pInputAssemblyState && !input_assembly_dynamic(info) &&
+        !has_stages(info, VK_SHADER_STAGE_MESH_BIT_EXT))
+        return "no input assembly state";
     if (has_tessellation_stages(info) && !info.pTessellationState &&
         !has_dynamic_state(info, VK_DYNAMIC_STATE_PATCH_CONTROL_POINTS_EXT,
                            VK_DYNAMIC_STATE_PATCH_CONTROL_POINTS_EXT))
         return "tessellation shaders without a tessellation state";
-    const bool discard = info.pRasterizationState->rasterizerDiscardEnable &&
+    const bool discard = info.pRasterizationState &&
+                         info.pRasterizationState->rasterizerDiscardEnable &&
                          !has_dynamic_state(info, VK_DYNAMIC_STATE_RASTERIZER_DISCARD_ENABLE,
                                             VK_DYNAMIC_STATE_RASTERIZER_DISCARD_ENABLE);
+    if (!info.pViewportState && !discard &&
+        !any_dynamic(info,
+                     {VK_DYNAMIC_STATE_VIEWPORT_WITH_COUNT, VK_DYNAMIC_STATE_SCISSOR_WITH_COUNT,
+                      VK_DYNAMIC_STATE_RASTERIZER_DISCARD_ENABLE}))
+        return "no viewport state although it rasterizes";
     if (const VkPipelineViewportStateCreateInfo* vp = info.pViewportState; vp && !discard) {
         if (!vp->pViewports && vp->viewportCount &&
             !has_dynamic_state(info, VK_DYNAMIC_STATE_VIEWPORT,
@@ -78,20 +198,16 @@ DecodeResult Executor::on_vkCreateGraphicsPipelines(protocol::Decoder& d,
     for (std::uint32_t i = 0; i < n; ++i)
         ids[i] = protocol::handle_to_u64(a.pPipelines[i]);
     VN_TRY(check_new_ids(d, ids.data(), n));
-    // With the patch control points dynamic, a pipeline may leave its tessellation state out
-    // (VK_EXT_extended_dynamic_state2), but some drivers read it anyway: lavapipe in Mesa 22.3
-    // (Debian 12) crashes, natively too (dEQP-VK.pipeline.*.extended_dynamic_state.*.
-    // null_tessellation_state). They get a state whose only member the dynamic one replaces.
-    static constexpr VkPipelineTessellationStateCreateInfo dynamic_tessellation{
-        VK_STRUCTURE_TYPE_PIPELINE_TESSELLATION_STATE_CREATE_INFO, nullptr, 0, 1};
+    // Left-out states get placeholders (with_placeholders says why); libraries are passed as
+    // they are, since the driver takes only the state of the parts they name.
     std::vector<VkGraphicsPipelineCreateInfo> fixed;
     for (std::uint32_t i = 0; i < n; ++i) {
-        const VkGraphicsPipelineCreateInfo& info = a.pCreateInfos[i];
-        if (info.pTessellationState || !has_tessellation_stages(info))
+        VkGraphicsPipelineCreateInfo info;
+        if (is_library(a.pCreateInfos[i]) || !with_placeholders(a.pCreateInfos[i], info))
             continue;
         if (fixed.empty())
             fixed.assign(a.pCreateInfos, a.pCreateInfos + n);
-        fixed[i].pTessellationState = &dynamic_tessellation;
+        fixed[i] = info;
     }
     std::vector<VkPipeline> hosts(n, VK_NULL_HANDLE);
     a.ret = dev->dispatch.CreateGraphicsPipelines(a.device.handle, a.pipelineCache.handle, n,
