@@ -923,7 +923,7 @@ class Executor final : public gen::PassthroughHandler {
     DispatchSource* m_source = &m_context_source;
     std::unique_ptr<RingSet> m_rings;
     // The driver calls of recorded commands from rings, run on a thread of its own. Drained
-    // before any other command runs; used only where the host has a core to spare for it.
+    // before any other command runs; used only with VENUS_RECORDED_CALLS=thread.
     CallQueue m_calls;
     const bool m_queue_recorded_calls;
     bool m_last_command_queued = false;
