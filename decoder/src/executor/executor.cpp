@@ -15,10 +15,10 @@ using protocol::DecodeResult;
 namespace {
 
 // Whether recorded commands' driver calls get a thread of their own (call_queue.h): only when
-// VENUS_RECORDED_CALLS=thread. It pays only where the decoding thread, the driver's and the
-// guest's own threads can all run at once: on 2 cores the split loses (venus-bench "command
-// throughput", 0.86x of inline over 8 rounds), and it has not been measured on a larger host
-// yet, so inline stays the default everywhere.
+// VENUS_RECORDED_CALLS=thread. Measured with venus-bench "command throughput", it does not pay
+// by default: on 2 cores it loses (0.86x of inline over 8 rounds); on an H100 host with 16 cores
+// our bench client's recordings gain 1.08x to 1.17x, but Mesa's driver through venus-vtest loses
+// (0.86x to 0.90x).
 bool queue_recorded_calls() {
     const char* v = std::getenv("VENUS_RECORDED_CALLS");
     return v && std::strcmp(v, "thread") == 0;
