@@ -73,9 +73,7 @@ void CallQueue::publish() {
         m_produced.notify_one();
 }
 
-void CallQueue::drain() {
-    if (m_consumed_seen == m_written)
-        return;
+void CallQueue::drain_queued() {
     flush();
     if (m_consumed.load(std::memory_order_acquire) != m_written)
         wait_consumed(m_written);
