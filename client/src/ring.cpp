@@ -18,21 +18,25 @@ bool reached(std::uint32_t head, std::uint32_t seqno) {
     return static_cast<std::int32_t>(head - seqno) >= 0;
 }
 
-// Spin briefly (a ring round trip is microseconds), then sleep 10 us doubling up to 1 ms, as the
-// renderer's own back-off does; checks for a lost context between sleeps.
+// Yields first, as many times as Mesa's driver does (vn_relax: 2^8 yields before its first
+// sleep), then sleeps 10 us doubling up to 1 ms; checks for a lost context between sleeps. A guest
+// that sleeps sooner leaves the renderer idle once the ring drains while it sleeps, and the
+// figures would measure the guest's back-off rather than the renderer.
 class Backoff {
   public:
     void relax() {
-        if (++m_iter < 16) {
+        if (++m_iter < yields) {
             std::this_thread::yield();
             return;
         }
         std::this_thread::sleep_for(std::chrono::microseconds(m_sleep_us));
         m_sleep_us = std::min(m_sleep_us * 2, 1000u);
     }
-    bool time_to_check() const { return m_iter >= 16; }
+    // Every 16th yield, and before every sleep.
+    bool time_to_check() const { return m_iter >= yields || m_iter % 16 == 0; }
 
   private:
+    static constexpr std::uint32_t yields = 256;
     std::uint32_t m_iter = 0;
     std::uint32_t m_sleep_us = 10;
 };
