@@ -73,6 +73,15 @@ void CallQueue::publish() {
         m_produced.notify_one();
 }
 
+void CallQueue::wait_for(std::uint32_t mark) {
+    if (reached(m_consumed_seen, mark))
+        return;
+    flush();
+    if (!reached(m_consumed.load(std::memory_order_acquire), mark))
+        wait_consumed(mark);
+    m_consumed_seen = m_consumed.load(std::memory_order_acquire);
+}
+
 void CallQueue::drain_queued() {
     flush();
     if (m_consumed.load(std::memory_order_acquire) != m_written)

@@ -45,11 +45,9 @@ DecodeResult Reader::bytes(void* dst, std::size_t n) {
     VN_TRY(need(padded));
     auto* out = static_cast<std::byte*>(dst);
     std::size_t i = 0;
-    if ((reinterpret_cast<std::uintptr_t>(m_cur) & 3u) == 0) {
-        for (; i + 4 <= n; i += 4) {
-            const std::uint32_t w = load_u32(m_cur + i);
-            std::memcpy(out + i, &w, 4);
-        }
+    for (; i + 4 <= n; i += 4) {
+        const std::uint32_t w = load_u32(m_cur + i);
+        std::memcpy(out + i, &w, 4);
     }
     for (; i < n; ++i)
         out[i] = m_cur[i];

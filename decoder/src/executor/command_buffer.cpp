@@ -95,24 +95,9 @@ DecodeResult Executor::on_vkFreeCommandBuffers(protocol::Decoder& d,
     return DecodeResult::Ok;
 }
 
-DecodeResult Executor::command_buffer_dispatch(protocol::Decoder& d,
-                                               const protocol::Ref<VkCommandBuffer>& cb,
-                                               const gen::DeviceDispatch*& out) {
+DecodeResult Executor::missing_command_buffer(std::uint64_t id) {
     ObjectEntry<VkCommandBuffer>* entry = nullptr;
-    VN_TRY(m_objects.get<VkCommandBuffer>(cb.id, entry));
-    out = &static_cast<const DeviceChildState*>(entry->state.get())->device->dispatch;
-    (void)d;
-    return DecodeResult::Ok;
-}
-
-DecodeResult Executor::command_buffer_device(protocol::Decoder& d,
-                                             const protocol::Ref<VkCommandBuffer>& cb,
-                                             DeviceState*& out) {
-    ObjectEntry<VkCommandBuffer>* entry = nullptr;
-    VN_TRY(m_objects.get<VkCommandBuffer>(cb.id, entry));
-    out = static_cast<const DeviceChildState*>(entry->state.get())->device;
-    (void)d;
-    return DecodeResult::Ok;
+    return m_objects.get<VkCommandBuffer>(id, entry); // fatal, with the reason
 }
 
 DecodeResult Executor::on_vkBeginCommandBuffer(protocol::Decoder& d,

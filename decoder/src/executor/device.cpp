@@ -220,6 +220,8 @@ DecodeResult Executor::on_vkCreateDevice(protocol::Decoder& d, gen::CreateDevice
         a.ret = VK_ERROR_INITIALIZATION_FAILED;
         return DecodeResult::Ok;
     }
+    for (std::uint32_t type = 0; type < gen::command_type_count; ++type)
+        state->entries[type] = gen::entry_present(state->dispatch, gen::CommandType(type));
     state->get_host_pointer_properties = reinterpret_cast<PFN_vkGetMemoryHostPointerPropertiesEXT>(
         vkGetDeviceProcAddr(host, "vkGetMemoryHostPointerPropertiesEXT"));
     if (!state->get_host_pointer_properties)
@@ -292,14 +294,12 @@ DecodeResult Executor::device_entry(protocol::Decoder& d, const protocol::Ref<Vk
     return DecodeResult::Ok;
 }
 
-namespace {
-DecodeResult entry_missing(protocol::Decoder& d, gen::CommandType type) {
+DecodeResult Executor::entry_missing(protocol::Decoder& d, gen::CommandType type) {
     const char* name = gen::command_name(static_cast<std::uint32_t>(type));
     return d.in.fail(std::string(name ? name : "command") +
                      " is not enabled on this device (it needs " + gen::entry_requirement(type) +
                      ")");
 }
-} // namespace
 
 DecodeResult Executor::require_entry(protocol::Decoder& d, gen::CommandType type,
                                      const protocol::Ref<VkDevice>& device) {
@@ -307,21 +307,16 @@ DecodeResult Executor::require_entry(protocol::Decoder& d, gen::CommandType type
         return DecodeResult::Ok; // a null device: the handler decides (destroy of null is a no-op)
     DeviceState* dev = nullptr;
     VN_TRY(device_of(d, device.id, dev));
-    return gen::entry_present(dev->dispatch, type) ? DecodeResult::Ok : entry_missing(d, type);
+    return dev->entries.test(static_cast<std::size_t>(type)) ? DecodeResult::Ok
+                                                             : entry_missing(d, type);
 }
 
 DecodeResult Executor::require_entry(protocol::Decoder& d, gen::CommandType type,
                                      const protocol::Ref<VkQueue>& queue) {
     DeviceState* dev = nullptr;
     VN_TRY(queue_device(d, queue.id, dev));
-    return gen::entry_present(dev->dispatch, type) ? DecodeResult::Ok : entry_missing(d, type);
-}
-
-DecodeResult Executor::require_entry(protocol::Decoder& d, gen::CommandType type,
-                                     const protocol::Ref<VkCommandBuffer>& cb) {
-    const gen::DeviceDispatch* dd = nullptr;
-    VN_TRY(command_buffer_dispatch(d, cb, dd));
-    return gen::entry_present(*dd, type) ? DecodeResult::Ok : entry_missing(d, type);
+    return dev->entries.test(static_cast<std::size_t>(type)) ? DecodeResult::Ok
+                                                             : entry_missing(d, type);
 }
 
 DecodeResult Executor::new_device_child(protocol::Decoder& d, std::uint64_t id) {

@@ -11,6 +11,7 @@
 #include "vn_passthrough.gen.h"
 #include "vn_vulkan.gen.h"
 
+#include <bitset>
 #include <condition_variable>
 #include <functional>
 #include <map>
@@ -157,6 +158,9 @@ struct SemaphoreShape {
 class DeviceState final : public ObjectState {
   public:
     gen::DeviceDispatch dispatch;
+    // entry_present(dispatch, type) for every command, worked out once when the device is made:
+    // every command a ring decodes checks it.
+    std::bitset<gen::command_type_count> entries;
     VkPhysicalDeviceMemoryProperties memory{};
     // Drivers size per-binding state arrays by these; indices a command names are checked.
     VkPhysicalDeviceLimits limits{};
@@ -252,7 +256,7 @@ struct DispatchSource {
     // Executed streams nest only one level deep; their commands get an arena of their own, so
     // that the executing command's arguments survive each nested command's reset.
     bool executing_streams = false;
-    protocol::Arena nested_arena;
+    QueuedArenas nested_arenas;
     // The dispatch lock this source holds while its command runs; waits release it.
     std::unique_lock<std::mutex>* lock = nullptr;
 };
@@ -303,15 +307,24 @@ class Executor final : public gen::PassthroughHandler {
     bool submit_fence(std::uint32_t ring_idx, std::function<void()> retire, std::string& error);
     // Stops and joins every ring; the caller must not hold dispatch_mutex().
     void stop_rings();
-    // Recorded commands (vkCmd*) from rings have their driver calls queued (call_queue.h says
-    // what keeps that in order); a ring keeps what those calls point at until it has drained the
-    // queue. Caller holds dispatch_mutex().
+    // Recorded commands (vkCmd*) from rings, and from the streams rings execute, have their
+    // driver calls queued (call_queue.h says what keeps that in order); a source keeps what those
+    // calls point at in QueuedArenas. Caller holds dispatch_mutex().
     void drain_recorded_calls() { m_calls.drain(); }
     // Hands the queued calls to the thread now rather than with the next batch.
     void flush_recorded_calls() { m_calls.flush(); }
-    // Whether the last dispatched command may have queued its driver call: if not, every call
-    // queued before it has run.
-    bool last_command_queued() const { return m_last_command_queued; }
+    // After each command a ring dispatched: its arenas learn whether the call was queued.
+    void after_command(QueuedArenas& arenas) {
+        arenas.after_command(m_calls, m_last_command_queued);
+    }
+    // Commands whose driver call may be queued: every vkCmd*, and the beginning and end of a
+    // recording, whose results only a reply would carry (a command asking for one runs in
+    // place). Their handlers make the call through record().
+    static const std::array<bool, gen::command_type_count> queued_commands;
+    bool queues_call(std::uint32_t type, std::uint32_t flags) const {
+        return m_queue_recorded_calls && type < gen::command_type_count && queued_commands[type] &&
+               !(flags & VK_COMMAND_GENERATE_REPLY_BIT_EXT);
+    }
     // Blocks the current source until `done` holds, releasing the dispatch lock meanwhile.
     void wait_dispatch(const std::function<bool()>& done);
     // Wakes every source blocked in wait_dispatch() and every sleeping ring.
@@ -406,8 +419,17 @@ class Executor final : public gen::PassthroughHandler {
                                          const protocol::Ref<VkDevice>& device) override;
     protocol::DecodeResult require_entry(protocol::Decoder& d, gen::CommandType type,
                                          const protocol::Ref<VkQueue>& queue) override;
+    // Every vkCmd* comes through here and the handler's command_buffer_* after it: both inline,
+    // the lookup a hit on the table's last entry, the entry check one bit.
     protocol::DecodeResult require_entry(protocol::Decoder& d, gen::CommandType type,
-                                         const protocol::Ref<VkCommandBuffer>& cb) override;
+                                         const protocol::Ref<VkCommandBuffer>& cb) override {
+        DeviceState* dev = recording_device(cb.id);
+        if (!dev) [[unlikely]]
+            return missing_command_buffer(cb.id);
+        if (!dev->entries.test(static_cast<std::size_t>(type))) [[unlikely]]
+            return entry_missing(d, type);
+        return protocol::DecodeResult::Ok;
+    }
     protocol::DecodeResult require_entry(protocol::Decoder& d, gen::CommandType type,
                                          const protocol::Ref<VkInstance>& instance) override;
     protocol::DecodeResult require_entry(protocol::Decoder& d, gen::CommandType type,
@@ -490,9 +512,24 @@ class Executor final : public gen::PassthroughHandler {
                                                    gen::BeginCommandBufferArgs& a) override;
     protocol::DecodeResult on_vkEndCommandBuffer(protocol::Decoder& d,
                                                  gen::EndCommandBufferArgs& a) override;
-    protocol::DecodeResult command_buffer_dispatch(protocol::Decoder& d,
+    protocol::DecodeResult command_buffer_dispatch(protocol::Decoder&,
                                                    const protocol::Ref<VkCommandBuffer>& cb,
-                                                   const gen::DeviceDispatch*& out) override;
+                                                   const gen::DeviceDispatch*& out) override {
+        DeviceState* dev = recording_device(cb.id);
+        if (!dev) [[unlikely]]
+            return missing_command_buffer(cb.id);
+        out = &dev->dispatch;
+        return protocol::DecodeResult::Ok;
+    }
+    // The device a live command buffer records for; null for any other id.
+    DeviceState* recording_device(std::uint64_t id) {
+        ObjectEntry<VkCommandBuffer>* entry = m_objects.find<VkCommandBuffer>(id);
+        return entry ? static_cast<const DeviceChildState*>(entry->state.get())->device : nullptr;
+    }
+    // Fatal, naming what the id is instead of a command buffer.
+    [[gnu::cold]] protocol::DecodeResult missing_command_buffer(std::uint64_t id);
+    [[gnu::cold]] static protocol::DecodeResult entry_missing(protocol::Decoder& d,
+                                                              gen::CommandType type);
 
     // device.cpp: plain device children, created and destroyed by generated handlers
     protocol::DecodeResult device_entry(protocol::Decoder& d, const protocol::Ref<VkDevice>& device,
@@ -820,9 +857,12 @@ class Executor final : public gen::PassthroughHandler {
     void destroy_children(DeviceState& dev, VkDevice host);
 
     // The device a command buffer records for.
-    protocol::DecodeResult command_buffer_device(protocol::Decoder& d,
+    protocol::DecodeResult command_buffer_device(protocol::Decoder&,
                                                  const protocol::Ref<VkCommandBuffer>& cb,
-                                                 DeviceState*& out);
+                                                 DeviceState*& out) {
+        out = recording_device(cb.id);
+        return out ? protocol::DecodeResult::Ok : missing_command_buffer(cb.id);
+    }
     // command_ranges.cpp: [offset, offset + size) must lie inside the buffer; Fatal naming
     // `what` otherwise. VK_WHOLE_SIZE is not accepted here (callers resolve it).
     protocol::DecodeResult check_buffer_range(protocol::Decoder& d, const DeviceState& dev,

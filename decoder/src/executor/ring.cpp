@@ -33,17 +33,14 @@ std::atomic_ref<std::uint32_t> word(std::uint32_t* p) {
     return std::atomic_ref<std::uint32_t>(*p);
 }
 
-// Commands whose driver call may be queued (call_queue.h): every vkCmd*, and the beginning and
-// end of a recording, whose results only a reply would carry (a command asking for one runs in
-// place). Their handlers make the call through record().
-constexpr std::array<bool, gen::command_type_count> queued_commands = [] {
+} // namespace
+
+const std::array<bool, gen::command_type_count> Executor::queued_commands = [] {
     auto out = gen::recorded_commands;
     out[static_cast<std::size_t>(gen::CommandType::BeginCommandBuffer)] = true;
     out[static_cast<std::size_t>(gen::CommandType::EndCommandBuffer)] = true;
     return out;
 }();
-
-} // namespace
 
 // ---- Dispatch -------------------------------------------------------------------------------
 
@@ -55,20 +52,17 @@ DecodeResult Executor::dispatch(DispatchSource& source, std::unique_lock<std::mu
     source.lock = &lock;
     m_source = &source;
     // A recorded command from a ring queues its driver call; anything else runs once every
-    // queued call has (call_queue.h). The type and flags lead every command, read here from the
-    // ring's private copy; a command too short to hold them is not queued, and fails to decode.
-    bool queue = false;
-    if (m_queue_recorded_calls && source.ring && !source.executing_streams &&
-        d.in.remaining() >= 2 * sizeof(std::uint32_t)) {
-        const std::uint32_t type = d.in.peek_u32(0);
-        queue = type < gen::command_type_count && queued_commands[type] &&
-                !(d.in.peek_u32(1) & VK_COMMAND_GENERATE_REPLY_BIT_EXT);
-    }
+    // queued call has (call_queue.h). The decision is made on the header the command then runs
+    // as, read once.
+    std::uint32_t type = 0, flags = 0;
+    DecodeResult r = gen::read_command_header(d, type, flags);
+    const bool queue = r == DecodeResult::Ok && source.ring && queues_call(type, flags);
     if (!queue)
         m_calls.drain();
     m_last_command_queued = queue;
     m_recording = queue ? &m_calls : nullptr;
-    const DecodeResult r = gen::dispatch_command(*this, d);
+    if (r == DecodeResult::Ok)
+        r = gen::run_command(*this, d, type, flags);
     m_recording = nullptr;
     m_source = &m_context_source;
     source.lock = nullptr;
@@ -393,13 +387,6 @@ void Ring::sleep_idle(std::uint32_t cur) {
 }
 
 bool Ring::execute(std::uint32_t cur, std::uint32_t n) {
-    // Queued driver calls of the last batch point into the private copy and the arena.
-    if (m_arena_held) {
-        std::lock_guard lock(m_executor.dispatch_mutex());
-        m_executor.drain_recorded_calls();
-        m_arena_held = false;
-    }
-    m_arena.reset();
     const std::uint32_t mask = m_layout.buffer_size - 1;
     const std::uint32_t start = cur & mask;
     const std::uint32_t first = std::min(n, m_layout.buffer_size - start);
@@ -408,7 +395,6 @@ bool Ring::execute(std::uint32_t cur, std::uint32_t n) {
     m_executor.counters().bytes.fetch_add(n, std::memory_order_relaxed);
 
     protocol::Reader in(m_commands.get(), n, m_executor.fatal_state());
-    protocol::Decoder d{in, m_arena, &m_executor.objects()};
     // The dispatch lock is held over up to `commands_per_lock` commands rather than taken per
     // command: locking and waking per command cost as much as a small command itself. Waiters
     // test their condition only while holding the lock, so one wake before each release tells
@@ -436,16 +422,9 @@ bool Ring::execute(std::uint32_t cur, std::uint32_t n) {
             release();
             return false;
         }
+        protocol::Decoder d{in, m_arenas.current(), &m_executor.objects()};
         const DecodeResult r = m_executor.dispatch(m_source, lock, d);
-        // A queued call keeps its command's arena allocations until it has run; past a bound
-        // the ring waits for the queue rather than grow the arena.
-        m_arena_held = m_executor.last_command_queued();
-        if (m_arena_held && m_arena.used() > arena_held_for_queued_calls) {
-            m_executor.drain_recorded_calls();
-            m_arena_held = false;
-        }
-        if (!m_arena_held)
-            m_arena.reset();
+        m_executor.after_command(m_arenas);
         if (r != DecodeResult::Ok) {
             fail(lock, "command failed");
             release();
@@ -521,6 +500,7 @@ void Ring::run() {
     std::lock_guard lock(m_executor.dispatch_mutex());
     // What queued calls point at goes with this ring.
     m_executor.drain_recorded_calls();
+    m_arenas.release();
     m_dead = true;
     m_executor.wake_all();
 }

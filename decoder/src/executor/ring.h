@@ -44,9 +44,6 @@ class Ring {
     // Commands run under one hold of the dispatch lock (Ring::execute says why): bounds how long
     // the context's other sources wait for a busy ring, about a microsecond per small command.
     static constexpr std::uint32_t commands_per_lock = 32;
-    // Arena bytes a ring keeps for queued driver calls before it waits for them: one arena
-    // chunk, so a long recording never makes the arena allocate.
-    static constexpr std::size_t arena_held_for_queued_calls = 48 * 1024;
     static constexpr std::chrono::microseconds first_sleep{10};
     static constexpr std::chrono::microseconds max_sleep{1000};
 
@@ -104,9 +101,8 @@ class Ring {
     // published the tail cannot change what is decoded. As large as the ring, but never
     // zero-filled: only the bytes of the largest batch so far become resident.
     std::unique_ptr<std::byte[]> m_commands;
-    protocol::Arena m_arena;
-    // The arena (and the private copy) hold what queued driver calls point at.
-    bool m_arena_held = false;
+    // Decoded arguments, which queued driver calls point at until they have run.
+    QueuedArenas m_arenas;
     std::atomic<bool> m_stop{false};
     // Guarded by the dispatch lock.
     bool m_notified = false;

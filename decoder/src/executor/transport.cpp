@@ -74,15 +74,28 @@ DecodeResult Executor::on_vkExecuteCommandStreamsMESA(protocol::Decoder& d,
         }
         // The stream stays in guest memory: the Reader loads each field once (volatile).
         protocol::Reader in(windows[i].data, windows[i].size, d.in.fatal());
-        protocol::Decoder nested{in, s.nested_arena, d.resolver};
         while (!in.empty()) {
-            result = gen::dispatch_command(*this, nested);
-            s.nested_arena.reset();
+            protocol::Decoder nested{in, s.nested_arenas.current(), d.resolver};
+            // Mesa's driver sends a command buffer's recording as a stream: its vkCmd* queue their
+            // driver calls as they would straight from the ring, decided on the header read once.
+            std::uint32_t type = 0, flags = 0;
+            result = gen::read_command_header(nested, type, flags);
+            if (result != DecodeResult::Ok)
+                break;
+            const bool queue = s.ring && queues_call(type, flags);
+            if (!queue)
+                m_calls.drain();
+            m_recording = queue ? &m_calls : nullptr;
+            result = gen::run_command(*this, nested, type, flags);
+            m_recording = nullptr;
+            s.nested_arenas.after_command(m_calls, queue);
             if (result != DecodeResult::Ok)
                 break;
         }
     }
     s.executing_streams = false;
+    // The queued calls run while the next command decodes; the arenas keep their arguments.
+    m_calls.flush();
     return result;
 }
 

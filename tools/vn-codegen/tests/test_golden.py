@@ -17,6 +17,8 @@ GOLDEN_DIR = os.path.join(ROOT, "tests", "codegen", "golden")
 CASES = [
     ("vkCreateBuffer.cpp.txt", "vn_commands.gen.cpp", ["// ---- vkCreateBuffer (50) ----"]),
     ("vkCmdPushConstants.cpp.txt", "vn_commands.gen.cpp", ["// ---- vkCmdPushConstants (132) ----"]),
+    # VkRect2D holds only 32-bit words: the array decodes as one bounded copy.
+    ("vkCmdSetScissor.cpp.txt", "vn_commands.gen.cpp", ["// ---- vkCmdSetScissor (95) ----"]),
     ("vkEnumeratePhysicalDevices.cpp.txt", "vn_commands.gen.cpp",
      ["// ---- vkEnumeratePhysicalDevices (2) ----"]),
     ("VkBufferCreateInfo.cpp.txt", None, ["// ---- VkBufferCreateInfo ----"]),

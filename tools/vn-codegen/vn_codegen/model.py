@@ -83,6 +83,9 @@ class Struct:
     default_tag: int = 0
     min_wire: int = 0
     min_wire_partial: int = 0
+    # Only 32-bit integers and floats that need no check (nested structs of the same kind
+    # included): the wire bytes are the C struct's bytes, so it decodes as one bounded copy.
+    words32: bool = False
 
     @property
     def has_pnext(self) -> bool:
@@ -1000,6 +1003,20 @@ class Builder:
         for s in structs.values():
             s.min_wire = min_size(s.name, False)
             s.min_wire_partial = min_size(s.name, True) if s.partial else 0
+
+        flat: dict[str, bool] = {}
+
+        def words32(name: str) -> bool:
+            if name not in flat:
+                s = structs[name]
+                flat[name] = not s.is_union and bool(s.fields) and all(
+                    (f.kind == "scalar" and f.elem.op in ("u32", "i32", "f32")) or
+                    (f.kind == "struct" and words32(r.canonical_type(f.elem.type)))
+                    for f in s.fields)
+            return flat[name]
+
+        for s in structs.values():
+            s.words32 = words32(s.name)
 
         self.cov.commands_generated = sum(1 for c in commands if not c.blocked)
         self.cov.commands_blocked = sum(1 for c in commands if c.blocked)

@@ -15,6 +15,8 @@
 //
 // One producer at a time (the holder of the context's dispatch lock), one consumer thread,
 // started at the first queued call.
+#include "vn/protocol/arena.h"
+
 #include <array>
 #include <atomic>
 #include <cstddef>
@@ -79,6 +81,9 @@ class CallQueue {
         if (m_consumed_seen != m_written)
             drain_queued();
     }
+    // How many calls have been queued: wait_for(mark()) returns once those have run.
+    std::uint32_t mark() const { return m_written; }
+    void wait_for(std::uint32_t mark);
 
   private:
     struct Slot {
@@ -108,6 +113,54 @@ class CallQueue {
     // Set only around a futex wait, so read-mostly.
     alignas(64) std::atomic<bool> m_consumer_sleeping{false};
     std::atomic<bool> m_producer_waiting{false};
+};
+
+// The arena of a command source while its decoded arguments may be pointed at by queued calls:
+// two arenas take turns. Once the one in use has grown past a bound, the other one is reset and
+// used, after the calls queued while it was last in use have run (long since, nearly always). So
+// arguments live until their call has run, memory stays bounded, and the decoder never waits for
+// the whole queue the way a single arena, reset only when drained, would make it.
+class QueuedArenas {
+  public:
+    static constexpr std::size_t turn_bytes = 16 * 1024;
+
+    protocol::Arena& current() { return m_arenas[m_current]; }
+    // After each command: `queued` is whether its driver call went to `calls`. A command that was
+    // not queued ran after the queue drained (call_queue.h), so then nothing points anywhere.
+    void after_command(CallQueue& calls, bool queued) {
+        if (!queued) {
+            if (!m_held[0] && !m_held[1]) [[likely]] {
+                current().reset();
+                return;
+            }
+            calls.drain();
+            release();
+            return;
+        }
+        m_held[m_current] = true;
+        if (current().used() > turn_bytes) [[unlikely]]
+            take_turn(calls);
+    }
+    // After the queue has drained: both arenas are free.
+    void release() {
+        m_held[0] = m_held[1] = false;
+        current().reset();
+    }
+
+  private:
+    void take_turn(CallQueue& calls) {
+        m_marks[m_current] = calls.mark();
+        m_current ^= 1;
+        if (m_held[m_current])
+            calls.wait_for(m_marks[m_current]);
+        m_held[m_current] = false;
+        current().reset();
+    }
+
+    protocol::Arena m_arenas[2];
+    std::uint32_t m_marks[2] = {0, 0};
+    bool m_held[2] = {false, false};
+    unsigned m_current = 0;
 };
 
 } // namespace vn::decoder

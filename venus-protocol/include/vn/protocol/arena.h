@@ -19,7 +19,9 @@ class Arena {
     Arena& operator=(const Arena&) = delete;
 
     // nullptr when the request (rounded) would take the arena past its cap. Memory is zeroed so a
-    // partially decoded struct never exposes stale data from an earlier command.
+    // partially decoded struct never exposes stale data from an earlier command; Zero = false only
+    // for arrays the caller overwrites in full before anything reads them.
+    template <bool Zero = true>
     [[gnu::always_inline]] void* allocate(std::size_t size, std::size_t alignment) {
         // Fast path: small requests that fit the current chunk (nearly every decoded struct).
         const auto cur = reinterpret_cast<std::uintptr_t>(m_cur);
@@ -30,18 +32,20 @@ class Arena {
             std::byte* p = m_cur + pad;
             m_cur = p + size;
             m_used += pad + size;
-            std::memset(p, 0, size);
+            if constexpr (Zero)
+                std::memset(p, 0, size);
             return p;
         }
         return allocate_slow(size, alignment);
     }
 
     // Overflow-checked count * sizeof(T); nullptr on overflow or cap.
-    template <typename T>
+    template <typename T, bool Zero = true>
     T* allocate_array(std::uint64_t count) {
         if (count > SIZE_MAX / sizeof(T))
             return nullptr;
-        return static_cast<T*>(allocate(static_cast<std::size_t>(count) * sizeof(T), alignof(T)));
+        return static_cast<T*>(
+            allocate<Zero>(static_cast<std::size_t>(count) * sizeof(T), alignof(T)));
     }
 
     // Frees everything from this command. The first chunk is kept so that the common case (small

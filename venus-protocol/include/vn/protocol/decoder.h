@@ -22,12 +22,18 @@ class ObjectResolver {
     // its pipeline and layout), so most lookups end here.
     [[gnu::always_inline]] DecodeResult lookup(VkObjectType type, std::uint64_t id,
                                                std::uint64_t& host) {
-        const CachedLookup& c = m_cache[cache_slot(id)];
-        if (c.id == id && id != 0 && c.type == type) [[likely]] {
-            host = c.host;
+        if (cached(type, id, host)) [[likely]]
             return DecodeResult::Ok;
-        }
         return resolve(type, id, host);
+    }
+    // The cache alone: false on a miss. `id` is non-zero.
+    [[gnu::always_inline]] bool cached(VkObjectType type, std::uint64_t id,
+                                       std::uint64_t& host) const {
+        const CachedLookup& c = m_cache[cache_slot(id)];
+        if (c.id != id || c.type != type)
+            return false;
+        host = c.host;
+        return true;
     }
 
   protected:
@@ -70,16 +76,28 @@ struct Decoder {
         return alloc_unbacked(out, count);
     }
     // Output arrays (reply storage) have no wire bytes behind them; only the arena cap bounds them.
-    template <typename T>
+    template <typename T, bool Zero = true>
     DecodeResult alloc_unbacked(T*& out, std::uint64_t count) {
         if (count == 0) {
             out = nullptr;
             return DecodeResult::Ok;
         }
-        out = arena.allocate_array<T>(count);
+        out = arena.allocate_array<T, Zero>(count);
         if (!out) [[unlikely]]
             return alloc_failed(count, sizeof(T));
         return DecodeResult::Ok;
+    }
+    // The same for an array the generated decoder overwrites in full at once (packed scalars,
+    // bytes, handles): zeroing it first would only be undone. Should decoding stop half-way, the
+    // command fails and nothing reads the array.
+    template <typename T>
+    DecodeResult alloc_overwritten(T*& out, std::uint64_t count, std::size_t min_wire_size) {
+        VN_TRY(in.reserve(count, min_wire_size));
+        return alloc_unbacked<T, false>(out, count);
+    }
+    template <typename T>
+    DecodeResult alloc_unbacked_overwritten(T*& out, std::uint64_t count) {
+        return alloc_unbacked<T, false>(out, count);
     }
 
     // An input handle: 0 is VK_NULL_HANDLE, anything else must resolve to a live object of `type`.
@@ -106,22 +124,27 @@ struct Decoder {
     }
 
     // A top-level handle parameter: keeps the guest id next to the host handle. `required` names
-    // the parameter when VK_NULL_HANDLE is not acceptable there (nullptr when it is).
+    // the parameter when VK_NULL_HANDLE is not acceptable there (nullptr when it is). Inline up to
+    // a hit in the resolver's cache (nearly every handle of a command stream); the rest is not.
     template <typename H>
-    DecodeResult ref(Ref<H>& out, VkObjectType type, const char* required) {
+    [[gnu::always_inline]] DecodeResult ref(Ref<H>& out, VkObjectType type, const char* required) {
         VN_TRY(in.u64(out.id));
-        if (out.id == 0) {
-            out.handle = H{};
-            if (required) [[unlikely]]
-                return null_handle(required);
+        std::uint64_t host;
+        if (out.id != 0 && resolver && resolver->cached(type, out.id, host)) [[likely]] {
+            out.handle = handle_from_u64<H>(host);
             return DecodeResult::Ok;
         }
-        return resolve_into(out.id, out.handle, type);
+        return ref_uncached(out, type, required);
     }
     // One element of a top-level input handle array: id and host handle side by side.
     template <typename H>
-    DecodeResult ref_into(std::uint64_t& id, H& handle, VkObjectType type) {
+    [[gnu::always_inline]] DecodeResult ref_into(std::uint64_t& id, H& handle, VkObjectType type) {
         VN_TRY(in.u64(id));
+        std::uint64_t host;
+        if (id != 0 && resolver && resolver->cached(type, id, host)) [[likely]] {
+            handle = handle_from_u64<H>(host);
+            return DecodeResult::Ok;
+        }
         if (id == 0) {
             handle = H{};
             return DecodeResult::Ok;
@@ -140,7 +163,18 @@ struct Decoder {
 
   private:
     template <typename H>
-    DecodeResult resolve_into(std::uint64_t id, H& handle, VkObjectType type) {
+    [[gnu::noinline]] DecodeResult ref_uncached(Ref<H>& out, VkObjectType type,
+                                                const char* required) {
+        if (out.id == 0) {
+            out.handle = H{};
+            if (required) [[unlikely]]
+                return null_handle(required);
+            return DecodeResult::Ok;
+        }
+        return resolve_into(out.id, out.handle, type);
+    }
+    template <typename H>
+    [[gnu::noinline]] DecodeResult resolve_into(std::uint64_t id, H& handle, VkObjectType type) {
         if (!resolver) {
             handle = handle_from_u64<H>(id);
             return DecodeResult::Ok;

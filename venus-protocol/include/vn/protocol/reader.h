@@ -156,19 +156,18 @@ class Reader {
         m_remaining -= n;
     }
 
-    // Shared memory may be written concurrently by the guest: one volatile load per field. Type
-    // punning through a volatile pointer is how READ_ONCE-style accessors are written; alignment
-    // is checked because a Venus stream is only guaranteed 4-byte granular, not aligned in memory.
+    // Shared memory may be written concurrently by the guest: one volatile load per field, so a
+    // guest rewriting it cannot make us see two values. A Venus stream is only 4-byte granular,
+    // so the types say "alignment 1": the compiler then emits one unaligned load where the target
+    // allows it (x86-64, AArch64) rather than a branch on the alignment per field, and byte loads
+    // where it does not.
+    using unaligned_u32 = std::uint32_t __attribute__((aligned(1), may_alias));
+    using unaligned_u64 = std::uint64_t __attribute__((aligned(1), may_alias));
     [[gnu::always_inline]] static std::uint32_t load_u32(const volatile std::byte* p) {
-        if ((reinterpret_cast<std::uintptr_t>(p) & 3u) == 0) [[likely]]
-            return *reinterpret_cast<const volatile std::uint32_t*>(p);
-        std::uint32_t v = 0;
-        for (unsigned i = 0; i < 4; ++i)
-            v |= std::uint32_t(std::to_integer<std::uint8_t>(p[i])) << (8 * i);
-        return v;
+        return *reinterpret_cast<const volatile unaligned_u32*>(p);
     }
     [[gnu::always_inline]] static std::uint64_t load_u64(const volatile std::byte* p) {
-        return std::uint64_t(load_u32(p)) | (std::uint64_t(load_u32(p + 4)) << 32);
+        return *reinterpret_cast<const volatile unaligned_u64*>(p);
     }
 
     const volatile std::byte* m_begin;
