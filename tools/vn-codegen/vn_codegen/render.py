@@ -22,8 +22,52 @@ def outputs() -> list[str]:
 
 def _env() -> jinja2.Environment:
     here = os.path.join(os.path.dirname(__file__), "templates")
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(here), undefined=jinja2.StrictUndefined,
-                              keep_trailing_newline=True, trim_blocks=False, lstrip_blocks=False)
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(here), undefined=jinja2.StrictUndefined,
+                             keep_trailing_newline=True, trim_blocks=False, lstrip_blocks=False)
+    env.globals["field_runs"] = field_runs
+    return env
+
+
+# Wire bytes of the scalars a run of fixed-size fields may hold (Reader::take).
+_RUN_SCALARS = {"u32": 4, "i32": 4, "f32": 4, "slot": 4, "enum": 4, "uenum": 4,
+                "u64": 8, "i64": 8, "f64": 8}
+
+
+def field_runs(fields, mode: str) -> list[tuple]:
+    """Groups a struct's or command's fields for decoding: ("run", [(field, offset)], bytes) for two
+    or more consecutive fixed-size fields (scalars and input handles, full form), which decode
+    with one bound check, and ("one", field, mode) for every other field. `mode` is 'full' or
+    'partial' for a struct's fields, 'args' for a command's (its outputs decode partially)."""
+    mode_of = mode
+    out: list[tuple] = []
+    run: list[tuple] = []
+    size = 0
+
+    def close():
+        nonlocal size
+        if len(run) >= 2:
+            out.append(("run", list(run), size))
+        else:
+            out.extend(("one", f, "full") for f, _ in run)
+        run.clear()
+        size = 0
+
+    for f in fields:
+        mode = ("partial" if f.output else "full") if mode_of == "args" else mode_of
+        width = 0
+        if mode == "full" and not f.output:
+            if f.kind == "scalar" and f.elem.op in _RUN_SCALARS:
+                width = _RUN_SCALARS[f.elem.op]
+            elif f.kind == "handle":
+                width = 8
+        if width:
+            run.append((f, size))
+            size += width
+        else:
+            close()
+            out.append(("one", f, mode))
+    close()
+    return out
 
 
 def _private_members(model: Model) -> dict[str, list[str]]:

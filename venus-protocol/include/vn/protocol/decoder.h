@@ -105,14 +105,21 @@ struct Decoder {
     DecodeResult handle(H& out, VkObjectType type) {
         std::uint64_t id;
         VN_TRY(in.u64(id));
+        return handle_id(out, id, type);
+    }
+    // The same for an id already read (a run of fixed-size fields, Reader::take).
+    template <typename H>
+    [[gnu::always_inline]] DecodeResult handle_id(H& out, std::uint64_t id, VkObjectType type) {
+        std::uint64_t host;
+        if (id != 0 && resolver && resolver->cached(type, id, host)) [[likely]] {
+            out = handle_from_u64<H>(host);
+            return DecodeResult::Ok;
+        }
         if (id == 0 || !resolver) {
             out = handle_from_u64<H>(id);
             return DecodeResult::Ok;
         }
-        std::uint64_t host;
-        VN_TRY(resolver->lookup(type, id, host));
-        out = handle_from_u64<H>(host);
-        return DecodeResult::Ok;
+        return resolve_into(id, out, type);
     }
     // A handle the guest is naming for a new object (or an id echoed in a reply): kept raw.
     template <typename H>
@@ -128,7 +135,15 @@ struct Decoder {
     // a hit in the resolver's cache (nearly every handle of a command stream); the rest is not.
     template <typename H>
     [[gnu::always_inline]] DecodeResult ref(Ref<H>& out, VkObjectType type, const char* required) {
-        VN_TRY(in.u64(out.id));
+        std::uint64_t id;
+        VN_TRY(in.u64(id));
+        return ref_id(out, id, type, required);
+    }
+    // The same for an id already read (a run of fixed-size fields, Reader::take).
+    template <typename H>
+    [[gnu::always_inline]] DecodeResult ref_id(Ref<H>& out, std::uint64_t id, VkObjectType type,
+                                               const char* required) {
+        out.id = id;
         std::uint64_t host;
         if (out.id != 0 && resolver && resolver->cached(type, out.id, host)) [[likely]] {
             out.handle = handle_from_u64<H>(host);
