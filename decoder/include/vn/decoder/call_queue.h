@@ -127,39 +127,41 @@ class QueuedArenas {
     protocol::Arena& current() { return m_arenas[m_current]; }
     // After each command: `queued` is whether its driver call went to `calls`. A command that was
     // not queued ran after the queue drained (call_queue.h), so then nothing points anywhere.
-    void after_command(CallQueue& calls, bool queued) {
-        if (!queued) {
-            if (!m_held[0] && !m_held[1]) [[likely]] {
-                current().reset();
-                return;
-            }
-            calls.drain();
-            release();
+    [[gnu::always_inline]] void after_command(CallQueue& calls, bool queued) {
+        if (!queued && !m_held_any) [[likely]] {
+            current().reset();
             return;
         }
-        m_held[m_current] = true;
-        if (current().used() > turn_bytes) [[unlikely]]
-            take_turn(calls);
+        after_held(calls, queued);
     }
     // After the queue has drained: both arenas are free.
     void release() {
-        m_held[0] = m_held[1] = false;
+        m_held[0] = m_held[1] = m_held_any = false;
         current().reset();
     }
 
   private:
-    void take_turn(CallQueue& calls) {
-        m_marks[m_current] = calls.mark();
-        m_current ^= 1;
-        if (m_held[m_current])
-            calls.wait_for(m_marks[m_current]);
-        m_held[m_current] = false;
-        current().reset();
+    void after_held(CallQueue& calls, bool queued) {
+        if (!queued) {
+            calls.drain();
+            release();
+            return;
+        }
+        m_held[m_current] = m_held_any = true;
+        if (current().used() > turn_bytes) [[unlikely]] {
+            m_marks[m_current] = calls.mark();
+            m_current ^= 1;
+            if (m_held[m_current])
+                calls.wait_for(m_marks[m_current]);
+            m_held[m_current] = false;
+            current().reset();
+        }
     }
 
     protocol::Arena m_arenas[2];
     std::uint32_t m_marks[2] = {0, 0};
     bool m_held[2] = {false, false};
+    bool m_held_any = false;
     unsigned m_current = 0;
 };
 
