@@ -54,12 +54,12 @@ bool within(std::int32_t offset, std::uint32_t extent, std::uint32_t size) {
 DecodeResult Executor::check_buffer_range(protocol::Decoder& d, const DeviceState& dev,
                                           VkBuffer buffer, VkDeviceSize offset, VkDeviceSize size,
                                           const char* what) {
-    const auto it = dev.buffers.find(buffer);
-    if (it == dev.buffers.end()) [[unlikely]]
+    const BufferShape* shape = dev.buffers.lookup(buffer);
+    if (!shape) [[unlikely]]
         return d.in.fail(std::string(what) + ": no buffer of this device");
-    if (!it->second.bound) [[unlikely]]
+    if (!shape->bound) [[unlikely]]
         return d.in.fail(std::string(what) + ": a buffer not bound to memory");
-    const VkDeviceSize total = it->second.size;
+    const VkDeviceSize total = shape->size;
     if (offset > total || size > total - offset) [[unlikely]]
         return d.in.fail(std::string(what) + ": [" + std::to_string(offset) + ", +" +
                          std::to_string(size) + ") lies outside a buffer of " +
@@ -576,12 +576,12 @@ DecodeResult Executor::on_vkCmdSetRenderingInputAttachmentIndices(
 DecodeResult Executor::check_push_constants(protocol::Decoder& d, const DeviceState& dev,
                                             VkPipelineLayout layout, std::uint32_t offset,
                                             std::uint32_t size, const char* what) {
-    const auto it = dev.pipeline_layouts.find(layout);
-    if (it == dev.pipeline_layouts.end())
+    const PipelineLayoutShape* shape = dev.pipeline_layouts.lookup(layout);
+    if (!shape) [[unlikely]]
         return d.in.fail(std::string(what) + ": a pipeline layout of another device");
     // Drivers copy the bytes into a block sized by the layout's ranges (at most
     // maxPushConstantsSize), at the offset given.
-    const std::uint32_t end = it->second.push_constant_end;
+    const std::uint32_t end = shape->push_constant_end;
     if (offset > end || size > end - offset)
         return d.in.fail(std::string(what) + ": push constants [" + std::to_string(offset) + ", +" +
                          std::to_string(size) + ") past the layout's " + std::to_string(end) +

@@ -318,12 +318,12 @@ DecodeResult Executor::check_bind_descriptor_sets(protocol::Decoder& d, const De
                                                   const VkDescriptorSet* sets,
                                                   std::uint32_t dynamic_offset_count,
                                                   const char* what) {
-    const auto layout = dev.pipeline_layouts.find(layout_handle);
-    if (layout == dev.pipeline_layouts.end())
+    const PipelineLayoutShape* layout = dev.pipeline_layouts.lookup(layout_handle);
+    if (!layout) [[unlikely]]
         return d.in.fail(std::string(what) + ": a pipeline layout of another device");
     // Drivers keep bound sets in arrays indexed by set number, and take one dynamic offset per
     // dynamic descriptor of the sets bound.
-    const std::size_t count = layout->second.sets.size();
+    const std::size_t count = layout->sets.size();
     if (first_set > count || set_count > count - first_set)
         return d.in.fail(std::string(what) + ": sets " + std::to_string(first_set) + " +" +
                          std::to_string(set_count) + " of a layout with " + std::to_string(count));
@@ -331,10 +331,10 @@ DecodeResult Executor::check_bind_descriptor_sets(protocol::Decoder& d, const De
     for (std::uint32_t i = 0; i < set_count; ++i) {
         if (sets[i] == VK_NULL_HANDLE)
             continue;
-        const auto set = dev.sets.find(sets[i]);
-        if (set == dev.sets.end())
+        const SetShape* set = dev.sets.lookup(sets[i]);
+        if (!set) [[unlikely]]
             return d.in.fail(std::string(what) + ": a set of another device");
-        dynamic += set->second.layout->dynamic;
+        dynamic += set->layout->dynamic;
     }
     if (dynamic_offset_count != dynamic)
         return d.in.fail(std::string(what) + ": " + std::to_string(dynamic_offset_count) +

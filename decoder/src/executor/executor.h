@@ -3,6 +3,7 @@
 // decoded, resolved arguments (guest ids already mapped to host handles) and records the objects
 // it creates in the context's tables. Files are split by object family, as in virglrenderer's
 // vkr_*.c and Mesa's vn_*.c. Commands without a handler yet are fatal ("not implemented").
+#include "last_hit_map.h"
 #include "texel_block.h"
 #include "vn/decoder/context.h"
 #include "vn/decoder/object_table.h"
@@ -203,15 +204,15 @@ class DeviceState final : public ObjectState {
     std::unordered_map<VkDeviceMemory, VkDeviceSize> memory_sizes;
     // The same for buffers, images and query pools: commands name them inside structs too, and
     // every range they name is checked against these before the driver sees it.
-    std::unordered_map<VkBuffer, BufferShape> buffers;
+    LastHitMap<VkBuffer, BufferShape> buffers;
     std::unordered_map<VkImage, ImageShape> images;
     std::unordered_map<VkQueryPool, QueryPoolShape> query_pools;
     std::unordered_map<VkImageView, ViewShape> views;
     std::unordered_map<VkRenderPass, RenderPassShape> render_passes;
     std::unordered_map<VkFramebuffer, FramebufferShape> framebuffers;
     std::unordered_map<VkDescriptorSetLayout, std::shared_ptr<const SetLayoutShape>> set_layouts;
-    std::unordered_map<VkDescriptorSet, SetShape> sets;
-    std::unordered_map<VkPipelineLayout, PipelineLayoutShape> pipeline_layouts;
+    LastHitMap<VkDescriptorSet, SetShape> sets;
+    LastHitMap<VkPipelineLayout, PipelineLayoutShape> pipeline_layouts;
     // Every live semaphore by host handle (the resource commands name one inside a struct).
     std::unordered_map<VkSemaphore, SemaphoreShape> semaphores;
     // How many of them hold an emulated signalled payload: while none does, submissions go to
