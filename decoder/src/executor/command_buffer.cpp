@@ -95,6 +95,27 @@ DecodeResult Executor::on_vkFreeCommandBuffers(protocol::Decoder& d,
     return DecodeResult::Ok;
 }
 
+DecodeResult Executor::require_recording_entry(protocol::Decoder& d, gen::CommandType type,
+                                               std::uint64_t id) {
+    const DeviceState* dev = recording_device(id);
+    if (!dev)
+        return missing_command_buffer(id);
+    return dev->entries[static_cast<std::size_t>(type)] ? DecodeResult::Ok : entry_missing(d, type);
+}
+
+DecodeResult Executor::recording_dispatch(std::uint64_t id, const gen::DeviceDispatch*& out) {
+    DeviceState* dev = recording_device(id);
+    if (!dev)
+        return missing_command_buffer(id);
+    out = &dev->dispatch;
+    return DecodeResult::Ok;
+}
+
+DecodeResult Executor::recording_device_of(std::uint64_t id, DeviceState*& out) {
+    out = recording_device(id);
+    return out ? DecodeResult::Ok : missing_command_buffer(id);
+}
+
 DecodeResult Executor::missing_command_buffer(std::uint64_t id) {
     ObjectEntry<VkCommandBuffer>* entry = nullptr;
     return m_objects.get<VkCommandBuffer>(id, entry); // fatal, with the reason

@@ -420,16 +420,14 @@ class Executor final : public gen::PassthroughHandler {
                                          const protocol::Ref<VkDevice>& device) override;
     protocol::DecodeResult require_entry(protocol::Decoder& d, gen::CommandType type,
                                          const protocol::Ref<VkQueue>& queue) override;
-    // Every vkCmd* comes through here and the handler's command_buffer_* after it: both inline,
-    // the lookup a hit on the table's last entry, the entry check one bit.
+    // Every vkCmd* comes through here and the handler's command_buffer_* after it: inline up to
+    // a hit on the table's last entry and one bit, everything else a tail call.
     protocol::DecodeResult require_entry(protocol::Decoder& d, gen::CommandType type,
                                          const protocol::Ref<VkCommandBuffer>& cb) override {
-        DeviceState* dev = recording_device(cb.id);
-        if (!dev) [[unlikely]]
-            return missing_command_buffer(cb.id);
-        if (!dev->entries.test(static_cast<std::size_t>(type))) [[unlikely]]
-            return entry_missing(d, type);
-        return protocol::DecodeResult::Ok;
+        const DeviceState* dev = last_recording_device(cb.id);
+        if (dev && dev->entries[static_cast<std::size_t>(type)]) [[likely]]
+            return protocol::DecodeResult::Ok;
+        return require_recording_entry(d, type, cb.id);
     }
     protocol::DecodeResult require_entry(protocol::Decoder& d, gen::CommandType type,
                                          const protocol::Ref<VkInstance>& instance) override;
@@ -516,17 +514,30 @@ class Executor final : public gen::PassthroughHandler {
     protocol::DecodeResult command_buffer_dispatch(protocol::Decoder&,
                                                    const protocol::Ref<VkCommandBuffer>& cb,
                                                    const gen::DeviceDispatch*& out) override {
-        DeviceState* dev = recording_device(cb.id);
-        if (!dev) [[unlikely]]
-            return missing_command_buffer(cb.id);
-        out = &dev->dispatch;
-        return protocol::DecodeResult::Ok;
+        if (DeviceState* dev = last_recording_device(cb.id)) [[likely]] {
+            out = &dev->dispatch;
+            return protocol::DecodeResult::Ok;
+        }
+        return recording_dispatch(cb.id, out);
     }
     // The device a live command buffer records for; null for any other id.
     DeviceState* recording_device(std::uint64_t id) {
         ObjectEntry<VkCommandBuffer>* entry = m_objects.find<VkCommandBuffer>(id);
         return entry ? static_cast<const DeviceChildState*>(entry->state.get())->device : nullptr;
     }
+    // The same from the command buffer table's last hit alone: null when `id` is not that one.
+    DeviceState* last_recording_device(std::uint64_t id) const {
+        ObjectEntry<VkCommandBuffer>* entry = m_objects.table<VkCommandBuffer>().last_hit(id);
+        return entry ? static_cast<const DeviceChildState*>(entry->state.get())->device : nullptr;
+    }
+    // The slow halves of the three above (command_buffer.cpp): the full lookup, and the fatal
+    // naming what is wrong.
+    [[gnu::noinline]] protocol::DecodeResult
+    require_recording_entry(protocol::Decoder& d, gen::CommandType type, std::uint64_t id);
+    [[gnu::noinline]] protocol::DecodeResult recording_dispatch(std::uint64_t id,
+                                                                const gen::DeviceDispatch*& out);
+    [[gnu::noinline]] protocol::DecodeResult recording_device_of(std::uint64_t id,
+                                                                 DeviceState*& out);
     // Fatal, naming what the id is instead of a command buffer.
     [[gnu::cold]] protocol::DecodeResult missing_command_buffer(std::uint64_t id);
     [[gnu::cold]] static protocol::DecodeResult entry_missing(protocol::Decoder& d,
@@ -861,8 +872,10 @@ class Executor final : public gen::PassthroughHandler {
     protocol::DecodeResult command_buffer_device(protocol::Decoder&,
                                                  const protocol::Ref<VkCommandBuffer>& cb,
                                                  DeviceState*& out) {
-        out = recording_device(cb.id);
-        return out ? protocol::DecodeResult::Ok : missing_command_buffer(cb.id);
+        out = last_recording_device(cb.id);
+        if (out) [[likely]]
+            return protocol::DecodeResult::Ok;
+        return recording_device_of(cb.id, out);
     }
     // command_ranges.cpp: [offset, offset + size) must lie inside the buffer; Fatal naming
     // `what` otherwise. VK_WHOLE_SIZE is not accepted here (callers resolve it).

@@ -73,15 +73,15 @@ class ObjectTable {
     // share of the executor's own time in ring throughput. Entries are map nodes, so the pointer
     // stays valid until that id is erased, which clears it. Tables are only used under the
     // executor's dispatch lock.
-    Entry* find(std::uint64_t id) {
+    // The entry find() returned last when `id` names it, else null: no call at all, so a caller
+    // whose slow path is a tail call keeps no registers.
+    [[gnu::always_inline]] Entry* last_hit(std::uint64_t id) const {
+        return id == m_last_id && id != 0 ? m_last : nullptr;
+    }
+    [[gnu::always_inline]] Entry* find(std::uint64_t id) {
         if (id == m_last_id && id != 0) [[likely]]
             return m_last;
-        auto it = m_entries.find(id);
-        if (it == m_entries.end())
-            return nullptr;
-        m_last_id = id;
-        m_last = &it->second;
-        return m_last;
+        return find_and_remember(id);
     }
     const Entry* find(std::uint64_t id) const {
         if (id == m_last_id && id != 0) [[likely]]
@@ -94,6 +94,15 @@ class ObjectTable {
     typename Map::const_iterator end() const { return m_entries.end(); }
 
   private:
+    // Out of line, so that the hit above stays a few instructions wherever it is inlined.
+    [[gnu::noinline]] Entry* find_and_remember(std::uint64_t id) {
+        auto it = m_entries.find(id);
+        if (it == m_entries.end())
+            return nullptr;
+        m_last_id = id;
+        m_last = &it->second;
+        return m_last;
+    }
     // Only ObjectTables mutates a table, so the id registry and the tables cannot disagree.
     friend class ObjectTables;
     Entry& insert(std::uint64_t id, H handle, std::unique_ptr<ObjectState> state) {
