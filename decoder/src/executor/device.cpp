@@ -307,16 +307,14 @@ DecodeResult Executor::require_entry(protocol::Decoder& d, gen::CommandType type
         return DecodeResult::Ok; // a null device: the handler decides (destroy of null is a no-op)
     DeviceState* dev = nullptr;
     VN_TRY(device_of(d, device.id, dev));
-    return dev->entries[static_cast<std::size_t>(type)] ? DecodeResult::Ok
-                                                             : entry_missing(d, type);
+    return dev->entries[static_cast<std::size_t>(type)] ? DecodeResult::Ok : entry_missing(d, type);
 }
 
 DecodeResult Executor::require_entry(protocol::Decoder& d, gen::CommandType type,
                                      const protocol::Ref<VkQueue>& queue) {
     DeviceState* dev = nullptr;
     VN_TRY(queue_device(d, queue.id, dev));
-    return dev->entries[static_cast<std::size_t>(type)] ? DecodeResult::Ok
-                                                             : entry_missing(d, type);
+    return dev->entries[static_cast<std::size_t>(type)] ? DecodeResult::Ok : entry_missing(d, type);
 }
 
 DecodeResult Executor::new_device_child(protocol::Decoder& d, std::uint64_t id) {
