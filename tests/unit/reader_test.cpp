@@ -143,6 +143,35 @@ TEST_CASE("Reader: a failing read consumes nothing", "[reader]") {
     CHECK_THAT(fatal.reason(), Contains("need 8 bytes, 4 left"));
 }
 
+TEST_CASE("Reader::take hands out a run of fields at once, or fails having consumed nothing",
+          "[reader]") {
+    const auto bytes = words({7, 0x11111111, 0x22222222, 9});
+    FatalState fatal;
+    Reader r(bytes.data(), bytes.size(), fatal);
+    const volatile std::byte* at = nullptr;
+    REQUIRE(r.take(12, at) == DecodeResult::Ok);
+    CHECK(Reader::u32_at(at) == 7);
+    CHECK(Reader::u64_at(at + 4) == 0x2222222211111111ull);
+    CHECK(r.remaining() == 4);
+    CHECK(r.take(8, at) == DecodeResult::Fatal);
+    CHECK(r.remaining() == 4);
+    CHECK_THAT(fatal.reason(), Contains("need 8 bytes, 4 left"));
+}
+
+TEST_CASE("Reader::uenum32_from refuses what slot32_from would sign-extend", "[reader]") {
+    enum class E : std::int32_t { a = 1 };
+    FatalState fatal;
+    const auto bytes = words({});
+    Reader r(bytes.data(), bytes.size(), fatal);
+    E e{};
+    CHECK(r.uenum32_from(1u, e) == DecodeResult::Ok);
+    CHECK(e == E::a);
+    Reader::slot32_from(0xffffffffu, e);
+    CHECK(static_cast<std::int32_t>(e) == -1);
+    CHECK(r.uenum32_from(0x80000000u, e) == DecodeResult::Fatal);
+    CHECK_THAT(fatal.reason(), Contains("out of range"));
+}
+
 TEST_CASE("Reader::array_size must equal the declared count", "[reader]") {
     std::vector<std::byte> bytes;
     Writer w(bytes);
