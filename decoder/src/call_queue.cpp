@@ -82,13 +82,6 @@ void CallQueue::wait_for(std::uint32_t mark) {
     m_consumed_seen = m_consumed.load(std::memory_order_acquire);
 }
 
-void CallQueue::drain_queued() {
-    flush();
-    if (m_consumed.load(std::memory_order_acquire) != m_written)
-        wait_consumed(m_written);
-    m_consumed_seen = m_written;
-}
-
 void CallQueue::wait_consumed(std::uint32_t target) {
     const auto start = std::chrono::steady_clock::now();
     for (int spins = 0;; ++spins) {

@@ -322,6 +322,27 @@ class Executor final : public gen::PassthroughHandler {
     // recording, whose results only a reply would carry (a command asking for one runs in
     // place). Their handlers make the call through record().
     static const std::array<bool, gen::command_type_count> queued_commands;
+    // Reads one command's header and runs the command, its driver call queued (`queued`) when it
+    // comes from a ring (or a stream a ring executes) and queues_call(). Both dispatch() and the
+    // executed-stream loop go through here.
+    // Inline: it is most of the per-command path of both.
+    [[gnu::always_inline]] protocol::DecodeResult run_command(protocol::Decoder& d, bool from_ring,
+                                                              bool& queued) {
+        // A recorded command from a ring queues its driver call; anything else runs once every
+        // queued call has (call_queue.h). The decision is made on the header the command then
+        // runs as, read once, so a guest rewriting shared memory cannot split the two.
+        std::uint32_t type = 0, flags = 0;
+        const protocol::DecodeResult header = gen::read_command_header(d, type, flags);
+        queued = header == protocol::DecodeResult::Ok && from_ring && queues_call(type, flags);
+        if (!queued)
+            m_calls.drain();
+        if (header != protocol::DecodeResult::Ok)
+            return header;
+        m_recording = queued ? &m_calls : nullptr;
+        const protocol::DecodeResult r = gen::run_command(*this, d, type, flags);
+        m_recording = nullptr;
+        return r;
+    }
     bool queues_call(std::uint32_t type, std::uint32_t flags) const {
         return m_queue_recorded_calls && type < gen::command_type_count && queued_commands[type] &&
                !(flags & VK_COMMAND_GENERATE_REPLY_BIT_EXT);

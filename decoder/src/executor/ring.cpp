@@ -51,19 +51,9 @@ DecodeResult Executor::dispatch(DispatchSource& source, std::unique_lock<std::mu
         return DecodeResult::Fatal;
     source.lock = &lock;
     m_source = &source;
-    // A recorded command from a ring queues its driver call; anything else runs once every
-    // queued call has (call_queue.h). The decision is made on the header the command then runs
-    // as, read once.
-    std::uint32_t type = 0, flags = 0;
-    DecodeResult r = gen::read_command_header(d, type, flags);
-    const bool queue = r == DecodeResult::Ok && source.ring && queues_call(type, flags);
-    if (!queue)
-        m_calls.drain();
-    m_last_command_queued = queue;
-    m_recording = queue ? &m_calls : nullptr;
-    if (r == DecodeResult::Ok)
-        r = gen::run_command(*this, d, type, flags);
-    m_recording = nullptr;
+    bool queued = false;
+    const DecodeResult r = run_command(d, source.ring != nullptr, queued);
+    m_last_command_queued = queued;
     m_source = &m_context_source;
     source.lock = nullptr;
     // Every command of the context comes through here under the dispatch lock, so the counters

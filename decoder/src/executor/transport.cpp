@@ -77,18 +77,10 @@ DecodeResult Executor::on_vkExecuteCommandStreamsMESA(protocol::Decoder& d,
         while (!in.empty()) {
             protocol::Decoder nested{in, s.nested_arenas.current(), d.resolver};
             // Mesa's driver sends a command buffer's recording as a stream: its vkCmd* queue their
-            // driver calls as they would straight from the ring, decided on the header read once.
-            std::uint32_t type = 0, flags = 0;
-            result = gen::read_command_header(nested, type, flags);
-            if (result != DecodeResult::Ok)
-                break;
-            const bool queue = s.ring && queues_call(type, flags);
-            if (!queue)
-                m_calls.drain();
-            m_recording = queue ? &m_calls : nullptr;
-            result = gen::run_command(*this, nested, type, flags);
-            m_recording = nullptr;
-            s.nested_arenas.after_command(m_calls, queue);
+            // driver calls as they would straight from the ring.
+            bool queued = false;
+            result = run_command(nested, s.ring != nullptr, queued);
+            s.nested_arenas.after_command(m_calls, queued);
             if (result != DecodeResult::Ok)
                 break;
         }

@@ -79,7 +79,7 @@ class CallQueue {
     // not queued calls it, nearly always with nothing queued.
     void drain() {
         if (m_consumed_seen != m_written)
-            drain_queued();
+            wait_for(m_written);
     }
     // How many calls have been queued: wait_for(mark()) returns once those have run.
     std::uint32_t mark() const { return m_written; }
@@ -96,7 +96,6 @@ class CallQueue {
     Slot* claim();
     // Hands every filled slot to the thread.
     void publish();
-    void drain_queued();
     void run();
     // Waits until m_consumed reaches `target` (counts wrap).
     void wait_consumed(std::uint32_t target);

@@ -79,13 +79,13 @@ class ObjectTable {
         return id == m_last_id && id != 0 ? m_last : nullptr;
     }
     [[gnu::always_inline]] Entry* find(std::uint64_t id) {
-        if (id == m_last_id && id != 0) [[likely]]
-            return m_last;
+        if (Entry* hit = last_hit(id)) [[likely]]
+            return hit;
         return find_and_remember(id);
     }
     const Entry* find(std::uint64_t id) const {
-        if (id == m_last_id && id != 0) [[likely]]
-            return m_last;
+        if (const Entry* hit = last_hit(id)) [[likely]]
+            return hit;
         auto it = m_entries.find(id);
         return it == m_entries.end() ? nullptr : &it->second;
     }

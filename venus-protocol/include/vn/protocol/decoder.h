@@ -155,16 +155,7 @@ struct Decoder {
     template <typename H>
     [[gnu::always_inline]] DecodeResult ref_into(std::uint64_t& id, H& handle, VkObjectType type) {
         VN_TRY(in.u64(id));
-        std::uint64_t host;
-        if (id != 0 && resolver && resolver->cached(type, id, host)) [[likely]] {
-            handle = handle_from_u64<H>(host);
-            return DecodeResult::Ok;
-        }
-        if (id == 0) {
-            handle = H{};
-            return DecodeResult::Ok;
-        }
-        return resolve_into(id, handle, type);
+        return handle_id(handle, id, type);
     }
 
     // `const char*`: u64 size including the NUL, then the bytes padded to 4. Size 0 is NULL. A

@@ -29,10 +29,6 @@ class Reader {
 
     DecodeResult fail(std::string_view reason) const;
 
-    // The u32 `index` words ahead, not consumed; the caller has checked remaining(). Only for
-    // bytes no guest can rewrite (a ring's private copy): a later read must see the same value.
-    std::uint32_t peek_u32(std::size_t index) const { return load_u32(m_cur + 4 * index); }
-
     [[gnu::always_inline]] DecodeResult u32(std::uint32_t& v) {
         VN_TRY(need(4));
         v = load_u32(m_cur);
@@ -72,13 +68,9 @@ class Reader {
     // 8/16-bit integers and enums travel in a 4-byte slot (zero-extended / int32).
     template <typename T>
     DecodeResult slot32(T& v) {
-        static_assert(sizeof(T) <= 4);
         std::uint32_t u;
         VN_TRY(u32(u));
-        if constexpr (std::is_enum_v<T>)
-            v = static_cast<T>(static_cast<std::int32_t>(u));
-        else
-            v = static_cast<T>(u);
+        slot32_from(u, v);
         return DecodeResult::Ok;
     }
 
@@ -86,13 +78,9 @@ class Reader {
     // a negative (high-bit) value could not even be stored without undefined behaviour: fatal.
     template <typename T>
     DecodeResult uenum32(T& v) {
-        static_assert(std::is_enum_v<T> && sizeof(T) == 4);
         std::uint32_t u;
         VN_TRY(u32(u));
-        if (u > 0x7fffffffu) [[unlikely]]
-            return fail_enum(u);
-        v = static_cast<T>(u);
-        return DecodeResult::Ok;
+        return uenum32_from(u, v);
     }
     template <typename T>
     DecodeResult uenum32_array(T* dst, std::size_t count) {
@@ -147,7 +135,7 @@ class Reader {
     [[gnu::always_inline]] static std::uint64_t u64_at(const volatile std::byte* p) {
         return load_u64(p);
     }
-    // What slot32 and uenum32 do with a word already loaded.
+    // What slot32 and uenum32 do with a word already loaded (a run of fields, Reader::take).
     template <typename T>
     static void slot32_from(std::uint32_t u, T& v) {
         static_assert(sizeof(T) <= 4);
