@@ -314,9 +314,37 @@ class Executor final : public gen::PassthroughHandler {
     void drain_recorded_calls() { m_calls.drain(); }
     // Hands the queued calls to the thread now rather than with the next batch.
     void flush_recorded_calls() { m_calls.flush(); }
-    // After each command a ring dispatched: its arenas learn whether the call was queued.
-    void after_command(QueuedArenas& arenas) {
-        arenas.after_command(m_calls, m_last_command_queued);
+    // A ring's commands from `in`, one after another under one hold of `lock`
+    // (dispatch_mutex()): at most `max_commands`, while each succeeds and `after_each()`, called
+    // after every command that ran, returns true. What dispatch() does around each command is
+    // done once per run here: on a ring of small vkCmd* it cost as much as a command's decode.
+    // Returns the first command's failure, or Ok.
+    template <typename AfterEach>
+    protocol::DecodeResult dispatch_run(DispatchSource& source, std::unique_lock<std::mutex>& lock,
+                                        protocol::Reader& in, QueuedArenas& arenas,
+                                        std::uint32_t max_commands, AfterEach&& after_each) {
+        source.lock = &lock;
+        m_source = &source;
+        protocol::DecodeResult r = protocol::DecodeResult::Ok;
+        std::uint32_t ran = 0;
+        while (ran < max_commands && !in.empty()) {
+            protocol::Decoder d{in, arenas.current(), &m_objects};
+            bool queued = false;
+            r = run_command(d, true, queued);
+            arenas.after_command(m_calls, queued);
+            ++ran;
+            publish_object_count();
+            if (r != protocol::DecodeResult::Ok || !after_each())
+                break;
+        }
+        // A wait inside a command lets other sources run, and each restores its own mark.
+        m_source = &m_context_source;
+        source.lock = nullptr;
+        m_commands_dispatched += ran;
+        m_counters->commands.store(m_commands_dispatched, std::memory_order_relaxed);
+        if (r != protocol::DecodeResult::Ok)
+            report_fatal_to_rings();
+        return r;
     }
     // Commands whose driver call may be queued: every vkCmd*, and the beginning and end of a
     // recording, whose results only a reply would carry (a command asking for one runs in
@@ -1001,7 +1029,6 @@ class Executor final : public gen::PassthroughHandler {
     // before any other command runs; used only with VENUS_RECORDED_CALLS=thread.
     CallQueue m_calls;
     const bool m_queue_recorded_calls;
-    bool m_last_command_queued = false;
     // One per queue timeline, as virglrenderer gives each bound queue a sync thread: a fence
     // waiting for long GPU work on one timeline does not hold back the others.
     std::map<std::uint32_t, std::unique_ptr<FenceThread>> m_fence_threads;
@@ -1010,6 +1037,15 @@ class Executor final : public gen::PassthroughHandler {
     ContextCounters* m_counters = &m_own_counters;
     std::uint64_t m_commands_dispatched = 0; // what m_counters->commands last got
     std::size_t m_objects_published = 0;     // what m_counters->objects last got
+    // Every command of the context runs under the dispatch lock, so the counters have one writer
+    // at a time: plain stores, not a locked read-modify-write of the page shared with the server
+    // per command, and the object count only when it changed.
+    void publish_object_count() {
+        if (const std::size_t objects = m_objects.size(); objects != m_objects_published)
+            [[unlikely]]
+            publish_object_count_changed(objects);
+    }
+    void publish_object_count_changed(std::size_t objects);
     ContextQuotas m_quotas;
     std::function<void(const std::string&)> m_on_refusal;
     unsigned m_refusals_reported = 0; // bit per kind

@@ -53,21 +53,19 @@ DecodeResult Executor::dispatch(DispatchSource& source, std::unique_lock<std::mu
     m_source = &source;
     bool queued = false;
     const DecodeResult r = run_command(d, source.ring != nullptr, queued);
-    m_last_command_queued = queued;
     m_source = &m_context_source;
     source.lock = nullptr;
-    // Every command of the context comes through here under the dispatch lock, so the counters
-    // have one writer at a time: plain stores, not a locked read-modify-write of the page shared
-    // with the server per command, and the object counts only when they changed.
     m_counters->commands.store(++m_commands_dispatched, std::memory_order_relaxed);
-    if (const std::size_t objects = m_objects.size(); objects != m_objects_published) {
-        m_objects_published = objects;
-        m_counters->objects.store(objects, std::memory_order_relaxed);
-        raise_peak(m_counters->objects_peak, objects);
-    }
+    publish_object_count();
     if (r != DecodeResult::Ok)
         report_fatal_to_rings();
     return r;
+}
+
+void Executor::publish_object_count_changed(std::size_t objects) {
+    m_objects_published = objects;
+    m_counters->objects.store(objects, std::memory_order_relaxed);
+    raise_peak(m_counters->objects_peak, objects);
 }
 
 void Executor::wait_dispatch(const std::function<bool()>& done) {
@@ -390,17 +388,12 @@ bool Ring::execute(std::uint32_t cur, std::uint32_t n) {
     // test their condition only while holding the lock, so one wake before each release tells
     // them everything the stored heads say; the head itself still advances after every command.
     std::unique_lock lock(m_executor.dispatch_mutex(), std::defer_lock);
-    std::uint32_t locked_commands = 0;
     auto release = [&] {
-        if (!lock.owns_lock())
-            return;
         m_executor.wake_all();
         lock.unlock();
-        locked_commands = 0;
     };
     while (!in.empty()) {
-        if (!lock.owns_lock())
-            lock.lock();
+        lock.lock();
         if (m_stop) {
             release();
             return false;
@@ -412,23 +405,24 @@ bool Ring::execute(std::uint32_t cur, std::uint32_t n) {
             release();
             return false;
         }
-        protocol::Decoder d{in, m_arenas.current(), &m_executor.objects()};
-        const DecodeResult r = m_executor.dispatch(m_source, lock, d);
-        m_executor.after_command(m_arenas);
+        // A command that waits releases the lock meanwhile: the run ends after it when that let
+        // a stop or another source's failure in, and the checks above take them.
+        const DecodeResult r =
+            m_executor.dispatch_run(m_source, lock, in, m_arenas, commands_per_lock, [&] {
+                m_head = cur + static_cast<std::uint32_t>(n - in.remaining());
+                word(m_layout.head).store(m_head, std::memory_order_release);
+                return !m_stop.load(std::memory_order_relaxed) &&
+                       !m_executor.fatal_state().is_fatal();
+            });
         if (r != DecodeResult::Ok) {
             fail(lock, "command failed");
             release();
             return false;
         }
-        m_head = cur + static_cast<std::uint32_t>(n - in.remaining());
-        word(m_layout.head).store(m_head, std::memory_order_release);
-        if (++locked_commands == commands_per_lock)
-            release();
+        if (in.empty())
+            m_executor.flush_recorded_calls();
+        release();
     }
-    if (!lock.owns_lock())
-        lock.lock();
-    m_executor.flush_recorded_calls();
-    release();
     return true;
 }
 
