@@ -377,12 +377,19 @@ void Ring::sleep_idle(std::uint32_t cur) {
 bool Ring::execute(std::uint32_t cur, std::uint32_t n) {
     const std::uint32_t mask = m_layout.buffer_size - 1;
     const std::uint32_t start = cur & mask;
-    const std::uint32_t first = std::min(n, m_layout.buffer_size - start);
-    std::memcpy(m_commands.get(), m_layout.buffer + start, first);
-    std::memcpy(m_commands.get() + first, m_layout.buffer, n - first);
     m_executor.counters().bytes.fetch_add(n, std::memory_order_relaxed);
-
-    protocol::Reader in(m_commands.get(), n, m_executor.fatal_state());
+    // Commands are decoded where the guest wrote them, as executed streams are: the Reader loads
+    // every field once (volatile) and everything decoded is a copy, so a guest rewriting the
+    // buffer meanwhile changes no value after it was checked. Only a batch that wraps around the
+    // end of the buffer is copied, to be contiguous.
+    const volatile std::byte* commands = m_layout.buffer + start;
+    if (n > m_layout.buffer_size - start) {
+        const std::uint32_t first = m_layout.buffer_size - start;
+        std::memcpy(m_commands.get(), m_layout.buffer + start, first);
+        std::memcpy(m_commands.get() + first, m_layout.buffer, n - first);
+        commands = m_commands.get();
+    }
+    protocol::Reader in(commands, n, m_executor.fatal_state());
     // The dispatch lock is held over up to `commands_per_lock` commands rather than taken per
     // command: locking and waking per command cost as much as a small command itself. Waiters
     // test their condition only while holding the lock, so one wake before each release tells

@@ -97,9 +97,9 @@ class Ring {
     const std::chrono::nanoseconds m_idle_timeout;
     const std::optional<std::int32_t> m_priority;
     DispatchSource m_source;
-    // The private copy of the commands being executed: a guest rewriting the buffer after it
-    // published the tail cannot change what is decoded. As large as the ring, but never
-    // zero-filled: only the bytes of the largest batch so far become resident.
+    // A contiguous copy of a batch of commands that wraps around the end of the buffer. As large
+    // as the ring, but never zero-filled: only the bytes of the largest such batch so far become
+    // resident.
     std::unique_ptr<std::byte[]> m_commands;
     // Decoded arguments, which queued driver calls point at until they have run.
     QueuedArenas m_arenas;
