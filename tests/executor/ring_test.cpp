@@ -176,6 +176,53 @@ TEST_CASE("a ring runs guest commands across the wrap and replies through its ow
     }
 }
 
+// The ring runs its commands in runs under one hold of the dispatch lock (Ring::execute): the
+// context's counters must still see every command, and an object made and destroyed inside one
+// run must still raise the peak.
+TEST_CASE("a ring's counters see every command, and objects that live inside one run") {
+    Context c;
+    REQUIRE(c.submit(create_ring({}, busy)) == DecodeResult::Ok);
+    GuestRing g{c.shm.rings.data(), {}};
+    const std::uint64_t commands_before = c.executor.counters().commands.load();
+    const std::uint64_t objects_before = c.executor.counters().objects.load();
+
+    const char* extensions[] = {"VK_EXT_command_serialization", "VK_MESA_venus_protocol"};
+    VkApplicationInfo app{
+        VK_STRUCTURE_TYPE_APPLICATION_INFO, nullptr, "test", 1, "venus", 1, VK_API_VERSION_1_3};
+    VkInstanceCreateInfo info{
+        VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO, nullptr, 0, &app, 0, nullptr, 2, extensions};
+    VkInstance instance = id<VkInstance>(instance_id);
+    gen::CreateInstanceArgs create;
+    create.pCreateInfo = &info;
+    create.pInstance = &instance;
+    gen::DestroyInstanceArgs destroy;
+    destroy.instance = protocol::Ref<VkInstance>{instance_id};
+
+    // 76 commands in one write: more than one run, and the instance lives inside a run.
+    std::vector<std::vector<std::byte>> parts{set_reply_stream(2, 0, 256)};
+    const auto ask_version = [&] {
+        parts.push_back(seek_reply(0));
+        parts.push_back(version_request());
+    };
+    for (int i = 0; i < 18; ++i)
+        ask_version();
+    parts.push_back(encode(create));
+    parts.push_back(encode(destroy));
+    for (int i = 0; i < 19; ++i)
+        ask_version();
+    std::vector<std::byte> cmds;
+    for (const auto& part : parts)
+        cmds.insert(cmds.end(), part.begin(), part.end());
+    const bool done = g.wait_head(g.write(cmds));
+    INFO(c.reason());
+    REQUIRE(done);
+    CHECK_FALSE(c.is_fatal());
+
+    CHECK(c.executor.counters().commands.load() == commands_before + parts.size());
+    CHECK(c.executor.counters().objects.load() == objects_before);
+    CHECK(c.executor.counters().objects_peak.load() > objects_before);
+}
+
 TEST_CASE("an idle ring sleeps until notified") {
     Context c;
     REQUIRE(c.submit(create_ring({}, 1'000'000)) == DecodeResult::Ok); // 1 ms
