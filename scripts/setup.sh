@@ -10,6 +10,7 @@ packages=(
     libvulkan-dev                     # headers, loader and /usr/share/vulkan/registry/vk.xml
     mesa-vulkan-drivers vulkan-tools glslang-tools
     libdrm-dev libseccomp-dev libcap-dev libspdlog-dev
+    libjemalloc-dev                   # the server's malloc (server/src/allocator.cpp)
     catch2                            # Catch2 v2
     python3 python3-jinja2 python3-pytest
     virgl-server                      # virglrenderer's render server, for comparison runs

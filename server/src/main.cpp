@@ -1,6 +1,7 @@
 // venus-render-server: command line compatible with virglrenderer's virgl_render_server
 // (`--socket-fd N` and the `--worker-seccomp-*` options), plus a listening mode, systemd socket
 // activation, and a foreground single-context worker for debugging.
+#include "allocator.h"
 #include "context_loop.h"
 #include "driver_manifests.h"
 #include "log.h"
@@ -529,8 +530,9 @@ int main(int argc, char** argv) {
             return 0;
         case kVersion:
             std::printf("venus-render-server %s (render server version %u, virglrenderer 1.x "
-                        "protocol)\n",
-                        VN_SERVER_VERSION, protocol::kRenderServerVersion);
+                        "protocol)\nallocator: %s\n",
+                        VN_SERVER_VERSION, protocol::kRenderServerVersion,
+                        vn::server::allocator_description().c_str());
             return 0;
         default:
             print_usage(stderr);
@@ -644,6 +646,7 @@ int main(int argc, char** argv) {
         spdlog::warn("--sandbox=off: workers run without a jail");
     }
     JailHook& jail = sandbox_jail ? static_cast<JailHook&>(*sandbox_jail) : no_jail;
+    spdlog::info("allocator: {}", vn::server::allocator_description());
     if (!thread_workers && driver_preload == "on") {
         spdlog::info("driver preload: on (--driver-preload=on)");
         preload_host_driver();

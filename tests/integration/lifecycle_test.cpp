@@ -9,7 +9,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 
 using namespace vn::test;
 
@@ -222,4 +225,34 @@ TEST_CASE("a worker holds only its own context's fds", "[lifecycle][ours]") {
     // stdin, stdout, stderr, its context socket and its eventfd: no sibling's socket, no shmem fd
     // (the mapping is enough), nothing of the server's.
     CHECK(settled_fd_count(worker) == 5);
+}
+
+// The server says which malloc it runs on (--version, and its start-up log); a worker, forked
+// from it, must run on the same one: jemalloc mapped in its address space exactly when the server
+// says jemalloc.
+TEST_CASE("a worker runs on the allocator the server names", "[lifecycle][ours]") {
+    std::string version;
+    {
+        const std::string command = std::string(VN_TEST_SERVER_PATH) + " --version";
+        FILE* out = ::popen(command.c_str(), "r");
+        REQUIRE(out);
+        char buffer[512];
+        while (std::fgets(buffer, sizeof(buffer), out))
+            version += buffer;
+        REQUIRE(::pclose(out) == 0);
+    }
+    INFO(version);
+    REQUIRE(version.find("allocator: ") != std::string::npos);
+    const bool jemalloc = version.find("allocator: jemalloc") != std::string::npos;
+
+    auto server = spawn(ours());
+    auto ctx = create_context(server.get(), 1);
+    REQUIRE(fence_round_trip(ctx.get()) == VN_PROXY_OK);
+    const pid_t worker = find_context_worker(vn_proxy_server_pid(server.get()), 1).worker;
+    REQUIRE(worker > 0);
+    std::ifstream maps("/proc/" + std::to_string(worker) + "/maps");
+    REQUIRE(maps);
+    const std::string mapped((std::istreambuf_iterator<char>(maps)),
+                             std::istreambuf_iterator<char>());
+    CHECK((mapped.find("libjemalloc") != std::string::npos) == jemalloc);
 }

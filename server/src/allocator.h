@@ -1,0 +1,11 @@
+#pragma once
+// The malloc the server and every worker it forks run on (allocator.cpp says why it is jemalloc).
+#include <string>
+
+namespace vn::server {
+
+// "jemalloc <version>" with the options in force, or "glibc malloc": for --version and the
+// start-up log, so that a figure can always be traced to the allocator it was measured with.
+std::string allocator_description();
+
+} // namespace vn::server
