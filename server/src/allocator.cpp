@@ -1,5 +1,7 @@
 #include "allocator.h"
 
+#include <string>
+
 #ifdef VN_JEMALLOC
 #include <jemalloc/jemalloc.h>
 
@@ -27,6 +29,8 @@ extern "C" {
 const char* malloc_conf =
     "tcache_nslots_small_min:200,tcache_nslots_small_max:2000,lg_tcache_nslots_mul:3";
 }
+#else
+#include <malloc.h>
 #endif
 
 namespace vn::server {
@@ -45,6 +49,16 @@ std::string allocator_description() {
     return out;
 #else
     return "glibc malloc";
+#endif
+}
+
+void release_free_memory() {
+#ifdef VN_JEMALLOC
+    // jemalloc keeps freed pages for a while (dirty_decay_ms) before it purges them.
+    const std::string purge = "arena." + std::to_string(MALLCTL_ARENAS_ALL) + ".purge";
+    (void)mallctl(purge.c_str(), nullptr, nullptr, nullptr, 0);
+#else
+    ::malloc_trim(0);
 #endif
 }
 

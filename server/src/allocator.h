@@ -8,4 +8,8 @@ namespace vn::server {
 // start-up log, so that a figure can always be traced to the allocator it was measured with.
 std::string allocator_description();
 
+// Gives the pages of freed memory back to the kernel now (glibc: malloc_trim; jemalloc: a purge
+// of every arena), so that a fork does not mark them copy-on-write in every worker.
+void release_free_memory();
+
 } // namespace vn::server

@@ -647,15 +647,20 @@ int main(int argc, char** argv) {
     }
     JailHook& jail = sandbox_jail ? static_cast<JailHook&>(*sandbox_jail) : no_jail;
     spdlog::info("allocator: {}", vn::server::allocator_description());
+    bool preloaded = false;
     if (!thread_workers && driver_preload == "on") {
         spdlog::info("driver preload: on (--driver-preload=on)");
-        preload_host_driver();
+        preloaded = preload_host_driver();
     } else if (!thread_workers && driver_preload == "auto") {
         const PreloadChoice choice = choose_driver_preload(find_driver_manifests());
         spdlog::info("driver preload: {} ({})", choice.preload ? "on" : "off", choice.reason);
         if (choice.preload)
-            preload_host_driver();
+            preloaded = preload_host_driver();
     }
+    // What the preload's throwaway instance freed goes back to the kernel: every page left in the
+    // heap is one more page each fork marks copy-on-write and each worker may fault on.
+    if (preloaded)
+        vn::server::release_free_memory();
     if (!thread_workers)
         learn_host_memory_types();
     ProcessLauncher process_launcher(jail, spare_workers, quotas);

@@ -9,7 +9,6 @@
 #endif
 
 #include <fcntl.h>
-#include <malloc.h>
 #include <poll.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -379,7 +378,8 @@ std::optional<LaunchedWorker> ThreadLauncher::launch(const ContextConfig& config
     return launched;
 }
 
-void preload_host_driver() {
+bool preload_host_driver() {
+    bool preloaded = false;
 #ifdef VN_SERVER_HAVE_DECODER
     // Explicit layers are never loaded into a worker (the jail drops these variables); they must
     // not become resident in the server, and so in every worker, through this preload either.
@@ -394,15 +394,14 @@ void preload_host_driver() {
     std::string error;
     if (vn::decoder::preload_host_drivers(error)) {
         spdlog::debug("host Vulkan driver preloaded; workers share its pages");
-        // What the throwaway instance freed goes back to the kernel: every page left in the heap
-        // is one more page each fork marks copy-on-write and each worker may fault on.
-        ::malloc_trim(0);
+        preloaded = true;
     } else
         spdlog::warn("cannot preload the host Vulkan driver ({}); every worker loads its own",
                      error);
     for (const auto& [name, value] : saved)
         ::setenv(name, value.c_str(), 1);
 #endif
+    return preloaded;
 }
 
 void learn_host_memory_types() {

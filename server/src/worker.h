@@ -177,7 +177,8 @@ inline std::string describe_wait_status(const WaitStatus& s) {
 // Loads the host Vulkan driver into this process so that workers forked later share its pages
 // (vn/decoder/driver_preload.h says why that is safe). Call it in the server before any client
 // connects and before it starts threads: it edits the environment for the duration.
-void preload_host_driver();
+// True when it was loaded.
+bool preload_host_driver();
 // Asks the host once, in a short-lived child, which memory types' host-visible memory workers can
 // hand guests (vn/decoder/host_memory_probe.h), so that no worker creates a throwaway device per
 // context to find out. Before any worker is forked; without an answer, workers probe themselves.
