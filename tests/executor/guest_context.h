@@ -184,17 +184,28 @@ inline constexpr std::uint64_t device_id = 0x7f0000003000;
 inline constexpr std::uint64_t queue_id = 0x7f0000004000;
 inline constexpr std::uint64_t semaphore_id = 0x7f0000005000;
 
-inline void create_instance(Context& c, std::uint32_t api_version = VK_API_VERSION_1_3) {
-    const char* extensions[] = {"VK_EXT_command_serialization", "VK_MESA_venus_protocol"};
-    VkApplicationInfo app{
-        VK_STRUCTURE_TYPE_APPLICATION_INFO, nullptr, "test", 1, "venus", 1, api_version};
-    VkInstanceCreateInfo info{
-        VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO, nullptr, 0, &app, 0, nullptr, 2, extensions};
+// vkCreateInstance of instance_id as the guest driver asks for it; `args` points into the object.
+struct InstanceRequest {
+    const char* extensions[2] = {"VK_EXT_command_serialization", "VK_MESA_venus_protocol"};
+    VkApplicationInfo app{};
+    VkInstanceCreateInfo info{};
     VkInstance instance = id<VkInstance>(instance_id);
-    gen::CreateInstanceArgs a;
-    a.pCreateInfo = &info;
-    a.pInstance = &instance;
-    const auto reply = c.call(a);
+    gen::CreateInstanceArgs args;
+
+    explicit InstanceRequest(std::uint32_t api_version = VK_API_VERSION_1_3) {
+        app = {VK_STRUCTURE_TYPE_APPLICATION_INFO, nullptr, "test", 1, "venus", 1, api_version};
+        info = {
+            VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO, nullptr, 0, &app, 0, nullptr, 2, extensions};
+        args.pCreateInfo = &info;
+        args.pInstance = &instance;
+    }
+    InstanceRequest(const InstanceRequest&) = delete;
+    InstanceRequest& operator=(const InstanceRequest&) = delete;
+};
+
+inline void create_instance(Context& c, std::uint32_t api_version = VK_API_VERSION_1_3) {
+    const InstanceRequest request(api_version);
+    const auto reply = c.call(request.args);
     REQUIRE(reply.ret == VK_SUCCESS);
     CHECK(protocol::handle_to_u64(*reply.pInstance) == instance_id);
 }

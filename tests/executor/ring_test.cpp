@@ -186,15 +186,7 @@ TEST_CASE("a ring's counters see every command, and objects that live inside one
     const std::uint64_t commands_before = c.executor.counters().commands.load();
     const std::uint64_t objects_before = c.executor.counters().objects.load();
 
-    const char* extensions[] = {"VK_EXT_command_serialization", "VK_MESA_venus_protocol"};
-    VkApplicationInfo app{
-        VK_STRUCTURE_TYPE_APPLICATION_INFO, nullptr, "test", 1, "venus", 1, VK_API_VERSION_1_3};
-    VkInstanceCreateInfo info{
-        VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO, nullptr, 0, &app, 0, nullptr, 2, extensions};
-    VkInstance instance = id<VkInstance>(instance_id);
-    gen::CreateInstanceArgs create;
-    create.pCreateInfo = &info;
-    create.pInstance = &instance;
+    const InstanceRequest create;
     gen::DestroyInstanceArgs destroy;
     destroy.instance = protocol::Ref<VkInstance>{instance_id};
 
@@ -206,7 +198,7 @@ TEST_CASE("a ring's counters see every command, and objects that live inside one
     };
     for (int i = 0; i < 18; ++i)
         ask_version();
-    parts.push_back(encode(create));
+    parts.push_back(encode(create.args));
     parts.push_back(encode(destroy));
     for (int i = 0; i < 19; ++i)
         ask_version();
