@@ -994,7 +994,8 @@ TEST_CASE("a triangle through a render pass and graphics pipeline, read back thr
                             layout_id = 0x7f0000030700, pipeline_id = 0x7f0000030800,
                             vbuf_id = 0x7f0000030900, vmem_id = 0x7f0000030a00,
                             rbuf_id = 0x7f0000030b00, rmem_id = 0x7f0000030c00,
-                            query_pool_id = 0x7f0000030d00;
+                            query_pool_id = 0x7f0000030d00, qbuf_id = 0x7f0000030e00,
+                            qmem_id = 0x7f0000030f00;
 
     // Bad input at two points of the way (each fatal before the driver), or none. Sections
     // cannot end the test early: the ones after a return would never be discovered.
@@ -1284,6 +1285,22 @@ TEST_CASE("a triangle through a render pass and graphics pipeline, read back thr
         return;
     }
     send(r, copy);
+    // The query copied into a buffer with its availability, as Mesa's Venus driver does for its
+    // query feedback: the executor copies the values on their own first (query.cpp says why),
+    // and the buffer must still end as the one copy would leave it.
+    const auto qbuf =
+        create_bound_buffer(r, dev, qbuf_id, qmem_id, 64, VK_BUFFER_USAGE_TRANSFER_DST_BIT);
+    gen::CmdCopyQueryPoolResultsArgs cq;
+    cq.commandBuffer = cbr;
+    cq.queryPool = pool_ref;
+    cq.firstQuery = 1;
+    cq.queryCount = 1;
+    cq.dstBuffer = qbuf.buffer;
+    cq.dstOffset = 8;
+    cq.stride = 16;
+    cq.flags =
+        VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WITH_AVAILABILITY_BIT | VK_QUERY_RESULT_WAIT_BIT;
+    send(r, cq);
     end_submit_wait(r, dev, queue, cbr);
 
     // The guest's view of the pixels, through the memfd it maps.
@@ -1322,6 +1339,15 @@ TEST_CASE("a triangle through a render pass and graphics pipeline, read back thr
     std::memcpy(got, gq_reply.pData, sizeof(got));
     CHECK(got[0] == covered);
     CHECK(got[1] == 1); // available
+    const auto copied = read_memory(r, qmem_id, 8);
+    CHECK(copied[0] == 0); // before dstOffset: untouched
+    CHECK(copied[1] == 0);
+    CHECK(copied[2] == covered); // the value (64 bits)
+    CHECK(copied[3] == 0);
+    CHECK(copied[4] == 1); // availability
+    CHECK(copied[5] == 0);
+    CHECK(copied[6] == 0); // past the one slot: untouched
+    CHECK(copied[7] == 0);
 
     SECTION("query results past the end of the pool are fatal") {
         gq.firstQuery = 1;
