@@ -323,8 +323,7 @@ class Executor final : public gen::PassthroughHandler {
     protocol::DecodeResult dispatch_run(DispatchSource& source, std::unique_lock<std::mutex>& lock,
                                         protocol::Reader& in, QueuedArenas& arenas,
                                         std::uint32_t max_commands, AfterEach&& after_each) {
-        source.lock = &lock;
-        m_source = &source;
+        begin_dispatch(source, lock);
         protocol::DecodeResult r = protocol::DecodeResult::Ok;
         std::uint32_t ran = 0;
         while (ran < max_commands && !in.empty()) {
@@ -337,13 +336,7 @@ class Executor final : public gen::PassthroughHandler {
             if (r != protocol::DecodeResult::Ok || !after_each())
                 break;
         }
-        // A wait inside a command lets other sources run, and each restores its own mark.
-        m_source = &m_context_source;
-        source.lock = nullptr;
-        m_commands_dispatched += ran;
-        m_counters->commands.store(m_commands_dispatched, std::memory_order_relaxed);
-        if (r != protocol::DecodeResult::Ok)
-            report_fatal_to_rings();
+        end_dispatch(source, ran, r);
         return r;
     }
     // Commands whose driver call may be queued: every vkCmd*, and the beginning and end of a
@@ -1046,6 +1039,21 @@ class Executor final : public gen::PassthroughHandler {
             publish_object_count_changed(objects);
     }
     void publish_object_count_changed(std::size_t objects);
+    // Around the commands dispatch() and dispatch_run() run for `source`: its mark (a wait inside
+    // a command lets other sources run, and each restores its own), then the command count and a
+    // failure told to every ring.
+    void begin_dispatch(DispatchSource& source, std::unique_lock<std::mutex>& lock) {
+        source.lock = &lock;
+        m_source = &source;
+    }
+    void end_dispatch(DispatchSource& source, std::uint32_t ran, protocol::DecodeResult r) {
+        m_source = &m_context_source;
+        source.lock = nullptr;
+        m_commands_dispatched += ran;
+        m_counters->commands.store(m_commands_dispatched, std::memory_order_relaxed);
+        if (r != protocol::DecodeResult::Ok)
+            report_fatal_to_rings();
+    }
     ContextQuotas m_quotas;
     std::function<void(const std::string&)> m_on_refusal;
     unsigned m_refusals_reported = 0; // bit per kind

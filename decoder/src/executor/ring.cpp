@@ -49,16 +49,11 @@ DecodeResult Executor::dispatch(DispatchSource& source, std::unique_lock<std::mu
     // A context that failed on another source decodes nothing more on any.
     if (m_fatal->is_fatal())
         return DecodeResult::Fatal;
-    source.lock = &lock;
-    m_source = &source;
+    begin_dispatch(source, lock);
     bool queued = false;
     const DecodeResult r = run_command(d, source.ring != nullptr, queued);
-    m_source = &m_context_source;
-    source.lock = nullptr;
-    m_counters->commands.store(++m_commands_dispatched, std::memory_order_relaxed);
     publish_object_count();
-    if (r != DecodeResult::Ok)
-        report_fatal_to_rings();
+    end_dispatch(source, 1, r);
     return r;
 }
 
