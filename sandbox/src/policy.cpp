@@ -408,6 +408,14 @@ std::optional<BpfProgram> Policy::compile(Arch arch, DefaultAction action,
         error = "cannot set the bad-architecture action";
         return std::nullopt;
     }
+    // A binary tree over the syscall numbers instead of libseccomp's default linear list: the
+    // kernel runs the filter on every syscall a worker makes, and once per syscall number when
+    // a worker installs it (the kernel's allow cache, built with interrupts off), so a filter of
+    // ninety rules cost each new worker about 0.3 ms of CPU as a list.
+    if (seccomp_attr_set(ctx.get(), SCMP_FLTATR_CTL_OPTIMIZE, 2) != 0) {
+        error = "libseccomp cannot build a binary tree filter";
+        return std::nullopt;
+    }
     for (const auto& rule : m_rules) {
         // Checked against the target, but rules take the native (or pseudo) number, which
         // libseccomp translates for each architecture in the filter.
