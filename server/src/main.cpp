@@ -6,6 +6,7 @@
 #include "driver_manifests.h"
 #include "log.h"
 #include "server.h"
+#include "shared_relro.h"
 #include "vn/sandbox/jail.h"
 #include "vn/sandbox/policy.h"
 #include "vn/server/protocol/seqpacket.h"
@@ -659,8 +660,19 @@ int main(int argc, char** argv) {
     }
     // What the preload's throwaway instance freed goes back to the kernel: every page left in the
     // heap is one more page each fork marks copy-on-write and each worker may fault on.
-    if (preloaded)
+    if (preloaded) {
         vn::server::release_free_memory();
+        // Smaller segments are not worth a mapping of their own.
+        constexpr std::size_t kMinRelroBytes = 64 << 10;
+        std::string error;
+        const auto shared = vn::server::share_relocated_read_only_data(kMinRelroBytes, error);
+        std::size_t bytes = 0;
+        for (const auto& s : shared)
+            bytes += s.bytes;
+        spdlog::info("driver preload: relocated read-only data of {} libraries ({} KiB) shared "
+                     "with workers instead of copied into each{}{}",
+                     shared.size(), bytes >> 10, error.empty() ? "" : "; not all: ", error);
+    }
     if (!thread_workers)
         learn_host_memory_types();
     ProcessLauncher process_launcher(jail, spare_workers, quotas);

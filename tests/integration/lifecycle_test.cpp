@@ -256,3 +256,28 @@ TEST_CASE("a worker runs on the allocator the server names", "[lifecycle][ours]"
                              std::istreambuf_iterator<char>());
     CHECK((mapped.find("libjemalloc") != std::string::npos) == jemalloc);
 }
+
+// With the host driver preloaded, a worker finds the driver's relocated read-only data (its
+// GNU_RELRO) in the server's sealed memfd, mapped privately at the linker's address, instead of
+// in anonymous pages every fork copies (server/src/shared_relro.h). Lavapipe's is 216 KiB, over
+// the server's 64 KiB threshold.
+TEST_CASE("a worker reads the preloaded driver's relocated data from shared memory",
+          "[lifecycle][ours]") {
+    RawServer server(ours(), {"--driver-preload=on"});
+    server.init();
+    const UniqueFd ctx = server.create_context(1);
+    REQUIRE(ctx);
+    const pid_t worker = find_context_worker(server.pid(), 1).worker;
+    REQUIRE(worker > 0);
+    std::ifstream maps("/proc/" + std::to_string(worker) + "/maps");
+    REQUIRE(maps);
+    bool driver = false, shared = false;
+    for (std::string line; std::getline(maps, line);) {
+        driver |= line.find("/libvulkan_lvp.so") != std::string::npos;
+        shared |= line.find(" r--p ") != std::string::npos &&
+                  line.find("/memfd:vn-relro:libvulkan_lvp.so") != std::string::npos;
+    }
+    INFO("lavapipe (mesa-vulkan-drivers) must be installed for the preload");
+    REQUIRE(driver);
+    CHECK(shared);
+}
