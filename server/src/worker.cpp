@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -209,6 +210,12 @@ void set_context_name(std::uint32_t ctx_id) {
         code = loop.run();
     }
     spdlog::default_logger()->flush();
+    // What is left is the kernel's work: unmapping this process's memory, most of it the
+    // preloaded driver's copied page tables (about as much CPU as forking it). On a busy host that
+    // runs while other contexts start; at the lowest priority it waits for them instead. Only
+    // this thread's priority: the driver's threads are gone by now, so this is the one that
+    // tears the address space down.
+    (void)::setpriority(PRIO_PROCESS, 0, 19);
     // _exit: the server's objects copied into this process must not run their destructors.
     ::_exit(code);
 }
