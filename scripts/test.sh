@@ -77,7 +77,8 @@ asan_build() {
     local all_targets
     all_targets=$(ninja -C build-asan -t targets all) || return 1
     asan_targets=()
-    for t in vn_unit_tests vn_codec_tests vn_client_tests vn_capset_tests vn_fuzz_regressions vn_fuzz_decoder; do
+    for t in vn_unit_tests vn_shared_relro_tests vn_codec_tests vn_client_tests vn_capset_tests \
+        vn_fuzz_regressions vn_fuzz_decoder; do
         if grep -q "^$t: " <<<"$all_targets"; then
             asan_targets+=("$t")
         fi

@@ -129,6 +129,10 @@ std::vector<SharedRelro> share_relocated_read_only_data(std::size_t min_bytes, s
     dl_iterate_phdr(
         [](dl_phdr_info* info, std::size_t, void* data) {
             auto& c = *static_cast<Collect*>(data);
+            // Libraries only: the server's own RELRO is small, and a sanitizer build's globals
+            // there carry redzones that must not be read as a whole.
+            if (!info->dlpi_name || !info->dlpi_name[0])
+                return 0;
             for (ElfW(Half) i = 0; i < info->dlpi_phnum; ++i) {
                 const ElfW(Phdr)& ph = info->dlpi_phdr[i];
                 if (ph.p_type != PT_GNU_RELRO)
@@ -138,7 +142,7 @@ std::vector<SharedRelro> share_relocated_read_only_data(std::size_t min_bytes, s
                 const std::uintptr_t start = begin & ~(c.page - 1);
                 const std::uintptr_t end = (begin + ph.p_memsz) & ~(c.page - 1);
                 if (end > start)
-                    c.segments.push_back({start, end, info->dlpi_name ? info->dlpi_name : ""});
+                    c.segments.push_back({start, end, info->dlpi_name});
             }
             return 0;
         },

@@ -19,14 +19,14 @@
 namespace vn::server {
 
 struct SharedRelro {
-    std::string object; // the loaded object's path ("" for the main program)
+    std::string object; // the library's path
     std::size_t bytes = 0;
 };
 
-// Moves the RELRO segment of every loaded object whose segment spans at least `min_bytes` (whole
-// pages only: the segment's last partial page stays where the linker left it, writable data
-// beside it). Only segments the linker has made read-only are moved; each is checked to hold
-// the same bytes afterwards. Returns what was moved; `error` says why one was not.
+// Moves the RELRO segment of every loaded library (not the main program) whose segment spans at
+// least `min_bytes` (whole pages only: the segment's last partial page stays where the linker left
+// it, writable data beside it). Only segments the linker has made read-only are moved; each is
+// checked to hold the same bytes afterwards. Returns what was moved; `error` says why one was not.
 std::vector<SharedRelro> share_relocated_read_only_data(std::size_t min_bytes, std::string& error);
 
 } // namespace vn::server

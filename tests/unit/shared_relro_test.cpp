@@ -33,7 +33,9 @@ std::map<std::string, Range> relro_ranges() {
             const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
             for (ElfW(Half) i = 0; i < info->dlpi_phnum; ++i) {
                 const ElfW(Phdr)& ph = info->dlpi_phdr[i];
-                if (ph.p_type != PT_GNU_RELRO)
+                // Libraries only, as the server moves (an instrumented program's globals have
+                // redzones).
+                if (ph.p_type != PT_GNU_RELRO || !info->dlpi_name || !info->dlpi_name[0])
                     continue;
                 const std::uintptr_t begin = info->dlpi_addr + ph.p_vaddr;
                 const Range r{begin & ~(page - 1), (begin + ph.p_memsz) & ~(page - 1)};
