@@ -1,6 +1,7 @@
 #include "vn/sandbox/jail.h"
 
 #include "vn/os/fd_table.h"
+#include "vn/os/process.h"
 #include "vn/os/unique_fd.h"
 #include "vn/sandbox/policy.h"
 
@@ -221,20 +222,6 @@ bool enter_user_namespace(std::string& why) {
         return false;
     }
     return true;
-}
-
-// glibc keeps each thread's kernel tid in its thread descriptor (pthread_self()) and uses it as the
-// owner id of mutexes and rwlocks; fork() has the kernel set it in the child (CLONE_CHILD_SETTID).
-// The hand-over's clone must do the same, so it needs that field's address. libc exports its
-// offset for debuggers (libthread_db) as _thread_db_pthread_tid = {size in bits, count, offset}; it
-// is checked against gettid() before use, and where anything differs the jail keeps its reaper.
-pid_t* glibc_tid_field() {
-    const auto* field =
-        static_cast<const std::uint32_t*>(::dlsym(RTLD_DEFAULT, "_thread_db_pthread_tid"));
-    if (!field || field[0] != 8 * sizeof(pid_t) || field[1] != 1)
-        return nullptr;
-    auto* tid = reinterpret_cast<pid_t*>(reinterpret_cast<char*>(::pthread_self()) + field[2]);
-    return *tid == static_cast<pid_t>(::syscall(SYS_gettid)) ? tid : nullptr;
 }
 
 // clone(2) for the hand-over. The new process shares this one's memory and stack, so in the caller
@@ -606,7 +593,7 @@ bool Jail::fork_reaper() {
 }
 
 Jail::HandOver Jail::hand_over_to_pid_namespace(pid_t* worker_pid) {
-    pid_t* const tid_field = glibc_tid_field();
+    pid_t* const tid_field = os::glibc_tid_field();
     if (!tid_field)
         return HandOver::NotPossible;
     // Whether the server (this process's parent) outlives the hand-over; the worker checks once

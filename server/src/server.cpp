@@ -109,6 +109,8 @@ int Server::run() {
         m_launcher.prepare_spare(false);
         fds.clear();
         fds.push_back({m_signalfd.get(), POLLIN, 0});
+        // -1 when the launcher has nothing to poll: poll() skips negative fds.
+        fds.push_back({m_launcher.event_fd(), POLLIN, 0});
         for (const auto& l : m_listeners)
             fds.push_back({l.get(), POLLIN, 0});
         for (const auto& c : m_clients)
@@ -141,14 +143,17 @@ int Server::run() {
         }
         if (fds[0].revents && !drain_signals())
             return 0;
+        if (fds[1].revents)
+            m_launcher.on_event();
 
+        constexpr std::size_t kFirstListener = 2;
         const std::size_t listener_count = m_listeners.size();
         for (std::size_t i = 0; i < listener_count; ++i) {
-            if (fds[1 + i].revents & POLLIN)
-                accept_clients(fds[1 + i].fd);
+            if (fds[kFirstListener + i].revents & POLLIN)
+                accept_clients(fds[kFirstListener + i].fd);
         }
         // Iterate over the snapshot: accepted clients were appended after it.
-        for (std::size_t i = 1 + listener_count; i < fds.size(); ++i) {
+        for (std::size_t i = kFirstListener + listener_count; i < fds.size(); ++i) {
             if (!fds[i].revents)
                 continue;
             auto it = std::find_if(m_clients.begin(), m_clients.end(),

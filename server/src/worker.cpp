@@ -303,6 +303,10 @@ std::optional<LaunchedWorker> ProcessLauncher::launch(const ContextConfig& confi
 }
 
 std::optional<LaunchedWorker> ProcessLauncher::launch_from_spare(const ContextConfig& config) {
+    // One the zygote is forking already comes sooner than a fork of our own.
+    constexpr int kZygoteWaitMs = 1000;
+    if (m_ready.empty() && m_requested > 0)
+        (void)take_answer(kZygoteWaitMs);
     // A spare that died since the last SIGCHLD must not be handed a context.
     reap_spare();
     if (m_ready.empty())
@@ -329,10 +333,85 @@ std::optional<LaunchedWorker> ProcessLauncher::launch_from_spare(const ContextCo
     return LaunchedWorker{std::move(spare.process), std::move(spare.socket)};
 }
 
+ProcessLauncher::~ProcessLauncher() = default;
+
 void ProcessLauncher::prepare_spare(bool fill) {
-    const std::size_t want = fill ? m_spares : std::min(m_spares, 1u);
-    while (m_ready.size() < want && m_spare_failures < kMaxSpareFailures)
-        fork_spare();
+    if (m_spares > 0 && !m_zygote_tried)
+        start_zygote();
+    // Asking the zygote costs one message, so the pool is always refilled at once; a fork of
+    // our own waits for an idle moment unless no spare is left at all.
+    const std::size_t want = fill || m_zygote ? m_spares : std::min(m_spares, 1u);
+    while (m_ready.size() + m_requested < want && m_spare_failures < kMaxSpareFailures) {
+        if (!m_zygote) {
+            fork_spare();
+        } else if (m_zygote->request()) {
+            ++m_requested;
+        } else {
+            spdlog::warn("zygote (pid {}) is gone; the server forks spare workers itself",
+                         m_zygote->pid());
+            drop_zygote();
+        }
+    }
+}
+
+void ProcessLauncher::start_zygote() {
+    m_zygote_tried = true;
+    const pid_t server_pid = ::getpid();
+    m_zygote = Zygote::start(
+        [this, server_pid](int socket_fd, WorkerReport* report, pid_t* pid_slot) {
+            run_spare(socket_fd, m_jail, server_pid, m_quotas, report, pid_slot);
+        },
+        m_jail.held_fds());
+}
+
+bool ProcessLauncher::take_answer(int timeout_ms) {
+    if (!m_zygote)
+        return false;
+    Zygote::Answer answer = m_zygote->receive(timeout_ms);
+    using Kind = Zygote::Answer::Kind;
+    switch (answer.kind) {
+    case Kind::None:
+        return false;
+    case Kind::Gone:
+        drop_zygote();
+        return false;
+    case Kind::Failed:
+        // A zygote that cannot fork (a kernel without clone3, say) is no use: the server forks
+        // its spares itself from now on, and counts its own failures.
+        drop_zygote();
+        return false;
+    case Kind::Spare:
+        break;
+    }
+    --m_requested;
+    Spare spare;
+    spare.socket = std::move(answer.spare->socket);
+    spare.process =
+        std::make_unique<ProcessWorker>(answer.spare->pid, std::move(answer.spare->report));
+    m_ready.push_back(std::move(spare));
+    return true;
+}
+
+void ProcessLauncher::drop_zygote() {
+    // Spares it had forked but not yet announced are closed out with its socket: they see their
+    // socket hang up and exit.
+    m_zygote.reset();
+    m_requested = 0;
+}
+
+int ProcessLauncher::event_fd() const {
+    return m_zygote ? m_zygote->fd() : -1;
+}
+
+void ProcessLauncher::on_event() {
+    while (m_zygote && m_requested > 0 && take_answer(0)) {
+    }
+    // A hang-up with nothing asked is an answer too.
+    if (m_zygote && m_requested == 0)
+        (void)take_answer(0);
+    // The forked child of a spare hands over to its worker and exits (jail.h), often before its
+    // answer arrived: its SIGCHLD found nothing to reap then.
+    reap_spare();
 }
 
 void ProcessLauncher::fork_spare() {

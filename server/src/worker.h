@@ -6,6 +6,7 @@
 #include "context_loop.h"
 #include "vn/os/unique_fd.h"
 #include "worker_report.h"
+#include "zygote.h"
 
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -126,6 +127,9 @@ class WorkerLauncher {
     // fill: fork until the pool is full; otherwise only when no spare is left at all.
     virtual void prepare_spare(bool fill) { (void)fill; }
     virtual void reap_spare() {}
+    // An fd the server polls for the launcher (-1: none), and what to do when it is readable.
+    virtual int event_fd() const { return -1; }
+    virtual void on_event() {}
 };
 
 // With spares on, a few workers are always forked and jailed ahead of time (namespaces, rlimits,
@@ -138,9 +142,13 @@ class ProcessLauncher final : public WorkerLauncher {
   public:
     ProcessLauncher(JailHook& jail, unsigned spares, decoder::ContextQuotas quotas = {})
         : m_jail(jail), m_spares(spares), m_quotas(quotas) {}
+    ~ProcessLauncher() override;
     std::optional<LaunchedWorker> launch(const ContextConfig& config) override;
     void prepare_spare(bool fill) override;
     void reap_spare() override;
+    // The zygote's answers (zygote.h).
+    int event_fd() const override;
+    void on_event() override;
 
   private:
     struct Spare {
@@ -149,6 +157,10 @@ class ProcessLauncher final : public WorkerLauncher {
     };
     std::optional<LaunchedWorker> launch_from_spare(const ContextConfig& config);
     void fork_spare();
+    void start_zygote();
+    // Takes one answer of the zygote, waiting at most timeout_ms; false when none came.
+    bool take_answer(int timeout_ms);
+    void drop_zygote();
 
     JailHook& m_jail;
     unsigned m_spares;               // how many to keep ready
@@ -158,6 +170,10 @@ class ProcessLauncher final : public WorkerLauncher {
     // turn into a fork loop. Reset by every spare that gets a context.
     static constexpr unsigned kMaxSpareFailures = 3;
     unsigned m_spare_failures = 0;
+    // Spares are forked by the zygote where it runs, else by the server itself.
+    std::unique_ptr<Zygote> m_zygote;
+    bool m_zygote_tried = false;
+    unsigned m_requested = 0; // asked of the zygote, not answered yet
 };
 
 class ThreadLauncher final : public WorkerLauncher {

@@ -4,6 +4,7 @@
 
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -40,6 +41,36 @@ SharedReport::SharedReport() {
         ::mmap(nullptr, kPidSlotBytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (slot != MAP_FAILED)
         m_pid_slot = static_cast<pid_t*>(slot);
+}
+
+namespace {
+std::size_t report_bytes() {
+    const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+    return (sizeof(WorkerReport) + page - 1) / page * page;
+}
+} // namespace
+
+os::UniqueFd SharedReport::make_memfd() {
+    os::UniqueFd fd(::memfd_create("vn-worker-report", MFD_CLOEXEC));
+    if (fd && ::ftruncate(fd.get(), static_cast<off_t>(report_bytes() + kPidSlotBytes)) != 0)
+        fd.reset();
+    return fd;
+}
+
+SharedReport SharedReport::from_memfd(int fd, bool construct) {
+    SharedReport out{Unmapped{}};
+    struct stat st {};
+    if (::fstat(fd, &st) != 0 || st.st_size != static_cast<off_t>(report_bytes() + kPidSlotBytes))
+        return out;
+    void* report = ::mmap(nullptr, sizeof(WorkerReport), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (report == MAP_FAILED)
+        return out;
+    out.m_report = construct ? new (report) WorkerReport() : static_cast<WorkerReport*>(report);
+    void* slot = ::mmap(nullptr, kPidSlotBytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+                        static_cast<off_t>(report_bytes()));
+    if (slot != MAP_FAILED)
+        out.m_pid_slot = static_cast<pid_t*>(slot);
+    return out;
 }
 
 SharedReport::~SharedReport() {

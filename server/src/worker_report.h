@@ -9,6 +9,7 @@
 // The worker is driven by the guest and may be compromised: the server reads this page as
 // untrusted numbers and text (bounded, made printable), never as pointers or sizes of its own.
 #include "vn/decoder/context.h"
+#include "vn/os/unique_fd.h"
 
 #include <sys/types.h>
 
@@ -53,6 +54,13 @@ class SharedReport {
     SharedReport(SharedReport&& other) noexcept;
     SharedReport& operator=(SharedReport&& other) noexcept;
 
+    // The same two pages in a memfd (the report, then the pid slot), for a worker that another
+    // process forks (the zygote, zygote.h): it maps them before its fork and sends the fd, and
+    // the server maps them from that fd. make_memfd: an invalid fd on failure. from_memfd: get()
+    // is null where the fd is not such a memfd; `construct`: only the first to map it.
+    static os::UniqueFd make_memfd();
+    static SharedReport from_memfd(int fd, bool construct);
+
     WorkerReport* get() const { return m_report; }
     // Server side, after the fork: later forks (other workers) do not inherit these pages.
     void keep_out_of_forks() const;
@@ -67,6 +75,8 @@ class SharedReport {
     static void forget_worker_pid_slot(pid_t* slot);
 
   private:
+    struct Unmapped {};
+    explicit SharedReport(Unmapped) {}
     void reset();
     WorkerReport* m_report = nullptr;
     pid_t* m_pid_slot = nullptr;

@@ -403,9 +403,10 @@ TEST_CASE("a spawned server inherits only its socket and stdio", "[proxy]") {
     UniqueFd r(p[0]), w(p[1]);
     auto server = spawn(ours());
     auto ctx = create_context(server.get(), 1); // the server is up and serving
-    // stdin, stdout, stderr, the socket, the server's own signalfd and its ends of the sockets of
-    // the two spare workers it keeps forked ahead of time; and where user namespaces work, the
-    // workers' shared network namespace and the user namespace that owns it.
+    // stdin, stdout, stderr, the socket, the server's own signalfd, its ends of the sockets of
+    // the two spare workers it keeps forked ahead of time and of the zygote's that forks them;
+    // and where user namespaces work, the workers' shared network namespace and the user
+    // namespace that owns it.
     const pid_t pid = vn_proxy_server_pid(server.get());
     int namespaces = 0;
     std::string fds;
@@ -420,5 +421,5 @@ TEST_CASE("a spawned server inherits only its socket and stdio", "[proxy]") {
     }
     INFO("server fds: " << fds);
     CHECK((namespaces == 0 || namespaces == 2));
-    CHECK(settled_fd_count(pid) == 7 + namespaces);
+    CHECK(settled_fd_count(pid) == 8 + namespaces);
 }

@@ -182,11 +182,12 @@ TEST_CASE("workers of the real server run jailed", "[server][jail]") {
     if (vn::sandbox::Jail::probe_namespaces().pid)
         CHECK(worker.reaper == worker.process);
 #endif
-    // The worker, and with spares the two spares kept ready: nothing else.
+    // The worker, and with spares the two spares kept ready and the zygote that forks them
+    // (zygote.h): nothing else.
     if (spare)
         CHECK(find_jailed(server.pid, "vn-spare").process > 0);
     const auto direct = children(server.pid);
-    CHECK(direct.size() == (spare ? 3u : 1u));
+    CHECK(direct.size() == (spare ? 4u : 1u));
     INFO(server.log());
 }
 
@@ -273,6 +274,55 @@ TEST_CASE("a killed spare is reaped and replaced; the next context still works",
     auto ctx = create_context(server.proxy, 2);
     REQUIRE(fence_round_trip(ctx.get()) == VN_PROXY_OK);
     CHECK(find_jailed(server.pid, "vn-ctx-2").process == replacement.process);
+    CHECK(server.alive());
+}
+
+// The zygote (server/src/zygote.h): the server's child, forking the spares as the server's
+// children; when it dies the server forks its spares itself and nothing else changes.
+TEST_CASE("spares come from the zygote as the server's children, and without it from the server",
+          "[server][spare][zygote]") {
+    ServerProcess server({});
+    // Once the spares are jailed, the pool is full and nothing is being forked: the only child
+    // named vn-zygote is the zygote, not one of its children before it renamed itself.
+    const Jailed spare = find_jailed(server.pid, "vn-spare");
+    REQUIRE(spare.process > 0);
+    check_confined(spare);
+    CHECK(find_jailed(server.pid, "vn-spare", spare.process).process > 0);
+    std::vector<pid_t> zygotes;
+    for (const pid_t child : children(server.pid))
+        if (process_name(child) == "vn-zygote")
+            zygotes.push_back(child);
+    REQUIRE(zygotes.size() == 1);
+    const pid_t zygote = zygotes[0];
+    // Unconfined like the server, whose copy it is, but holding no client's socket: stdio, its
+    // control socket and the jail's two namespace fds at most.
+    int fds = 0;
+    if (DIR* dir = ::opendir(("/proc/" + std::to_string(zygote) + "/fd").c_str())) {
+        while (dirent* entry = ::readdir(dir))
+            fds += entry->d_name[0] != '.';
+        ::closedir(dir);
+    }
+    CHECK(fds >= 4);
+    CHECK(fds <= 6);
+    auto first = create_context(server.proxy, 3);
+    REQUIRE(fence_round_trip(first.get()) == VN_PROXY_OK);
+
+    REQUIRE(::kill(zygote, SIGKILL) == 0);
+    // Every context still gets a jailed worker: from the spares left, then forked by the server.
+    std::vector<Context> contexts;
+    for (std::uint32_t id = 10; id < 14; ++id) {
+        contexts.push_back(create_context(server.proxy, id));
+        REQUIRE(fence_round_trip(contexts.back().get()) == VN_PROXY_OK);
+        const Jailed worker = find_jailed(server.pid, "vn-ctx-" + std::to_string(id));
+        REQUIRE(worker.process > 0);
+        check_confined(worker);
+    }
+    CHECK(fence_round_trip(first.get()) == VN_PROXY_OK);
+    CHECK(::kill(zygote, 0) != 0); // reaped, not a zombie child of the server
+    const std::string log = server.log();
+    INFO(log);
+    CHECK(log.find("hung up or misbehaved; the server forks spare workers itself") !=
+          std::string::npos);
     CHECK(server.alive());
 }
 

@@ -1,0 +1,174 @@
+#include "zygote.h"
+
+#include "log.h"
+#include "vn/os/fd_table.h"
+#include "vn/os/process.h"
+#include "vn/server/protocol/seqpacket.h"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
+
+namespace vn::server {
+
+namespace {
+
+using os::UniqueFd;
+
+struct Message {
+    std::int32_t pid = -1; // the spare's, or -errno of the failed step
+};
+
+bool socket_pair(UniqueFd& a, UniqueFd& b) {
+    int pair[2];
+    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0)
+        return false;
+    a.reset(pair[0]);
+    b.reset(pair[1]);
+    return true;
+}
+
+// One spare: its socket and report made here, the fork, and the answer with the server's ends.
+void spawn_one(int control, const Zygote::Spawn& spawn) {
+    UniqueFd server_end, worker_end;
+    UniqueFd report_fd = SharedReport::make_memfd();
+    SharedReport report = report_fd ? SharedReport::from_memfd(report_fd.get(), true)
+                                    : SharedReport::from_memfd(-1, false);
+    Message answer;
+    if (!socket_pair(server_end, worker_end) || !report.get()) {
+        answer.pid = -(errno ? errno : ENOMEM);
+        (void)protocol::send_struct(control, answer);
+        return;
+    }
+    const pid_t pid = os::fork_sibling();
+    if (pid == 0) {
+        ::prctl(PR_SET_NAME, "vn-spare"); // the zygote's name is the zygote's alone
+        server_end.reset();
+        spawn(worker_end.get(), report.get(), report.worker_pid_slot());
+        ::_exit(1);
+    }
+    answer.pid = pid > 0 ? pid : -errno;
+    if (pid > 0) {
+        const std::array<int, 2> fds{server_end.get(), report_fd.get()};
+        (void)protocol::send_struct(control, answer, fds);
+    } else {
+        (void)protocol::send_struct(control, answer);
+    }
+}
+
+[[noreturn]] void run_zygote(int control, const Zygote::Spawn& spawn, pid_t server) {
+    ::prctl(PR_SET_NAME, "vn-zygote");
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != server)
+        ::_exit(0);
+    // The server blocks these for its signalfd. The zygote's children are the server's, so it
+    // gets no SIGCHLD; an operator's SIGUSR1 (systemctl kill) is the server's, not a reason to die.
+    ::signal(SIGUSR1, SIG_IGN);
+    ::signal(SIGTERM, SIG_DFL);
+    ::signal(SIGINT, SIG_DFL);
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    for (;;) {
+        char byte;
+        const ssize_t n = ::recv(control, &byte, 1, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            ::_exit(0); // the server closed its end: done
+        spawn_one(control, spawn);
+    }
+}
+
+} // namespace
+
+std::unique_ptr<Zygote> Zygote::start(Spawn spawn, std::vector<int> keep_fds) {
+    UniqueFd server_end, zygote_end;
+    if (!socket_pair(server_end, zygote_end)) {
+        spdlog::warn("zygote: socketpair: {}; the server forks spare workers itself",
+                     std::strerror(errno));
+        return nullptr;
+    }
+    const pid_t server = ::getpid();
+    spdlog::default_logger()->flush();
+    const pid_t pid = ::fork();
+    if (pid < 0) {
+        spdlog::warn("zygote: fork: {}; the server forks spare workers itself",
+                     std::strerror(errno));
+        return nullptr;
+    }
+    if (pid == 0) {
+        server_end.reset();
+        keep_fds.push_back(zygote_end.get());
+        // Whatever the server holds (a VMM's --socket-fd, a listening socket) stays there.
+        if (!os::close_fds_from(STDERR_FILENO + 1, std::move(keep_fds)))
+            ::_exit(1);
+        run_zygote(zygote_end.get(), spawn, server);
+    }
+    zygote_end.reset();
+    spdlog::debug("zygote: pid {} forks the spare workers", pid);
+    return std::unique_ptr<Zygote>(new Zygote(pid, std::move(server_end)));
+}
+
+Zygote::~Zygote() {
+    m_control.reset();
+    siginfo_t info{};
+    while (::waitid(P_PID, static_cast<id_t>(m_pid), &info, WEXITED) < 0 && errno == EINTR) {
+    }
+}
+
+bool Zygote::request() {
+    const char byte = 1;
+    ssize_t n;
+    while ((n = ::send(m_control.get(), &byte, 1, MSG_NOSIGNAL)) < 0 && errno == EINTR) {
+    }
+    return n == 1;
+}
+
+Zygote::Answer Zygote::receive(int timeout_ms) {
+    using Kind = Answer::Kind;
+    pollfd pfd{m_control.get(), POLLIN, 0};
+    int ready;
+    while ((ready = ::poll(&pfd, 1, timeout_ms)) < 0 && errno == EINTR) {
+    }
+    if (ready == 0)
+        return {};
+    Message message;
+    std::array<std::byte, sizeof(Message) + 1> buffer{};
+    auto received = protocol::recv_message(m_control.get(), buffer, MSG_DONTWAIT);
+    if (received.status == protocol::RecvStatus::Error && errno == EAGAIN)
+        return {};
+    if (received.status != protocol::RecvStatus::Ok || received.size != sizeof(Message)) {
+        spdlog::warn("zygote (pid {}) hung up or misbehaved; the server forks spare workers "
+                     "itself from now on",
+                     m_pid);
+        return {Kind::Gone, std::nullopt};
+    }
+    std::memcpy(&message, buffer.data(), sizeof(message));
+    if (message.pid <= 0) {
+        spdlog::warn("spare worker: the zygote could not fork one: {}",
+                     std::strerror(-message.pid));
+        return {Kind::Failed, std::nullopt};
+    }
+    // Only a child of this server, with its socket and report, is a spare.
+    siginfo_t probe{};
+    if (received.fds.size() != 2 ||
+        ::waitid(P_PID, static_cast<id_t>(message.pid), &probe, WEXITED | WNOHANG | WNOWAIT) != 0) {
+        spdlog::error("zygote (pid {}) named pid {} with {} fds, which is no spare of the server",
+                      m_pid, message.pid, received.fds.size());
+        return {Kind::Gone, std::nullopt};
+    }
+    Spawned spare{message.pid, std::move(received.fds[0]),
+                  SharedReport::from_memfd(received.fds[1].get(), false)};
+    return {Kind::Spare, std::move(spare)};
+}
+
+} // namespace vn::server
