@@ -96,7 +96,8 @@ struct Memory {
     // The context's worker (and its jail's reaper, if any): what each further context costs.
     double rss_kib = 0;
     double pss_kib = 0;
-    // Our server's spare worker, forked and jailed ahead of time: one per server, not per context.
+    // Our server's spare workers, forked and jailed ahead of time, and the zygote that forks them:
+    // per server, not per context.
     double spare_rss_kib = 0;
     double spare_pss_kib = 0;
     int processes = 0;
@@ -156,7 +157,7 @@ class Native {
 Memory descendants_memory(int pid, const std::string& save_smaps_as = {});
 // Waits until no process descends from pid any more (workers of destroyed contexts have exited),
 // so that the next memory reading counts only the context being measured and, for our server, its
-// spare worker (which is counted: the server pays for it).
+// spare workers and zygote (which are counted: the server pays for them).
 bool wait_for_no_workers(int pid, std::chrono::milliseconds timeout);
 
 // Statistics.

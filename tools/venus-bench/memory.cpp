@@ -89,13 +89,17 @@ std::set<int> descendants(int pid) {
 
 namespace {
 
-// Our server keeps spare workers (and their jails' reapers, if any), named so, forked ahead: a
-// spare never goes away, and it is not a worker of a destroyed context.
+// Our server keeps spare workers (and their jails' reapers, if any), named so, forked ahead by
+// its zygote: these never go away, and none is a worker of a destroyed context.
+bool per_server_process(const std::string& comm) {
+    return comm == "vn-spare" || comm == "vn-zygote";
+}
+
 bool only_spares(const std::set<int>& tree) {
     for (const int p : tree) {
         std::ifstream comm_file("/proc/" + std::to_string(p) + "/comm");
         std::string comm;
-        if (std::getline(comm_file, comm) && comm != "vn-spare")
+        if (std::getline(comm_file, comm) && !per_server_process(comm))
             return false;
     }
     return true;
@@ -127,10 +131,11 @@ Memory descendants_memory(int pid, const std::string& save_smaps_as) {
         return comm;
     };
     // A spare is a vn-spare process with no context's worker under it: the spare's reaper and the
-    // spare itself. A context's reaper keeps the name vn-spare but has a vn-ctx-N child.
+    // spare itself. A context's reaper keeps the name vn-spare but has a vn-ctx-N child. The
+    // zygote that forks the spares counts with them: a cost per server.
     std::set<int> not_spare;
     for (int p : tree)
-        if (comm_of(p) != "vn-spare")
+        if (!per_server_process(comm_of(p)))
             for (int q = p; tree.count(q); q = parents.count(q) ? parents.at(q) : 0)
                 not_spare.insert(q);
     Memory m;

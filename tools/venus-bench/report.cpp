@@ -81,7 +81,7 @@ std::vector<Figure> figures(const TargetResult& r) {
                  memory_median(r.many, &Memory::pss_kib)});
     // Only servers that keep a spare worker have the figure.
     if (const double spare = memory_median(r.idle, &Memory::spare_pss_kib); spare > 0)
-        f.push_back({"spare_pss", "spare worker PSS", "MiB", "memory_idle", spare});
+        f.push_back({"spare_pss", "spares+zygote PSS", "MiB", "memory_idle", spare});
     return f;
 }
 
@@ -247,8 +247,8 @@ void print_report(const Options& o, const std::vector<TargetResult>& results) {
         "map); both count the context's worker (and its jail's reaper where one is left: see "
         "jail.h). \"each of many\": the workers of %d contexts set up alike and running at once, "
         "divided by %d, so that what they share (code, the driver's pages) counts once for all "
-        "of them, as on a VMM host. \"spare\": our server's workers forked ahead of time, a "
-        "cost per server, not per context.\n",
+        "of them, as on a VMM host. \"spares+zygote\": our server's workers forked ahead of "
+        "time and the process that forks them, a cost per server, not per context.\n",
         o.many_contexts, o.many_contexts);
     bool any_unavailable = false;
     for (const auto& r : results)
