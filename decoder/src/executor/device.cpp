@@ -203,6 +203,8 @@ DecodeResult Executor::on_vkCreateDevice(protocol::Decoder& d, gen::CreateDevice
     VkPhysicalDeviceProperties props{};
     inst->dispatch.GetPhysicalDeviceProperties(a.physicalDevice.handle, &props);
     state->limits = props.limits;
+    state->gate_last_batch = std::strncmp(props.deviceName, "llvmpipe", 8) == 0;
+    state->handle = host;
     // Entry points through the names the device was created for: a command promoted to core
     // after the device's version resolves only by its extension name (vkCmdSetStencilOpEXT on a
     // 1.2 device), and one the guest did not enable stays null.
@@ -284,6 +286,9 @@ void Executor::destroy_children(DeviceState& dev, VkDevice host) {
     dev.set_layouts.clear();
     dev.semaphores.clear();
     dev.signalled_imports = 0;
+    for (const auto& [queue, gate] : dev.batch_gates)
+        dev.dispatch.DestroySemaphore(host, gate, nullptr);
+    dev.batch_gates.clear();
 }
 
 DecodeResult Executor::device_entry(protocol::Decoder& d, const protocol::Ref<VkDevice>& device,

@@ -219,10 +219,96 @@ DecodeResult Executor::on_vkResetFences(protocol::Decoder& d, gen::ResetFencesAr
     return DecodeResult::Ok;
 }
 
+namespace {
+
+// Lavapipe (Mesa 22.3 here): llvmpipe's rasterizer threads can still be storing a batch's
+// fragment-shader writes when a later batch of the same submission has run, although a pipeline
+// barrier lies between them. Mesa's Venus driver turns that into early fences: its fence feedback
+// is a last batch that fills a guest-visible word (vkCmdFillBuffer after an ALL_COMMANDS
+// barrier), and the guest then reads results that are not there yet (dEQP-VK.robustness.
+// buffer_access.fragment.*: 32 of 1212 failed through Venus, none natively, none with
+// LP_NUM_THREADS=0 or VN_PERF=no_fence_feedback). A semaphore wait does wait for the threads, as
+// a fence does, so the other batches signal one of ours and the last batch waits for it.
+VkSemaphore batch_gate(DeviceState& dev, VkDevice device, VkQueue queue) {
+    if (const auto it = dev.batch_gates.find(queue); it != dev.batch_gates.end())
+        return it->second;
+    VkSemaphoreCreateInfo info{};
+    info.sType = VK_STRUCTURE_TYPE_SEMAPHORE_CREATE_INFO;
+    VkSemaphore gate = VK_NULL_HANDLE;
+    if (dev.dispatch.CreateSemaphore(device, &info, nullptr, &gate) != VK_SUCCESS)
+        return VK_NULL_HANDLE;
+    dev.batch_gates.emplace(queue, gate);
+    return gate;
+}
+
+// `submit` with `gate` added to its signals, or to its waits (before anything runs); the arrays
+// that run parallel to them (timeline values, device indices) get an element too where they are
+// as long. False when its chain cannot be rebuilt.
+bool add_gate(VkSubmitInfo& submit, VkSemaphore gate, bool signal, SubmitRewrite& rw) {
+    const std::uint32_t n = signal ? submit.signalSemaphoreCount : submit.waitSemaphoreCount;
+    const VkSemaphore* list = signal ? submit.pSignalSemaphores : submit.pWaitSemaphores;
+    auto& semaphores = rw.semaphores.emplace_back(list, list + n);
+    semaphores.push_back(gate);
+    if (signal) {
+        submit.signalSemaphoreCount = n + 1;
+        submit.pSignalSemaphores = semaphores.data();
+    } else {
+        auto& stages = rw.stages.emplace_back();
+        if (n > 0 && submit.pWaitDstStageMask)
+            stages.assign(submit.pWaitDstStageMask, submit.pWaitDstStageMask + n);
+        stages.resize(n, VK_PIPELINE_STAGE_ALL_COMMANDS_BIT);
+        stages.push_back(VK_PIPELINE_STAGE_ALL_COMMANDS_BIT);
+        submit.waitSemaphoreCount = n + 1;
+        submit.pWaitSemaphores = semaphores.data();
+        submit.pWaitDstStageMask = stages.data();
+    }
+    if (n == 0)
+        return true;
+    if (const auto* timeline = find_in_chain<VkTimelineSemaphoreSubmitInfo>(
+            submit.pNext, VK_STRUCTURE_TYPE_TIMELINE_SEMAPHORE_SUBMIT_INFO)) {
+        const std::uint32_t count =
+            signal ? timeline->signalSemaphoreValueCount : timeline->waitSemaphoreValueCount;
+        const std::uint64_t* values =
+            signal ? timeline->pSignalSemaphoreValues : timeline->pWaitSemaphoreValues;
+        if (count == n && values) {
+            auto& copied = rw.values.emplace_back(values, values + n);
+            copied.push_back(0); // ignored for a binary semaphore
+            VkTimelineSemaphoreSubmitInfo& copy = rw.timeline_infos.emplace_back(*timeline);
+            (signal ? copy.signalSemaphoreValueCount : copy.waitSemaphoreValueCount) = n + 1;
+            (signal ? copy.pSignalSemaphoreValues : copy.pWaitSemaphoreValues) = copied.data();
+            submit.pNext = rw.chains.replace(submit.pNext, timeline, &copy);
+            if (!submit.pNext)
+                return false;
+        }
+    }
+    if (const auto* group = find_in_chain<VkDeviceGroupSubmitInfo>(
+            submit.pNext, VK_STRUCTURE_TYPE_DEVICE_GROUP_SUBMIT_INFO)) {
+        const std::uint32_t count =
+            signal ? group->signalSemaphoreCount : group->waitSemaphoreCount;
+        const std::uint32_t* indices =
+            signal ? group->pSignalSemaphoreDeviceIndices : group->pWaitSemaphoreDeviceIndices;
+        if (count == n && indices) {
+            auto& copied = rw.device_indices.emplace_back(indices, indices + n);
+            copied.push_back(0);
+            VkDeviceGroupSubmitInfo& copy = rw.group_infos.emplace_back(*group);
+            (signal ? copy.signalSemaphoreCount : copy.waitSemaphoreCount) = n + 1;
+            (signal ? copy.pSignalSemaphoreDeviceIndices : copy.pWaitSemaphoreDeviceIndices) =
+                copied.data();
+            submit.pNext = rw.chains.replace(submit.pNext, group, &copy);
+            if (!submit.pNext)
+                return false;
+        }
+    }
+    return true;
+}
+
+} // namespace
+
 DecodeResult Executor::on_vkQueueSubmit(protocol::Decoder& d, gen::QueueSubmitArgs& a) {
     DeviceState* dev = nullptr;
     VN_TRY(queue_device(d, a.queue.id, dev));
-    if (dev->signalled_imports == 0) {
+    const bool gated = dev->gate_last_batch && a.submitCount >= 2;
+    if (dev->signalled_imports == 0 && !gated) {
         a.ret =
             dev->dispatch.QueueSubmit(a.queue.handle, a.submitCount, a.pSubmits, a.fence.handle);
         return DecodeResult::Ok;
@@ -234,6 +320,17 @@ DecodeResult Executor::on_vkQueueSubmit(protocol::Decoder& d, gen::QueueSubmitAr
         if (waits_on_signalled_import(*dev, submit.pWaitSemaphores, submit.waitSemaphoreCount) &&
             !drop_signalled_waits(*dev, submit, rw))
             return d.in.fail("vkQueueSubmit: a submission's pNext chain cannot be rebuilt");
+    const VkSemaphore gate = gated ? batch_gate(*dev, dev->handle, a.queue.handle) : VK_NULL_HANDLE;
+    if (gate) {
+        const std::uint32_t last = a.submitCount - 1;
+        if (!add_gate(submits[last - 1], gate, true, rw) ||
+            !add_gate(submits[last], gate, false, rw))
+            return d.in.fail("vkQueueSubmit: a submission's pNext chain cannot be rebuilt");
+        a.ret = dev->dispatch.QueueSubmit(a.queue.handle, last, submits.data(), VK_NULL_HANDLE);
+        if (a.ret == VK_SUCCESS)
+            a.ret = dev->dispatch.QueueSubmit(a.queue.handle, 1, &submits[last], a.fence.handle);
+        return DecodeResult::Ok;
+    }
     a.ret =
         dev->dispatch.QueueSubmit(a.queue.handle, a.submitCount, submits.data(), a.fence.handle);
     return DecodeResult::Ok;
@@ -242,7 +339,8 @@ DecodeResult Executor::on_vkQueueSubmit(protocol::Decoder& d, gen::QueueSubmitAr
 DecodeResult Executor::on_vkQueueSubmit2(protocol::Decoder& d, gen::QueueSubmit2Args& a) {
     DeviceState* dev = nullptr;
     VN_TRY(queue_device(d, a.queue.id, dev));
-    if (dev->signalled_imports == 0) {
+    const bool gated = dev->gate_last_batch && a.submitCount >= 2;
+    if (dev->signalled_imports == 0 && !gated) {
         a.ret =
             dev->dispatch.QueueSubmit2(a.queue.handle, a.submitCount, a.pSubmits, a.fence.handle);
         return DecodeResult::Ok;
@@ -265,6 +363,32 @@ DecodeResult Executor::on_vkQueueSubmit2(protocol::Decoder& d, gen::QueueSubmit2
                 waits.push_back(submit.pWaitSemaphoreInfos[i]);
         submit.waitSemaphoreInfoCount = static_cast<std::uint32_t>(waits.size());
         submit.pWaitSemaphoreInfos = waits.data();
+    }
+    // As vkQueueSubmit (batch_gate above).
+    if (const VkSemaphore gate =
+            gated ? batch_gate(*dev, dev->handle, a.queue.handle) : VK_NULL_HANDLE) {
+        const std::uint32_t last = a.submitCount - 1;
+        VkSemaphoreSubmitInfo info{};
+        info.sType = VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO;
+        info.semaphore = gate;
+        info.stageMask = VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT;
+        VkSubmitInfo2& before = submits[last - 1];
+        auto& signals = rw.wait_infos.emplace_back(before.pSignalSemaphoreInfos,
+                                                   before.pSignalSemaphoreInfos +
+                                                       before.signalSemaphoreInfoCount);
+        signals.push_back(info);
+        before.signalSemaphoreInfoCount = static_cast<std::uint32_t>(signals.size());
+        before.pSignalSemaphoreInfos = signals.data();
+        VkSubmitInfo2& after = submits[last];
+        auto& waits = rw.wait_infos.emplace_back(
+            after.pWaitSemaphoreInfos, after.pWaitSemaphoreInfos + after.waitSemaphoreInfoCount);
+        waits.push_back(info);
+        after.waitSemaphoreInfoCount = static_cast<std::uint32_t>(waits.size());
+        after.pWaitSemaphoreInfos = waits.data();
+        a.ret = dev->dispatch.QueueSubmit2(a.queue.handle, last, submits.data(), VK_NULL_HANDLE);
+        if (a.ret == VK_SUCCESS)
+            a.ret = dev->dispatch.QueueSubmit2(a.queue.handle, 1, &after, a.fence.handle);
+        return DecodeResult::Ok;
     }
     a.ret =
         dev->dispatch.QueueSubmit2(a.queue.handle, a.submitCount, submits.data(), a.fence.handle);
