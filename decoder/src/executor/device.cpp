@@ -286,6 +286,7 @@ void Executor::destroy_children(DeviceState& dev, VkDevice host) {
     dev.set_layouts.clear();
     dev.semaphores.clear();
     dev.signalled_imports = 0;
+    dev.timeline_semaphores = 0;
     for (const auto& [queue, gate] : dev.batch_gates)
         dev.dispatch.DestroySemaphore(host, gate, nullptr);
     dev.batch_gates.clear();

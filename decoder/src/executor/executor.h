@@ -218,8 +218,11 @@ class DeviceState final : public ObjectState {
     // How many of them hold an emulated signalled payload: while none does, submissions go to
     // the driver as decoded.
     std::size_t signalled_imports = 0;
+    // Live timeline semaphores among them: the host may signal one the queue waits on.
+    std::size_t timeline_semaphores = 0;
     // Lavapipe: the last batch of a submission starts only once the others are done, through a
-    // binary semaphore of ours per queue (sync.cpp says why).
+    // binary semaphore of ours per queue, while the device has no timeline semaphore (sync.cpp
+    // says why).
     bool gate_last_batch = false;
     std::unordered_map<VkQueue, VkSemaphore> batch_gates;
     VkDevice handle = VK_NULL_HANDLE; // the host's, for what we create on it ourselves

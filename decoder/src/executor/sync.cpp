@@ -179,8 +179,9 @@ DecodeResult Executor::on_vkCreateSemaphore(protocol::Decoder& d, gen::CreateSem
         return DecodeResult::Ok;
     VN_TRY(add_child<VkSemaphore>(*dev, id, host));
     // A handle the driver hands out again starts with no payload of ours.
-    dev->semaphores[host] =
-        SemaphoreShape{type && type->semaphoreType == VK_SEMAPHORE_TYPE_TIMELINE, false};
+    const bool timeline = type && type->semaphoreType == VK_SEMAPHORE_TYPE_TIMELINE;
+    dev->semaphores[host] = SemaphoreShape{timeline, false};
+    dev->timeline_semaphores += timeline ? 1 : 0;
     return DecodeResult::Ok;
 }
 
@@ -192,6 +193,9 @@ DecodeResult Executor::on_vkDestroySemaphore(protocol::Decoder& d, gen::DestroyS
     VN_TRY(check_device_child(d, a.device, VK_OBJECT_TYPE_SEMAPHORE, a.semaphore.id));
     dev->dispatch.DestroySemaphore(a.device.handle, a.semaphore.handle, nullptr);
     (void)consume_signalled_import(*dev, a.semaphore.handle);
+    if (const auto it = dev->semaphores.find(a.semaphore.handle);
+        it != dev->semaphores.end() && it->second.timeline)
+        --dev->timeline_semaphores;
     dev->semaphores.erase(a.semaphore.handle);
     return remove_child<VkSemaphore>(*dev, a.semaphore.id);
 }
@@ -229,6 +233,10 @@ namespace {
 // buffer_access.fragment.*: 32 of 1212 failed through Venus, none natively, none with
 // LP_NUM_THREADS=0 or VN_PERF=no_fence_feedback). A semaphore wait does wait for the threads, as
 // a fence does, so the other batches signal one of ours and the last batch waits for it.
+// Not while the device has a timeline semaphore: a batch may wait for a value the host signals
+// later (vkSignalSemaphore, through this decoder), and the driver's vkQueueSubmit of the last
+// batch would then block until our semaphore's signal is under way, which is behind that wait:
+// a deadlock (dEQP-VK.synchronization.timeline_semaphore.device_host.*).
 VkSemaphore batch_gate(DeviceState& dev, VkDevice device, VkQueue queue) {
     if (const auto it = dev.batch_gates.find(queue); it != dev.batch_gates.end())
         return it->second;
@@ -307,7 +315,8 @@ bool add_gate(VkSubmitInfo& submit, VkSemaphore gate, bool signal, SubmitRewrite
 DecodeResult Executor::on_vkQueueSubmit(protocol::Decoder& d, gen::QueueSubmitArgs& a) {
     DeviceState* dev = nullptr;
     VN_TRY(queue_device(d, a.queue.id, dev));
-    const bool gated = dev->gate_last_batch && a.submitCount >= 2;
+    const bool gated =
+        dev->gate_last_batch && a.submitCount >= 2 && dev->timeline_semaphores == 0;
     if (dev->signalled_imports == 0 && !gated) {
         a.ret =
             dev->dispatch.QueueSubmit(a.queue.handle, a.submitCount, a.pSubmits, a.fence.handle);
@@ -339,7 +348,8 @@ DecodeResult Executor::on_vkQueueSubmit(protocol::Decoder& d, gen::QueueSubmitAr
 DecodeResult Executor::on_vkQueueSubmit2(protocol::Decoder& d, gen::QueueSubmit2Args& a) {
     DeviceState* dev = nullptr;
     VN_TRY(queue_device(d, a.queue.id, dev));
-    const bool gated = dev->gate_last_batch && a.submitCount >= 2;
+    const bool gated =
+        dev->gate_last_batch && a.submitCount >= 2 && dev->timeline_semaphores == 0;
     if (dev->signalled_imports == 0 && !gated) {
         a.ret =
             dev->dispatch.QueueSubmit2(a.queue.handle, a.submitCount, a.pSubmits, a.fence.handle);
