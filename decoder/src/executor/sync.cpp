@@ -315,8 +315,7 @@ bool add_gate(VkSubmitInfo& submit, VkSemaphore gate, bool signal, SubmitRewrite
 DecodeResult Executor::on_vkQueueSubmit(protocol::Decoder& d, gen::QueueSubmitArgs& a) {
     DeviceState* dev = nullptr;
     VN_TRY(queue_device(d, a.queue.id, dev));
-    const bool gated =
-        dev->gate_last_batch && a.submitCount >= 2 && dev->timeline_semaphores == 0;
+    const bool gated = dev->gate_last_batch && a.submitCount >= 2 && dev->timeline_semaphores == 0;
     if (dev->signalled_imports == 0 && !gated) {
         a.ret =
             dev->dispatch.QueueSubmit(a.queue.handle, a.submitCount, a.pSubmits, a.fence.handle);
@@ -348,8 +347,7 @@ DecodeResult Executor::on_vkQueueSubmit(protocol::Decoder& d, gen::QueueSubmitAr
 DecodeResult Executor::on_vkQueueSubmit2(protocol::Decoder& d, gen::QueueSubmit2Args& a) {
     DeviceState* dev = nullptr;
     VN_TRY(queue_device(d, a.queue.id, dev));
-    const bool gated =
-        dev->gate_last_batch && a.submitCount >= 2 && dev->timeline_semaphores == 0;
+    const bool gated = dev->gate_last_batch && a.submitCount >= 2 && dev->timeline_semaphores == 0;
     if (dev->signalled_imports == 0 && !gated) {
         a.ret =
             dev->dispatch.QueueSubmit2(a.queue.handle, a.submitCount, a.pSubmits, a.fence.handle);
