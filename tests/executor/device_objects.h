@@ -252,6 +252,31 @@ inline VkSemaphore create_semaphore(Context& c, const protocol::Ref<VkDevice>& d
     return sem;
 }
 
+// A timeline semaphore starting at `initial`.
+inline VkSemaphore create_timeline_semaphore(Context& c, const protocol::Ref<VkDevice>& dev,
+                                             std::uint64_t sem_id, std::uint64_t initial = 0) {
+    VkSemaphoreTypeCreateInfo type{};
+    type.sType = VK_STRUCTURE_TYPE_SEMAPHORE_TYPE_CREATE_INFO;
+    type.semaphoreType = VK_SEMAPHORE_TYPE_TIMELINE;
+    type.initialValue = initial;
+    return create_semaphore(c, dev, sem_id, &type);
+}
+
+// vkSignalSemaphore from the host, as a guest's would come: the driver's result.
+inline VkResult signal_semaphore(Context& c, const protocol::Ref<VkDevice>& dev, VkSemaphore sem,
+                                 std::uint64_t value) {
+    VkSemaphoreSignalInfo signal{};
+    signal.sType = VK_STRUCTURE_TYPE_SEMAPHORE_SIGNAL_INFO;
+    signal.semaphore = sem;
+    signal.value = value;
+    gen::SignalSemaphoreArgs ss;
+    ss.device = dev;
+    ss.pSignalInfo = &signal;
+    gen::SignalSemaphoreArgs reply;
+    REQUIRE(c.call(ss, reply) == DecodeResult::Ok);
+    return reply.ret;
+}
+
 // The words of a memory object as the guest sees them through the exported memfd.
 inline std::vector<std::uint32_t> read_memory(Context& c, std::uint64_t memory_id,
                                               std::size_t words) {

@@ -849,22 +849,8 @@ TEST_CASE("timeline semaphores: signal, read back and wait through generated pas
     const auto dev = create_device(r, &v12);
 
     constexpr std::uint64_t sem_id = 0x7f0000020000;
-    VkSemaphoreTypeCreateInfo type{};
-    type.sType = VK_STRUCTURE_TYPE_SEMAPHORE_TYPE_CREATE_INFO;
-    type.semaphoreType = VK_SEMAPHORE_TYPE_TIMELINE;
-    type.initialValue = 1;
-    const VkSemaphore sem = create_semaphore(r, dev, sem_id, &type);
-
-    VkSemaphoreSignalInfo signal{};
-    signal.sType = VK_STRUCTURE_TYPE_SEMAPHORE_SIGNAL_INFO;
-    signal.semaphore = sem;
-    signal.value = 5;
-    gen::SignalSemaphoreArgs ss;
-    ss.device = dev;
-    ss.pSignalInfo = &signal;
-    gen::SignalSemaphoreArgs ss_reply;
-    REQUIRE(r.call(ss, ss_reply) == DecodeResult::Ok);
-    CHECK(ss_reply.ret == VK_SUCCESS);
+    const VkSemaphore sem = create_timeline_semaphore(r, dev, sem_id, 1);
+    CHECK(signal_semaphore(r, dev, sem, 5) == VK_SUCCESS);
 
     std::uint64_t value = 0;
     gen::GetSemaphoreCounterValueArgs gv;
@@ -994,10 +980,7 @@ TEST_CASE("batches of one submission keep their semaphores and fence when the la
 
     // A timeline semaphore now exists: a submission whose first batch waits for a value the host
     // signals only after the submission returned.
-    VkSemaphoreTypeCreateInfo type{};
-    type.sType = VK_STRUCTURE_TYPE_SEMAPHORE_TYPE_CREATE_INFO;
-    type.semaphoreType = VK_SEMAPHORE_TYPE_TIMELINE;
-    const VkSemaphore timeline = create_semaphore(r, dev, timeline_id, &type);
+    const VkSemaphore timeline = create_timeline_semaphore(r, dev, timeline_id);
     const std::uint64_t one = 1;
     VkTimelineSemaphoreSubmitInfo wait_value{};
     wait_value.sType = VK_STRUCTURE_TYPE_TIMELINE_SEMAPHORE_SUBMIT_INFO;
@@ -1018,16 +1001,7 @@ TEST_CASE("batches of one submission keep their semaphores and fence when the la
     gen::QueueSubmitArgs qs_reply;
     REQUIRE(r.call(qs, qs_reply) == DecodeResult::Ok);
     REQUIRE(qs_reply.ret == VK_SUCCESS);
-    VkSemaphoreSignalInfo signal{};
-    signal.sType = VK_STRUCTURE_TYPE_SEMAPHORE_SIGNAL_INFO;
-    signal.semaphore = timeline;
-    signal.value = 1;
-    gen::SignalSemaphoreArgs ss;
-    ss.device = dev;
-    ss.pSignalInfo = &signal;
-    gen::SignalSemaphoreArgs ss_reply;
-    REQUIRE(r.call(ss, ss_reply) == DecodeResult::Ok);
-    CHECK(ss_reply.ret == VK_SUCCESS);
+    CHECK(signal_semaphore(r, dev, timeline, 1) == VK_SUCCESS);
     wait_fence(0);
 }
 

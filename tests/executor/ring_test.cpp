@@ -426,10 +426,7 @@ TEST_CASE("a fence on a queue timeline retires only once the queue's GPU work ha
     const protocol::Ref<VkDevice> dev{device_id, id<VkDevice>(device_id)};
 
     // GPU work that cannot complete before the host signals a timeline semaphore.
-    VkSemaphoreTypeCreateInfo type{};
-    type.sType = VK_STRUCTURE_TYPE_SEMAPHORE_TYPE_CREATE_INFO;
-    type.semaphoreType = VK_SEMAPHORE_TYPE_TIMELINE;
-    const VkSemaphore sem = create_semaphore(c, dev, semaphore_id, &type);
+    const VkSemaphore sem = create_timeline_semaphore(c, dev, semaphore_id);
 
     const std::uint64_t wait_value = 1;
     VkTimelineSemaphoreSubmitInfo tsi{};
@@ -462,14 +459,7 @@ TEST_CASE("a fence on a queue timeline retires only once the queue's GPU work ha
     std::this_thread::sleep_for(100ms);
     CHECK(retired == 0);
 
-    VkSemaphoreSignalInfo signal{};
-    signal.sType = VK_STRUCTURE_TYPE_SEMAPHORE_SIGNAL_INFO;
-    signal.semaphore = sem;
-    signal.value = 1;
-    gen::SignalSemaphoreArgs ss;
-    ss.device = dev;
-    ss.pSignalInfo = &signal;
-    REQUIRE(c.send(ss) == DecodeResult::Ok);
+    (void)signal_semaphore(c, dev, sem, 1);
     const auto end = std::chrono::steady_clock::now() + 5s;
     while (retired == 0 && std::chrono::steady_clock::now() < end)
         std::this_thread::sleep_for(1ms);

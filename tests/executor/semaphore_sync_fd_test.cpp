@@ -108,11 +108,7 @@ VkSemaphore exportable_semaphore(Context& c, std::uint64_t id_value,
 }
 
 VkSemaphore timeline_semaphore(Context& c, std::uint64_t id_value, std::uint64_t initial) {
-    VkSemaphoreTypeCreateInfo type{};
-    type.sType = VK_STRUCTURE_TYPE_SEMAPHORE_TYPE_CREATE_INFO;
-    type.semaphoreType = VK_SEMAPHORE_TYPE_TIMELINE;
-    type.initialValue = initial;
-    return create_semaphore(c, dev, id_value, &type);
+    return create_timeline_semaphore(c, dev, id_value, initial);
 }
 
 gen::ImportSemaphoreResourceMESAArgs import_args(VkSemaphore sem, std::uint32_t resource,
