@@ -5,10 +5,8 @@
 #include "vn/os/unique_fd.h"
 #include "vn/sandbox/policy.h"
 
-#include <dlfcn.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <pthread.h>
 #include <sched.h>
 #include <seccomp.h>
 #include <sys/capability.h>

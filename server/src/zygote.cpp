@@ -40,8 +40,8 @@ bool socket_pair(UniqueFd& a, UniqueFd& b) {
 void spawn_one(int control, const Zygote::Spawn& spawn) {
     UniqueFd server_end, worker_end;
     UniqueFd report_fd = SharedReport::make_memfd();
-    SharedReport report = report_fd ? SharedReport::from_memfd(report_fd.get(), true)
-                                    : SharedReport::from_memfd(-1, false);
+    // An invalid fd maps nothing: report.get() is null then.
+    SharedReport report = SharedReport::from_memfd(report_fd.get(), true);
     Message answer;
     if (!socket_pair(server_end, worker_end) || !report.get()) {
         answer.pid = -(errno ? errno : ENOMEM);

@@ -249,6 +249,25 @@ VkSemaphore batch_gate(DeviceState& dev, VkDevice device, VkQueue queue) {
     return gate;
 }
 
+// The array `array` of the `Info` in submit's chain one element longer (a 0), where it runs
+// parallel to the `n` semaphores the gate is being added to. False when the chain cannot be
+// rebuilt.
+template <typename Info, typename T>
+bool append_zero(VkSubmitInfo& submit, VkStructureType type, std::uint32_t n,
+                 std::uint32_t Info::*count, const T* Info::*array,
+                 std::deque<std::vector<T>>& arrays, std::deque<Info>& infos, ChainCopies& chains) {
+    const Info* info = find_in_chain<Info>(submit.pNext, type);
+    if (!info || info->*count != n || !(info->*array))
+        return true;
+    auto& copied = arrays.emplace_back(info->*array, info->*array + n);
+    copied.push_back(0);
+    Info& copy = infos.emplace_back(*info);
+    copy.*count = n + 1;
+    copy.*array = copied.data();
+    submit.pNext = chains.replace(submit.pNext, info, &copy);
+    return submit.pNext != nullptr;
+}
+
 // `submit` with `gate` added to its signals, or to its waits (before anything runs); the arrays
 // that run parallel to them (timeline values, device indices) get an element too where they are
 // as long. False when its chain cannot be rebuilt.
@@ -272,42 +291,24 @@ bool add_gate(VkSubmitInfo& submit, VkSemaphore gate, bool signal, SubmitRewrite
     }
     if (n == 0)
         return true;
-    if (const auto* timeline = find_in_chain<VkTimelineSemaphoreSubmitInfo>(
-            submit.pNext, VK_STRUCTURE_TYPE_TIMELINE_SEMAPHORE_SUBMIT_INFO)) {
-        const std::uint32_t count =
-            signal ? timeline->signalSemaphoreValueCount : timeline->waitSemaphoreValueCount;
-        const std::uint64_t* values =
-            signal ? timeline->pSignalSemaphoreValues : timeline->pWaitSemaphoreValues;
-        if (count == n && values) {
-            auto& copied = rw.values.emplace_back(values, values + n);
-            copied.push_back(0); // ignored for a binary semaphore
-            VkTimelineSemaphoreSubmitInfo& copy = rw.timeline_infos.emplace_back(*timeline);
-            (signal ? copy.signalSemaphoreValueCount : copy.waitSemaphoreValueCount) = n + 1;
-            (signal ? copy.pSignalSemaphoreValues : copy.pWaitSemaphoreValues) = copied.data();
-            submit.pNext = rw.chains.replace(submit.pNext, timeline, &copy);
-            if (!submit.pNext)
-                return false;
-        }
-    }
-    if (const auto* group = find_in_chain<VkDeviceGroupSubmitInfo>(
-            submit.pNext, VK_STRUCTURE_TYPE_DEVICE_GROUP_SUBMIT_INFO)) {
-        const std::uint32_t count =
-            signal ? group->signalSemaphoreCount : group->waitSemaphoreCount;
-        const std::uint32_t* indices =
-            signal ? group->pSignalSemaphoreDeviceIndices : group->pWaitSemaphoreDeviceIndices;
-        if (count == n && indices) {
-            auto& copied = rw.device_indices.emplace_back(indices, indices + n);
-            copied.push_back(0);
-            VkDeviceGroupSubmitInfo& copy = rw.group_infos.emplace_back(*group);
-            (signal ? copy.signalSemaphoreCount : copy.waitSemaphoreCount) = n + 1;
-            (signal ? copy.pSignalSemaphoreDeviceIndices : copy.pWaitSemaphoreDeviceIndices) =
-                copied.data();
-            submit.pNext = rw.chains.replace(submit.pNext, group, &copy);
-            if (!submit.pNext)
-                return false;
-        }
-    }
-    return true;
+    // 0 is ignored as a binary semaphore's value, and is device 0's index.
+    if (signal)
+        return append_zero(submit, VK_STRUCTURE_TYPE_TIMELINE_SEMAPHORE_SUBMIT_INFO, n,
+                           &VkTimelineSemaphoreSubmitInfo::signalSemaphoreValueCount,
+                           &VkTimelineSemaphoreSubmitInfo::pSignalSemaphoreValues, rw.values,
+                           rw.timeline_infos, rw.chains) &&
+               append_zero(submit, VK_STRUCTURE_TYPE_DEVICE_GROUP_SUBMIT_INFO, n,
+                           &VkDeviceGroupSubmitInfo::signalSemaphoreCount,
+                           &VkDeviceGroupSubmitInfo::pSignalSemaphoreDeviceIndices,
+                           rw.device_indices, rw.group_infos, rw.chains);
+    return append_zero(submit, VK_STRUCTURE_TYPE_TIMELINE_SEMAPHORE_SUBMIT_INFO, n,
+                       &VkTimelineSemaphoreSubmitInfo::waitSemaphoreValueCount,
+                       &VkTimelineSemaphoreSubmitInfo::pWaitSemaphoreValues, rw.values,
+                       rw.timeline_infos, rw.chains) &&
+           append_zero(submit, VK_STRUCTURE_TYPE_DEVICE_GROUP_SUBMIT_INFO, n,
+                       &VkDeviceGroupSubmitInfo::waitSemaphoreCount,
+                       &VkDeviceGroupSubmitInfo::pWaitSemaphoreDeviceIndices, rw.device_indices,
+                       rw.group_infos, rw.chains);
 }
 
 } // namespace
