@@ -268,6 +268,17 @@ bool append_zero(VkSubmitInfo& submit, VkStructureType type, std::uint32_t n,
     return submit.pNext != nullptr;
 }
 
+// After the gated last batch failed to submit, the gate is left signalled with nothing to wait
+// on it, and the next submission's signal would be invalid: once the queue is idle, a new gate.
+void retire_gate(DeviceState& dev, VkQueue queue) {
+    const auto it = dev.batch_gates.find(queue);
+    if (it == dev.batch_gates.end())
+        return;
+    (void)dev.dispatch.QueueWaitIdle(queue);
+    dev.dispatch.DestroySemaphore(dev.handle, it->second, nullptr);
+    dev.batch_gates.erase(it);
+}
+
 // `submit` with `gate` added to its signals, or to its waits (before anything runs); the arrays
 // that run parallel to them (timeline values, device indices) get an element too where they are
 // as long. False when its chain cannot be rebuilt.
@@ -336,8 +347,11 @@ DecodeResult Executor::on_vkQueueSubmit(protocol::Decoder& d, gen::QueueSubmitAr
             !add_gate(submits[last], gate, false, rw))
             return d.in.fail("vkQueueSubmit: a submission's pNext chain cannot be rebuilt");
         a.ret = dev->dispatch.QueueSubmit(a.queue.handle, last, submits.data(), VK_NULL_HANDLE);
-        if (a.ret == VK_SUCCESS)
+        if (a.ret == VK_SUCCESS) {
             a.ret = dev->dispatch.QueueSubmit(a.queue.handle, 1, &submits[last], a.fence.handle);
+            if (a.ret != VK_SUCCESS)
+                retire_gate(*dev, a.queue.handle);
+        }
         return DecodeResult::Ok;
     }
     a.ret =
@@ -395,8 +409,11 @@ DecodeResult Executor::on_vkQueueSubmit2(protocol::Decoder& d, gen::QueueSubmit2
         after.waitSemaphoreInfoCount = static_cast<std::uint32_t>(waits.size());
         after.pWaitSemaphoreInfos = waits.data();
         a.ret = dev->dispatch.QueueSubmit2(a.queue.handle, last, submits.data(), VK_NULL_HANDLE);
-        if (a.ret == VK_SUCCESS)
+        if (a.ret == VK_SUCCESS) {
             a.ret = dev->dispatch.QueueSubmit2(a.queue.handle, 1, &after, a.fence.handle);
+            if (a.ret != VK_SUCCESS)
+                retire_gate(*dev, a.queue.handle);
+        }
         return DecodeResult::Ok;
     }
     a.ret =
