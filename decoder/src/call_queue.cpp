@@ -60,7 +60,11 @@ CallQueue::Slot* CallQueue::claim() {
         m_consumed_seen = m_consumed.load(std::memory_order_acquire);
         if (!reached(m_consumed_seen, free_from)) {
             publish(); // the thread may be waiting for the very calls that fill the queue
-            wait_consumed(free_from);
+            // Room for a batch, not for one call: refilled one slot at a time, a full queue has
+            // each side read the other's counter after every call, and each such read moves a
+            // cache line between the two cores while the driver's thread, the bottleneck then,
+            // waits for it.
+            wait_consumed(free_from + refill_batch - 1);
             m_consumed_seen = m_consumed.load(std::memory_order_acquire);
         }
     }
@@ -130,6 +134,11 @@ void CallQueue::run() {
             continue;
         }
         while (consumed != produced) {
+            // The producer wrote the next slots on its own core: ask for them before they are
+            // needed, so that their transfers overlap the driver's work on this one. Only
+            // published slots, or the line would be taken from the producer while it writes.
+            if (static_cast<std::int32_t>(produced - consumed) > prefetch_distance)
+                __builtin_prefetch(&(*m_slots)[(consumed + prefetch_distance) % slot_count]);
             Slot& slot = (*m_slots)[consumed % slot_count];
             if (!slot.run) {
                 m_consumed.store(consumed + 1, std::memory_order_seq_cst);
@@ -137,8 +146,12 @@ void CallQueue::run() {
             }
             slot.run(slot.storage);
             ++consumed;
-            m_consumed.store(consumed, std::memory_order_release);
+            // Told in batches (and at the end of each): the producer reads this counter only when
+            // it runs out of slots, and every store it has read costs a cache-line transfer.
+            if (consumed % consumed_batch == 0)
+                m_consumed.store(consumed, std::memory_order_release);
         }
+        m_consumed.store(consumed, std::memory_order_release);
         // The producer sleeps only after it has spun a while, so telling it once per batch is
         // enough.
         std::atomic_thread_fence(std::memory_order_seq_cst);

@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <sched.h>
 
 #include <vector>
 #include <vulkan/vulkan.h>
@@ -14,14 +15,24 @@ using protocol::DecodeResult;
 
 namespace {
 
-// Whether recorded commands' driver calls get a thread of their own (call_queue.h): only when
-// VENUS_RECORDED_CALLS=thread. Measured with venus-bench "command throughput", it does not pay
-// by default: on 2 cores it loses (0.86x of inline over 8 rounds); on an H100 host with 16 cores
-// our bench client's recordings gain 1.08x to 1.17x, but Mesa's driver through venus-vtest loses
-// (0.86x to 0.90x).
+// Whether recorded commands' driver calls get a thread of their own (call_queue.h).
+// VENUS_RECORDED_CALLS=thread or =inline decides; by default the thread is used where this process
+// may run on at least 4 CPUs. With venus-bench "command throughput" on an H100 host (16 CPUs,
+// driver 580), the thread gives 1.40x of inline with our bench client and 1.39x with Mesa's
+// driver through venus-vtest (medians of 6 and 5 interleaved rounds); on 4 of its CPUs (taskset)
+// they are even. On a 2-core VM with lavapipe the guest, the decoder and the driver thread share
+// two cores, and rounds with the thread ranged from 0.61x to 1.19x of inline (4 rounds).
 bool queue_recorded_calls() {
-    const char* v = std::getenv("VENUS_RECORDED_CALLS");
-    return v && std::strcmp(v, "thread") == 0;
+    if (const char* v = std::getenv("VENUS_RECORDED_CALLS")) {
+        if (std::strcmp(v, "thread") == 0)
+            return true;
+        if (std::strcmp(v, "inline") == 0)
+            return false;
+    }
+    constexpr int min_cpus = 4;
+    cpu_set_t cpus;
+    CPU_ZERO(&cpus);
+    return ::sched_getaffinity(0, sizeof(cpus), &cpus) == 0 && CPU_COUNT(&cpus) >= min_cpus;
 }
 
 } // namespace

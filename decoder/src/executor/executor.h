@@ -1027,7 +1027,7 @@ class Executor final : public gen::PassthroughHandler {
     DispatchSource* m_source = &m_context_source;
     std::unique_ptr<RingSet> m_rings;
     // The driver calls of recorded commands from rings, run on a thread of its own. Drained
-    // before any other command runs; used only with VENUS_RECORDED_CALLS=thread.
+    // before any other command runs; used where queue_recorded_calls() (executor.cpp) says.
     CallQueue m_calls;
     const bool m_queue_recorded_calls;
     // One per queue timeline, as virglrenderer gives each bound queue a sync thread: a fence

@@ -38,6 +38,12 @@ class CallQueue {
     // Calls are handed to the thread this many at a time (and at every flush and wait): each
     // hand-over moves a cache line between the two cores.
     static constexpr std::uint32_t publish_batch = 16;
+    // A producer that finds the queue full waits for this many free slots, and the thread tells
+    // how far it got once per this many calls (call_queue.cpp says why).
+    static constexpr std::uint32_t refill_batch = 16;
+    static constexpr std::uint32_t consumed_batch = 8;
+    // How many slots ahead of the running call the thread prefetches.
+    static constexpr std::int32_t prefetch_distance = 4;
 
     CallQueue() = default;
     // Runs every queued call, then joins the thread.
