@@ -193,10 +193,10 @@ DecodeResult Executor::on_vkDestroySemaphore(protocol::Decoder& d, gen::DestroyS
     VN_TRY(check_device_child(d, a.device, VK_OBJECT_TYPE_SEMAPHORE, a.semaphore.id));
     dev->dispatch.DestroySemaphore(a.device.handle, a.semaphore.handle, nullptr);
     (void)consume_signalled_import(*dev, a.semaphore.handle);
-    if (const auto it = dev->semaphores.find(a.semaphore.handle);
-        it != dev->semaphores.end() && it->second.timeline)
-        --dev->timeline_semaphores;
-    dev->semaphores.erase(a.semaphore.handle);
+    if (const auto it = dev->semaphores.find(a.semaphore.handle); it != dev->semaphores.end()) {
+        dev->timeline_semaphores -= it->second.timeline ? 1 : 0;
+        dev->semaphores.erase(it);
+    }
     return remove_child<VkSemaphore>(*dev, a.semaphore.id);
 }
 
@@ -303,23 +303,23 @@ bool add_gate(VkSubmitInfo& submit, VkSemaphore gate, bool signal, SubmitRewrite
     if (n == 0)
         return true;
     // 0 is ignored as a binary semaphore's value, and is device 0's index.
-    if (signal)
-        return append_zero(submit, VK_STRUCTURE_TYPE_TIMELINE_SEMAPHORE_SUBMIT_INFO, n,
-                           &VkTimelineSemaphoreSubmitInfo::signalSemaphoreValueCount,
-                           &VkTimelineSemaphoreSubmitInfo::pSignalSemaphoreValues, rw.values,
-                           rw.timeline_infos, rw.chains) &&
-               append_zero(submit, VK_STRUCTURE_TYPE_DEVICE_GROUP_SUBMIT_INFO, n,
-                           &VkDeviceGroupSubmitInfo::signalSemaphoreCount,
-                           &VkDeviceGroupSubmitInfo::pSignalSemaphoreDeviceIndices,
-                           rw.device_indices, rw.group_infos, rw.chains);
+    using Timeline = VkTimelineSemaphoreSubmitInfo;
+    using Group = VkDeviceGroupSubmitInfo;
     return append_zero(submit, VK_STRUCTURE_TYPE_TIMELINE_SEMAPHORE_SUBMIT_INFO, n,
-                       &VkTimelineSemaphoreSubmitInfo::waitSemaphoreValueCount,
-                       &VkTimelineSemaphoreSubmitInfo::pWaitSemaphoreValues, rw.values,
-                       rw.timeline_infos, rw.chains) &&
+                       signal ? &Timeline::signalSemaphoreValueCount
+                              : &Timeline::waitSemaphoreValueCount,
+                       signal ? &Timeline::pSignalSemaphoreValues : &Timeline::pWaitSemaphoreValues,
+                       rw.values, rw.timeline_infos, rw.chains) &&
            append_zero(submit, VK_STRUCTURE_TYPE_DEVICE_GROUP_SUBMIT_INFO, n,
-                       &VkDeviceGroupSubmitInfo::waitSemaphoreCount,
-                       &VkDeviceGroupSubmitInfo::pWaitSemaphoreDeviceIndices, rw.device_indices,
-                       rw.group_infos, rw.chains);
+                       signal ? &Group::signalSemaphoreCount : &Group::waitSemaphoreCount,
+                       signal ? &Group::pSignalSemaphoreDeviceIndices
+                              : &Group::pWaitSemaphoreDeviceIndices,
+                       rw.device_indices, rw.group_infos, rw.chains);
+}
+
+// Whether a submission of `batches` batches goes to the driver as two, its last batch gated.
+bool gates_last_batch(const DeviceState& dev, std::uint32_t batches) {
+    return dev.gate_last_batch && batches >= 2 && dev.timeline_semaphores == 0;
 }
 
 } // namespace
@@ -327,7 +327,7 @@ bool add_gate(VkSubmitInfo& submit, VkSemaphore gate, bool signal, SubmitRewrite
 DecodeResult Executor::on_vkQueueSubmit(protocol::Decoder& d, gen::QueueSubmitArgs& a) {
     DeviceState* dev = nullptr;
     VN_TRY(queue_device(d, a.queue.id, dev));
-    const bool gated = dev->gate_last_batch && a.submitCount >= 2 && dev->timeline_semaphores == 0;
+    const bool gated = gates_last_batch(*dev, a.submitCount);
     if (dev->signalled_imports == 0 && !gated) {
         a.ret =
             dev->dispatch.QueueSubmit(a.queue.handle, a.submitCount, a.pSubmits, a.fence.handle);
@@ -362,7 +362,7 @@ DecodeResult Executor::on_vkQueueSubmit(protocol::Decoder& d, gen::QueueSubmitAr
 DecodeResult Executor::on_vkQueueSubmit2(protocol::Decoder& d, gen::QueueSubmit2Args& a) {
     DeviceState* dev = nullptr;
     VN_TRY(queue_device(d, a.queue.id, dev));
-    const bool gated = dev->gate_last_batch && a.submitCount >= 2 && dev->timeline_semaphores == 0;
+    const bool gated = gates_last_batch(*dev, a.submitCount);
     if (dev->signalled_imports == 0 && !gated) {
         a.ret =
             dev->dispatch.QueueSubmit2(a.queue.handle, a.submitCount, a.pSubmits, a.fence.handle);
