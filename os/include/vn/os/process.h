@@ -19,12 +19,21 @@ namespace vn::os {
 // for debuggers (libthread_db) as _thread_db_pthread_tid = {size in bits, count, offset}; it is
 // checked against gettid() before use, and where anything differs this returns null and callers
 // do without the clone.
+//
+// The offset is looked up once per process image and inherited by fork: dlsym searches every
+// loaded library (with a preloaded driver, LLVM's symbol tables too), and looking it up again in
+// each spare worker and each fork of the zygote took a sixth of a spare's start-up CPU.
 inline pid_t* glibc_tid_field() {
-    const auto* field =
-        static_cast<const std::uint32_t*>(::dlsym(RTLD_DEFAULT, "_thread_db_pthread_tid"));
-    if (!field || field[0] != 8 * sizeof(pid_t) || field[1] != 1)
+    static const std::int64_t offset = [] {
+        const auto* field =
+            static_cast<const std::uint32_t*>(::dlsym(RTLD_DEFAULT, "_thread_db_pthread_tid"));
+        if (!field || field[0] != 8 * sizeof(pid_t) || field[1] != 1)
+            return std::int64_t{-1};
+        return static_cast<std::int64_t>(field[2]);
+    }();
+    if (offset < 0)
         return nullptr;
-    auto* tid = reinterpret_cast<pid_t*>(reinterpret_cast<char*>(::pthread_self()) + field[2]);
+    auto* tid = reinterpret_cast<pid_t*>(reinterpret_cast<char*>(::pthread_self()) + offset);
     return *tid == static_cast<pid_t>(::syscall(SYS_gettid)) ? tid : nullptr;
 }
 
