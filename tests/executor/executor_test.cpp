@@ -841,6 +841,65 @@ TEST_CASE("a compute shader writes a buffer the guest maps") {
     }
 }
 
+// dEQP-VK.pipeline.*.creation_cache_control.*: the driver made some pipelines of a batch and
+// not the others (VK_PIPELINE_COMPILE_REQUIRED), the reply still named all of them, and the
+// guest's later vkDestroyPipeline of one never made ended its context.
+TEST_CASE("pipelines a batch did not make come back null in the reply") {
+    Context r;
+    const auto dev = create_device(r);
+    constexpr std::uint64_t dsl_id = 0x7f0000038f00, layout_id = 0x7f0000039000,
+                            shader_id = 0x7f0000039100,
+                            pipeline_ids[2] = {0x7f0000039200, 0x7f0000039300};
+    // The shader's one binding: a storage buffer.
+    VkDescriptorSetLayoutBinding binding{0, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 1,
+                                         VK_SHADER_STAGE_COMPUTE_BIT, nullptr};
+    VkDescriptorSetLayoutCreateInfo dslci{};
+    dslci.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO;
+    dslci.bindingCount = 1;
+    dslci.pBindings = &binding;
+    VkDescriptorSetLayout dsl = id<VkDescriptorSetLayout>(dsl_id);
+    gen::CreateDescriptorSetLayoutArgs cdsl;
+    cdsl.device = dev;
+    cdsl.pCreateInfo = &dslci;
+    cdsl.pSetLayout = &dsl;
+    send(r, cdsl);
+    const VkPipelineLayout layout = create_pipeline_layout(r, dev, layout_id, {dsl});
+    const VkShaderModule shader =
+        create_shader_module(r, dev, shader_id, vn_fill_comp_spv, sizeof(vn_fill_comp_spv));
+    VkComputePipelineCreateInfo infos[2]{};
+    for (auto& info : infos) {
+        info.sType = VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO;
+        info.stage.sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO;
+        info.stage.stage = VK_SHADER_STAGE_COMPUTE_BIT;
+        info.stage.module = shader;
+        info.stage.pName = "main";
+        info.layout = layout;
+    }
+    // Nothing is cached, so a driver that honours the flag cannot make the first one.
+    infos[0].flags = VK_PIPELINE_CREATE_FAIL_ON_PIPELINE_COMPILE_REQUIRED_BIT;
+    VkPipeline pipelines[2] = {id<VkPipeline>(pipeline_ids[0]), id<VkPipeline>(pipeline_ids[1])};
+    gen::CreateComputePipelinesArgs ccp;
+    ccp.device = dev;
+    ccp.createInfoCount = 2;
+    ccp.pCreateInfos = infos;
+    ccp.pPipelines = pipelines;
+    gen::CreateComputePipelinesArgs reply;
+    REQUIRE(r.call(ccp, reply) == DecodeResult::Ok);
+    // Lavapipe keeps no pipeline cache: it makes the second and not the first.
+    REQUIRE(reply.ret == VK_PIPELINE_COMPILE_REQUIRED);
+    CHECK(reply.pPipelines[0] == VK_NULL_HANDLE);
+    CHECK(reply.pPipelines[1] == id<VkPipeline>(pipeline_ids[1]));
+
+    // The one made is the guest's to destroy; the one not made is a free id again.
+    gen::DestroyPipelineArgs destroy;
+    destroy.device = dev;
+    destroy.pipeline = {pipeline_ids[1], id<VkPipeline>(pipeline_ids[1])};
+    CHECK(submit_one(r, destroy) == DecodeResult::Ok);
+    destroy.pipeline = {pipeline_ids[0], id<VkPipeline>(pipeline_ids[0])};
+    CHECK(submit_one(r, destroy) == DecodeResult::Fatal);
+    CHECK(r.fatal.reason().find("unknown VkPipeline id") != std::string::npos);
+}
+
 TEST_CASE("timeline semaphores: signal, read back and wait through generated passthrough") {
     Context r;
     VkPhysicalDeviceVulkan12Features v12{};
@@ -1010,19 +1069,9 @@ namespace {
 constexpr std::uint32_t image_size = 32;
 
 // A 32x32 RGBA8 image the draw renders into and the copy reads, and its requirements.
-VkMemoryRequirements create_color_image(Context& r, const protocol::Ref<VkDevice>& dev,
-                                        std::uint64_t image_id) {
-    VkImageCreateInfo ici{};
-    ici.sType = VK_STRUCTURE_TYPE_IMAGE_CREATE_INFO;
-    ici.imageType = VK_IMAGE_TYPE_2D;
-    ici.format = VK_FORMAT_R8G8B8A8_UNORM;
-    ici.extent = {image_size, image_size, 1};
-    ici.mipLevels = 1;
-    ici.arrayLayers = 1;
-    ici.samples = VK_SAMPLE_COUNT_1_BIT;
-    ici.tiling = VK_IMAGE_TILING_OPTIMAL;
-    ici.usage = VK_IMAGE_USAGE_COLOR_ATTACHMENT_BIT | VK_IMAGE_USAGE_TRANSFER_SRC_BIT;
-    ici.initialLayout = VK_IMAGE_LAYOUT_UNDEFINED;
+// An image made from `ici`, and its memory requirements.
+VkMemoryRequirements create_image(Context& r, const protocol::Ref<VkDevice>& dev,
+                                  std::uint64_t image_id, const VkImageCreateInfo& ici) {
     VkImage image = id<VkImage>(image_id);
     gen::CreateImageArgs ci;
     ci.device = dev;
@@ -1043,7 +1092,23 @@ VkMemoryRequirements create_color_image(Context& r, const protocol::Ref<VkDevice
     gr.pMemoryRequirements = &req;
     gen::GetImageMemoryRequirements2Args gr_reply;
     REQUIRE(r.call(gr, gr_reply) == DecodeResult::Ok);
-    const VkMemoryRequirements mr = gr_reply.pMemoryRequirements->memoryRequirements;
+    return gr_reply.pMemoryRequirements->memoryRequirements;
+}
+
+VkMemoryRequirements create_color_image(Context& r, const protocol::Ref<VkDevice>& dev,
+                                        std::uint64_t image_id) {
+    VkImageCreateInfo ici{};
+    ici.sType = VK_STRUCTURE_TYPE_IMAGE_CREATE_INFO;
+    ici.imageType = VK_IMAGE_TYPE_2D;
+    ici.format = VK_FORMAT_R8G8B8A8_UNORM;
+    ici.extent = {image_size, image_size, 1};
+    ici.mipLevels = 1;
+    ici.arrayLayers = 1;
+    ici.samples = VK_SAMPLE_COUNT_1_BIT;
+    ici.tiling = VK_IMAGE_TILING_OPTIMAL;
+    ici.usage = VK_IMAGE_USAGE_COLOR_ATTACHMENT_BIT | VK_IMAGE_USAGE_TRANSFER_SRC_BIT;
+    ici.initialLayout = VK_IMAGE_LAYOUT_UNDEFINED;
+    const VkMemoryRequirements mr = create_image(r, dev, image_id, ici);
     REQUIRE(mr.size >= image_size * image_size * 4);
     return mr;
 }
@@ -1836,6 +1901,92 @@ TEST_CASE("image regions, ranges and views are checked before the driver") {
     }
     }
     INFO("case " << bad << ": " << r.fatal.reason());
+    CHECK(result == DecodeResult::Fatal);
+    CHECK(r.fatal.reason().find(expected) != std::string::npos);
+}
+
+// dEQP-VK.api.copy_and_blit.*.image_to_image.3d_images.{3d_to_2d,2d_to_3d}_whole ended their
+// contexts: the depth of a copy between a 3D and a 2D image counts the 2D side's layers.
+TEST_CASE("copies between a 3D and a 2D array image map slices to layers") {
+    Context r;
+    const auto dev = create_device(r);
+    constexpr std::uint32_t side = 16, slices = 4;
+    VkImageCreateInfo ici{};
+    ici.sType = VK_STRUCTURE_TYPE_IMAGE_CREATE_INFO;
+    ici.format = VK_FORMAT_R8G8B8A8_UNORM;
+    ici.mipLevels = 1;
+    ici.samples = VK_SAMPLE_COUNT_1_BIT;
+    ici.tiling = VK_IMAGE_TILING_OPTIMAL;
+    ici.usage = VK_IMAGE_USAGE_TRANSFER_SRC_BIT | VK_IMAGE_USAGE_TRANSFER_DST_BIT;
+    const auto bound = [&](std::uint64_t image_id, std::uint64_t memory_id, VkImageType type,
+                           std::uint32_t depth, std::uint32_t layers) {
+        ici.imageType = type;
+        ici.extent = {side, side, depth};
+        ici.arrayLayers = layers;
+        const VkMemoryRequirements mr = create_image(r, dev, image_id, ici);
+        const protocol::Ref<VkImage> image{image_id, id<VkImage>(image_id)};
+        gen::BindImageMemoryArgs bind;
+        bind.device = dev;
+        bind.image = image;
+        bind.memory = allocate_memory(r, dev, memory_id, mr.size, mr.memoryTypeBits);
+        gen::BindImageMemoryArgs bind_reply;
+        REQUIRE(r.call(bind, bind_reply) == DecodeResult::Ok);
+        REQUIRE(bind_reply.ret == VK_SUCCESS);
+        return image;
+    };
+    const auto volume = bound(0x7f0000038000, 0x7f0000038100, VK_IMAGE_TYPE_3D, slices, 1);
+    const auto array = bound(0x7f0000038200, 0x7f0000038300, VK_IMAGE_TYPE_2D, 1, slices);
+    const auto cbr = begin_commands(r, dev, pool_id, cb_id);
+
+    VkImageCopy region{};
+    region.srcSubresource = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 0, 1};
+    region.dstSubresource = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 0, slices};
+    region.extent = {side, side, slices};
+    gen::CmdCopyImageArgs copy;
+    copy.commandBuffer = cbr;
+    copy.srcImage = volume;
+    copy.srcImageLayout = VK_IMAGE_LAYOUT_GENERAL;
+    copy.dstImage = array;
+    copy.dstImageLayout = VK_IMAGE_LAYOUT_GENERAL;
+    copy.regionCount = 1;
+    copy.pRegions = &region;
+    REQUIRE(submit_one(r, copy) == DecodeResult::Ok); // every slice into its layer
+
+    VkImageCopy2 region2{};
+    region2.sType = VK_STRUCTURE_TYPE_IMAGE_COPY_2;
+    region2.srcSubresource = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 1, 2};
+    region2.dstSubresource = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 0, 1};
+    region2.dstOffset = {0, 0, 2};
+    region2.extent = {side, side, 2};
+    VkCopyImageInfo2 info2{};
+    info2.sType = VK_STRUCTURE_TYPE_COPY_IMAGE_INFO_2;
+    info2.srcImage = array.handle;
+    info2.srcImageLayout = VK_IMAGE_LAYOUT_GENERAL;
+    info2.dstImage = volume.handle;
+    info2.dstImageLayout = VK_IMAGE_LAYOUT_GENERAL;
+    info2.regionCount = 1;
+    info2.pRegions = &region2;
+    gen::CmdCopyImage2Args copy2;
+    copy2.commandBuffer = cbr;
+    copy2.pCopyImageInfo = &info2;
+    REQUIRE(submit_one(r, copy2) == DecodeResult::Ok); // layers 1 and 2 into slices 2 and 3
+
+    // A depth beyond the layers named would have the driver copy layers nobody checked.
+    const bool second = GENERATE(false, true);
+    DecodeResult result;
+    std::string expected;
+    if (!second) {
+        region.dstSubresource.layerCount = 2;
+        result = submit_one(r, copy);
+        expected = "vkCmdCopyImage destination: a copy between a 3D and a 2D image covers 4 "
+                   "slices but 2 layers";
+    } else {
+        region2.srcSubresource.layerCount = 1;
+        result = submit_one(r, copy2);
+        expected = "vkCmdCopyImage2: a copy between a 3D and a 2D image covers 2 slices but 1 "
+                   "layers";
+    }
+    INFO(r.fatal.reason());
     CHECK(result == DecodeResult::Fatal);
     CHECK(r.fatal.reason().find(expected) != std::string::npos);
 }

@@ -724,13 +724,15 @@ DecodeResult Executor::on_vkCmdCopyImage(protocol::Decoder& d, gen::CmdCopyImage
     VN_TRY(command_buffer_device(d, a.commandBuffer, dev));
     for (std::uint32_t i = 0; i < a.regionCount; ++i) {
         const VkImageCopy& r = a.pRegions[i];
-        TexelBlock src, dst;
-        VN_TRY(check_image_region(d, *dev, a.srcImage.handle, r.srcSubresource, r.srcOffset,
-                                  r.extent, "vkCmdCopyImage source", &src));
-        VN_TRY(check_image_region(d, *dev, a.dstImage.handle, r.dstSubresource, r.dstOffset,
-                                  {1, 1, 1}, "vkCmdCopyImage destination", &dst));
-        VN_TRY(check_image_region(d, *dev, a.dstImage.handle, r.dstSubresource, r.dstOffset,
-                                  scaled_extent(r.extent, src, dst), "vkCmdCopyImage destination"));
+        VkImageCopy2 r2{};
+        r2.sType = VK_STRUCTURE_TYPE_IMAGE_COPY_2;
+        r2.srcSubresource = r.srcSubresource;
+        r2.srcOffset = r.srcOffset;
+        r2.dstSubresource = r.dstSubresource;
+        r2.dstOffset = r.dstOffset;
+        r2.extent = r.extent;
+        VN_TRY(check_image_copy(d, *dev, a.srcImage.handle, a.dstImage.handle, r2,
+                                "vkCmdCopyImage source", "vkCmdCopyImage destination"));
     }
     record([=] {
         dev->dispatch.CmdCopyImage(a.commandBuffer.handle, a.srcImage.handle, a.srcImageLayout,
@@ -740,14 +742,40 @@ DecodeResult Executor::on_vkCmdCopyImage(protocol::Decoder& d, gen::CmdCopyImage
 }
 
 DecodeResult Executor::check_image_copy(protocol::Decoder& d, const DeviceState& dev, VkImage src,
-                                        VkImage dst, const VkImageCopy2& r, const char* what) {
+                                        VkImage dst, const VkImageCopy2& r, const char* what,
+                                        const char* dst_what) {
+    if (!dst_what)
+        dst_what = what;
+    // Between a 3D image and a 2D one (Vulkan 1.1, VK_KHR_maintenance1), the 3D side's depth
+    // slices are the 2D side's array layers: there the copy is one texel deep, and extent.depth
+    // counts layers, which the spec has equal the subresource's layerCount. Drivers copy
+    // extent.depth layers, so a smaller layerCount would let them past the checked ones.
+    const auto is_3d = [&](VkImage image) {
+        const auto it = dev.images.find(image);
+        return it != dev.images.end() && it->second.type == VK_IMAGE_TYPE_3D;
+    };
+    const bool layers_for_depth = is_3d(src) != is_3d(dst);
+    const auto as_layers = [&](const VkImageSubresourceLayers& s, VkExtent3D& extent,
+                               const char* side) {
+        if (s.layerCount != extent.depth)
+            return d.in.fail(std::string(side) + ": a copy between a 3D and a 2D image covers " +
+                             std::to_string(extent.depth) + " slices but " +
+                             std::to_string(s.layerCount) + " layers");
+        extent.depth = 1;
+        return DecodeResult::Ok;
+    };
     TexelBlock src_block, dst_block;
-    VN_TRY(
-        check_image_region(d, dev, src, r.srcSubresource, r.srcOffset, r.extent, what, &src_block));
-    VN_TRY(check_image_region(d, dev, dst, r.dstSubresource, r.dstOffset, {1, 1, 1}, what,
+    VkExtent3D src_extent = r.extent;
+    if (layers_for_depth && !is_3d(src))
+        VN_TRY(as_layers(r.srcSubresource, src_extent, what));
+    VN_TRY(check_image_region(d, dev, src, r.srcSubresource, r.srcOffset, src_extent, what,
+                              &src_block));
+    VN_TRY(check_image_region(d, dev, dst, r.dstSubresource, r.dstOffset, {1, 1, 1}, dst_what,
                               &dst_block));
-    return check_image_region(d, dev, dst, r.dstSubresource, r.dstOffset,
-                              scaled_extent(r.extent, src_block, dst_block), what);
+    VkExtent3D dst_extent = scaled_extent(r.extent, src_block, dst_block);
+    if (layers_for_depth && !is_3d(dst))
+        VN_TRY(as_layers(r.dstSubresource, dst_extent, dst_what));
+    return check_image_region(d, dev, dst, r.dstSubresource, r.dstOffset, dst_extent, dst_what);
 }
 
 DecodeResult Executor::on_vkCmdCopyImage2(protocol::Decoder& d, gen::CmdCopyImage2Args& a) {

@@ -450,12 +450,7 @@ DecodeResult Executor::on_vkCreateComputePipelines(protocol::Decoder& d,
     std::vector<VkPipeline> hosts(n, VK_NULL_HANDLE);
     a.ret = dev->dispatch.CreateComputePipelines(a.device.handle, a.pipelineCache.handle, n,
                                                  a.pCreateInfos, nullptr, hosts.data());
-    // Some pipelines may exist even when the call failed (VK_PIPELINE_COMPILE_REQUIRED): keep
-    // exactly the ones the driver created.
-    for (std::uint32_t i = 0; i < n; ++i)
-        if (hosts[i] != VK_NULL_HANDLE)
-            VN_TRY(add_child<VkPipeline>(*dev, ids[i], hosts[i]));
-    return DecodeResult::Ok;
+    return keep_created_pipelines(*dev, ids, hosts, a.pPipelines);
 }
 
 } // namespace vn::decoder

@@ -903,6 +903,15 @@ class Executor final : public gen::PassthroughHandler {
     protocol::DecodeResult forget_pool_sets(DeviceState& dev, std::uint64_t pool_id);
     // A new device child: the id must be free; it is recorded once the host object exists.
     protocol::DecodeResult check_new_id(protocol::Decoder& d, std::uint64_t id);
+    // After vkCreate*Pipelines: tables the pipelines the driver created under their guest ids,
+    // and sets the others' ids in `reply` to null. A batch may fail with some pipelines made
+    // (VK_PIPELINE_COMPILE_REQUIRED on the ones with FAIL_ON_PIPELINE_COMPILE_REQUIRED), and
+    // Mesa's driver learns which from the reply: it frees the ones that come back null and keeps
+    // the rest, which it later binds and destroys.
+    protocol::DecodeResult keep_created_pipelines(DeviceState& dev,
+                                                  const std::vector<std::uint64_t>& ids,
+                                                  const std::vector<VkPipeline>& hosts,
+                                                  VkPipeline* reply);
     template <typename H>
     protocol::DecodeResult add_child(DeviceState& dev, std::uint64_t id, H host,
                                      std::uint64_t pool = 0) {
@@ -949,10 +958,11 @@ class Executor final : public gen::PassthroughHandler {
                                               const VkOffset3D& offset, const VkExtent3D& extent,
                                               const char* what, TexelBlock* block = nullptr);
     // One region of an image-to-image copy, both boxes (the destination's scaled by the two
-    // formats' texel blocks).
+    // formats' texel blocks; between a 3D and a 2D image, the 2D side's layers for the depth).
+    // `dst_what` names the destination in messages, `what` the source.
     protocol::DecodeResult check_image_copy(protocol::Decoder& d, const DeviceState& dev,
                                             VkImage src, VkImage dst, const VkImageCopy2& r,
-                                            const char* what);
+                                            const char* what, const char* dst_what = nullptr);
     // host_image_copy.cpp: an image a host copy may name (bound to live memory, made for host
     // transfers, on a device that enabled hostImageCopy).
     protocol::DecodeResult check_host_copy_image(protocol::Decoder& d, const DeviceState& dev,

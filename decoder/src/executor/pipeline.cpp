@@ -207,10 +207,19 @@ DecodeResult Executor::on_vkCreateGraphicsPipelines(protocol::Decoder& d,
     a.ret = dev->dispatch.CreateGraphicsPipelines(a.device.handle, a.pipelineCache.handle, n,
                                                   fixed.empty() ? a.pCreateInfos : fixed.data(),
                                                   nullptr, hosts.data());
-    // As for compute pipelines: keep exactly the ones the driver created.
-    for (std::uint32_t i = 0; i < n; ++i)
+    return keep_created_pipelines(*dev, ids, hosts, a.pPipelines);
+}
+
+DecodeResult Executor::keep_created_pipelines(DeviceState& dev,
+                                              const std::vector<std::uint64_t>& ids,
+                                              const std::vector<VkPipeline>& hosts,
+                                              VkPipeline* reply) {
+    for (std::size_t i = 0; i < hosts.size(); ++i) {
         if (hosts[i] != VK_NULL_HANDLE)
-            VN_TRY(add_child<VkPipeline>(*dev, ids[i], hosts[i]));
+            VN_TRY(add_child<VkPipeline>(dev, ids[i], hosts[i]));
+        else
+            reply[i] = VK_NULL_HANDLE;
+    }
     return DecodeResult::Ok;
 }
 
