@@ -695,18 +695,10 @@ TEST_CASE("host-visible memory is a sealed memfd the GPU writes and the guest ma
     CHECK(r.fatal.reason().find("does not fit its memory") != std::string::npos);
 }
 
-TEST_CASE("a compute shader writes a buffer the guest maps") {
-    Context r;
-    const auto dev = create_device(r);
-    const auto queue = get_queue(r, dev);
-    constexpr std::uint32_t invocations = 256;
-    constexpr std::uint64_t buffer_id = 0x7f0000010000, memory_id = 0x7f0000011000,
-                            dsl_id = 0x7f0000012000, layout_id = 0x7f0000013000,
-                            shader_id = 0x7f0000014000, pipeline_id = 0x7f0000015000,
-                            dpool_id = 0x7f0000016000, set_id = 0x7f0000017000;
-    const auto b = create_bound_buffer(r, dev, buffer_id, memory_id, invocations * 4,
-                                       VK_BUFFER_USAGE_STORAGE_BUFFER_BIT);
-
+namespace {
+// The set layout of vn_fill_comp_spv: binding 0, one storage buffer.
+VkDescriptorSetLayout create_fill_set_layout(Context& r, const protocol::Ref<VkDevice>& dev,
+                                             std::uint64_t dsl_id) {
     VkDescriptorSetLayoutBinding binding{0, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 1,
                                          VK_SHADER_STAGE_COMPUTE_BIT, nullptr};
     VkDescriptorSetLayoutCreateInfo dslci{};
@@ -719,6 +711,23 @@ TEST_CASE("a compute shader writes a buffer the guest maps") {
     cdsl.pCreateInfo = &dslci;
     cdsl.pSetLayout = &dsl;
     send(r, cdsl);
+    return dsl;
+}
+} // namespace
+
+TEST_CASE("a compute shader writes a buffer the guest maps") {
+    Context r;
+    const auto dev = create_device(r);
+    const auto queue = get_queue(r, dev);
+    constexpr std::uint32_t invocations = 256;
+    constexpr std::uint64_t buffer_id = 0x7f0000010000, memory_id = 0x7f0000011000,
+                            dsl_id = 0x7f0000012000, layout_id = 0x7f0000013000,
+                            shader_id = 0x7f0000014000, pipeline_id = 0x7f0000015000,
+                            dpool_id = 0x7f0000016000, set_id = 0x7f0000017000;
+    const auto b = create_bound_buffer(r, dev, buffer_id, memory_id, invocations * 4,
+                                       VK_BUFFER_USAGE_STORAGE_BUFFER_BIT);
+
+    const VkDescriptorSetLayout dsl = create_fill_set_layout(r, dev, dsl_id);
     const VkPipelineLayout layout = create_pipeline_layout(r, dev, layout_id, {dsl});
     const VkShaderModule shader =
         create_shader_module(r, dev, shader_id, vn_fill_comp_spv, sizeof(vn_fill_comp_spv));
@@ -850,19 +859,7 @@ TEST_CASE("pipelines a batch did not make come back null in the reply") {
     constexpr std::uint64_t dsl_id = 0x7f0000038f00, layout_id = 0x7f0000039000,
                             shader_id = 0x7f0000039100,
                             pipeline_ids[2] = {0x7f0000039200, 0x7f0000039300};
-    // The shader's one binding: a storage buffer.
-    VkDescriptorSetLayoutBinding binding{0, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 1,
-                                         VK_SHADER_STAGE_COMPUTE_BIT, nullptr};
-    VkDescriptorSetLayoutCreateInfo dslci{};
-    dslci.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO;
-    dslci.bindingCount = 1;
-    dslci.pBindings = &binding;
-    VkDescriptorSetLayout dsl = id<VkDescriptorSetLayout>(dsl_id);
-    gen::CreateDescriptorSetLayoutArgs cdsl;
-    cdsl.device = dev;
-    cdsl.pCreateInfo = &dslci;
-    cdsl.pSetLayout = &dsl;
-    send(r, cdsl);
+    const VkDescriptorSetLayout dsl = create_fill_set_layout(r, dev, dsl_id);
     const VkPipelineLayout layout = create_pipeline_layout(r, dev, layout_id, {dsl});
     const VkShaderModule shader =
         create_shader_module(r, dev, shader_id, vn_fill_comp_spv, sizeof(vn_fill_comp_spv));
