@@ -2065,14 +2065,21 @@ TEST_CASE("a structure vk.xml marks allowduplicate may repeat in a pNext chain")
 // fatal before the driver sees it.
 TEST_CASE("a pipeline that leaves out states whose members are dynamic is created") {
     Context r;
+    VkPhysicalDeviceGraphicsPipelineLibraryFeaturesEXT gpl{};
+    gpl.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_GRAPHICS_PIPELINE_LIBRARY_FEATURES_EXT;
+    gpl.graphicsPipelineLibrary = VK_TRUE;
     VkPhysicalDeviceExtendedDynamicState2FeaturesEXT eds2{};
     eds2.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_EXTENDED_DYNAMIC_STATE_2_FEATURES_EXT;
+    eds2.pNext = &gpl;
     eds2.extendedDynamicState2PatchControlPoints = VK_TRUE;
     VkPhysicalDeviceFeatures2 features{};
     features.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2;
     features.pNext = &eds2;
     features.features.tessellationShader = VK_TRUE;
-    const auto dev = create_device(r, &features, {VK_EXT_EXTENDED_DYNAMIC_STATE_2_EXTENSION_NAME});
+    const auto dev = create_device(r, &features,
+                                   {VK_EXT_EXTENDED_DYNAMIC_STATE_2_EXTENSION_NAME,
+                                    VK_KHR_PIPELINE_LIBRARY_EXTENSION_NAME,
+                                    VK_EXT_GRAPHICS_PIPELINE_LIBRARY_EXTENSION_NAME});
     constexpr std::uint64_t vs_id = 0x7f0000041000, tcs_id = 0x7f0000042000,
                             tes_id = 0x7f0000043000, layout_id = 0x7f0000044000,
                             pipeline_id = 0x7f0000045000;
@@ -2126,6 +2133,19 @@ TEST_CASE("a pipeline that leaves out states whose members are dynamic is create
     };
 
     SECTION("dynamic patch control points: the driver gets a placeholder state") {
+        created();
+    }
+    // dEQP-VK.pipeline.{pipeline_library,fast_linked_library}.extended_dynamic_state.*.null_*
+    // killed workers by SIGSEGV in the driver (natively it crashes too): libraries get the
+    // placeholders as well, which a driver reads only for the parts the library builds.
+    SECTION("a pre-rasterization library with dynamic patch control points: a placeholder") {
+        VkGraphicsPipelineLibraryCreateInfoEXT part{};
+        part.sType = VK_STRUCTURE_TYPE_GRAPHICS_PIPELINE_LIBRARY_CREATE_INFO_EXT;
+        part.pNext = &rendering;
+        part.flags = VK_GRAPHICS_PIPELINE_LIBRARY_PRE_RASTERIZATION_SHADERS_BIT_EXT;
+        gpci.pNext = &part;
+        gpci.flags = VK_PIPELINE_CREATE_LIBRARY_BIT_KHR;
+        gpci.stageCount = 3;
         created();
     }
     SECTION("no input assembly state with the topology dynamic: a placeholder too") {
