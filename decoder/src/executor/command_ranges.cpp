@@ -754,7 +754,7 @@ DecodeResult Executor::check_image_copy(protocol::Decoder& d, const DeviceState&
         const auto it = dev.images.find(image);
         return it != dev.images.end() && it->second.type == VK_IMAGE_TYPE_3D;
     };
-    const bool layers_for_depth = is_3d(src) != is_3d(dst);
+    const bool src_3d = is_3d(src), dst_3d = is_3d(dst);
     const auto as_layers = [&](const VkImageSubresourceLayers& s, VkExtent3D& extent,
                                const char* side) {
         if (s.layerCount != extent.depth)
@@ -766,14 +766,14 @@ DecodeResult Executor::check_image_copy(protocol::Decoder& d, const DeviceState&
     };
     TexelBlock src_block, dst_block;
     VkExtent3D src_extent = r.extent;
-    if (layers_for_depth && !is_3d(src))
+    if (dst_3d && !src_3d)
         VN_TRY(as_layers(r.srcSubresource, src_extent, what));
     VN_TRY(check_image_region(d, dev, src, r.srcSubresource, r.srcOffset, src_extent, what,
                               &src_block));
     VN_TRY(check_image_region(d, dev, dst, r.dstSubresource, r.dstOffset, {1, 1, 1}, dst_what,
                               &dst_block));
     VkExtent3D dst_extent = scaled_extent(r.extent, src_block, dst_block);
-    if (layers_for_depth && !is_3d(dst))
+    if (src_3d && !dst_3d)
         VN_TRY(as_layers(r.dstSubresource, dst_extent, dst_what));
     return check_image_region(d, dev, dst, r.dstSubresource, r.dstOffset, dst_extent, dst_what);
 }
