@@ -46,10 +46,12 @@ class NoJail final : public JailHook {
     bool narrow(std::uint32_t) override { return true; }
 };
 
-// How a worker ended, as waitid(2) tells it (si_code, si_status).
+// How a worker ended, as waitid(2) tells it (si_code, si_status), and the CPU time it used
+// (user + system, its own and its reaped children's; -1 where unknown, as for a thread worker).
 struct WaitStatus {
     int code = CLD_EXITED;
     int status = 0;
+    std::int64_t cpu_us = -1;
     bool exited() const { return code == CLD_EXITED; }
     bool signaled() const { return code == CLD_KILLED || code == CLD_DUMPED; }
 };
