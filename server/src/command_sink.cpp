@@ -13,18 +13,18 @@ namespace {
 #ifdef VN_SERVER_HAVE_DECODER
 class DecoderSink final : public CommandSink, private vn::decoder::ResourceProvider {
   public:
-    DecoderSink(std::uint32_t ctx_id, decoder::ContextCounters* counters,
+    DecoderSink(const std::uint32_t& ctx_id, decoder::ContextCounters* counters,
                 const decoder::ContextQuotas& quotas,
                 std::function<void(const std::string&)> on_ring_fatal)
         : m_context({vn::decoder::Mode::Execute, std::size_t{1} << 30, this,
-                     [ctx_id, on_ring_fatal](const std::string& reason) {
-                         spdlog::error("context {}: fatal on a ring: {}", ctx_id, reason);
+                     [ctx_id = &ctx_id, on_ring_fatal](const std::string& reason) {
+                         spdlog::error("context {}: fatal on a ring: {}", *ctx_id, reason);
                          if (on_ring_fatal)
                              on_ring_fatal(reason);
                      },
                      counters, quotas,
-                     [ctx_id](const std::string& what) {
-                         spdlog::warn("context {}: {}", ctx_id, what);
+                     [ctx_id = &ctx_id](const std::string& what) {
+                         spdlog::warn("context {}: {}", *ctx_id, what);
                      }}) {}
 
     bool submit(std::span<const std::byte> stream) override { return m_context.submit(stream); }
@@ -87,7 +87,7 @@ class AcceptAllSink final : public CommandSink {
 } // namespace
 
 std::unique_ptr<CommandSink>
-make_command_sink([[maybe_unused]] std::uint32_t ctx_id,
+make_command_sink([[maybe_unused]] const std::uint32_t& ctx_id,
                   [[maybe_unused]] decoder::ContextCounters* counters,
                   [[maybe_unused]] const decoder::ContextQuotas& quotas,
                   [[maybe_unused]] std::function<void(const std::string&)> on_ring_fatal) {

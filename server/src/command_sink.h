@@ -62,10 +62,11 @@ class CommandSink {
 };
 
 // The decoder when the build has one (target vn_decoder), else a sink that accepts every stream.
-// `counters` (may be null) must outlive the sink; `on_ring_fatal` hears the reason when a ring
-// makes the context fatal (no submit reports that).
+// `ctx_id` (read when the sink logs; a spare worker's is 0 until it is assigned) and `counters`
+// (may be null) must outlive the sink; `on_ring_fatal` hears the reason when a ring makes the
+// context fatal (no submit reports that).
 std::unique_ptr<CommandSink>
-make_command_sink(std::uint32_t ctx_id, decoder::ContextCounters* counters = nullptr,
+make_command_sink(const std::uint32_t& ctx_id, decoder::ContextCounters* counters = nullptr,
                   const decoder::ContextQuotas& quotas = {},
                   std::function<void(const std::string&)> on_ring_fatal = nullptr);
 

@@ -128,6 +128,12 @@ ContextLoop::ContextLoop(UniqueFd socket, ContextConfig config)
         });
 }
 
+void ContextLoop::assign(std::uint32_t ctx_id, std::string name, std::uint32_t init_flags) {
+    m_config.ctx_id = ctx_id;
+    m_config.name = std::move(name);
+    m_config.init_flags = init_flags;
+}
+
 ContextLoop::~ContextLoop() {
     // The decoder's ring and fence threads use the resources' mappings and the fence timelines:
     // they stop before either goes.

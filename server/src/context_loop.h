@@ -61,6 +61,12 @@ class ContextLoop {
 
     ContextLoop(os::UniqueFd socket, ContextConfig config);
     ~ContextLoop();
+    ContextLoop(const ContextLoop&) = delete;
+    ContextLoop& operator=(const ContextLoop&) = delete;
+
+    // A spare worker's loop is made before it has a context, so that no context waits for the
+    // decoder's set-up; this names the context it then serves. Before run(), on its thread.
+    void assign(std::uint32_t ctx_id, std::string name, std::uint32_t init_flags);
 
     // 0 when the peer closed the socket, 1 when the context became fatal.
     int run();

@@ -50,8 +50,8 @@ namespace {
 int wait_child(pid_t pid, siginfo_t* info, int flags, std::int64_t* cpu_us) {
     rusage usage{};
     int rc;
-    while ((rc = static_cast<int>(::syscall(SYS_waitid, P_PID, static_cast<id_t>(pid), info,
-                                            flags, &usage))) < 0 &&
+    while ((rc = static_cast<int>(
+                ::syscall(SYS_waitid, P_PID, static_cast<id_t>(pid), info, flags, &usage))) < 0 &&
            errno == EINTR) {
     }
     if (rc == 0 && info->si_pid != 0 && cpu_us && !(flags & WNOWAIT))
@@ -216,15 +216,12 @@ void set_context_name(std::uint32_t ctx_id) {
     ::prctl(PR_SET_NAME, name);
 }
 
-[[noreturn]] void serve(ContextConfig config, JailHook& jail, WorkerReport* report) {
-    config.report = report;
-    install_crash_reporting(report);
-    jail.started(config.ctx_id);
-    int code;
-    {
-        ContextLoop loop(UniqueFd(kSocketFd), config);
-        code = loop.run();
-    }
+// Crash reporting is installed by then (before the jail, so that it reports seccomp violations).
+[[noreturn]] void serve(std::unique_ptr<ContextLoop> loop, std::uint32_t ctx_id, JailHook& jail) {
+    jail.started(ctx_id);
+    const int code = loop->run();
+    // The decoder's threads and Vulkan objects end before the process does.
+    loop.reset();
     spdlog::default_logger()->flush();
     // What is left is the kernel's work: unmapping this process's memory, most of it the
     // preloaded driver's copied page tables (about as much CPU as forking it). On a busy host that
@@ -247,7 +244,10 @@ void set_context_name(std::uint32_t ctx_id) {
         ::_exit(1);
     }
     SharedReport::forget_worker_pid_slot(pid_slot);
-    serve(config, jail, report);
+    ContextConfig worker_config = config;
+    worker_config.report = report;
+    serve(std::make_unique<ContextLoop>(UniqueFd(kSocketFd), std::move(worker_config)),
+          config.ctx_id, jail);
 }
 
 [[noreturn]] void run_spare(int socket_fd, JailHook& jail, pid_t server_pid,
@@ -261,8 +261,14 @@ void set_context_name(std::uint32_t ctx_id) {
         ::_exit(1);
     }
     SharedReport::forget_worker_pid_slot(pid_slot);
-    // While no context waits: the loader's first call, which every context's first command needs.
+    // While no context waits: the loader's first call, which every context's first command needs,
+    // and the context's loop and decoder, whose allocations and first-touched pages (copy-on-write
+    // after the fork) cost a context about a millisecond of its start on a loaded host.
     (void)decoder::host_instance_version();
+    ContextConfig config;
+    config.quotas = quotas;
+    config.report = report;
+    auto loop = std::make_unique<ContextLoop>(UniqueFd(kSocketFd), std::move(config));
     SpareAssignment assignment{};
     iovec iov{&assignment, sizeof(assignment)};
     msghdr msg{};
@@ -279,13 +285,11 @@ void set_context_name(std::uint32_t ctx_id) {
         spdlog::error("spare worker: bad assignment ({} bytes)", n);
         ::_exit(1);
     }
-    ContextConfig config;
-    config.ctx_id = assignment.ctx_id;
-    config.init_flags = assignment.init_flags;
-    config.name.assign(assignment.name, strnlen(assignment.name, sizeof(assignment.name)));
-    config.quotas = quotas;
-    set_context_name(config.ctx_id);
-    serve(config, jail, report);
+    loop->assign(assignment.ctx_id,
+                 std::string(assignment.name, strnlen(assignment.name, sizeof(assignment.name))),
+                 assignment.init_flags);
+    set_context_name(assignment.ctx_id);
+    serve(std::move(loop), assignment.ctx_id, jail);
 }
 
 } // namespace

@@ -106,6 +106,10 @@ TEST_CASE("device memory quota: allocations over it get VK_ERROR_OUT_OF_DEVICE_M
     const std::string refusal_line = s.process.wait_for_line("device memory quota: refused");
     INFO(refusal_line);
     CHECK(s.process.count("device memory quota: refused") == 1);
+    // The worker came from a spare, whose decoder was made before it had a context: the line
+    // still names the context it serves.
+    CHECK(refusal_line.find("context " + std::to_string(transport.context_id()) +
+                            ": device memory quota") != std::string::npos);
 
     // Freeing makes room again: the quota counts what is held, not what was ever allocated.
     free_memory(guest, device, held.back());

@@ -66,8 +66,14 @@ class Arena {
     void* allocate_slow(std::size_t size, std::size_t alignment);
     void reset_slow();
 
+    // A chunk is an anonymous mapping of its own, not a heap block (arena.cpp says why).
+    struct ChunkUnmap {
+        std::size_t size;
+        void operator()(std::byte* data) const;
+    };
+    using ChunkMemory = std::unique_ptr<std::byte, ChunkUnmap>;
     struct Chunk {
-        std::unique_ptr<std::byte[]> data;
+        ChunkMemory data;
         std::size_t size;
     };
 
