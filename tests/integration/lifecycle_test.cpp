@@ -257,6 +257,22 @@ TEST_CASE("a worker runs on the allocator the server names", "[lifecycle][ours]"
     CHECK((mapped.find("libjemalloc") != std::string::npos) == jemalloc);
 }
 
+// Workers are forks of the server: symbols it left to be bound lazily would be looked up again
+// in every worker (server/src/main.cpp, bind_symbols_at_load). The server runs itself again with
+// LD_BIND_NOW, keeping its pid, so the process the VMM started is the one that serves.
+TEST_CASE("the server binds its libraries' symbols before it forks a worker", "[lifecycle][ours]") {
+    RawServer server(ours());
+    server.init();
+    const UniqueFd ctx = server.create_context(1);
+    REQUIRE(ctx);
+    std::ifstream env("/proc/" + std::to_string(server.pid()) + "/environ");
+    REQUIRE(env);
+    bool bind_now = false;
+    for (std::string entry; std::getline(env, entry, '\0');)
+        bind_now |= entry == "LD_BIND_NOW=1";
+    CHECK(bind_now);
+}
+
 // With the host driver preloaded, a worker finds the driver's relocated read-only data (its
 // GNU_RELRO) in the server's sealed memfd, mapped privately at the linker's address, instead of
 // in anonymous pages every fork copies (server/src/shared_relro.h). Lavapipe's is 216 KiB, over

@@ -187,6 +187,10 @@ TEST_CASE("an orderly destroy and a VMM that just closes are logged as such",
     INFO(line);
     CHECK(log_field(line, "cause") == "destroy");
     CHECK(line.find("exited with status 0") != std::string::npos);
+    // The worker's CPU time, its exit included: a positive number of milliseconds.
+    const std::string cpu = log_field(line, "cpu_ms");
+    REQUIRE_FALSE(cpu.empty());
+    CHECK(std::stod(cpu) > 0.0);
 
     // SIGUSR1 lists live contexts with their counters.
     vn_proxy_context* live = create_context(server.proxy, 6);
