@@ -24,6 +24,7 @@
 
 #include <charconv>
 #include <chrono>
+#include <climits>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -345,10 +346,18 @@ int run_single_context(int argc, char** argv) {
 void bind_symbols_at_load(char** argv) {
     if (std::getenv("LD_BIND_NOW"))
         return;
-    if (::setenv("LD_BIND_NOW", "1", 1) != 0)
+    // The binary's own path, not /proc/self/exe: the process name (ps, top, pgrep) comes from
+    // the path exec'ed. A binary replaced on disk since (a package upgrade) reads " (deleted)"
+    // and is not exec'ed.
+    char path[PATH_MAX];
+    const ssize_t n = ::readlink("/proc/self/exe", path, sizeof(path) - 1);
+    if (n <= 0 || static_cast<std::size_t>(n) >= sizeof(path) - 1)
         return;
-    ::execv("/proc/self/exe", argv);
-    // No /proc: lazy binding only costs start-up time.
+    path[n] = '\0';
+    if (::access(path, X_OK) != 0 || ::setenv("LD_BIND_NOW", "1", 1) != 0)
+        return;
+    ::execv(path, argv);
+    // Lazy binding only costs the workers' start-up time.
     ::unsetenv("LD_BIND_NOW");
 }
 

@@ -271,6 +271,12 @@ TEST_CASE("the server binds its libraries' symbols before it forks a worker", "[
     for (std::string entry; std::getline(env, entry, '\0');)
         bind_now |= entry == "LD_BIND_NOW=1";
     CHECK(bind_now);
+    // Run again by its own path, it keeps its name for ps and pgrep (not "exe").
+    std::ifstream comm("/proc/" + std::to_string(server.pid()) + "/comm");
+    std::string name;
+    std::getline(comm, name);
+    const std::string path = VN_TEST_SERVER_PATH;
+    CHECK(name == path.substr(path.rfind('/') + 1).substr(0, 15));
 }
 
 // With the host driver preloaded, a worker finds the driver's relocated read-only data (its
