@@ -18,6 +18,8 @@ WORKLOAD = {
     "submit_fence_p50": "submit_fence", "submit_fence_p99": "submit_fence",
     "bulk": "bulk",
     "context_start_p50": "context_start", "context_start_p99": "context_start",
+    "context_start_paced_p50": "context_start_paced",
+    "context_start_paced_p99": "context_start_paced",
     "context_ready_p50": "context_ready", "context_ready_p99": "context_ready",
     "rss_idle": "memory_idle", "pss_idle": "memory_idle",
     "rss_after": "memory_after", "pss_after": "memory_after",
@@ -30,7 +32,8 @@ NATIVE_FIGURES = {"throughput", "round_trip_p50", "round_trip_p99", "submit_fenc
                   "submit_fence_p99", "bulk"}
 SAMPLES = {"round_trip": "round_trip_us", "round_trip_context": "round_trip_context_us",
            "submit_fence": "submit_fence_us",
-           "context_start": "context_start_ms", "context_ready": "context_ready_ms"}
+           "context_start": "context_start_ms", "context_start_paced": "context_start_paced_ms",
+           "context_ready": "context_ready_ms"}
 
 
 def main():
@@ -75,14 +78,14 @@ def main():
                 problems.append(f"{name}: {key} = {value!r} is not a positive finite number")
         for workload, samples_key in SAMPLES.items():
             if workload in unavailable or (t["kind"] == "native" and
-                                           workload in ("context_start", "context_ready",
-                                                        "round_trip_context")):
+                                           workload in ("context_start", "context_start_paced",
+                                                        "context_ready", "round_trip_context")):
                 continue
             samples = t["samples"][samples_key]
             if not samples or any(not math.isfinite(s) or s <= 0 for s in samples):
                 problems.append(f"{name}: {samples_key} samples missing or not positive")
         for stem in ("round_trip", "round_trip_context", "submit_fence", "context_start",
-                     "context_ready"):
+                     "context_start_paced", "context_ready"):
             p50 = figures.get(stem + "_p50", {}).get("value")
             p99 = figures.get(stem + "_p99", {}).get("value")
             if p50 is not None and p99 is not None and p50 > p99:

@@ -51,6 +51,11 @@ struct Options {
 Options parse_options(int argc, char** argv);
 
 // Every workload loop stops at whichever bound it reaches first: --seconds or --iterations.
+// The pause before each paced context start: long enough for a server to settle after the
+// previous context (its worker reaped, a spare worker forked and set up), short next to how
+// often a host starts contexts.
+constexpr int kContextStartPauseMs = 20;
+
 class Budget {
   public:
     Budget(const Options& o) : m_seconds(o.seconds), m_iterations(o.iterations) {}
@@ -116,7 +121,8 @@ struct TargetResult {
     std::vector<double> round_trip_us;         // through a ring (natively: a direct call)
     std::vector<double> round_trip_context_us; // through SUBMIT_CMD and a fence
     std::vector<double> submit_fence_us;
-    std::vector<double> context_start_ms;
+    std::vector<double> context_start_ms;       // back to back
+    std::vector<double> context_start_paced_ms; // each after a pause (kContextStartPauseMs)
     std::vector<double> context_ready_ms;
     std::vector<double> bulk_bytes_per_s; // one per round
     std::vector<Memory> idle;             // one per round

@@ -48,6 +48,7 @@ constexpr const char* kDebianVirgl = "/usr/libexec/virgl_render_server";
         "  --only LIST            run only these workloads (comma-separated): round_trip,\n"
         "                         round_trip_context, submit_fence, throughput,\n"
         "                         throughput_context, memory, bulk, context_start,\n"
+        "                         context_start_paced (20 ms between starts),\n"
         "                         context_ready\n"
         "  --contexts N           contexts running at once for the per-context memory figure\n"
         "                         (default 8)\n"
@@ -115,9 +116,10 @@ Options parse_options(int argc, char** argv) {
             o.png_path = value();
         } else if (arg == "--only") {
             static const std::set<std::string> known{
-                "round_trip", "round_trip_context", "submit_fence",
-                "throughput", "throughput_context", "memory",
-                "bulk",       "context_start",      "context_ready"};
+                "round_trip",   "round_trip_context", "submit_fence",
+                "throughput",   "throughput_context", "memory",
+                "bulk",         "context_start",      "context_start_paced",
+                "context_ready"};
             const std::string list = value();
             std::size_t start = 0;
             while (start <= list.size()) {

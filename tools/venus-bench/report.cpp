@@ -65,6 +65,10 @@ std::vector<Figure> figures(const TargetResult& r) {
                  percentile(r.context_start_ms, 0.5)});
     f.push_back({"context_start_p99", "context start p99", "ms", "context_start",
                  percentile(r.context_start_ms, 0.99)});
+    f.push_back({"context_start_paced_p50", "context start p50, paced", "ms", "context_start_paced",
+                 percentile(r.context_start_paced_ms, 0.5)});
+    f.push_back({"context_start_paced_p99", "context start p99, paced", "ms", "context_start_paced",
+                 percentile(r.context_start_paced_ms, 0.99)});
     f.push_back({"context_ready_p50", "context to a device p50", "ms", "context_ready",
                  percentile(r.context_ready_ms, 0.5)});
     f.push_back({"context_ready_p99", "context to a device p99", "ms", "context_ready",
@@ -144,6 +148,8 @@ std::vector<Goal> goals(const std::vector<TargetResult>& results) {
     ratio_goal(virgl, "throughput", "command throughput", true, 1.5);
     ratio_goal(virgl, "round_trip_p50", "round trip p50", false, 0.5);
     ratio_goal(virgl, "context_start_p50", "context start p50", false, 0.5);
+    ratio_goal(virgl, "context_start_paced_p50", "context start p50, paced", false, 1.0);
+    ratio_goal(virgl, "context_start_paced_p99", "context start p99, paced", false, 1.0);
     ratio_goal(virgl, "pss_idle", "worker PSS idle", false, 1.0);
     ratio_goal(virgl, "pss_after", "worker PSS after", false, 1.0);
     ratio_goal(virgl, "rss_after", "worker RSS after", false, 1.0);
@@ -300,6 +306,7 @@ void write_json(const Options& o, const std::vector<TargetResult>& results,
                         {"round_trip_context_us", r.round_trip_context_us},
                         {"submit_fence_us", r.submit_fence_us},
                         {"context_start_ms", r.context_start_ms},
+                        {"context_start_paced_ms", r.context_start_paced_ms},
                         {"context_ready_ms", r.context_ready_ms}};
         auto memories = [](const std::vector<Memory>& v) {
             nlohmann::json a = nlohmann::json::array();

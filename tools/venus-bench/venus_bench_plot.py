@@ -71,8 +71,9 @@ def main():
     cdf(axes[0][0], targets, "round_trip_us", "round trip (command with a reply)", "us",
         extra=("round_trip_context_us", "SUBMIT_CMD"))
     cdf(axes[0][1], targets, "submit_fence_us", "empty submit + fence wait", "us")
-    cdf(axes[0][2], servers, "context_start_ms", "context start: first reply (solid), a device (dashed)",
-        "ms", extra=("context_ready_ms", "to a device"))
+    cdf(axes[0][2], servers, "context_start_ms",
+        "context start: first reply back to back (solid), paced (dashed)", "ms",
+        extra=("context_start_paced_ms", "paced"))
     bars(axes[1][0], targets, [("throughput", "ring"), ("throughput_context", "SUBMIT_CMD")],
          "command throughput (recorded commands)", "million commands/s")
     bars(axes[1][1], targets, [("bulk", "write, copy, read back")], "bulk transfer", "MB/s")
