@@ -129,7 +129,9 @@ void ClientConnection::log_end(std::uint32_t ctx_id, const ContextRecord& record
     spdlog::log(level, "context {} end: client=\"{}\" name=\"{}\" pid={} {} wait=\"{}\" {}{}",
                 ctx_id, printable(m_description), printable(record.name), record.worker->pid(),
                 cause, describe_wait_status(status),
-                status.cpu_us >= 0 ? fmt::format("cpu_ms={:.2f} ", static_cast<double>(status.cpu_us) / 1000.0) : "",
+                status.cpu_us >= 0
+                    ? fmt::format("cpu_ms={:.2f} ", static_cast<double>(status.cpu_us) / 1000.0)
+                    : "",
                 report ? format_counters(report->counters) : std::string("counters=none"));
 }
 
