@@ -343,10 +343,11 @@ int run_single_context(int argc, char** argv) {
 // Every worker is a fork of this process. Symbols its libraries resolve lazily (a PLT slot's
 // first call) would be looked up again in every worker, through the hash tables of every loaded
 // library (the preloaded driver's LLVM among them), each page of them faulted in anew after the
-// fork and the GOT page then copied: 0.8 ms of a worker's 4.3 ms of CPU per context on lavapipe
-// (cpu_ms in the context end lines, 150 contexts). The dynamic linker binds everything at load
-// only when LD_BIND_NOW is in the environment at exec, so the server runs itself again with it;
-// the pid and fds stay. LD_BIND_NOW already set (even empty, which the linker ignores) skips this.
+// fork and the GOT page then copied: 12 % of the CPU of spare workers and workers in a profile of
+// back-to-back context starts on lavapipe (perf, DWARF call graphs). The dynamic linker binds
+// everything at load only when LD_BIND_NOW is in the environment at exec, so the server runs itself
+// again with it; the pid and fds stay. LD_BIND_NOW already set (even empty, which the linker
+// ignores) skips this.
 void bind_symbols_at_load(char** argv) {
     if (std::getenv("LD_BIND_NOW"))
         return;

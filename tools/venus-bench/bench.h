@@ -50,12 +50,12 @@ struct Options {
 // Parses argv; exits with a usage message on a bad argument.
 Options parse_options(int argc, char** argv);
 
-// Every workload loop stops at whichever bound it reaches first: --seconds or --iterations.
 // The pause before each paced context start: long enough for a server to settle after the
 // previous context (its worker reaped, a spare worker forked and set up), short next to how
 // often a host starts contexts.
 constexpr int kContextStartPauseMs = 20;
 
+// Every workload loop stops at whichever bound it reaches first: --seconds or --iterations.
 class Budget {
   public:
     Budget(const Options& o) : m_seconds(o.seconds), m_iterations(o.iterations) {}

@@ -42,10 +42,10 @@ void* Arena::allocate_slow(std::size_t size, std::size_t alignment) {
         ::mmap(nullptr, chunk, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (mapped == MAP_FAILED)
         return nullptr;
-    ChunkMemory data(static_cast<std::byte*>(mapped), ChunkUnmap{chunk});
+    Chunk data(static_cast<std::byte*>(mapped), ChunkUnmap{chunk});
     m_cur = data.get();
     m_end = m_cur + chunk;
-    m_chunks.push_back({std::move(data), chunk});
+    m_chunks.push_back(std::move(data));
     cur = reinterpret_cast<std::uintptr_t>(m_cur);
     pad = (alignment - (cur & (alignment - 1))) & (alignment - 1);
     std::byte* p = m_cur + pad;
@@ -59,8 +59,8 @@ void Arena::reset_slow() {
     if (m_chunks.size() > 1)
         m_chunks.resize(1);
     if (!m_chunks.empty()) {
-        m_cur = m_chunks.front().data.get();
-        m_end = m_cur + m_chunks.front().size;
+        m_cur = m_chunks.front().get();
+        m_end = m_cur + m_chunks.front().get_deleter().size;
     }
     m_used = 0;
 }

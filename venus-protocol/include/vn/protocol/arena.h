@@ -52,7 +52,7 @@ class Arena {
     // commands) never touches the system allocator.
     [[gnu::always_inline]] void reset() {
         if (m_chunks.size() == 1) [[likely]] {
-            m_cur = m_chunks.front().data.get();
+            m_cur = m_chunks.front().get();
             m_used = 0;
             return;
         }
@@ -66,16 +66,13 @@ class Arena {
     void* allocate_slow(std::size_t size, std::size_t alignment);
     void reset_slow();
 
-    // A chunk is an anonymous mapping of its own, not a heap block (arena.cpp says why).
+    // A chunk is an anonymous mapping of its own, not a heap block (arena.cpp says why); its
+    // unmapper holds its size.
     struct ChunkUnmap {
         std::size_t size;
         void operator()(std::byte* data) const;
     };
-    using ChunkMemory = std::unique_ptr<std::byte, ChunkUnmap>;
-    struct Chunk {
-        ChunkMemory data;
-        std::size_t size;
-    };
+    using Chunk = std::unique_ptr<std::byte, ChunkUnmap>;
 
     std::size_t m_cap;
     std::size_t m_chunk_size;
