@@ -201,15 +201,9 @@ bool has_effective(cap_value_t cap) {
     return caps && cap_get_flag(caps.get(), cap, CAP_EFFECTIVE, &value) == 0 && value == CAP_SET;
 }
 
-// A user namespace in which this process keeps its own uid and gid: drivers and the shader cache
-// see the same owner on files as outside, and nothing maps to root.
-bool enter_user_namespace(std::string& why) {
-    const uid_t uid = ::geteuid();
-    const gid_t gid = ::getegid();
-    if (::unshare(CLONE_NEWUSER) != 0) {
-        why = errno_text("unshare(CLONE_NEWUSER)");
-        return false;
-    }
+// Maps uid and gid (the ids outside) to themselves in this process's new user namespace: drivers
+// and the shader cache see the same owner on files as outside, and nothing maps to root.
+bool write_id_maps(uid_t uid, gid_t gid, std::string& why) {
     const std::string uid_map = std::to_string(uid) + " " + std::to_string(uid) + " 1";
     const std::string gid_map = std::to_string(gid) + " " + std::to_string(gid) + " 1";
     // setgroups must be denied before an unprivileged gid_map write; supplementary groups (render,
@@ -220,6 +214,16 @@ bool enter_user_namespace(std::string& why) {
         return false;
     }
     return true;
+}
+
+bool enter_user_namespace(std::string& why) {
+    const uid_t uid = ::geteuid();
+    const gid_t gid = ::getegid();
+    if (::unshare(CLONE_NEWUSER) != 0) {
+        why = errno_text("unshare(CLONE_NEWUSER)");
+        return false;
+    }
+    return write_id_maps(uid, gid, why);
 }
 
 // clone(2) for the hand-over. The new process shares this one's memory and stack, so in the caller
@@ -514,11 +518,7 @@ bool Jail::enter_namespaces(pid_t* worker_pid) {
             return false;
     }
     if (::unshare(CLONE_NEWNS | CLONE_NEWIPC | (shared_net ? 0 : CLONE_NEWNET)) == 0) {
-        m_in_mount_ns = true;
-        // Nothing this worker mounts may propagate back, and nothing later mounted on the host
-        // (a USB stick, a FUSE fs) propagates in.
-        if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
-            log(LogLevel::Debug, errno_text("making mounts private"));
+        make_mounts_private();
     } else {
         log(m_config.require_namespaces ? LogLevel::Error : LogLevel::Debug,
             errno_text("unshare(mount, IPC, network)") + "; going on without them");
@@ -536,12 +536,53 @@ bool Jail::enter_namespaces(pid_t* worker_pid) {
         return false;
     if (handed == HandOver::NotPossible && !fork_reaper())
         return false;
+    mount_private_proc();
+    return true;
+}
+
+void Jail::make_mounts_private() {
+    m_in_mount_ns = true;
+    // Nothing this worker mounts may propagate back, and nothing later mounted on the host
+    // (a USB stick, a FUSE fs) propagates in.
+    if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
+        log(LogLevel::Debug, errno_text("making mounts private"));
+}
+
+void Jail::mount_private_proc() {
     if (m_in_mount_ns &&
         ::mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0) {
         // A container that masks parts of /proc forbids a fresh proc mount; the outer /proc then
         // stays, and PR_SET_DUMPABLE=0 still keeps sibling workers out of our /proc/<pid>.
         log(LogLevel::Debug, errno_text("mounting a private /proc"));
     }
+}
+
+std::uint64_t Jail::become_forker() {
+    filter_environment();
+    m_environment_filtered = true;
+    if (!m_config.namespaces)
+        return 0;
+    const bool shared_net = join_shared_network_namespace();
+    m_forker_uid = ::geteuid();
+    m_forker_gid = ::getegid();
+    return CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWPID |
+           (shared_net ? 0 : CLONE_NEWNET);
+}
+
+bool Jail::finish_birth_namespaces(std::uint64_t born_in) {
+    if (born_in & CLONE_NEWUSER) {
+        // Until the maps are written this process has the overflow ids; the forker's are the
+        // ones to map.
+        std::string why;
+        if (!write_id_maps(m_forker_uid, m_forker_gid, why)) {
+            log(LogLevel::Error, why);
+            return false;
+        }
+    }
+    if (born_in & CLONE_NEWNS)
+        make_mounts_private();
+    if (born_in & CLONE_NEWPID)
+        mount_private_proc();
     return true;
 }
 
@@ -685,18 +726,23 @@ void Jail::run_reaper(pid_t worker, int ready_fd) {
     ::_exit(128 + sig); // a signal whose default is not to terminate
 }
 
-bool Jail::setup(std::span<const int> extra_keep_fds, pid_t* worker_pid) {
+bool Jail::setup(std::span<const int> extra_keep_fds, pid_t* worker_pid, std::uint64_t born_in) {
     if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
         log(LogLevel::Error, errno_text("PR_SET_NO_NEW_PRIVS"));
         return false;
     }
     if (!close_inherited_fds(extra_keep_fds))
         return false;
-    filter_environment();
+    if (!m_environment_filtered)
+        filter_environment();
     if (!apply_rlimits())
         return false;
-    if (m_config.namespaces && !enter_namespaces(worker_pid))
+    if (born_in != 0) {
+        if (!finish_birth_namespaces(born_in))
+            return false;
+    } else if (m_config.namespaces && !enter_namespaces(worker_pid)) {
         return false;
+    }
     if (!drop_capabilities())
         return false;
     // Keeps other processes of our uid (sibling workers) out of /proc/<pid>/mem and ptrace.

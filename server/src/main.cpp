@@ -116,9 +116,11 @@ class SandboxJail final : public JailHook {
                 std::optional<std::uint32_t> fault_ctx)
         : m_jail(std::move(config)), m_violation_ctx(violation_ctx), m_fault_ctx(fault_ctx) {}
 
-    bool setup(std::uint32_t, int socket_fd, pid_t* worker_pid) override {
-        return m_jail.setup({&socket_fd, 1}, worker_pid);
+    bool setup(std::uint32_t, int socket_fd, pid_t* worker_pid, std::uint64_t born_in) override {
+        return m_jail.setup({&socket_fd, 1}, worker_pid, born_in);
     }
+
+    std::uint64_t become_forker() override { return m_jail.become_forker(); }
 
     bool narrow(std::uint32_t) override { return m_jail.narrow(); }
 

@@ -181,7 +181,9 @@ bool make_socket_pair(UniqueFd& client_end, UniqueFd& worker_end) {
 
 // The first steps of every forked worker, before the jail: signals, parent death, and an fd table
 // of stdio plus the socket at kSocketFd (and, until its setup, what the jail holds).
-void enter_child(int socket_fd, pid_t server_pid, const JailHook& jail) {
+// server_pidfd: the zygote's pidfd of the server, for a child made in a PID namespace of its own;
+// -1 for a child of the server's own fork.
+void enter_child(int socket_fd, pid_t server_pid, const JailHook& jail, int server_pidfd = -1) {
     // The server blocks SIGCHLD for its signalfd; the worker must not inherit that.
     sigset_t all;
     sigemptyset(&all);
@@ -195,8 +197,15 @@ void enter_child(int socket_fd, pid_t server_pid, const JailHook& jail) {
 
     // A worker outliving its server would keep a context alive that nobody can destroy.
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != server_pid)
+    if (server_pidfd >= 0) {
+        // The server may have died before PR_SET_PDEATHSIG was armed (or before the zygote's
+        // clone: the child's parent is then whoever inherited the zygote).
+        pollfd server{server_pidfd, POLLIN, 0};
+        if (::poll(&server, 1, 0) != 0)
+            ::_exit(1);
+    } else if (::getppid() != server_pid) {
         ::_exit(1);
+    }
 
     // Leave the worker only its context socket and stdio: other clients' sockets, the listening
     // socket and sibling contexts' sockets must not be reachable from a guest-driven process.
@@ -239,7 +248,7 @@ void set_context_name(std::uint32_t ctx_id) {
     set_context_name(config.ctx_id);
     // Before the jail: its seccomp violations are reported here.
     install_crash_reporting(report);
-    if (!jail.setup(config.ctx_id, kSocketFd, pid_slot) || !jail.narrow(config.ctx_id)) {
+    if (!jail.setup(config.ctx_id, kSocketFd, pid_slot, 0) || !jail.narrow(config.ctx_id)) {
         spdlog::error("context {}: cannot enter the worker jail", config.ctx_id);
         ::_exit(1);
     }
@@ -250,13 +259,14 @@ void set_context_name(std::uint32_t ctx_id) {
           config.ctx_id, jail);
 }
 
+// birth: how the zygote made it (a default one for the server's own fork).
 [[noreturn]] void run_spare(int socket_fd, JailHook& jail, pid_t server_pid,
                             const decoder::ContextQuotas& quotas, WorkerReport* report,
-                            pid_t* pid_slot) {
-    enter_child(socket_fd, server_pid, jail);
+                            pid_t* pid_slot, const Zygote::Birth& birth = {}) {
+    enter_child(socket_fd, server_pid, jail, birth.server_pidfd);
     ::prctl(PR_SET_NAME, "vn-spare");
     install_crash_reporting(report);
-    if (!jail.setup(0, kSocketFd, pid_slot) || !jail.narrow(0)) {
+    if (!jail.setup(0, kSocketFd, pid_slot, birth.namespaces) || !jail.narrow(0)) {
         spdlog::error("spare worker: cannot enter the worker jail");
         ::_exit(1);
     }
@@ -378,10 +388,11 @@ void ProcessLauncher::start_zygote() {
     m_zygote_tried = true;
     const pid_t server_pid = ::getpid();
     m_zygote = Zygote::start(
-        [this, server_pid](int socket_fd, WorkerReport* report, pid_t* pid_slot) {
-            run_spare(socket_fd, m_jail, server_pid, m_quotas, report, pid_slot);
+        [this, server_pid](const Zygote::Birth& birth, int socket_fd, WorkerReport* report,
+                           pid_t* pid_slot) {
+            run_spare(socket_fd, m_jail, server_pid, m_quotas, report, pid_slot, birth);
         },
-        m_jail.held_fds());
+        m_jail.held_fds(), [this] { return m_jail.become_forker(); });
 }
 
 bool ProcessLauncher::take_answer(int timeout_ms) {

@@ -31,18 +31,23 @@ class JailHook {
     virtual ~JailHook() = default;
     // worker_pid: the launcher's slot for the jail's hand-over (SharedReport::worker_pid_slot);
     // after one, setup() returns in a new process, the launcher's child as well.
-    virtual bool setup(std::uint32_t ctx_id, int socket_fd, pid_t* worker_pid) = 0;
+    // born_in: the namespaces the launcher's clone made the process in (become_forker()).
+    virtual bool setup(std::uint32_t ctx_id, int socket_fd, pid_t* worker_pid,
+                       std::uint64_t born_in) = 0;
     virtual bool narrow(std::uint32_t ctx_id) = 0;
     // Runs once the worker knows its context, right before it serves. A worker that started as a
     // spare was set up and narrowed before it had a context (ctx_id 0 there).
     virtual void started(std::uint32_t) {}
     // Fds the jail needs in the child until setup(); the launcher's fd cleanup keeps them.
     virtual std::vector<int> held_fds() const { return {}; }
+    // In the zygote, once (vn::sandbox::Jail::become_forker): the namespaces to make its
+    // children in.
+    virtual std::uint64_t become_forker() { return 0; }
 };
 
 class NoJail final : public JailHook {
   public:
-    bool setup(std::uint32_t, int, pid_t*) override { return true; }
+    bool setup(std::uint32_t, int, pid_t*, std::uint64_t) override { return true; }
     bool narrow(std::uint32_t) override { return true; }
 };
 

@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -37,7 +38,7 @@ bool socket_pair(UniqueFd& a, UniqueFd& b) {
 }
 
 // One spare: its socket and report made here, the fork, and the answer with the server's ends.
-void spawn_one(int control, const Zygote::Spawn& spawn) {
+void spawn_one(int control, const Zygote::Spawn& spawn, Zygote::Birth& birth) {
     UniqueFd server_end, worker_end;
     UniqueFd report_fd = SharedReport::make_memfd();
     // An invalid fd maps nothing: report.get() is null then.
@@ -48,11 +49,20 @@ void spawn_one(int control, const Zygote::Spawn& spawn) {
         (void)protocol::send_struct(control, answer);
         return;
     }
-    const pid_t pid = os::fork_sibling();
+    pid_t pid = os::fork_sibling(birth.namespaces);
+    if (pid < 0 && birth.namespaces != 0 && errno != EAGAIN && errno != ENOMEM) {
+        // A kernel or container that refuses one of them: the children make their own (and the
+        // jail goes on without the refused ones, or not, as it is configured).
+        spdlog::warn("zygote: cannot make a worker in its namespaces: {}; each spare makes its "
+                     "own from now on",
+                     std::strerror(errno));
+        birth.namespaces = 0;
+        pid = os::fork_sibling();
+    }
     if (pid == 0) {
         ::prctl(PR_SET_NAME, "vn-spare"); // the zygote's name is the zygote's alone
         server_end.reset();
-        spawn(worker_end.get(), report.get(), report.worker_pid_slot());
+        spawn(birth, worker_end.get(), report.get(), report.worker_pid_slot());
         ::_exit(1);
     }
     answer.pid = pid > 0 ? pid : -errno;
@@ -64,11 +74,19 @@ void spawn_one(int control, const Zygote::Spawn& spawn) {
     }
 }
 
-[[noreturn]] void run_zygote(int control, const Zygote::Spawn& spawn, pid_t server) {
+[[noreturn]] void run_zygote(int control, const Zygote::Spawn& spawn,
+                             const Zygote::BecomeForker& become_forker, pid_t server) {
     ::prctl(PR_SET_NAME, "vn-zygote");
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (::getppid() != server)
         ::_exit(0);
+    UniqueFd server_pidfd(static_cast<int>(::syscall(SYS_pidfd_open, server, 0)));
+    Zygote::Birth birth;
+    birth.namespaces = become_forker();
+    if (server_pidfd)
+        birth.server_pidfd = server_pidfd.get();
+    else
+        birth.namespaces = 0;
     // The server blocks these for its signalfd. The zygote's children are the server's, so it
     // gets no SIGCHLD; an operator's SIGUSR1 (systemctl kill) is the server's, not a reason to die.
     ::signal(SIGUSR1, SIG_IGN);
@@ -84,13 +102,14 @@ void spawn_one(int control, const Zygote::Spawn& spawn) {
             continue;
         if (n <= 0)
             ::_exit(0); // the server closed its end: done
-        spawn_one(control, spawn);
+        spawn_one(control, spawn, birth);
     }
 }
 
 } // namespace
 
-std::unique_ptr<Zygote> Zygote::start(Spawn spawn, std::vector<int> keep_fds) {
+std::unique_ptr<Zygote> Zygote::start(Spawn spawn, std::vector<int> keep_fds,
+                                      BecomeForker become_forker) {
     UniqueFd server_end, zygote_end;
     if (!socket_pair(server_end, zygote_end)) {
         spdlog::warn("zygote: socketpair: {}; the server forks spare workers itself",
@@ -111,7 +130,7 @@ std::unique_ptr<Zygote> Zygote::start(Spawn spawn, std::vector<int> keep_fds) {
         // Whatever the server holds (a VMM's --socket-fd, a listening socket) stays there.
         if (!os::close_fds_from(STDERR_FILENO + 1, std::move(keep_fds)))
             ::_exit(1);
-        run_zygote(zygote_end.get(), spawn, server);
+        run_zygote(zygote_end.get(), spawn, become_forker, server);
     }
     zygote_end.reset();
     spdlog::debug("zygote: pid {} forks the spare workers", pid);

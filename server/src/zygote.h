@@ -10,14 +10,18 @@
 //
 // Its children are the server's (vn::os::fork_sibling), so the server reaps them, gets
 // their SIGCHLD and is the parent their jail and PR_SET_PDEATHSIG expect, exactly as for a spare
-// the server forked itself. Each answer carries the spare's pid, the server's end of its socket
-// and the memfd of its report (worker_report.h). The zygote is as trusted as the server: it
-// never runs guest-driven code, holds no client's fd, and dies with the server.
+// the server forked itself. The zygote takes the jail's process-wide steps once (JailHook::
+// become_forker) and makes each child in its namespaces, where it is PID 1 from the start: one
+// process per worker instead of a fork and the jail's hand-over. Each answer carries the spare's
+// pid, the server's end of its socket and the memfd of its report (worker_report.h). The zygote is
+// as trusted as the server: it never runs guest-driven code, holds no client's fd, and dies with
+// the server.
 #include "vn/os/unique_fd.h"
 #include "worker_report.h"
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -27,13 +31,25 @@ namespace vn::server {
 
 class Zygote {
   public:
+    // How a child came to be, for its jail and its first checks.
+    struct Birth {
+        std::uint64_t namespaces = 0; // CLONE_NEW* flags it was made with
+        // A pidfd of the server: a child in a PID namespace of its own cannot ask getppid()
+        // whether the server still lives. -1 where the kernel has none; the child is then made
+        // in no namespace.
+        int server_pidfd = -1;
+    };
     // Runs in each forked child and never returns: the worker's end of its socket, its report
     // and its pid slot, mapped from the report's memfd.
-    using Spawn = std::function<void(int socket_fd, WorkerReport* report, pid_t* pid_slot)>;
+    using Spawn = std::function<void(const Birth& birth, int socket_fd, WorkerReport* report,
+                                     pid_t* pid_slot)>;
+    // Runs once in the zygote before its first fork; returns the namespaces to make children in.
+    using BecomeForker = std::function<std::uint64_t()>;
 
     // Forks the zygote; it keeps only stderr, its control socket and `keep_fds` (the jail's).
     // nullptr, logged, where it cannot be started: the server then forks spares itself.
-    static std::unique_ptr<Zygote> start(Spawn spawn, std::vector<int> keep_fds);
+    static std::unique_ptr<Zygote> start(Spawn spawn, std::vector<int> keep_fds,
+                                         BecomeForker become_forker);
     // Ends the zygote and reaps it. Spares it forked are the server's to reap.
     ~Zygote();
     Zygote(const Zygote&) = delete;

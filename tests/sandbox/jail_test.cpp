@@ -58,10 +58,15 @@ JailConfig quiet_config() {
 } // namespace
 
 TEST_CASE("a jailed worker has no_new_privs, a seccomp filter and no capabilities", "[jail]") {
-    const auto result = run_jailed(quiet_config(), [](int out) {
-        report(out, slurp("/proc/self/status"));
-        return 0;
-    });
+    const Launch launch = GENERATE(Launch::HandOver, Launch::Born);
+    INFO(launch_name(launch));
+    const auto result = run_jailed(
+        quiet_config(),
+        [](int out) {
+            report(out, slurp("/proc/self/status"));
+            return 0;
+        },
+        launch);
     INFO(result.stderr_text);
     REQUIRE(result.exited);
     REQUIRE(result.exit_code == 0);
@@ -146,13 +151,19 @@ TEST_CASE("the environment keeps only what drivers need", "[jail][env]") {
     ::setenv("VK_DRIVER_FILES", "/x/icd.json", 1);
     ::setenv("VN_TEST_SECRET", "hunter2", 1);
     ::setenv("LD_PRELOAD", "/tmp/evil.so.not-loaded", 1);
-    const auto result = run_jailed(quiet_config(), [](int out) {
-        for (char** e = environ; *e; ++e) {
-            report(out, *e);
-            report(out, "\n");
-        }
-        return 0;
-    });
+    // Born in its namespaces, the worker's forker filtered the environment it inherited.
+    const Launch launch = GENERATE(Launch::HandOver, Launch::Born);
+    INFO(launch_name(launch));
+    const auto result = run_jailed(
+        quiet_config(),
+        [](int out) {
+            for (char** e = environ; *e; ++e) {
+                report(out, *e);
+                report(out, "\n");
+            }
+            return 0;
+        },
+        launch);
     ::unsetenv("VN_TEST_SECRET");
     ::unsetenv("LD_PRELOAD");
     ::unsetenv("MESA_SHADER_CACHE_DISABLE");
@@ -288,26 +299,35 @@ TEST_CASE("namespaces: own user, PID, mount, IPC and network namespaces", "[jail
         const ssize_t n = ::readlink(path.c_str(), link, sizeof(link) - 1);
         return n > 0 ? std::string(link) : std::string("?");
     };
-    const auto result = run_jailed(quiet_config(), [&ns_of](int out) {
-        std::string text = "pid=" + std::to_string(::getpid());
-        for (const char* which : {"user", "mnt", "pid", "ipc", "net"})
-            text += std::string(" ") + which + "=" + ns_of(which);
-        // A private /proc shows this namespace's processes only: ourselves.
-        int processes = 0;
-        if (DIR* dir = ::opendir("/proc")) {
-            while (dirent* entry = ::readdir(dir))
-                processes += std::isdigit(static_cast<unsigned char>(entry->d_name[0])) ? 1 : 0;
-            ::closedir(dir);
-        }
-        text += " processes=" + std::to_string(processes);
-        report(out, text);
-        return 0;
-    });
+    const Launch launch = GENERATE(Launch::HandOver, Launch::Born);
+    INFO(launch_name(launch));
+    const auto result = run_jailed(
+        quiet_config(),
+        [&ns_of](int out) {
+            std::string text = "pid=" + std::to_string(::getpid());
+            for (const char* which : {"user", "mnt", "pid", "ipc", "net"})
+                text += std::string(" ") + which + "=" + ns_of(which);
+            // Its own uid and gid, mapped to themselves.
+            text += " uid=" + std::to_string(::geteuid()) + " gid=" + std::to_string(::getegid());
+            // A private /proc shows this namespace's processes only: ourselves.
+            int processes = 0;
+            if (DIR* dir = ::opendir("/proc")) {
+                while (dirent* entry = ::readdir(dir))
+                    processes += std::isdigit(static_cast<unsigned char>(entry->d_name[0])) ? 1 : 0;
+                ::closedir(dir);
+            }
+            text += " processes=" + std::to_string(processes);
+            report(out, text);
+            return 0;
+        },
+        launch);
     INFO(result.report << "\n" << result.stderr_text);
     REQUIRE(result.exit_code == 0);
     CHECK(result.report.rfind("pid=1 ", 0) == 0);
     for (const char* which : {"user", "mnt", "ipc", "net"})
         CHECK(result.report.find(std::string(which) + "=" + ns_of(which)) == std::string::npos);
+    CHECK(result.report.find(" uid=" + std::to_string(::geteuid()) +
+                             " gid=" + std::to_string(::getegid()) + " ") != std::string::npos);
     CHECK(result.report.find("processes=1") != std::string::npos);
 }
 
@@ -318,13 +338,18 @@ TEST_CASE("workers of one jail share one network namespace, never the host's",
         WARN("namespaces unavailable here (" << support.detail << ")");
         return;
     }
-    const auto net_of_child = [](Jail& jail) {
-        const auto result = run_in_jail(jail, [](int out) {
-            char link[64] = {};
-            const ssize_t n = ::readlink("/proc/self/ns/net", link, sizeof(link) - 1);
-            report(out, n > 0 ? std::string(link) : std::string("?"));
-            return 0;
-        });
+    const Launch launch = GENERATE(Launch::HandOver, Launch::Born);
+    INFO(launch_name(launch));
+    const auto net_of_child = [launch](Jail& jail) {
+        const auto result = run_in_jail(
+            jail,
+            [](int out) {
+                char link[64] = {};
+                const ssize_t n = ::readlink("/proc/self/ns/net", link, sizeof(link) - 1);
+                report(out, n > 0 ? std::string(link) : std::string("?"));
+                return 0;
+            },
+            launch);
         INFO(result.stderr_text);
         REQUIRE(result.exit_code == 0);
         return result.report;
@@ -347,8 +372,8 @@ TEST_CASE("workers of one jail share one network namespace, never the host's",
 TEST_CASE("the worker's exit status and death signal reach its launcher", "[jail]") {
     // Handed over, the worker is the launcher's own child; behind a reaper, the reaper passes them
     // on.
-    const Launch launch = GENERATE(Launch::HandOver, Launch::Reaper);
-    INFO((launch == Launch::HandOver ? "hand-over" : "reaper"));
+    const Launch launch = GENERATE(Launch::HandOver, Launch::Reaper, Launch::Born);
+    INFO(launch_name(launch));
     auto result = run_jailed(
         quiet_config(), [](int) { return 7; }, launch);
     CHECK(result.exited);

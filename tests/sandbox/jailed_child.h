@@ -2,6 +2,7 @@
 // Runs a function in a forked child inside the worker jail and brings back what it reported and
 // how it ended. The child only writes to `report` (a pipe the jail is told to keep) and stderr; the
 // Catch2 assertions all run in the parent.
+#include "vn/os/process.h"
 #include "vn/sandbox/jail.h"
 
 #include <fcntl.h>
@@ -46,8 +47,21 @@ inline std::string read_all(int fd) {
 }
 
 // How the jail moves the worker into its PID namespace (jail.h): handed over to a process that is
-// this one's child too (as the server has it), or behind a reaper.
-enum class Launch { HandOver, Reaper };
+// this one's child too (as the server's own fork has it), behind a reaper, or born there: made in
+// its namespaces by a forker (as the server's zygote has it; Jail::become_forker), our child too.
+enum class Launch { HandOver, Reaper, Born };
+
+inline const char* launch_name(Launch launch) {
+    switch (launch) {
+    case Launch::HandOver:
+        return "hand-over";
+    case Launch::Reaper:
+        return "reaper";
+    case Launch::Born:
+        return "born in its namespaces";
+    }
+    return "?";
+}
 
 // body(report_fd) runs after setup() and narrow() of `jail`; its return value is the exit status.
 // worker_pid: where the worker ran as a process of its own (the hand-over), its pid; else 0.
@@ -62,6 +76,20 @@ inline ChildResult run_in_jail(Jail& jail, const std::function<int(int)>& body,
         return {};
     auto* slot = static_cast<pid_t*>(page);
     const pid_t pid = ::fork();
+    if (pid == 0 && launch == Launch::Born) {
+        // The forker: it reports its child's pid in the slot, as a hand-over does.
+        const std::uint64_t born_in = jail.become_forker();
+        const pid_t worker = os::fork_sibling(born_in);
+        if (worker == 0) {
+            ::dup2(err_pipe[1], STDERR_FILENO);
+            if (!jail.setup({&report_pipe[1], 1}, nullptr, born_in) || !jail.narrow())
+                ::_exit(120);
+            ::munmap(page, 4096);
+            ::_exit(body(report_pipe[1]));
+        }
+        *slot = worker;
+        ::_exit(worker > 0 ? 0 : 121);
+    }
     if (pid == 0) {
         ::dup2(err_pipe[1], STDERR_FILENO);
         // The pipe2 fds are O_CLOEXEC but still open here: the jail must close the read ends and

@@ -231,6 +231,14 @@ TEST_CASE("workers of the real server share one network namespace, never the ser
     }
     CHECK(worker_net == spare_net);
     CHECK(worker_net != namespace_of(server.pid, "net"));
+    // Everything else is each worker's own, whether the zygote made it there or it made its own.
+    for (const char* kind : {"user", "mnt", "pid", "ipc"}) {
+        INFO(kind);
+        const std::string mine = namespace_of(worker.process, kind);
+        CHECK_FALSE(mine.empty());
+        CHECK(mine != namespace_of(spare.process, kind));
+        CHECK(mine != namespace_of(server.pid, kind));
+    }
 }
 
 TEST_CASE("a spare worker waits jailed, serves the next context and is replaced",
@@ -302,15 +310,24 @@ TEST_CASE("spares come from the zygote as the server's children, and without it 
     REQUIRE(zygotes.size() == 1);
     const pid_t zygote = zygotes[0];
     // Unconfined like the server, whose copy it is, but holding no client's socket: stdio, its
-    // control socket and the jail's two namespace fds at most.
+    // control socket, its pidfd of the server and the jail's two namespace fds at most (it
+    // closes those once it has joined the shared network namespace). A spare can be jailed
+    // before the zygote has closed its copies of that spare's socket and report: counted again
+    // until it has.
     int fds = 0;
-    if (DIR* dir = ::opendir(("/proc/" + std::to_string(zygote) + "/fd").c_str())) {
-        while (dirent* entry = ::readdir(dir))
-            fds += entry->d_name[0] != '.';
-        ::closedir(dir);
+    for (int attempt = 0; attempt < 200; ++attempt) {
+        fds = 0;
+        if (DIR* dir = ::opendir(("/proc/" + std::to_string(zygote) + "/fd").c_str())) {
+            while (dirent* entry = ::readdir(dir))
+                fds += entry->d_name[0] != '.';
+            ::closedir(dir);
+        }
+        if (fds <= 7)
+            break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     CHECK(fds >= 4);
-    CHECK(fds <= 6);
+    CHECK(fds <= 7);
     auto first = create_context(server.proxy, 3);
     REQUIRE(fence_round_trip(first.get()) == VN_PROXY_OK);
 
@@ -328,8 +345,8 @@ TEST_CASE("spares come from the zygote as the server's children, and without it 
     CHECK(::kill(zygote, 0) != 0); // reaped, not a zombie child of the server
     const std::string log = server.log();
     INFO(log);
-    CHECK(log.find("hung up or misbehaved; the server forks spare workers itself") !=
-          std::string::npos);
+    // Seen as a hang-up of its socket, or as a request it could not take, whichever came first.
+    CHECK(log.find("the server forks spare workers itself") != std::string::npos);
     CHECK(server.alive());
 }
 

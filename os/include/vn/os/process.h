@@ -40,20 +40,23 @@ inline pid_t* glibc_tid_field() {
 // fork() for a process that forks on its parent's behalf: the child is the caller's sibling
 // (CLONE_PARENT), so the parent gets its SIGCHLD, reaps it and is the parent its
 // PR_SET_PDEATHSIG refers to. Only from a single-threaded process (no atfork handlers run).
-// Returns as fork() does; -1 with errno where the kernel (clone3, Linux 5.3) or the C library
-// (glibc_tid_field) cannot do it.
+// `namespaces` (CLONE_NEW* flags) has the child born in new namespaces, as unshare(2) would give
+// it, PID namespace included: it is then PID 1 there, and getppid() returns 0 in it.
+// Returns as fork() does; -1 with errno where the kernel (clone3, Linux 5.3; or the namespaces)
+// or the C library (glibc_tid_field) cannot do it.
 //
 // Hand-written because fork() has no such flag and glibc has no clone3 wrapper; clone3 without
 // CLONE_VM copies the address space as fork() does, and the child returns 0 on its copy of this
-// stack, keeping the caller's restartable-sequences registration.
-inline pid_t fork_sibling() {
+// stack, keeping the caller's restartable-sequences registration. The kernel writes the child's
+// tid as its own PID namespace numbers it, which is what glibc's field must hold.
+inline pid_t fork_sibling(std::uint64_t namespaces = 0) {
     pid_t* tid = glibc_tid_field();
     if (!tid) {
         errno = ENOSYS;
         return -1;
     }
     clone_args args{};
-    args.flags = CLONE_PARENT | CLONE_CHILD_SETTID;
+    args.flags = CLONE_PARENT | CLONE_CHILD_SETTID | namespaces;
     args.child_tid = reinterpret_cast<std::uintptr_t>(tid);
     // No exit signal of its own: with CLONE_PARENT the child takes the caller's (SIGCHLD for a
     // process made by fork()), and clone3 refuses another.

@@ -19,6 +19,11 @@
 //   launcher's own child and no page of the server's image is copied a second time. The kernel
 //   writes the worker's pid into the slot, a shared page the launcher reads; the launcher's code in
 //   the worker unmaps it before it serves, so a later exploit cannot rewrite it.
+// - Born there (setup() given the namespaces the launcher's clone made): a launcher that forks
+//   on the jail's behalf (become_forker()) makes each child with clone3 in its new namespaces, so
+//   the child already is PID 1 and setup() neither unshares nor makes another process. One
+//   process creation and exit per worker instead of two: on a host where those are dear (a
+//   paravirtualised guest) the largest part of a jail's cost.
 // - Reaper (no slot, or where the hand-over is not possible): the caller forks; the child becomes
 //   PID 1 and returns as the worker; the parent stays behind as a minimal reaper (no
 //   capabilities, its own tiny seccomp filter) that waits for the worker and then dies the same
@@ -117,7 +122,19 @@ class Jail {
     // worker_pid: a pid slot in memory the launcher shares (MAP_SHARED), for the hand-over above;
     // after a hand-over the launcher's child that called setup() has exited with status 0 and the
     // slot holds the worker's pid, a child of the launcher too. Untouched otherwise.
-    [[nodiscard]] bool setup(std::span<const int> extra_keep_fds = {}, pid_t* worker_pid = nullptr);
+    // born_in: the CLONE_NEW* flags this process was made with (become_forker()'s); setup() then
+    // finishes those namespaces (id maps, private mounts, /proc) instead of making them.
+    [[nodiscard]] bool setup(std::span<const int> extra_keep_fds = {}, pid_t* worker_pid = nullptr,
+                             std::uint64_t born_in = 0);
+    // Once, in a single-threaded process that only forks workers (the server's zygote), before
+    // its first fork: the steps that are the same for every worker and harmless to the forker
+    // itself are taken here, so that its children inherit them: the environment is filtered, and
+    // the forker joins the shared network namespace (and its owning user namespace, whose
+    // capabilities it keeps: it makes namespaces, and never runs guest-driven code). Returns the
+    // CLONE_NEW* flags its children should be made with and given to setup(); 0 where the jail
+    // has no namespaces. A child made without them (the clone refused) calls setup() with 0 and
+    // makes its own, as any forked child does.
+    [[nodiscard]] std::uint64_t become_forker();
     // Stage 2: installs the seccomp filter (nothing with SeccompMode::Off).
     [[nodiscard]] bool narrow();
 
@@ -142,6 +159,9 @@ class Jail {
     bool apply_rlimits();
     void filter_environment();
     bool enter_namespaces(pid_t* worker_pid);
+    bool finish_birth_namespaces(std::uint64_t born_in);
+    void make_mounts_private();
+    void mount_private_proc();
     // NotPossible: still the caller, which keeps a reaper instead. Otherwise this is the worker.
     enum class HandOver { Done, NotPossible, WorkerMustExit };
     HandOver hand_over_to_pid_namespace(pid_t* worker_pid);
@@ -159,6 +179,10 @@ class Jail {
     std::optional<BpfProgram> m_reaper_filter;
     bool m_in_mount_ns = false;
     bool m_report_violations = false;
+    // Set by become_forker(), in the forker's copy of the jail (and so in its children's).
+    bool m_environment_filtered = false;
+    uid_t m_forker_uid = 0; // the ids the children's user namespaces map to themselves
+    gid_t m_forker_gid = 0;
 };
 
 } // namespace vn::sandbox
