@@ -137,8 +137,12 @@ void CallQueue::run() {
             // The producer wrote the next slots on its own core: ask for them before they are
             // needed, so that their transfers overlap the driver's work on this one. Only
             // published slots, or the line would be taken from the producer while it writes.
-            if (static_cast<std::int32_t>(produced - consumed) > prefetch_distance)
-                __builtin_prefetch(&(*m_slots)[(consumed + prefetch_distance) % slot_count]);
+            if (static_cast<std::int32_t>(produced - consumed) > prefetch_distance) {
+                const auto* ahead = reinterpret_cast<const char*>(
+                    &(*m_slots)[(consumed + prefetch_distance) % slot_count]);
+                for (int line = 0; line < prefetch_lines; ++line)
+                    __builtin_prefetch(ahead + 64 * line);
+            }
             Slot& slot = (*m_slots)[consumed % slot_count];
             if (!slot.run) {
                 m_consumed.store(consumed + 1, std::memory_order_seq_cst);
