@@ -440,8 +440,9 @@ void ProcessLauncher::on_event() {
     // A hang-up with nothing asked is an answer too.
     if (m_zygote && m_requested == 0)
         (void)take_answer(0);
-    // The forked child of a spare hands over to its worker and exits (jail.h), often before its
-    // answer arrived: its SIGCHLD found nothing to reap then.
+    // A spare can end before its answer arrived (a jail that failed; or, where the zygote could
+    // not make it in its namespaces, the forked child that handed over to it, jail.h): its
+    // SIGCHLD found nothing to reap then.
     reap_spare();
 }
 
