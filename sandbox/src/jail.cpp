@@ -504,8 +504,9 @@ bool Jail::apply_rlimits() {
 }
 
 bool Jail::enter_namespaces(pid_t* worker_pid) {
-    // Before the worker's own user namespace, which is then nested in the shared one's owner.
-    const bool shared_net = join_shared_network_namespace();
+    // Before the worker's own user namespace, which is then nested in the shared one's owner. A
+    // forker's child (one it could not make in its namespaces) is in it already.
+    const bool shared_net = m_in_shared_net || join_shared_network_namespace();
     std::string why;
     const bool user = enter_user_namespace(why);
     if (!user) {
@@ -563,6 +564,7 @@ std::uint64_t Jail::become_forker() {
     if (!m_config.namespaces)
         return 0;
     const bool shared_net = join_shared_network_namespace();
+    m_in_shared_net = shared_net;
     m_forker_uid = ::geteuid();
     m_forker_gid = ::getegid();
     return CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWPID |

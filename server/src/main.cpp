@@ -15,6 +15,7 @@
 
 #include <fcntl.h>
 #include <getopt.h>
+#include <sched.h>
 #include <seccomp.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -113,14 +114,20 @@ void print_usage(std::FILE* out) {
 class SandboxJail final : public JailHook {
   public:
     SandboxJail(vn::sandbox::JailConfig config, std::optional<std::uint32_t> violation_ctx,
-                std::optional<std::uint32_t> fault_ctx)
-        : m_jail(std::move(config)), m_violation_ctx(violation_ctx), m_fault_ctx(fault_ctx) {}
+                std::optional<std::uint32_t> fault_ctx, bool refuse_birth)
+        : m_jail(std::move(config)), m_violation_ctx(violation_ctx), m_fault_ctx(fault_ctx),
+          m_refuse_birth(refuse_birth) {}
 
     bool setup(std::uint32_t, int socket_fd, pid_t* worker_pid, std::uint64_t born_in) override {
         return m_jail.setup({&socket_fd, 1}, worker_pid, born_in);
     }
 
-    std::uint64_t become_forker() override { return m_jail.become_forker(); }
+    std::uint64_t become_forker() override {
+        const std::uint64_t namespaces = m_jail.become_forker();
+        // Test only (--test-zygote-clone-refused): a flag the kernel refuses beside CLONE_NEWNS
+        // (EINVAL), so that tests see the zygote fall back to spares that make their own.
+        return m_refuse_birth && namespaces != 0 ? namespaces | CLONE_FS : namespaces;
+    }
 
     bool narrow(std::uint32_t) override { return m_jail.narrow(); }
 
@@ -149,6 +156,7 @@ class SandboxJail final : public JailHook {
     vn::sandbox::Jail m_jail;
     std::optional<std::uint32_t> m_violation_ctx;
     std::optional<std::uint32_t> m_fault_ctx;
+    bool m_refuse_birth;
 };
 
 std::optional<std::uint64_t> parse_u64(std::string_view text) {
@@ -387,6 +395,7 @@ int main(int argc, char** argv) {
         kRlimitData,
         kTestViolation,
         kTestFault,
+        kTestCloneRefused,
         kMaxDeviceMemory,
         kMaxHostMemory,
         kMaxObjects,
@@ -411,6 +420,7 @@ int main(int argc, char** argv) {
         {"worker-rlimit-data", required_argument, nullptr, kRlimitData},
         {"test-worker-seccomp-violation", required_argument, nullptr, kTestViolation},
         {"test-worker-fault", required_argument, nullptr, kTestFault},
+        {"test-zygote-clone-refused", no_argument, nullptr, kTestCloneRefused},
         {"context-max-device-memory", required_argument, nullptr, kMaxDeviceMemory},
         {"context-max-host-memory", required_argument, nullptr, kMaxHostMemory},
         {"context-max-objects", required_argument, nullptr, kMaxObjects},
@@ -436,6 +446,7 @@ int main(int argc, char** argv) {
     vn::sandbox::JailConfig jail_config;
     std::optional<std::uint32_t> violation_ctx;
     std::optional<std::uint32_t> fault_ctx;
+    bool refuse_birth = false;
     vn::decoder::ContextQuotas quotas;
     bool thread_workers = false;
     // auto by default: on NVIDIA's driver 580 (H100) a worker forked from a server that had
@@ -508,6 +519,9 @@ int main(int argc, char** argv) {
             (opt == kTestViolation ? violation_ctx : fault_ctx) = static_cast<std::uint32_t>(*id);
             break;
         }
+        case kTestCloneRefused:
+            refuse_birth = true;
+            break;
         case kListen:
             listen_path = optarg;
             break;
@@ -676,7 +690,7 @@ int main(int argc, char** argv) {
                          ns.user ? "" : "user ", ns.others ? "" : "mount/IPC/network ",
                          ns.pid ? "" : "PID ", ns.detail.empty() ? "not permitted" : ns.detail);
         }
-        sandbox_jail.emplace(std::move(jail_config), violation_ctx, fault_ctx);
+        sandbox_jail.emplace(std::move(jail_config), violation_ctx, fault_ctx, refuse_birth);
     } else if (!thread_workers) {
         spdlog::warn("--sandbox=off: workers run without a jail");
     }

@@ -212,16 +212,26 @@ TEST_CASE("workers of the real server share one network namespace, never the ser
         WARN("no network namespaces here");
         return;
     }
-    ServerProcess server({"--log-level=debug"});
+    // Spares the zygote makes in their namespaces, and (where its clone is refused: a test-only
+    // option has the kernel refuse it) spares that make their own.
+    const bool refused = GENERATE(false, true);
+    INFO((refused ? "the zygote's clone refused" : "born in their namespaces"));
+    ServerProcess server(
+        refused ? std::vector<std::string>{"--log-level=debug", "--test-zygote-clone-refused"}
+                : std::vector<std::string>{"--log-level=debug"});
     auto ctx = create_context(server.proxy, 1);
     REQUIRE(fence_round_trip(ctx.get()) == VN_PROXY_OK);
     const Jailed worker = find_jailed(server.pid, "vn-ctx-1");
     const Jailed spare = find_jailed(server.pid, "vn-spare");
     REQUIRE(worker.process > 0);
     REQUIRE(spare.process > 0);
+    check_confined(worker);
+    check_confined(spare);
     const std::string log = server.log();
     INFO(log);
     CHECK(log.find("the worker gets its own") == std::string::npos);
+    CHECK((log.find("zygote: cannot make a worker in its namespaces") != std::string::npos) ==
+          refused);
     const std::string worker_net = namespace_of(worker.process, "net");
     const std::string spare_net = namespace_of(spare.process, "net");
     if (worker_net.empty() || spare_net.empty()) {

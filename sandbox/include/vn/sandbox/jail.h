@@ -181,7 +181,8 @@ class Jail {
     bool m_report_violations = false;
     // Set by become_forker(), in the forker's copy of the jail (and so in its children's).
     bool m_environment_filtered = false;
-    uid_t m_forker_uid = 0; // the ids the children's user namespaces map to themselves
+    bool m_in_shared_net = false; // the forker joined the shared network namespace
+    uid_t m_forker_uid = 0;       // the ids the children's user namespaces map to themselves
     gid_t m_forker_gid = 0;
 };
 
