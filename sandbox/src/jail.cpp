@@ -567,6 +567,16 @@ std::uint64_t Jail::become_forker() {
     m_in_shared_net = shared_net;
     m_forker_uid = ::geteuid();
     m_forker_gid = ::getegid();
+    // Joining gave the forker every capability in the shared namespace's owner. It needs none
+    // but one: a child made with CLONE_NEWUSER gets its other namespaces in its own new user
+    // namespace, where it has every capability, and so does one that unshares them itself. The
+    // one: a root server's children map uid 0 to itself, which the kernel allows only in a user
+    // namespace whose creator held CAP_SETFCAP.
+    const std::optional<cap_value_t> keep =
+        m_forker_uid == 0 ? std::optional<cap_value_t>(CAP_SETFCAP) : std::nullopt;
+    if (!drop_capabilities(keep))
+        log(LogLevel::Warn, "the forker keeps its capabilities in the shared network namespace's "
+                            "owner");
     return CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWPID |
            (shared_net ? 0 : CLONE_NEWNET);
 }
@@ -672,25 +682,31 @@ Jail::HandOver Jail::hand_over_to_pid_namespace(pid_t* worker_pid) {
     return HandOver::Done;
 }
 
-bool Jail::drop_capabilities() {
+bool Jail::drop_capabilities(std::optional<cap_value_t> keep) {
     // The bounding set can only shrink with CAP_SETPCAP: always ours in a fresh user namespace,
     // never for an unprivileged server without one (which has nothing to drop anyway).
     if (has_effective(CAP_SETPCAP)) {
         for (cap_value_t cap = 0; cap < static_cast<cap_value_t>(cap_max_bits()); ++cap) {
-            if (cap_drop_bound(cap) != 0 && errno != EINVAL) {
+            if (cap != keep && cap_drop_bound(cap) != 0 && errno != EINVAL) {
                 log(LogLevel::Error, errno_text("dropping the capability bounding set"));
                 return false;
             }
         }
     }
     (void)cap_reset_ambient(); // fails only where the kernel has no ambient set
-    CapHandle empty(cap_init());
-    if (!empty || cap_set_proc(empty.get()) != 0) {
-        log(LogLevel::Error, errno_text("cap_set_proc(empty)"));
+    CapHandle wanted(cap_init());
+    if (wanted && keep) {
+        const cap_value_t kept[] = {*keep};
+        if (cap_set_flag(wanted.get(), CAP_PERMITTED, 1, kept, CAP_SET) != 0 ||
+            cap_set_flag(wanted.get(), CAP_EFFECTIVE, 1, kept, CAP_SET) != 0)
+            wanted.reset();
+    }
+    if (!wanted || cap_set_proc(wanted.get()) != 0) {
+        log(LogLevel::Error, errno_text("cap_set_proc"));
         return false;
     }
     CapHandle now(cap_get_proc());
-    if (!now || cap_compare(now.get(), empty.get()) != 0) {
+    if (!now || cap_compare(now.get(), wanted.get()) != 0) {
         log(LogLevel::Error, "capabilities are still set after dropping them");
         return false;
     }

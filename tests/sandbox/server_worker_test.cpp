@@ -319,7 +319,15 @@ TEST_CASE("spares come from the zygote as the server's children, and without it 
             zygotes.push_back(child);
     REQUIRE(zygotes.size() == 1);
     const pid_t zygote = zygotes[0];
-    // Unconfined like the server, whose copy it is, but holding no client's socket: stdio, its
+    // It joined the shared network namespace's owner and dropped the capabilities that gave it
+    // (making its children's namespaces needs none); a root server's keeps CAP_SETFCAP, without
+    // which its children could not map uid 0.
+    const std::string kept = ::geteuid() == 0 ? "0000000080000000" : "0000000000000000";
+    CHECK(status_field(zygote, "CapEff") == kept);
+    CHECK(status_field(zygote, "CapPrm") == kept);
+    if (vn::sandbox::Jail::probe_namespaces().user)
+        CHECK(status_field(zygote, "CapBnd") == kept);
+    // No seccomp filter (it forks and makes namespaces), but holding no client's socket: stdio, its
     // control socket, its pidfd of the server and the jail's two namespace fds at most (it
     // closes those once it has joined the shared network namespace). A spare can be jailed
     // before the zygote has closed its copies of that spare's socket and report: counted again

@@ -129,8 +129,9 @@ class Jail {
     // Once, in a single-threaded process that only forks workers (the server's zygote), before
     // its first fork: the steps that are the same for every worker and harmless to the forker
     // itself are taken here, so that its children inherit them: the environment is filtered, and
-    // the forker joins the shared network namespace (and its owning user namespace, whose
-    // capabilities it keeps: it makes namespaces, and never runs guest-driven code). Returns the
+    // the forker joins the shared network namespace (and its owning user namespace), then drops
+    // the capabilities that gave it, which making its children's namespaces does not need (a root
+    // server's forker keeps CAP_SETFCAP there, to map uid 0 in them). Returns the
     // CLONE_NEW* flags its children should be made with and given to setup(); 0 where the jail
     // has no namespaces. A child made without them (the clone refused) calls setup() with 0 and
     // makes its own, as any forked child does.
@@ -166,7 +167,8 @@ class Jail {
     enum class HandOver { Done, NotPossible, WorkerMustExit };
     HandOver hand_over_to_pid_namespace(pid_t* worker_pid);
     bool fork_reaper();
-    bool drop_capabilities();
+    // All of them, but `keep` where it is given (a value of <sys/capability.h>'s cap_value_t).
+    bool drop_capabilities(std::optional<int> keep = std::nullopt);
     [[noreturn]] void run_reaper(pid_t worker, int ready_fd);
     void make_shared_network_namespace();
     bool join_shared_network_namespace();
