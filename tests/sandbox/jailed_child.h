@@ -78,8 +78,13 @@ inline ChildResult run_in_jail(Jail& jail, const std::function<int(int)>& body,
     const pid_t pid = ::fork();
     if (pid == 0 && launch == Launch::Born) {
         // The forker: it reports its child's pid in the slot, as a hand-over does.
-        const std::uint64_t born_in = jail.become_forker();
-        const pid_t worker = os::fork_sibling(born_in);
+        std::uint64_t born_in = jail.become_forker();
+        pid_t worker = os::fork_sibling(born_in);
+        if (worker < 0 && born_in != 0) {
+            // As the server's zygote does where the kernel refuses them: the child makes its own.
+            born_in = 0;
+            worker = os::fork_sibling();
+        }
         if (worker == 0) {
             ::dup2(err_pipe[1], STDERR_FILENO);
             if (!jail.setup({&report_pipe[1], 1}, nullptr, born_in) || !jail.narrow())
