@@ -91,6 +91,7 @@ bool write_all(int fd, const std::byte* data, std::size_t size) {
 // mremap() replaces the old pages in one step, so nothing ever sees the range unmapped.
 bool move_segment(const Segment& s, std::string& error) {
     const std::size_t size = s.end - s.start;
+    // NOLINTNEXTLINE(performance-no-int-to-ptr): an address the dynamic linker reported
     auto* const where = reinterpret_cast<std::byte*>(s.start);
     const std::string name = "vn-relro:" + base_name(s.object);
     UniqueFd fd(::memfd_create(name.c_str(), MFD_CLOEXEC | MFD_ALLOW_SEALING));

@@ -392,7 +392,12 @@ void ProcessLauncher::start_zygote() {
                            pid_t* pid_slot) {
             run_spare(socket_fd, m_jail, server_pid, m_quotas, report, pid_slot, birth);
         },
-        m_jail.held_fds(), [this] { return m_jail.become_forker(); });
+        m_jail.held_fds(),
+        [this] {
+            if (m_prepare_zygote)
+                m_prepare_zygote();
+            return m_jail.become_forker();
+        });
 }
 
 bool ProcessLauncher::take_answer(int timeout_ms) {

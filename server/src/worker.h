@@ -14,6 +14,7 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -150,6 +151,11 @@ class ProcessLauncher final : public WorkerLauncher {
     ProcessLauncher(JailHook& jail, unsigned spares, decoder::ContextQuotas quotas = {})
         : m_jail(jail), m_spares(spares), m_quotas(quotas) {}
     ~ProcessLauncher() override;
+    // What the zygote does once, before it forks its first spare, to make its forks cheaper
+    // (main.cpp: the code every worker runs, startup_code.h).
+    void set_zygote_preparation(std::function<void()> prepare) {
+        m_prepare_zygote = std::move(prepare);
+    }
     std::optional<LaunchedWorker> launch(const ContextConfig& config) override;
     void prepare_spare(bool fill) override;
     void reap_spare() override;
@@ -180,6 +186,7 @@ class ProcessLauncher final : public WorkerLauncher {
     // Spares are forked by the zygote where it runs, else by the server itself.
     std::unique_ptr<Zygote> m_zygote;
     bool m_zygote_tried = false;
+    std::function<void()> m_prepare_zygote;
     unsigned m_requested = 0; // asked of the zygote, not answered yet
 };
 
