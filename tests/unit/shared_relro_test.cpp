@@ -2,6 +2,7 @@
 // segments keep their address and bytes, the program keeps running on them, and a fork no longer
 // copies them.
 #include "shared_relro.h"
+#include "smaps_entry.h"
 
 #include <catch2/catch.hpp>
 #include <dlfcn.h>
@@ -11,9 +12,7 @@
 
 #include <cstdint>
 #include <cstring>
-#include <fstream>
 #include <map>
-#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -46,32 +45,6 @@ std::map<std::string, Range> relro_ranges() {
         },
         &out);
     return out;
-}
-
-// The /proc/self/smaps entry that holds `address`: its maps line and its Rss in KiB.
-std::pair<std::string, long> vma_at(std::uintptr_t address) {
-    std::ifstream smaps("/proc/self/smaps");
-    std::string line, header;
-    bool inside = false;
-    while (std::getline(smaps, line)) {
-        const auto dash = line.find('-');
-        const auto space = line.find(' ');
-        if (dash != std::string::npos && space != std::string::npos && dash < space &&
-            line.find_first_not_of("0123456789abcdef") == dash) {
-            const std::uintptr_t start = std::stoull(line.substr(0, dash), nullptr, 16);
-            const std::uintptr_t end =
-                std::stoull(line.substr(dash + 1, space - dash - 1), nullptr, 16);
-            inside = address >= start && address < end;
-            if (inside)
-                header = line;
-        } else if (inside && line.rfind("Rss:", 0) == 0) {
-            std::istringstream in(line.substr(4));
-            long kib = -1;
-            in >> kib;
-            return {header, kib};
-        }
-    }
-    return {"", -1};
 }
 
 std::string base_name(const std::string& path) {
@@ -109,7 +82,8 @@ TEST_CASE("relocated read-only data moves to shared memory with its address and 
         INFO(m.object);
         const Range r = before.at(m.object);
         CHECK(m.bytes == r.end - r.start);
-        const auto [header, rss] = vma_at(r.start);
+        const auto entry = vn::test::smaps_entry_at(r.start);
+        const std::string& header = entry.header;
         CHECK(header.find(" r--p ") != std::string::npos);
         CHECK(header.find("vn-relro:" + base_name(m.object)) != std::string::npos);
         CHECK(std::memcmp(reinterpret_cast<const void*>(r.start), bytes[m.object].data(),
@@ -131,7 +105,7 @@ TEST_CASE("relocated read-only data moves to shared memory with its address and 
     const pid_t child = ::fork();
     REQUIRE(child >= 0);
     if (child == 0) {
-        const long rss = vma_at(loader_range.start).second;
+        const long rss = vn::test::smaps_entry_at(loader_range.start).rss_kib;
         ::_exit(rss == 0 ? 0 : 1);
     }
     int status = 0;

@@ -1,6 +1,7 @@
 // The zygote's code mapping (server/src/startup_code.h), on this test process itself: a fork gets
 // the program's code with its page tables afterwards, where before it had to fault it in, and
 // the mappings keep their bytes, protection and extent.
+#include "smaps_entry.h"
 #include "startup_code.h"
 
 #include <catch2/catch.hpp>
@@ -10,43 +11,10 @@
 
 #include <cstdint>
 #include <cstring>
-#include <fstream>
 #include <string>
 #include <vector>
 
 namespace {
-
-struct Vma {
-    std::uintptr_t start = 0;
-    std::uintptr_t end = 0;
-    std::string header; // its /proc/self/smaps line
-    long rss_kib = -1;
-};
-
-// The /proc/self/smaps entry that holds `address`.
-Vma vma_at(std::uintptr_t address) {
-    std::ifstream smaps("/proc/self/smaps");
-    std::string line;
-    Vma vma;
-    bool inside = false;
-    while (std::getline(smaps, line)) {
-        const auto dash = line.find('-');
-        const auto space = line.find(' ');
-        if (dash != std::string::npos && space != std::string::npos && dash < space &&
-            line.find_first_not_of("0123456789abcdef") == dash) {
-            const std::uintptr_t start = std::stoull(line.substr(0, dash), nullptr, 16);
-            const std::uintptr_t end =
-                std::stoull(line.substr(dash + 1, space - dash - 1), nullptr, 16);
-            inside = address >= start && address < end;
-            if (inside)
-                vma = {start, end, line, -1};
-        } else if (inside && line.rfind("Rss:", 0) == 0) {
-            vma.rss_kib = std::stol(line.substr(4));
-            return vma;
-        }
-    }
-    return {};
-}
 
 // In a fork of this process: the KiB of `address`'s mapping resident there, as the child finds
 // it before running anything of the program but this function's few pages.
@@ -56,7 +24,7 @@ long rss_in_a_fork(std::uintptr_t address) {
     const pid_t child = ::fork();
     REQUIRE(child >= 0);
     if (child == 0) {
-        const long rss = vma_at(address).rss_kib;
+        const long rss = vn::test::smaps_entry_at(address).rss_kib;
         ::_exit(::write(pipe_fds[1], &rss, sizeof(rss)) == sizeof(rss) ? 0 : 1);
     }
     ::close(pipe_fds[1]);
@@ -82,7 +50,7 @@ TEST_CASE("the program and the libraries loaded with it are the startup objects"
           "[startup_code]") {
     const auto objects = vn::server::startup_objects();
     // This program's code, and the C library's.
-    CHECK(covers(objects, reinterpret_cast<std::uintptr_t>(&vma_at)));
+    CHECK(covers(objects, reinterpret_cast<std::uintptr_t>(&rss_in_a_fork)));
     CHECK(covers(objects, reinterpret_cast<std::uintptr_t>(&::getpid)));
     // The vDSO is the kernel's.
     const auto vdso = reinterpret_cast<std::uintptr_t>(::dlsym(RTLD_DEFAULT, "__vdso_time"));
@@ -93,7 +61,7 @@ TEST_CASE("the program and the libraries loaded with it are the startup objects"
 TEST_CASE("a fork gets the startup objects' code mapped, with its bytes and protection",
           "[startup_code]") {
     const auto code = reinterpret_cast<std::uintptr_t>(&rss_in_a_fork);
-    const Vma before = vma_at(code);
+    const vn::test::SmapsEntry before = vn::test::smaps_entry_at(code);
     REQUIRE(before.header.find(" r-xp ") != std::string::npos);
     const long size_kib = static_cast<long>((before.end - before.start) >> 10);
     const std::vector<unsigned char> bytes(reinterpret_cast<const unsigned char*>(before.start),
@@ -109,7 +77,7 @@ TEST_CASE("a fork gets the startup objects' code mapped, with its bytes and prot
     CHECK(mapped.bytes >= static_cast<std::size_t>(size_kib) << 10);
 
     // The same mapping, whole, read-only and executable, holding the same bytes.
-    const Vma after = vma_at(code);
+    const vn::test::SmapsEntry after = vn::test::smaps_entry_at(code);
     CHECK(after.header == before.header);
     CHECK(std::memcmp(reinterpret_cast<const void*>(after.start), bytes.data(), bytes.size()) == 0);
     CHECK(after.rss_kib == size_kib);
