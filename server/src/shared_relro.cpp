@@ -1,5 +1,6 @@
 #include "shared_relro.h"
 
+#include "proc_maps.h"
 #include "vn/os/unique_fd.h"
 
 #include <fcntl.h>
@@ -10,8 +11,7 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
-#include <fstream>
-#include <sstream>
+#include <string>
 
 namespace vn::server {
 
@@ -34,21 +34,9 @@ struct Vma {
 
 std::vector<Vma> read_maps() {
     std::vector<Vma> vmas;
-    std::ifstream maps("/proc/self/maps");
-    std::string line;
-    while (std::getline(maps, line)) {
-        std::istringstream in(line);
-        std::string range, offset, device, inode;
-        Vma vma;
-        in >> range >> vma.perms >> offset >> device >> inode;
-        std::getline(in >> std::ws, vma.path);
-        const auto dash = range.find('-');
-        if (dash == std::string::npos)
-            continue;
-        vma.start = std::stoull(range.substr(0, dash), nullptr, 16);
-        vma.end = std::stoull(range.substr(dash + 1), nullptr, 16);
-        vmas.push_back(std::move(vma));
-    }
+    (void)for_each_mapping([&vmas](const MapsEntry& m) {
+        vmas.push_back({m.start, m.end, m.perms, std::string(m.path)});
+    });
     return vmas;
 }
 

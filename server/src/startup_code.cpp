@@ -1,5 +1,6 @@
 #include "startup_code.h"
 
+#include "proc_maps.h"
 #include "vn/os/unique_fd.h"
 
 #include <fcntl.h>
@@ -8,9 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <array>
 #include <cerrno>
-#include <cstdio>
 #include <cstring>
 #include <string_view>
 
@@ -22,63 +21,7 @@ namespace vn::server {
 
 namespace {
 
-// One line of /proc/self/maps, as far as this file needs it.
-struct Vma {
-    std::uintptr_t start = 0;
-    std::uintptr_t end = 0;
-    char perms[5] = {};
-    std::string_view path; // into the line
-};
-
-bool parse_vma(std::string_view line, Vma& vma) {
-    unsigned long start = 0, end = 0;
-    int path_at = -1;
-    // The line is NUL-terminated by the caller (read_maps).
-    if (std::sscanf(line.data(), "%lx-%lx %4s %*s %*s %*s %n", &start, &end, vma.perms, &path_at) <
-            3 ||
-        path_at < 0)
-        return false;
-    vma.start = start;
-    vma.end = end;
-    vma.path = line.substr(static_cast<std::size_t>(path_at));
-    return true;
-}
-
-// Calls `each` with every mapping of this process. Without the heap: the zygote's allocations are
-// the pages each of its forks would copy on its own first allocations (a spare's reuse the
-// zygote's freed blocks), and a std::ifstream of /proc/self/maps left a dozen such pages.
-template <typename Each>
-bool read_maps(Each&& each) {
-    os::UniqueFd maps(::open("/proc/self/maps", O_RDONLY | O_CLOEXEC));
-    if (!maps)
-        return false;
-    std::array<char, 16384> buffer; // many lines; a line is at most PATH_MAX and some
-    std::size_t used = 0;
-    for (;;) {
-        const ssize_t n = ::read(maps.get(), buffer.data() + used, buffer.size() - 1 - used);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return n == 0;
-        used += static_cast<std::size_t>(n);
-        std::size_t begin = 0;
-        for (std::size_t i = begin; i < used; ++i) {
-            if (buffer[i] != '\n')
-                continue;
-            buffer[i] = '\0';
-            Vma vma;
-            if (parse_vma(std::string_view(buffer.data() + begin, i - begin), vma))
-                each(vma);
-            begin = i + 1;
-        }
-        if (begin == 0 && used == buffer.size() - 1)
-            return false; // a line longer than the buffer: not /proc/self/maps as we know it
-        std::memmove(buffer.data(), buffer.data() + begin, used - begin);
-        used -= begin;
-    }
-}
-
-bool inside(const std::vector<AddressRange>& objects, const Vma& vma) {
+bool inside(const std::vector<AddressRange>& objects, const MapsEntry& vma) {
     return std::any_of(objects.begin(), objects.end(), [&](const AddressRange& r) {
         return vma.start >= r.start && vma.end <= r.end;
     });
@@ -119,7 +62,7 @@ MappedCode map_code_for_forks(const std::vector<AddressRange>& objects, std::str
         error = std::string("/proc/self/mem: ") + std::strerror(errno);
         return mapped;
     }
-    const bool complete = read_maps([&](const Vma& vma) {
+    const bool complete = for_each_mapping([&](const MapsEntry& vma) {
         // Code and read-only data of a file, private: what fork() leaves to page faults. The
         // server's shared RELRO copies (memfds) are left out on purpose (shared_relro.h).
         const std::string_view perms(vma.perms);

@@ -76,30 +76,27 @@ inline ChildResult run_in_jail(Jail& jail, const std::function<int(int)>& body,
         return {};
     auto* slot = static_cast<pid_t*>(page);
     const pid_t pid = ::fork();
+    std::uint64_t born_in = 0;
     if (pid == 0 && launch == Launch::Born) {
         // The forker: it reports its child's pid in the slot, as a hand-over does.
-        std::uint64_t born_in = jail.become_forker();
+        born_in = jail.become_forker();
         pid_t worker = os::fork_sibling(born_in);
         if (worker < 0 && born_in != 0) {
             // As the server's zygote does where the kernel refuses them: the child makes its own.
             born_in = 0;
             worker = os::fork_sibling();
         }
-        if (worker == 0) {
-            ::dup2(err_pipe[1], STDERR_FILENO);
-            if (!jail.setup({&report_pipe[1], 1}, nullptr, born_in) || !jail.narrow())
-                ::_exit(120);
-            ::munmap(page, 4096);
-            ::_exit(body(report_pipe[1]));
+        if (worker != 0) {
+            *slot = worker;
+            ::_exit(worker > 0 ? 0 : 121);
         }
-        *slot = worker;
-        ::_exit(worker > 0 ? 0 : 121);
     }
     if (pid == 0) {
         ::dup2(err_pipe[1], STDERR_FILENO);
         // The pipe2 fds are O_CLOEXEC but still open here: the jail must close the read ends and
         // err_pipe[1] (stderr is its copy) on its own.
-        if (!jail.setup({&report_pipe[1], 1}, launch == Launch::HandOver ? slot : nullptr) ||
+        if (!jail.setup({&report_pipe[1], 1}, launch == Launch::HandOver ? slot : nullptr,
+                        born_in) ||
             !jail.narrow())
             ::_exit(120);
         ::munmap(page, 4096);
