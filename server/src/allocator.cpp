@@ -3,6 +3,7 @@
 #include <string>
 
 #ifdef VN_JEMALLOC
+#include <cstdio>
 #include <jemalloc/jemalloc.h>
 
 #include <cstddef>
@@ -59,6 +60,28 @@ void release_free_memory() {
     (void)mallctl(purge.c_str(), nullptr, nullptr, nullptr, 0);
 #else
     ::malloc_trim(0);
+#endif
+}
+
+void fill_thread_cache() {
+#ifdef VN_JEMALLOC
+    // One block of each small size class, allocated and freed: the allocation refills the empty
+    // cache bin from the arena (half the bin's slots), the free puts the block back. mallocx and
+    // dallocx, not malloc and free, which a compiler may remove as a pair.
+    unsigned bins = 0;
+    std::size_t size = sizeof(bins);
+    if (mallctl("arenas.nbins", &bins, &size, nullptr, 0) != 0)
+        return;
+    for (unsigned i = 0; i < bins; ++i) {
+        char name[64];
+        std::snprintf(name, sizeof(name), "arenas.bin.%u.size", i);
+        std::size_t block = 0;
+        size = sizeof(block);
+        if (mallctl(name, &block, &size, nullptr, 0) != 0 || block == 0)
+            continue;
+        if (void* p = mallocx(block, 0))
+            dallocx(p, 0);
+    }
 #endif
 }
 

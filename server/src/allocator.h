@@ -12,4 +12,10 @@ std::string allocator_description();
 // of every arena), so that a fork does not mark them copy-on-write in every worker.
 void release_free_memory();
 
+// Fills the calling thread's cache of free blocks (jemalloc's tcache) with blocks of every small
+// size, for a process that forks: its children then take their first blocks from the copied cache,
+// instead of each refilling it, which writes cache and arena pages the fork shares (a copy of each
+// page in every child). For the zygote, before its first fork; nothing with glibc's malloc.
+void fill_thread_cache();
+
 } // namespace vn::server

@@ -8,6 +8,7 @@
 #include "server.h"
 #include "shared_relro.h"
 #include "startup_code.h"
+#include "vn/decoder/driver_preload.h"
 #include "vn/sandbox/jail.h"
 #include "vn/sandbox/policy.h"
 #include "vn/server/protocol/seqpacket.h"
@@ -734,6 +735,10 @@ int main(int argc, char** argv) {
         spdlog::log(error.empty() ? spdlog::level::debug : spdlog::level::info,
                     "zygote: {} mappings of code and read-only data ({} KiB) copied by fork{}{}",
                     mapped.mappings, mapped.bytes >> 10, error.empty() ? "" : "; not all: ", error);
+        // Values every context computes once, computed here instead, and the allocator's cache
+        // filled last: each is a write that every fork would otherwise copy a page for.
+        (void)vn::decoder::guest_instance_version();
+        vn::server::fill_thread_cache();
     });
     ThreadLauncher thread_launcher(quotas);
     WorkerLauncher& launcher =

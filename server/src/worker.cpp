@@ -274,7 +274,7 @@ void set_context_name(std::uint32_t ctx_id) {
     // While no context waits: the loader's first call, which every context's first command needs,
     // and the context's loop and decoder, whose allocations and first-touched pages (copy-on-write
     // after the fork) cost a context about a millisecond of its start on a loaded host.
-    (void)decoder::host_instance_version();
+    (void)decoder::guest_instance_version();
     ContextConfig config;
     config.quotas = quotas;
     config.report = report;

@@ -41,13 +41,17 @@ bool is_venus_extension(const char* name) {
 
 } // namespace
 
+std::uint32_t guest_instance_version() {
+    return Executor::cap_api_version(host_instance_version());
+}
+
 DecodeResult Executor::on_vkEnumerateInstanceVersion(protocol::Decoder& d,
                                                      gen::EnumerateInstanceVersionArgs& a) {
     if (!a.pApiVersion)
         return d.in.fail("vkEnumerateInstanceVersion without pApiVersion");
     // The loader's answer, asked once per process (driver_preload.h).
     a.ret = VK_SUCCESS;
-    *a.pApiVersion = cap_api_version(host_instance_version());
+    *a.pApiVersion = guest_instance_version();
     return DecodeResult::Ok;
 }
 

@@ -32,4 +32,10 @@ bool preload_host_drivers(std::string& error);
 // start. Safe to call from any thread, any number of times.
 std::uint32_t host_instance_version();
 
+// What vkEnumerateInstanceVersion answers a guest: host_instance_version() capped at the newest
+// core version the decoder implements, both kept once computed. A spare worker calls this while it
+// waits, and the zygote before its first fork: the first call writes the kept values, and a write
+// after the fork is a page each context would copy on its start.
+std::uint32_t guest_instance_version();
+
 } // namespace vn::decoder
