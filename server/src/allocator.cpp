@@ -3,10 +3,10 @@
 #include <string>
 
 #ifdef VN_JEMALLOC
-#include <cstdio>
 #include <jemalloc/jemalloc.h>
 
 #include <cstddef>
+#include <cstdio>
 
 // Why jemalloc: a worker's ring thread spends much of its time in the host driver's malloc and
 // free. Lavapipe allocates every recorded command (Mesa's vk_cmd_queue) and frees them all when
