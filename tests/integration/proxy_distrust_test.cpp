@@ -405,8 +405,8 @@ TEST_CASE("a spawned server inherits only its socket and stdio", "[proxy]") {
     auto ctx = create_context(server.get(), 1); // the server is up and serving
     // stdin, stdout, stderr, the socket, the server's own signalfd, its ends of the sockets of
     // the two spare workers it keeps forked ahead of time and of the zygote's that forks them;
-    // and where user namespaces work, the workers' shared network namespace and the user
-    // namespace that owns it.
+    // and where user namespaces work, the workers' shared network and IPC namespaces and the
+    // user namespace that owns them.
     const pid_t pid = vn_proxy_server_pid(server.get());
     int namespaces = 0;
     std::string fds;
@@ -416,10 +416,13 @@ TEST_CASE("a spawned server inherits only its socket and stdio", "[proxy]") {
         if (::readlink(link.c_str(), target, sizeof(target) - 1) > 0) {
             fds += std::to_string(fd) + "->" + target + " ";
             const std::string t = target;
-            namespaces += t.rfind("user:[", 0) == 0 || t.rfind("net:[", 0) == 0 ? 1 : 0;
+            namespaces +=
+                t.rfind("user:[", 0) == 0 || t.rfind("net:[", 0) == 0 || t.rfind("ipc:[", 0) == 0
+                    ? 1
+                    : 0;
         }
     }
     INFO("server fds: " << fds);
-    CHECK((namespaces == 0 || namespaces == 2));
+    CHECK((namespaces == 0 || namespaces == 3));
     CHECK(settled_fd_count(pid) == 8 + namespaces);
 }
