@@ -48,6 +48,11 @@ Context::~Context() {
     counters->rings.store(0, std::memory_order_relaxed);
 }
 
+void Context::shut_down() {
+    if (m_impl->executor)
+        m_impl->executor->shut_down();
+}
+
 bool Context::submit(std::span<const std::byte> stream) {
     ContextImpl& c = *m_impl;
     c.counters->submits.fetch_add(1, std::memory_order_relaxed);

@@ -28,6 +28,7 @@ class DecoderSink final : public CommandSink, private vn::decoder::ResourceProvi
                      }}) {}
 
     bool submit(std::span<const std::byte> stream) override { return m_context.submit(stream); }
+    void shut_down() override { m_context.shut_down(); }
     std::string fatal_reason() const override { return m_context.fatal_reason(); }
     void make_fatal(const std::string& reason) override { m_context.make_fatal(reason); }
     void set_shm_lookup(ShmLookup lookup) override { m_lookup = std::move(lookup); }

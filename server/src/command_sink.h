@@ -16,6 +16,9 @@ namespace vn::server {
 class CommandSink {
   public:
     virtual ~CommandSink() = default;
+    // For a process about to exit: ends the threads and the driver's objects, leaving memory to
+    // the exit (decoder::Context::shut_down). Nothing else may be called afterwards.
+    virtual void shut_down() {}
     // False makes the context fatal; fatal_reason() then says why in one line.
     virtual bool submit(std::span<const std::byte> stream) = 0;
     virtual std::string fatal_reason() const = 0;

@@ -71,6 +71,11 @@ class ContextLoop {
     // 0 when the peer closed the socket, 1 when the context became fatal.
     int run();
 
+    // For a worker about to exit: the decoder's threads and the driver's objects end, as the
+    // destructor would end them; the memory is left to the exit. Nothing else may be called
+    // afterwards.
+    void shut_down() { m_sink->shut_down(); }
+
   private:
     struct Resource {
         protocol::FdType type = protocol::FdType::Invalid;

@@ -45,6 +45,13 @@ Executor::Executor(ObjectTables& objects)
 }
 
 Executor::~Executor() {
+    shut_down();
+}
+
+void Executor::shut_down() {
+    if (m_shut_down)
+        return;
+    m_shut_down = true;
     // Ring threads dispatch into this executor: they stop before anything they use goes.
     stop_rings();
     m_calls.drain();

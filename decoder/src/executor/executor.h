@@ -287,9 +287,11 @@ class Executor final : public gen::PassthroughHandler {
     }
 
     explicit Executor(ObjectTables& objects);
-    // A context that ends (or dies) takes its host objects with it: devices with every child,
-    // then instances.
+    // A context that ends (or dies) takes its host objects with it: shut_down().
     ~Executor() override;
+    // Stops the rings and destroys the host objects, devices with every child, then instances;
+    // once: later calls do nothing.
+    void shut_down();
     Executor(const Executor&) = delete;
     Executor& operator=(const Executor&) = delete;
 
@@ -1040,6 +1042,7 @@ class Executor final : public gen::PassthroughHandler {
     // before any other command runs; used where queue_recorded_calls() (executor.cpp) says.
     CallQueue m_calls;
     const bool m_queue_recorded_calls;
+    bool m_shut_down = false;
     // One per queue timeline, as virglrenderer gives each bound queue a sync thread: a fence
     // waiting for long GPU work on one timeline does not hold back the others.
     std::map<std::uint32_t, std::unique_ptr<FenceThread>> m_fence_threads;

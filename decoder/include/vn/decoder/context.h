@@ -139,6 +139,11 @@ class Context {
   public:
     explicit Context(ContextOptions options = {});
     ~Context();
+    // Ends the context's threads and host objects now, as the destructor would, and leaves the
+    // rest (its memory) alone: for a process about to exit, whose memory the kernel frees. A
+    // driver may have work to finish as its objects go (Mesa writes its shader cache), so they
+    // must not simply vanish with the process. Nothing else may be called afterwards.
+    void shut_down();
     Context(const Context&) = delete;
     Context& operator=(const Context&) = delete;
 
