@@ -738,6 +738,7 @@ int main(int argc, char** argv) {
         // Values every context computes once, computed here instead, and the allocator's cache
         // filled last: each is a write that every fork would otherwise copy a page for.
         (void)vn::decoder::guest_instance_version();
+        vn::server::prepare_crash_reporting();
         vn::server::fill_thread_cache();
     });
     ThreadLauncher thread_launcher(quotas);

@@ -207,6 +207,13 @@ void install_crash_reporting(WorkerReport* report) {
     sigemptyset(&terminate.sa_mask);
     for (const int sig : {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGXCPU, SIGXFSZ})
         ::sigaction(sig, &terminate, nullptr);
+    // Read before written: set in the zygote already (prepare_crash_reporting), a write would
+    // copy the C++ runtime's page for nothing.
+    if (std::get_new_handler() != out_of_memory)
+        std::set_new_handler(out_of_memory);
+}
+
+void prepare_crash_reporting() {
     std::set_new_handler(out_of_memory);
 }
 

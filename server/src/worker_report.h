@@ -91,6 +91,10 @@ std::string format_counters(const decoder::ContextCounters& counters);
 // SIGTRAP) are recorded in the report before they kill, and a failed host allocation is recorded
 // as OutOfMemory. The worker still dies of the same signal.
 void install_crash_reporting(WorkerReport* report);
+// In a process that forks workers, before it does: what install_crash_reporting() would write
+// into memory that every worker would otherwise copy a page for (the C++ runtime's new handler,
+// which without a report behaves as the default one: std::bad_alloc is thrown).
+void prepare_crash_reporting();
 // Async-signal-safe: records a seccomp violation in the report installed above. The jail's SIGSYS
 // handler calls it (vn::sandbox::Jail::report_violations_to) before the worker dies of SIGSYS.
 void record_violation(int syscall_nr);
