@@ -2170,3 +2170,24 @@ TEST_CASE("a pipeline that leaves out states whose members are dynamic is create
               std::string::npos);
     }
 }
+
+// A worker that exits ends its driver objects with shut_down() and leaves the memory to the exit;
+// the executor's destructor (a thread worker's, a test's) must then end nothing a second time.
+TEST_CASE("shut_down ends the devices and instances once, the destructor after it nothing more") {
+    Context r;
+    const auto dev = create_device(r);
+    const auto cb = begin_commands(r, dev, pool_id, cb_id);
+    (void)cb;
+    (void)create_fence(r, dev, fence_id);
+    CHECK(r.objects.table<VkDevice>().size() == 1);
+    CHECK(r.objects.table<VkInstance>().size() == 1);
+    r.executor.shut_down();
+    // Gone from the tables as from the driver, so nothing can reach them again.
+    CHECK(r.objects.table<VkDevice>().size() == 0);
+    CHECK(r.objects.table<VkInstance>().size() == 0);
+    CHECK(r.objects.find<VkCommandPool>(pool_id) == nullptr);
+    CHECK(r.objects.find<VkFence>(fence_id) == nullptr);
+    r.executor.shut_down();
+    // The destructor runs at the end of the scope: it and the second shut_down find nothing to
+    // end (a vkDestroyInstance of a destroyed instance would be a use after free).
+}

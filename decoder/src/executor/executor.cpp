@@ -73,6 +73,7 @@ void Executor::shut_down() {
         auto* entry = m_objects.find<VkInstance>(id);
         static_cast<InstanceState*>(entry->state.get())
             ->dispatch.DestroyInstance(entry->handle, nullptr);
+        (void)m_objects.remove<VkInstance>(id);
     }
 }
 
