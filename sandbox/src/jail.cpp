@@ -588,7 +588,14 @@ std::uint64_t Jail::become_forker() {
     // filter refuses setns and ptrace, each is not dumpable, and each is alone in its own PID
     // namespace, with no other process to signal.
     std::string why;
-    if (enter_user_namespace(why)) {
+    if (::unshare(CLONE_NEWUSER) != 0) {
+        why = errno_text("unshare(CLONE_NEWUSER)");
+    } else {
+        // Where the map fails (a root server without CAP_SETFCAP may not map uid 0), the
+        // children still get their mount and PID namespaces, made with the capability kept
+        // below; only their ids show as the overflow ids inside.
+        if (!write_id_maps(m_forker_uid, m_forker_gid, why))
+            log(LogLevel::Warn, why + "; the workers' user namespace has no id map");
         if (drop_capabilities(CAP_SYS_ADMIN))
             m_bounding_set_empty = true;
         else

@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 #include <dirent.h>
 #include <dlfcn.h>
+#include <linux/capability.h>
 #include <pthread.h>
 #include <sched.h>
 #include <sys/ioctl.h>
@@ -16,6 +17,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
+#include <array>
 #include <csignal>
 #include <cstring>
 #include <fstream>
@@ -445,4 +447,56 @@ TEST_CASE("without seccomp the jail still drops privileges", "[jail]") {
     CHECK(status_field(result.report, "NoNewPrivs") == "1");
     CHECK(status_field(result.report, "Seccomp") == "0");
     CHECK(status_field(result.report, "CapEff") == "0000000000000000");
+}
+
+// A root server whose launcher dropped CAP_SETFCAP may make user namespaces but not map uid 0 in
+// them. The forker's user namespace then stays without an id map, and the workers born in it
+// still get their mount and PID namespaces and every other part of the jail.
+TEST_CASE("a root forker without CAP_SETFCAP still makes its workers' namespaces",
+          "[jail][namespaces]") {
+    if (::geteuid() != 0 || !Jail::probe_namespaces().pid) {
+        WARN("needs root and PID namespaces");
+        return;
+    }
+    // In a child of our own: the capability goes for good there.
+    const pid_t child = ::fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+        __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+        std::array<__user_cap_data_struct, _LINUX_CAPABILITY_U32S_3> sets{};
+        if (::syscall(SYS_capget, &header, sets.data()) != 0)
+            ::_exit(10);
+        const unsigned bit = 1u << (CAP_SETFCAP % 32);
+        auto& set = sets[CAP_SETFCAP / 32];
+        set.effective &= ~bit;
+        set.permitted &= ~bit;
+        set.inheritable &= ~bit;
+        header = {_LINUX_CAPABILITY_VERSION_3, 0};
+        if (::syscall(SYS_capset, &header, sets.data()) != 0)
+            ::_exit(11);
+        Jail jail(quiet_config());
+        const auto result = run_in_jail(
+            jail,
+            [](int out) {
+                report(out,
+                       "pid=" + std::to_string(::getpid()) + "\n" + slurp("/proc/self/status"));
+                return 0;
+            },
+            Launch::Born);
+        if (!result.exited || result.exit_code != 0)
+            ::_exit(12);
+        if (result.report.rfind("pid=1\n", 0) != 0)
+            ::_exit(13); // not PID 1 of a PID namespace of its own
+        if (status_field(result.report, "CapEff") != "0000000000000000" ||
+            status_field(result.report, "CapBnd") != "0000000000000000" ||
+            status_field(result.report, "Seccomp") != "2")
+            ::_exit(14);
+        ::_exit(0);
+    }
+    int status = 0;
+    REQUIRE(::waitpid(child, &status, 0) == child);
+    REQUIRE(WIFEXITED(status));
+    // 10-11: the test's own capability drop; 12: the worker did not run; 13: no PID namespace;
+    // 14: capabilities or the filter.
+    CHECK(WEXITSTATUS(status) == 0);
 }
