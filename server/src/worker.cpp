@@ -224,9 +224,13 @@ void set_context_name(std::uint32_t ctx_id) {
     // to_chars, not snprintf: printf's frame reaches a stack page the fork shared, and copying
     // that page is a fault (tens of microseconds on a paravirtualised host) on every context's
     // way to its first reply.
+    // Cut to the 15 characters a thread name holds, as snprintf's was.
+    char digits[10];
+    const auto end = std::to_chars(digits, digits + sizeof(digits), ctx_id).ptr;
     char name[16] = "vn-ctx-";
-    const auto end = std::to_chars(name + 7, name + sizeof(name) - 1, ctx_id).ptr;
-    *end = '\0';
+    const auto length = std::min<std::size_t>(static_cast<std::size_t>(end - digits), 8);
+    std::memcpy(name + 7, digits, length);
+    name[7 + length] = '\0';
     ::prctl(PR_SET_NAME, name);
 }
 

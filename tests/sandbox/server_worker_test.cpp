@@ -257,6 +257,19 @@ TEST_CASE("workers of the real server share one network and IPC namespace, never
     }
 }
 
+// The worker takes its context's name (vn-ctx-<id>), cut to the 15 characters of a thread name
+// for a 10-digit id, as ps and the tests find it.
+TEST_CASE("a context's worker is named after its id, cut to a thread name's length",
+          "[server][spare]") {
+    ServerProcess server({});
+    auto small = create_context(server.proxy, 7);
+    auto large = create_context(server.proxy, 4000000123u);
+    REQUIRE(fence_round_trip(small.get()) == VN_PROXY_OK);
+    REQUIRE(fence_round_trip(large.get()) == VN_PROXY_OK);
+    CHECK(find_jailed(server.pid, "vn-ctx-7").process > 0);
+    CHECK(find_jailed(server.pid, "vn-ctx-40000001").process > 0);
+}
+
 TEST_CASE("a spare worker waits jailed, serves the next context and is replaced",
           "[server][jail][spare]") {
     // One spare, so that which one serves the next context is known (the default keeps two,
