@@ -9,6 +9,7 @@
 #endif
 
 #include <fcntl.h>
+#include <linux/futex.h>
 #include <poll.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -292,6 +293,10 @@ void set_context_name(std::uint32_t ctx_id) {
     config.quotas = quotas;
     config.report = report;
     auto loop = std::make_unique<ContextLoop>(UniqueFd(kSocketFd), std::move(config));
+    if (report) {
+        report->spare_ready.store(1, std::memory_order_release);
+        (void)::syscall(SYS_futex, &report->spare_ready, FUTEX_WAKE, 1, nullptr, nullptr, 0);
+    }
     SpareAssignment assignment{};
     iovec iov{&assignment, sizeof(assignment)};
     msghdr msg{};

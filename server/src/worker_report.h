@@ -35,6 +35,9 @@ struct WorkerReport {
     std::atomic<std::int32_t> signal{0};
     std::atomic<std::int32_t> syscall{-1};
     std::atomic<std::uint32_t> reason_size{0}; // set after the reason bytes
+    // A spare sets it to 1, and wakes a futex waiter, once it is jailed and waits for its
+    // context: the zygote forks the next spare only then (zygote.cpp).
+    std::atomic<std::uint32_t> spare_ready{0};
     char reason[480] = {};
     decoder::ContextCounters counters;
 
