@@ -195,12 +195,22 @@ std::string errno_text(std::string_view what) {
 // The kernel's capability sets of this process (capget(2), version 3: two 32-bit words each).
 using CapabilitySets = std::array<__user_cap_data_struct, _LINUX_CAPABILITY_U32S_3>;
 
-bool has_effective(cap_value_t cap) {
+bool read_capabilities(CapabilitySets& sets) {
     __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+    return ::syscall(SYS_capget, &header, sets.data()) == 0;
+}
+
+// The word of a set that holds `cap`, and its bit there.
+std::size_t capability_word(cap_value_t cap) {
+    return static_cast<std::size_t>(cap) / 32;
+}
+std::uint32_t capability_bit(cap_value_t cap) {
+    return 1u << (static_cast<unsigned>(cap) % 32);
+}
+
+bool has_effective(cap_value_t cap) {
     CapabilitySets sets{};
-    return ::syscall(SYS_capget, &header, sets.data()) == 0 &&
-           (sets[static_cast<std::size_t>(cap) / 32].effective &
-            (1u << (static_cast<unsigned>(cap) % 32))) != 0;
+    return read_capabilities(sets) && (sets[capability_word(cap)].effective & capability_bit(cap));
 }
 
 // Maps uid and gid (the ids outside) to themselves in this process's new user namespace: drivers
@@ -516,9 +526,9 @@ bool Jail::enter_namespaces(pid_t* worker_pid) {
     const bool shared_net = m_in_shared_net || join_shared_network_namespace();
     std::string why;
     const bool user = enter_user_namespace(why);
-    if (user)
+    if (user) {
         m_bounding_set_empty = false; // a new user namespace gives a full one
-    if (!user) {
+    } else {
         // Containers (Docker's default seccomp profile, nested user namespace limits) and
         // kernel.unprivileged_userns_clone=0 land here. The other namespaces then need
         // CAP_SYS_ADMIN, which only a root server has.
@@ -739,10 +749,8 @@ bool Jail::drop_capabilities(std::optional<cap_value_t> keep) {
     // host), where the kernel's structures are two words per set.
     CapabilitySets wanted{};
     if (keep) {
-        const auto word = static_cast<std::size_t>(*keep) / 32;
-        const std::uint32_t bit = 1u << (static_cast<unsigned>(*keep) % 32);
-        wanted[word].permitted = bit;
-        wanted[word].effective = bit;
+        wanted[capability_word(*keep)].permitted = capability_bit(*keep);
+        wanted[capability_word(*keep)].effective = capability_bit(*keep);
     }
     __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
     if (::syscall(SYS_capset, &header, wanted.data()) != 0) {
@@ -750,9 +758,7 @@ bool Jail::drop_capabilities(std::optional<cap_value_t> keep) {
         return false;
     }
     CapabilitySets now{};
-    header = {_LINUX_CAPABILITY_VERSION_3, 0};
-    if (::syscall(SYS_capget, &header, now.data()) != 0 ||
-        std::memcmp(now.data(), wanted.data(), sizeof(now)) != 0) {
+    if (!read_capabilities(now) || std::memcmp(now.data(), wanted.data(), sizeof(now)) != 0) {
         log(LogLevel::Error, "capabilities are still set after dropping them");
         return false;
     }

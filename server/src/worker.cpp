@@ -224,8 +224,7 @@ void enter_child(int socket_fd, pid_t server_pid, const JailHook& jail, int serv
 void set_context_name(std::uint32_t ctx_id) {
     // to_chars, not snprintf: printf's frame reaches a stack page the fork shared, and copying
     // that page is a fault (tens of microseconds on a paravirtualised host) on every context's
-    // way to its first reply.
-    // Cut to the 15 characters a thread name holds, as snprintf's was.
+    // way to its first reply. Cut to the 15 characters a thread name holds, as snprintf's was.
     char digits[10];
     const auto end = std::to_chars(digits, digits + sizeof(digits), ctx_id).ptr;
     char name[16] = "vn-ctx-";

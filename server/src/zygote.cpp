@@ -41,13 +41,16 @@ bool socket_pair(UniqueFd& a, UniqueFd& b) {
 }
 
 // One spare in set-up at a time: the next fork waits until the previous spare is jailed and
-// waits for its context (WorkerReport::spare_ready), or until kReadyWaitMs have passed (a spare
-// that died in its set-up). When contexts start faster than spares are made, each context waits
-// for the spare in set-up; a second spare set up beside it would share the CPU with it and make
-// that wait longer (back-to-back start p99 on a 2-core host, about 5 %). Spares that wait idle
-// are not affected: both are ready long before the next context.
+// waits for its context (WorkerReport::spare_ready), or until kReadyWaitMs have passed. When
+// contexts start faster than spares are made, each context waits for the spare in set-up; a
+// second spare set up beside it would share the CPU with it and make that wait longer
+// (back-to-back start p99 on a 2-core host, about 5 %). Spares that wait idle are not affected:
+// both are ready long before the next context.
+// The flag is in memory the spare shares, and the spare may since serve a guest: the bound is
+// all that a spare that died in its set-up, or a worker that clears its flag again, can cost the
+// next fork (a set-up takes 2-6 ms on a loaded 2-core host).
 void wait_for_previous(std::optional<SharedReport>& previous) {
-    constexpr auto kReadyWaitMs = 50;
+    constexpr auto kReadyWaitMs = 20;
     WorkerReport* report = previous ? previous->get() : nullptr;
     if (!report)
         return;

@@ -2,10 +2,10 @@
 // blocks from the cache its parent filled, where it used to fill the cache itself and copy the
 // pages that writes.
 #include "allocator.h"
+#include "child_value.h"
 
 #include <catch2/catch.hpp>
 #include <sys/resource.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <array>
@@ -35,19 +35,11 @@ long fork_allocation_faults(bool fill) {
                 blocks[i] = std::malloc(16 * (i + 1));
             rusage after{};
             ::getrusage(RUSAGE_SELF, &after);
-            const long n = after.ru_minflt - before.ru_minflt;
-            ::_exit(::write(pipe_fds[1], &n, sizeof(n)) == sizeof(n) ? 0 : 1);
+            vn::test::send_to_parent_and_exit(pipe_fds, after.ru_minflt - before.ru_minflt);
         }
     }).join();
-    ::close(pipe_fds[1]);
     REQUIRE(child > 0);
-    long faults = -1;
-    CHECK(::read(pipe_fds[0], &faults, sizeof(faults)) == sizeof(faults));
-    ::close(pipe_fds[0]);
-    int status = 0;
-    REQUIRE(::waitpid(child, &status, 0) == child);
-    CHECK(WIFEXITED(status));
-    return faults;
+    return vn::test::receive_from_child(child, pipe_fds);
 }
 
 } // namespace

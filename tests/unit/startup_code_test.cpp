@@ -1,12 +1,12 @@
 // The zygote's code mapping (server/src/startup_code.h), on this test process itself: a fork gets
 // the program's code with its page tables afterwards, where before it had to fault it in, and
 // the mappings keep their bytes, protection and extent.
+#include "child_value.h"
 #include "smaps_entry.h"
 #include "startup_code.h"
 
 #include <catch2/catch.hpp>
 #include <dlfcn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdint>
@@ -23,18 +23,9 @@ long rss_in_a_fork(std::uintptr_t address) {
     REQUIRE(::pipe(pipe_fds) == 0);
     const pid_t child = ::fork();
     REQUIRE(child >= 0);
-    if (child == 0) {
-        const long rss = vn::test::smaps_entry_at(address).rss_kib;
-        ::_exit(::write(pipe_fds[1], &rss, sizeof(rss)) == sizeof(rss) ? 0 : 1);
-    }
-    ::close(pipe_fds[1]);
-    long rss = -1;
-    CHECK(::read(pipe_fds[0], &rss, sizeof(rss)) == sizeof(rss));
-    ::close(pipe_fds[0]);
-    int status = 0;
-    REQUIRE(::waitpid(child, &status, 0) == child);
-    CHECK(WIFEXITED(status));
-    return rss;
+    if (child == 0)
+        vn::test::send_to_parent_and_exit(pipe_fds, vn::test::smaps_entry_at(address).rss_kib);
+    return vn::test::receive_from_child(child, pipe_fds);
 }
 
 bool covers(const std::vector<vn::server::AddressRange>& ranges, std::uintptr_t address) {
