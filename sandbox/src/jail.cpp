@@ -228,13 +228,16 @@ bool write_id_maps(uid_t uid, gid_t gid, std::string& why) {
     return true;
 }
 
-bool enter_user_namespace(std::string& why) {
+// `unshared`, where given, tells a namespace entered but left without its id map from none at all.
+bool enter_user_namespace(std::string& why, bool* unshared = nullptr) {
     const uid_t uid = ::geteuid();
     const gid_t gid = ::getegid();
     if (::unshare(CLONE_NEWUSER) != 0) {
         why = errno_text("unshare(CLONE_NEWUSER)");
         return false;
     }
+    if (unshared)
+        *unshared = true;
     return write_id_maps(uid, gid, why);
 }
 
@@ -598,13 +601,13 @@ std::uint64_t Jail::become_forker() {
     // filter refuses setns and ptrace, each is not dumpable, and each is alone in its own PID
     // namespace, with no other process to signal.
     std::string why;
-    if (::unshare(CLONE_NEWUSER) != 0) {
-        why = errno_text("unshare(CLONE_NEWUSER)");
-    } else {
+    bool unshared = false;
+    const bool mapped = enter_user_namespace(why, &unshared);
+    if (unshared) {
         // Where the map fails (a root server without CAP_SETFCAP may not map uid 0), the
         // children still get their mount and PID namespaces, made with the capability kept
         // below; only their ids show as the overflow ids inside.
-        if (!write_id_maps(m_forker_uid, m_forker_gid, why))
+        if (!mapped)
             log(LogLevel::Warn, why + "; the workers' user namespace has no id map");
         if (drop_capabilities(CAP_SYS_ADMIN))
             m_bounding_set_empty = true;
